@@ -1,0 +1,673 @@
+//! A channel's transcript book: what validation and policy need to know about
+//! every stored entry, kept in memory, and the receive-path validity rules.
+//!
+//! The book is pure: the station feeds it envelope bytes and times and
+//! persists what it returns. The offline verifier uses the same book, so a
+//! station and an oversight body judge entries by one set of rules.
+
+use crate::state::{changes_state, ChannelState, Forbidden};
+use hotline_proto::entry::BY_STATION;
+use hotline_proto::{
+    Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError, SecretKeys,
+    Terms, ZERO_HASH,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// An entry whose signature, chain position, causal links and state validity
+/// have been checked. Only this module builds one; storage accepts nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedEntry {
+    envelope: Envelope,
+    entry: Entry,
+    hash: Hash,
+}
+
+impl VerifiedEntry {
+    /// The envelope, as exact bytes.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+    /// The decoded entry.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+    /// The entry's identity: SHA-256 of the envelope bytes.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+    /// Re-admits an entry read back from this station's own storage.
+    ///
+    /// Storage only ever held verified entries; the signature is still checked
+    /// so that a tampered database is noticed at start-up rather than trusted.
+    pub fn from_storage(bytes: &[u8], key: &Identity) -> Result<VerifiedEntry, Reject> {
+        let envelope = Envelope::decode(bytes, hotline_proto::MAX_ENTRY_BYTES_CAP as usize)
+            .map_err(Reject::Envelope)?;
+        let vk = key.verifying_key().map_err(|_| Reject::BadSignature)?;
+        let entry = envelope.open(&vk).map_err(|e| match e {
+            ProtoError::BadSignature => Reject::BadSignature,
+            e => Reject::Entry(e),
+        })?;
+        let hash = envelope.hash();
+        Ok(VerifiedEntry {
+            envelope,
+            entry,
+            hash,
+        })
+    }
+}
+
+/// Why an entry from the counterpart was rejected. Each variant is one validity rule of SPEC §4.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    /// The envelope is larger than the channel's `max_entry_bytes`.
+    #[error("entry of {size} bytes exceeds the channel's limit of {limit}")]
+    TooLarge {
+        /// Envelope size.
+        size: usize,
+        /// The limit.
+        limit: u64,
+    },
+    /// The envelope does not decode.
+    #[error("envelope does not decode: {0}")]
+    Envelope(ProtoError),
+    /// The signature does not verify under the author's pinned key.
+    #[error("signature does not verify under the author's pinned key")]
+    BadSignature,
+    /// The signed entry does not decode.
+    #[error("entry does not decode: {0}")]
+    Entry(ProtoError),
+    /// The entry names another channel.
+    #[error("entry belongs to another channel")]
+    WrongChannel,
+    /// The entry claims an author other than the sender.
+    #[error("entry claims the wrong author")]
+    WrongAuthor,
+    /// The author's chain is refused after equivocation.
+    #[error("the author's chain is refused after equivocation")]
+    ChainRefused,
+    /// The sequence number is not the next one.
+    #[error("sequence gap: expected {expected}, got {got}")]
+    SeqGap {
+        /// The next expected seq.
+        expected: u64,
+        /// What came.
+        got: u64,
+    },
+    /// `prev` is not the hash of the author's previous entry.
+    #[error("prev does not match the author's previous entry")]
+    WrongPrev,
+    /// `seen` names no stored entry of the other author.
+    #[error("seen refers to an entry that is not stored")]
+    SeenUnknown,
+    /// `seen` goes backwards from the author's previous entry.
+    #[error("seen goes backwards")]
+    SeenBackwards,
+    /// `lamport` is not `max(lamport(prev), lamport(seen)) + 1`.
+    #[error("lamport is {got}, expected {expected}")]
+    WrongLamport {
+        /// The correct value.
+        expected: u64,
+        /// What came.
+        got: u64,
+    },
+    /// The body is not allowed in the channel state as the author knew it.
+    #[error("{0}")]
+    Forbidden(Forbidden),
+    /// A hash the body refers to is not in the author's causal past, or is of the wrong kind.
+    #[error("bad reference: {0}")]
+    Reference(&'static str),
+    /// `Accept` names terms other than those proposed.
+    #[error("accepted terms differ from the proposed terms")]
+    TermsMismatch,
+    /// Not a valid genesis entry.
+    #[error("not a valid Open: {0}")]
+    BadOpen(&'static str),
+    /// Non-ROUTINE traffic on a channel whose peer is not verified.
+    #[error("only ROUTINE traffic is allowed until the peer's fingerprint is verified")]
+    Unverified,
+}
+
+/// Why this station refuses to author an entry a local user asked for.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The channel state does not allow it.
+    #[error("{0}")]
+    Forbidden(Forbidden),
+    /// The entry it refers to is unknown or not of the right kind.
+    #[error("{0}")]
+    Reference(&'static str),
+    /// The peer is not verified and the message is not ROUTINE.
+    #[error("only ROUTINE messages may be sent until the peer's fingerprint is verified (peer verify)")]
+    Unverified,
+    /// The entry would exceed the channel's size limit.
+    #[error("the entry would be {size} bytes, over the channel's limit of {limit}")]
+    TooLarge {
+        /// Envelope size.
+        size: usize,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// What checking an incoming envelope found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new valid entry, to be committed and then applied.
+    New(VerifiedEntry),
+    /// Already stored: same author, seq and hash. Ignore.
+    Duplicate,
+    /// Same author and seq as a stored entry, different hash: keep both as evidence.
+    Equivocation {
+        /// The author.
+        author: u8,
+        /// The seq both claim.
+        seq: u64,
+        /// The conflicting (correctly signed) envelope.
+        envelope: Envelope,
+    },
+}
+
+/// What the book remembers of each entry.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// Entry hash.
+    pub hash: Hash,
+    /// Its lamport value.
+    pub lamport: u64,
+    /// Its kind.
+    pub kind: Kind,
+    /// When this station stored it, by this station's clock (Unix ms).
+    pub stored_at: u64,
+    /// The author's `seen.seq`.
+    pub seen_seq: u64,
+}
+
+/// An open decision request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenRequest {
+    /// Deadline, Unix ms, by the requester's clock.
+    pub deadline: u64,
+    /// What happens at the deadline.
+    pub on_miss: OnMiss,
+}
+
+/// A message awaiting acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unacked {
+    /// Its precedence.
+    pub precedence: Precedence,
+    /// When it was stored here (this station's clock): the acknowledgement clock starts then.
+    pub stored_at: u64,
+}
+
+/// Reason text of an entry the station writes when a deadline passes (SPEC §6).
+pub fn deadline_reason(request: &Hash) -> String {
+    format!("deadline missed: {}", hotline_proto::hex(request))
+}
+
+/// One channel's transcript, as validation and policy see it.
+#[derive(Debug, Clone)]
+pub struct ChannelBook {
+    id: Hash,
+    me: u8,
+    identities: [Identity; 2],
+    terms: Terms,
+    chains: [Vec<Meta>; 2],
+    index: HashMap<Hash, (u8, u64)>,
+    /// State-changing entries: (lamport, author, seq, body).
+    changes: Vec<(u64, u8, u64, Body)>,
+    state: ChannelState,
+    refused: [bool; 2],
+    /// Messages of each author not yet acknowledged by the other.
+    pub unacked: [BTreeMap<Hash, Unacked>; 2],
+    /// Requests of each author with no decision from the other yet.
+    pub open_requests: [BTreeMap<Hash, OpenRequest>; 2],
+    /// Requests whose missed deadline an author already acted on (its Suspend/Terminate cites them).
+    pub deadline_acted: HashSet<Hash>,
+    /// Requests of each author that the other answered.
+    pub decided: HashSet<Hash>,
+}
+
+impl ChannelBook {
+    fn new(id: Hash, me: u8, identities: [Identity; 2], terms: Terms) -> ChannelBook {
+        ChannelBook {
+            id,
+            me,
+            identities,
+            terms,
+            chains: [Vec::new(), Vec::new()],
+            index: HashMap::new(),
+            changes: Vec::new(),
+            state: ChannelState::default(),
+            refused: [false; 2],
+            unacked: [BTreeMap::new(), BTreeMap::new()],
+            open_requests: [BTreeMap::new(), BTreeMap::new()],
+            deadline_acted: HashSet::new(),
+            decided: HashSet::new(),
+        }
+    }
+
+    /// Writes a new channel's `Open` (this station is author 0).
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        keys: &SecretKeys,
+        peer: Identity,
+        terms: Terms,
+        reopens: Option<Hash>,
+        by: &str,
+        now: u64,
+    ) -> (ChannelBook, VerifiedEntry) {
+        let me = keys.identity();
+        let entry = Entry {
+            channel: ZERO_HASH,
+            author: 0,
+            seq: 1,
+            prev: ZERO_HASH,
+            seen: (0, ZERO_HASH),
+            lamport: 1,
+            time: now,
+            by: by.to_owned(),
+            body: Body::Open {
+                terms: terms.clone(),
+                initiator: me.token(),
+                responder: peer.token(),
+                reopens,
+            },
+        };
+        let envelope = Envelope::sign(&entry, keys);
+        let hash = envelope.hash();
+        let v = VerifiedEntry {
+            envelope,
+            entry,
+            hash,
+        };
+        let mut book = ChannelBook::new(hash, 0, [me, peer], terms);
+        book.apply(&v, now);
+        (book, v)
+    }
+
+    /// Checks a genesis envelope: self-signed by the initiator named inside it.
+    ///
+    /// `me` is this station's index in the channel (1 for a station receiving a
+    /// proposal; the verifier passes 0 or 1 as it likes). The caller checks that
+    /// the initiator and responder are who it expects.
+    pub fn genesis(bytes: &[u8], me: u8) -> Result<(ChannelBook, VerifiedEntry), Reject> {
+        let limit = hotline_proto::MAX_ENTRY_BYTES_CAP;
+        if bytes.len() as u64 > limit {
+            return Err(Reject::TooLarge {
+                size: bytes.len(),
+                limit,
+            });
+        }
+        let envelope = Envelope::decode(bytes, limit as usize).map_err(Reject::Envelope)?;
+        let claimed = envelope.peek().map_err(Reject::Entry)?;
+        let Body::Open {
+            terms,
+            initiator,
+            responder,
+            ..
+        } = &claimed.body
+        else {
+            return Err(Reject::BadOpen("the first entry must be an Open"));
+        };
+        let a = Identity::parse(initiator).map_err(|_| Reject::BadOpen("bad initiator token"))?;
+        let b = Identity::parse(responder).map_err(|_| Reject::BadOpen("bad responder token"))?;
+        if a == b {
+            return Err(Reject::BadOpen("a station cannot open a channel to itself"));
+        }
+        let vk = a.verifying_key().map_err(|_| Reject::BadSignature)?;
+        let entry = envelope.open(&vk).map_err(|e| match e {
+            ProtoError::BadSignature => Reject::BadSignature,
+            e => Reject::Entry(e),
+        })?;
+        if bytes.len() as u64 > terms.max_entry_bytes {
+            return Err(Reject::TooLarge {
+                size: bytes.len(),
+                limit: terms.max_entry_bytes,
+            });
+        }
+        if !entry.is_open() || entry.prev != ZERO_HASH || entry.seen != (0, ZERO_HASH) {
+            return Err(Reject::BadOpen("an Open is author 0, seq 1, with no prev and no seen"));
+        }
+        if entry.lamport != 1 {
+            return Err(Reject::WrongLamport {
+                expected: 1,
+                got: entry.lamport,
+            });
+        }
+        let hash = envelope.hash();
+        let terms = terms.clone();
+        let v = VerifiedEntry {
+            envelope,
+            entry,
+            hash,
+        };
+        let mut book = ChannelBook::new(hash, me, [a, b], terms);
+        book.apply(&v, v.entry.time);
+        Ok((book, v))
+    }
+
+    /// The channel id.
+    pub fn id(&self) -> Hash {
+        self.id
+    }
+    /// This station's author index.
+    pub fn me(&self) -> u8 {
+        self.me
+    }
+    /// The counterpart's author index.
+    pub fn peer(&self) -> u8 {
+        1 - self.me
+    }
+    /// Identities of author 0 and author 1.
+    pub fn identities(&self) -> &[Identity; 2] {
+        &self.identities
+    }
+    /// The agreed (or proposed) terms.
+    pub fn terms(&self) -> &Terms {
+        &self.terms
+    }
+    /// The current channel state: the fold over everything stored.
+    pub fn state(&self) -> ChannelState {
+        self.state
+    }
+    /// Number of entries of an author.
+    pub fn len(&self, author: u8) -> u64 {
+        self.chains[author as usize].len() as u64
+    }
+    /// Whether the book holds no entry at all (never true after genesis).
+    pub fn is_empty(&self) -> bool {
+        self.chains.iter().all(|c| c.is_empty())
+    }
+    /// `(seq, hash)` of an author's newest entry; `(0, zeros)` if none.
+    pub fn head(&self, author: u8) -> (u64, Hash) {
+        let c = &self.chains[author as usize];
+        c.last()
+            .map(|m| (c.len() as u64, m.hash))
+            .unwrap_or((0, ZERO_HASH))
+    }
+    /// Metadata of one entry.
+    pub fn meta(&self, author: u8, seq: u64) -> Option<&Meta> {
+        seq.checked_sub(1)
+            .and_then(|i| self.chains[author as usize].get(i as usize))
+    }
+    /// Where an entry sits: `(author, seq)`.
+    pub fn locate(&self, hash: &Hash) -> Option<(u8, u64)> {
+        self.index.get(hash).copied()
+    }
+    /// Whether an author's chain is refused after equivocation.
+    pub fn refused(&self, author: u8) -> bool {
+        self.refused[author as usize]
+    }
+    /// Refuses the rest of an author's chain (after equivocation).
+    pub fn refuse(&mut self, author: u8) {
+        self.refused[author as usize] = true;
+    }
+
+    fn lamport_of(&self, author: u8, seq: u64) -> u64 {
+        self.meta(author, seq).map(|m| m.lamport).unwrap_or(0)
+    }
+
+    /// The state as an author knew it when writing entry `seq` having seen `seen` of the other.
+    fn state_known(&self, author: u8, seq: u64, seen: u64) -> ChannelState {
+        let mut known: Vec<&(u64, u8, u64, Body)> = self
+            .changes
+            .iter()
+            .filter(|(_, a, s, _)| if *a == author { *s < seq } else { *s <= seen })
+            .collect();
+        known.sort_by_key(|(l, a, _, _)| (*l, *a));
+        let mut st = ChannelState::default();
+        for (_, a, _, b) in known {
+            st.apply(*a, b);
+        }
+        st
+    }
+
+    /// Checks a body's references against the author's causal past.
+    fn check_refs(&self, author: u8, seq: u64, seen: u64, body: &Body) -> Result<(), &'static str> {
+        let Some(target) = body.reference() else {
+            return Ok(());
+        };
+        let (a, s) = self
+            .locate(&target)
+            .ok_or("the referenced entry is not in this channel")?;
+        let known = if a == author { s < seq } else { s <= seen };
+        if !known {
+            return Err("the referenced entry was not known to the author");
+        }
+        match body {
+            Body::Ack { .. } if a == author => Err("an Ack must acknowledge a counterpart entry"),
+            Body::Decision { .. } if a == author => Err("a Decision must answer a counterpart Request"),
+            Body::Decision { .. } if self.meta(a, s).map(|m| m.kind) != Some(Kind::Request) => {
+                Err("a Decision must answer a Request")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Validates an envelope from `author` (SPEC §4 validity, in the spec's order, all or nothing).
+    ///
+    /// `author_verified` says whether the author's fingerprint was confirmed out of band.
+    pub fn check(&self, author: u8, bytes: &[u8], author_verified: bool) -> Result<Outcome, Reject> {
+        let limit = self.terms.max_entry_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(Reject::TooLarge {
+                size: bytes.len(),
+                limit,
+            });
+        }
+        let envelope = Envelope::decode(bytes, limit as usize).map_err(Reject::Envelope)?;
+        let vk = self.identities[author as usize]
+            .verifying_key()
+            .map_err(|_| Reject::BadSignature)?;
+        let entry = envelope.open(&vk).map_err(|e| match e {
+            ProtoError::BadSignature => Reject::BadSignature,
+            e => Reject::Entry(e),
+        })?;
+        if entry.channel != self.id {
+            return Err(Reject::WrongChannel);
+        }
+        if entry.author != author {
+            return Err(Reject::WrongAuthor);
+        }
+        let hash = envelope.hash();
+        let last = self.len(author);
+        if entry.seq >= 1 && entry.seq <= last {
+            let stored = self.meta(author, entry.seq).expect("seq within chain");
+            return Ok(if stored.hash == hash {
+                Outcome::Duplicate
+            } else {
+                Outcome::Equivocation {
+                    author,
+                    seq: entry.seq,
+                    envelope,
+                }
+            });
+        }
+        if self.refused[author as usize] {
+            return Err(Reject::ChainRefused);
+        }
+        if entry.seq != last + 1 {
+            return Err(Reject::SeqGap {
+                expected: last + 1,
+                got: entry.seq,
+            });
+        }
+        if entry.prev != self.head(author).1 {
+            return Err(Reject::WrongPrev);
+        }
+        let other = 1 - author;
+        let (seen_seq, seen_hash) = entry.seen;
+        let seen_ok = if seen_seq == 0 {
+            seen_hash == ZERO_HASH
+        } else {
+            self.meta(other, seen_seq).map(|m| m.hash) == Some(seen_hash)
+        };
+        if !seen_ok {
+            return Err(Reject::SeenUnknown);
+        }
+        let prev_seen = self.meta(author, last).map(|m| m.seen_seq).unwrap_or(0);
+        if seen_seq < prev_seen {
+            return Err(Reject::SeenBackwards);
+        }
+        let expected = self.lamport_of(author, last).max(self.lamport_of(other, seen_seq)) + 1;
+        if entry.lamport != expected {
+            return Err(Reject::WrongLamport {
+                expected,
+                got: entry.lamport,
+            });
+        }
+        let known = self.state_known(author, entry.seq, seen_seq);
+        known
+            .check(author, entry.body.kind())
+            .map_err(Reject::Forbidden)?;
+        if let Body::Accept { terms_hash } = &entry.body {
+            if *terms_hash != self.terms.hash() {
+                return Err(Reject::TermsMismatch);
+            }
+        }
+        self.check_refs(author, entry.seq, seen_seq, &entry.body)
+            .map_err(Reject::Reference)?;
+        if !author_verified {
+            if let Body::Message { precedence, .. } = &entry.body {
+                if *precedence != Precedence::Routine {
+                    return Err(Reject::Unverified);
+                }
+            }
+        }
+        Ok(Outcome::New(VerifiedEntry {
+            envelope,
+            entry,
+            hash,
+        }))
+    }
+
+    /// Writes, signs and validates a new entry of this station's own.
+    ///
+    /// The caller commits it, then calls [`ChannelBook::apply`]. `peer_verified`
+    /// is whether the counterpart's fingerprint has been confirmed.
+    pub fn author(
+        &self,
+        keys: &SecretKeys,
+        body: Body,
+        by: &str,
+        now: u64,
+        peer_verified: bool,
+    ) -> Result<VerifiedEntry, Refusal> {
+        let me = self.me;
+        let peer = self.peer();
+        self.state
+            .check(me, body.kind())
+            .map_err(Refusal::Forbidden)?;
+        let (seq, prev) = {
+            let (s, h) = self.head(me);
+            (s + 1, h)
+        };
+        let seen = self.head(peer);
+        self.check_refs(me, seq, seen.0, &body)
+            .map_err(Refusal::Reference)?;
+        if let Body::Message { precedence, .. } = &body {
+            if !peer_verified && *precedence != Precedence::Routine {
+                return Err(Refusal::Unverified);
+            }
+        }
+        let lamport = self.lamport_of(me, seq - 1).max(self.lamport_of(peer, seen.0)) + 1;
+        let entry = Entry {
+            channel: self.id,
+            author: me,
+            seq,
+            prev,
+            seen,
+            lamport,
+            time: now,
+            by: if by.is_empty() { BY_STATION.into() } else { by.to_owned() },
+            body,
+        };
+        let envelope = Envelope::sign(&entry, keys);
+        if envelope.bytes().len() as u64 > self.terms.max_entry_bytes {
+            return Err(Refusal::TooLarge {
+                size: envelope.bytes().len(),
+                limit: self.terms.max_entry_bytes,
+            });
+        }
+        let hash = envelope.hash();
+        Ok(VerifiedEntry {
+            envelope,
+            entry,
+            hash,
+        })
+    }
+
+    /// Records a verified entry that has been committed; `stored_at` is this station's clock.
+    ///
+    /// Entries must be applied in each author's seq order (the validity rules guarantee it).
+    pub fn apply(&mut self, v: &VerifiedEntry, stored_at: u64) {
+        let e = &v.entry;
+        let author = e.author;
+        let other = 1 - author;
+        debug_assert_eq!(e.seq, self.len(author) + 1);
+        self.chains[author as usize].push(Meta {
+            hash: v.hash,
+            lamport: e.lamport,
+            kind: e.body.kind(),
+            stored_at,
+            seen_seq: e.seen.0,
+        });
+        self.index.insert(v.hash, (author, e.seq));
+        match &e.body {
+            Body::Message { precedence, .. } => {
+                self.unacked[author as usize].insert(
+                    v.hash,
+                    Unacked {
+                        precedence: *precedence,
+                        stored_at,
+                    },
+                );
+            }
+            Body::Ack { of } => {
+                self.unacked[other as usize].remove(of);
+            }
+            Body::Request {
+                deadline, on_miss, ..
+            } => {
+                self.open_requests[author as usize].insert(
+                    v.hash,
+                    OpenRequest {
+                        deadline: *deadline,
+                        on_miss: *on_miss,
+                    },
+                );
+            }
+            Body::Decision { request, .. } => {
+                self.open_requests[other as usize].remove(request);
+                self.decided.insert(*request);
+            }
+            Body::Suspend { reason } | Body::Terminate { reason } => {
+                if let Some(h) = reason
+                    .strip_prefix("deadline missed: ")
+                    .and_then(|h| hotline_proto::parse_hash(h).ok())
+                {
+                    self.deadline_acted.insert(h);
+                }
+            }
+            _ => {}
+        }
+        if changes_state(e.body.kind()) {
+            self.changes.push((e.lamport, author, e.seq, e.body.clone()));
+            let mut all: Vec<&(u64, u8, u64, Body)> = self.changes.iter().collect();
+            all.sort_by_key(|(l, a, _, _)| (*l, *a));
+            let mut st = ChannelState::default();
+            for (_, a, _, b) in all {
+                st.apply(*a, b);
+            }
+            self.state = st;
+        }
+    }
+
+    /// When the newest entry of an author was stored here (this station's clock).
+    pub fn last_stored_at(&self, author: u8) -> Option<u64> {
+        self.chains[author as usize].last().map(|m| m.stored_at)
+    }
+}

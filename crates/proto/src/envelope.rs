@@ -1,0 +1,112 @@
+//! The signed envelope around an entry: CBOR `{"entry": bytes, "sig": bytes(64)}`.
+//!
+//! The signature is Ed25519 over `"hotline/entry/v1" || entry`. The identity of
+//! an entry is the SHA-256 of the envelope bytes. Receivers check the size,
+//! decode the envelope, verify the signature, and only then decode the entry.
+
+use crate::cbor;
+use crate::entry::Entry;
+use crate::error::ProtoError;
+use crate::identity::SecretKeys;
+use crate::{Hash, ENTRY_DOMAIN};
+use ciborium::Value;
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
+
+/// An envelope whose signature has not been checked yet: only its shape is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    bytes: Vec<u8>,
+    entry_bytes: Vec<u8>,
+    sig: [u8; 64],
+}
+
+impl Envelope {
+    /// Signs an entry with the station's key and wraps it.
+    pub fn sign(entry: &Entry, keys: &SecretKeys) -> Envelope {
+        let entry_bytes = entry.to_bytes();
+        let mut msg = Vec::with_capacity(ENTRY_DOMAIN.len() + entry_bytes.len());
+        msg.extend_from_slice(ENTRY_DOMAIN);
+        msg.extend_from_slice(&entry_bytes);
+        let sig = keys.signing().sign(&msg).to_bytes();
+        Self::assemble(entry_bytes, sig)
+    }
+
+    /// Builds an envelope from an entry's bytes and a signature (for tests of forged input).
+    pub fn assemble(entry_bytes: Vec<u8>, sig: [u8; 64]) -> Envelope {
+        let bytes = cbor::to_bytes(&Value::Map(vec![
+            (cbor::text("entry"), cbor::bytes(&entry_bytes)),
+            (cbor::text("sig"), cbor::bytes(&sig)),
+        ]));
+        Envelope {
+            bytes,
+            entry_bytes,
+            sig,
+        }
+    }
+
+    /// Decodes envelope bytes of at most `limit` bytes; the size is checked before anything else.
+    pub fn decode(bytes: &[u8], limit: usize) -> Result<Envelope, ProtoError> {
+        if bytes.len() > limit {
+            return Err(ProtoError::TooLarge {
+                size: bytes.len(),
+                limit,
+            });
+        }
+        const W: &str = "envelope";
+        let v = cbor::from_canonical(bytes)?;
+        let Value::Map(m) = v else {
+            return Err(ProtoError::Shape(W));
+        };
+        let mut it = m.into_iter();
+        let (entry_bytes, sig) = match (it.next(), it.next(), it.next()) {
+            (Some((Value::Text(k1), Value::Bytes(e))), Some((Value::Text(k2), Value::Bytes(s))), None)
+                if k1 == "entry" && k2 == "sig" =>
+            {
+                (e, s)
+            }
+            _ => return Err(ProtoError::Shape(W)),
+        };
+        let sig: [u8; 64] = sig.try_into().map_err(|_| ProtoError::Shape(W))?;
+        Ok(Envelope {
+            bytes: bytes.to_vec(),
+            entry_bytes,
+            sig,
+        })
+    }
+
+    /// Verifies the signature strictly under `key`, then decodes the entry.
+    pub fn open(&self, key: &VerifyingKey) -> Result<Entry, ProtoError> {
+        let mut msg = Vec::with_capacity(ENTRY_DOMAIN.len() + self.entry_bytes.len());
+        msg.extend_from_slice(ENTRY_DOMAIN);
+        msg.extend_from_slice(&self.entry_bytes);
+        key.verify_strict(&msg, &Signature::from_bytes(&self.sig))
+            .map_err(|_| ProtoError::BadSignature)?;
+        Entry::from_bytes(&self.entry_bytes)
+    }
+
+    /// Decodes the entry without checking the signature: only for display of
+    /// evidence and for finding which key to verify with (e.g. the `Open`'s tokens).
+    pub fn peek(&self) -> Result<Entry, ProtoError> {
+        Entry::from_bytes(&self.entry_bytes)
+    }
+
+    /// The exact envelope bytes, as stored and sent.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The signed entry bytes.
+    pub fn entry_bytes(&self) -> &[u8] {
+        &self.entry_bytes
+    }
+
+    /// The signature.
+    pub fn sig(&self) -> &[u8; 64] {
+        &self.sig
+    }
+
+    /// The entry's identity: SHA-256 of the envelope bytes.
+    pub fn hash(&self) -> Hash {
+        crate::sha256(&self.bytes)
+    }
+}

@@ -1,0 +1,44 @@
+//! The one error type of the proto crate.
+
+/// Why bytes or text could not be turned into a hotline value.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtoError {
+    /// The input is larger than the bound that applies to it.
+    #[error("input of {size} bytes exceeds the limit of {limit}")]
+    TooLarge {
+        /// Size of the input.
+        size: usize,
+        /// The bound it broke.
+        limit: usize,
+    },
+    /// The bytes are not well-formed CBOR, or trail after the value.
+    #[error("malformed CBOR")]
+    Cbor,
+    /// The CBOR is well-formed but does not have the shape this type requires.
+    #[error("unexpected structure: {0}")]
+    Shape(&'static str),
+    /// The value decodes but its bytes are not the canonical encoding of that value.
+    #[error("non-canonical encoding")]
+    NotCanonical,
+    /// The signature does not verify under the expected key.
+    #[error("bad signature")]
+    BadSignature,
+    /// A hash or key given as hex is not 64 hex digits.
+    #[error("expected 64 hexadecimal digits")]
+    BadHex,
+    /// An identity token is not `hotline1` followed by base32 of 64 bytes.
+    #[error("not a hotline identity token (expected hotline1… as printed by `hotline id`)")]
+    BadToken,
+    /// A public key is not a valid Ed25519 point.
+    #[error("invalid public key")]
+    BadKey,
+    /// A name given for an enumerated value (precedence, marking, …) is unknown.
+    #[error("unknown {what} {value:?}")]
+    UnknownName {
+        /// Which enumeration.
+        what: &'static str,
+        /// The text given.
+        value: String,
+    },
+}

@@ -1,0 +1,230 @@
+//! Station identities (SPEC §2): keys, the `hotline1…` token, and the fingerprint.
+
+use crate::error::ProtoError;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use zeroize::Zeroizing;
+
+/// The prefix of every identity token.
+pub const TOKEN_PREFIX: &str = "hotline1";
+
+/// A station's public identity: its Ed25519 signing key and X25519 static key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// Ed25519 public key that signs entries and checkpoints.
+    pub sig_pk: [u8; 32],
+    /// X25519 public key pinned for the Noise handshake.
+    pub dh_pk: [u8; 32],
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.token())
+    }
+}
+
+impl Identity {
+    /// The 64 bytes `sig_pk || dh_pk` that the token and fingerprint encode.
+    pub fn to_bytes(&self) -> [u8; 64] {
+        let mut b = [0u8; 64];
+        b[..32].copy_from_slice(&self.sig_pk);
+        b[32..].copy_from_slice(&self.dh_pk);
+        b
+    }
+
+    /// `hotline1` + lowercase unpadded base32 of the 64 bytes.
+    pub fn token(&self) -> String {
+        let b32 = data_encoding::BASE32_NOPAD.encode(&self.to_bytes());
+        format!("{TOKEN_PREFIX}{}", b32.to_ascii_lowercase())
+    }
+
+    /// Parses a token; the signing key must be a valid Ed25519 point.
+    pub fn parse(token: &str) -> Result<Identity, ProtoError> {
+        let t = token.trim();
+        let rest = t.strip_prefix(TOKEN_PREFIX).ok_or(ProtoError::BadToken)?;
+        if rest.bytes().any(|c| c.is_ascii_uppercase()) {
+            return Err(ProtoError::BadToken);
+        }
+        let raw = data_encoding::BASE32_NOPAD
+            .decode(rest.to_ascii_uppercase().as_bytes())
+            .map_err(|_| ProtoError::BadToken)?;
+        if raw.len() != 64 {
+            return Err(ProtoError::BadToken);
+        }
+        let mut sig_pk = [0u8; 32];
+        let mut dh_pk = [0u8; 32];
+        sig_pk.copy_from_slice(&raw[..32]);
+        dh_pk.copy_from_slice(&raw[32..]);
+        let id = Identity { sig_pk, dh_pk };
+        id.verifying_key()?;
+        Ok(id)
+    }
+
+    /// The Ed25519 verifying key.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, ProtoError> {
+        VerifyingKey::from_bytes(&self.sig_pk).map_err(|_| ProtoError::BadKey)
+    }
+
+    /// The fingerprint two operators read to each other to confirm the pinning.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self)
+    }
+}
+
+/// SHA-256 of the identity's 64 bytes, shown as 12 groups of 5 decimal digits.
+///
+/// The digits are the low 60 decimal digits of the hash read as a big-endian
+/// 256-bit integer: 199 bits, more than Signal's 30-digit half of a safety number.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 60]);
+
+impl Fingerprint {
+    fn of(id: &Identity) -> Fingerprint {
+        let mut n = crate::sha256(&id.to_bytes());
+        let mut digits = [0u8; 60];
+        for d in digits.iter_mut().rev() {
+            // Long division of the 256-bit big-endian number by 10.
+            let mut rem: u32 = 0;
+            for byte in n.iter_mut() {
+                let cur = (rem << 8) | *byte as u32;
+                *byte = (cur / 10) as u8;
+                rem = cur % 10;
+            }
+            *d = b'0' + rem as u8;
+        }
+        Fingerprint(digits)
+    }
+
+    /// Compares with what an operator typed: digits only, spacing ignored.
+    pub fn matches(&self, typed: &str) -> bool {
+        let digits: Vec<u8> = typed.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        digits == self.0
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, group) in self.0.chunks(5).enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(std::str::from_utf8(group).expect("ascii digits"))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// A station's secret keys. Zeroized on drop; deliberately no `Debug`.
+pub struct SecretKeys {
+    signing: SigningKey,
+    dh_secret: Zeroizing<[u8; 32]>,
+    dh_public: [u8; 32],
+}
+
+impl SecretKeys {
+    /// Builds from a fresh random Ed25519 key and a given X25519 keypair
+    /// (the link crate generates that one, so all Noise code stays there).
+    pub fn generate(dh_secret: [u8; 32], dh_public: [u8; 32]) -> SecretKeys {
+        let signing = SigningKey::generate(&mut rand::rngs::OsRng);
+        SecretKeys {
+            signing,
+            dh_secret: Zeroizing::new(dh_secret),
+            dh_public,
+        }
+    }
+
+    /// Serialized form for the key file: `sig_sk || dh_sk || dh_pk` (96 bytes).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut v = Zeroizing::new(Vec::with_capacity(96));
+        v.extend_from_slice(&self.signing.to_bytes());
+        v.extend_from_slice(&self.dh_secret[..]);
+        v.extend_from_slice(&self.dh_public);
+        v
+    }
+
+    /// Reads the key-file form.
+    pub fn from_bytes(b: &[u8]) -> Result<SecretKeys, ProtoError> {
+        if b.len() != 96 {
+            return Err(ProtoError::BadKey);
+        }
+        let mut sk = Zeroizing::new([0u8; 32]);
+        sk.copy_from_slice(&b[..32]);
+        let mut dh = Zeroizing::new([0u8; 32]);
+        dh.copy_from_slice(&b[32..64]);
+        let mut dh_public = [0u8; 32];
+        dh_public.copy_from_slice(&b[64..]);
+        Ok(SecretKeys {
+            signing: SigningKey::from_bytes(&sk),
+            dh_secret: dh,
+            dh_public,
+        })
+    }
+
+    /// The signing key, for envelopes and checkpoints.
+    pub(crate) fn signing(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// The X25519 secret, handed to the link for the handshake.
+    pub fn dh_secret(&self) -> &[u8; 32] {
+        &self.dh_secret
+    }
+
+    /// This station's public identity.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            sig_pk: self.signing.verifying_key().to_bytes(),
+            dh_pk: self.dh_public,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_round_trips_and_rejects_damage() {
+        let k = SecretKeys::generate([7; 32], [9; 32]);
+        let id = k.identity();
+        let t = id.token();
+        assert!(t.starts_with("hotline1"));
+        assert_eq!(t, t.to_ascii_lowercase());
+        assert_eq!(Identity::parse(&t).unwrap(), id);
+        assert_eq!(Identity::parse(&t[..t.len() - 1]), Err(ProtoError::BadToken));
+        assert_eq!(Identity::parse(&t.to_uppercase()), Err(ProtoError::BadToken));
+        assert_eq!(Identity::parse("hotline2abc"), Err(ProtoError::BadToken));
+    }
+
+    #[test]
+    fn fingerprint_is_twelve_groups_of_five_digits() {
+        let id = SecretKeys::generate([1; 32], [2; 32]).identity();
+        let s = id.fingerprint().to_string();
+        let groups: Vec<&str> = s.split(' ').collect();
+        assert_eq!(groups.len(), 12);
+        assert!(groups.iter().all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit())));
+        assert!(id.fingerprint().matches(&s));
+        assert!(id.fingerprint().matches(&s.replace(' ', "")));
+        let mut wrong = s.clone().into_bytes();
+        wrong[0] = if wrong[0] == b'1' { b'2' } else { b'1' };
+        assert!(!id.fingerprint().matches(std::str::from_utf8(&wrong).unwrap()));
+    }
+
+    #[test]
+    fn fingerprint_is_the_low_decimal_digits_of_the_hash() {
+        // A fixed identity pins the algorithm: the last group is the hash mod 100000.
+        let id = Identity { sig_pk: [0; 32], dh_pk: [0; 32] };
+        let h = crate::sha256(&[0u8; 64]);
+        let low = u128::from_be_bytes(h[16..].try_into().unwrap());
+        // 2^128 mod 100000 = 31456 (since 2^128 = 340282366920938463463374607431768211456).
+        let high = u128::from_be_bytes(h[..16].try_into().unwrap());
+        let expect = ((high % 100000) * 31456 + (low % 100000)) % 100000;
+        let s = id.fingerprint().to_string();
+        assert_eq!(s[s.len() - 5..].parse::<u128>().unwrap(), expect);
+    }
+}

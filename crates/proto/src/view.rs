@@ -1,0 +1,124 @@
+//! JSON views of decoded values, shared by the API and the export file.
+//!
+//! A view is for people and tools; it is never signed or hashed. The export
+//! verifier recomputes each view from the envelope bytes and requires equality,
+//! so a view cannot disagree with what was signed.
+
+use crate::entry::{Body, ContactSchedule, Entry, Terms};
+use crate::{hex, Checkpoint};
+use serde_json::{json, Value};
+
+fn opt_hex(h: &Option<crate::Hash>) -> Value {
+    h.as_ref().map(|h| Value::String(hex(h))).unwrap_or(Value::Null)
+}
+
+/// The JSON view of terms.
+pub fn terms(t: &Terms) -> Value {
+    let (every, at) = match &t.contact {
+        ContactSchedule::Every(ms) => (json!(ms), json!([])),
+        ContactSchedule::At(mins) => (
+            Value::Null,
+            Value::Array(
+                mins.iter()
+                    .map(|m| json!(format!("{:02}:{:02}", m / 60, m % 60)))
+                    .collect(),
+            ),
+        ),
+    };
+    json!({
+        "contact_every_ms": every,
+        "contact_at_utc": at,
+        "contact_grace": t.contact_grace_permille as f64 / 1000.0,
+        "ack_windows_ms": {
+            "flash": t.ack_windows_ms[0],
+            "immediate": t.ack_windows_ms[1],
+            "priority": t.ack_windows_ms[2],
+            "routine": t.ack_windows_ms[3],
+        },
+        "max_entry_bytes": t.max_entry_bytes,
+        "languages": t.languages,
+    })
+}
+
+/// The JSON view of a body: its fields, with `kind` alongside.
+pub fn body(b: &Body) -> Value {
+    let mut v = match b {
+        Body::Open {
+            terms: t,
+            initiator,
+            responder,
+            reopens,
+        } => json!({"terms": terms(t), "initiator": initiator, "responder": responder, "reopens": opt_hex(reopens)}),
+        Body::Accept { terms_hash } => json!({"terms_hash": hex(terms_hash)}),
+        Body::Message {
+            precedence,
+            subject,
+            text,
+            labels,
+            reply_to,
+        } => json!({"precedence": precedence.name(), "subject": subject, "text": text, "labels": labels, "reply_to": opt_hex(reply_to)}),
+        Body::Ack { of } => json!({"of": hex(of)}),
+        Body::Translation { of, lang, text } => json!({"of": hex(of), "lang": lang, "text": text}),
+        Body::ContactCheck | Body::Resume => json!({}),
+        Body::Request {
+            question,
+            options,
+            deadline,
+            on_miss,
+        } => json!({"question": question, "options": options, "deadline": deadline, "on_miss": on_miss.name()}),
+        Body::Decision {
+            request,
+            choice,
+            text,
+        } => json!({"request": hex(request), "choice": choice, "text": text}),
+        Body::Suspend { reason } | Body::Terminate { reason } | Body::SharingPause { reason } => {
+            json!({ "reason": reason })
+        }
+        Body::Report {
+            title,
+            marking,
+            rel_to,
+            content_type,
+            content,
+        } => json!({
+            "title": title, "marking": marking.name(), "rel_to": rel_to,
+            "content_type": content_type,
+            "content_base64": data_encoding::BASE64.encode(content),
+        }),
+        Body::SharingResume { backfill } => json!({ "backfill": backfill }),
+    };
+    v.as_object_mut()
+        .expect("bodies are objects")
+        .insert("kind".into(), json!(b.kind().name()));
+    v
+}
+
+/// The JSON view of a whole entry.
+pub fn entry(e: &Entry) -> Value {
+    json!({
+        "channel": hex(&e.channel),
+        "author": e.author,
+        "seq": e.seq,
+        "prev": hex(&e.prev),
+        "seen": {"seq": e.seen.0, "hash": hex(&e.seen.1)},
+        "lamport": e.lamport,
+        "time": e.time,
+        "by": e.by,
+        "kind": e.body.kind().name(),
+        "body": body(&e.body),
+    })
+}
+
+/// The JSON view of a checkpoint.
+pub fn checkpoint(c: &Checkpoint) -> Value {
+    json!({
+        "channel": hex(&c.channel),
+        "signer": c.signer,
+        "heads": [
+            {"seq": c.heads[0].0, "hash": hex(&c.heads[0].1)},
+            {"seq": c.heads[1].0, "hash": hex(&c.heads[1].1)},
+        ],
+        "time": c.time,
+        "peer_checkpoint": opt_hex(&c.peer_checkpoint),
+    })
+}

@@ -1,0 +1,278 @@
+//! hotline storage: the [`Store`] trait and its SQLite implementation.
+//!
+//! The store keeps bytes and rows; it validates nothing. The only way an entry
+//! gets in is as a [`VerifiedEntry`], which only the core's verifier builds.
+//! Writes come in batches ([`WriteOp`]) committed in one transaction, which is
+//! how the station does group commit: many messages, one fsync.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use hotline_core::VerifiedEntry;
+use hotline_proto::Hash;
+
+/// The one error type of the store.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (I/O, corruption, full disk).
+    #[error("storage failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A uniqueness rule was broken (a peer name or key that exists).
+    #[error("{0} already exists")]
+    Exists(&'static str),
+    /// The thing asked for is not there.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database was written by a newer hotline.
+    #[error("the database schema version {found} is newer than this hotline understands ({known})")]
+    TooNew {
+        /// Version on disk.
+        found: i64,
+        /// Newest known here.
+        known: i64,
+    },
+}
+
+/// Shorthand.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A pinned peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRow {
+    /// Row id.
+    pub id: i64,
+    /// Local name.
+    pub name: String,
+    /// Identity token.
+    pub token: String,
+    /// Addresses, primary first.
+    pub addrs: Vec<String>,
+    /// Releasability code.
+    pub rel: Option<String>,
+    /// Fingerprint confirmed out of band.
+    pub verified: bool,
+    /// Last accepted handshake clock (ns).
+    pub handshake_ts: u64,
+}
+
+/// A channel this station takes part in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    /// Channel id.
+    pub id: Hash,
+    /// The peer.
+    pub peer_id: i64,
+    /// This station's author index.
+    pub me: u8,
+    /// When it was stored here.
+    pub created_at: u64,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    /// Commit order at this station.
+    pub cursor: u64,
+    /// Channel.
+    pub channel: Hash,
+    /// Author index.
+    pub author: u8,
+    /// Seq.
+    pub seq: u64,
+    /// Hash of the envelope.
+    pub hash: Hash,
+    /// Lamport value.
+    pub lamport: u64,
+    /// When stored here.
+    pub stored_at: u64,
+    /// Envelope bytes.
+    pub envelope: Vec<u8>,
+}
+
+/// An alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// Row id.
+    pub id: i64,
+    /// Kind name.
+    pub kind: String,
+    /// Channel, if the alert is about one.
+    pub channel: Option<Hash>,
+    /// Cause key within the channel.
+    pub key: String,
+    /// Sentence for the operator.
+    pub cause: String,
+    /// Raised at (Unix ms).
+    pub raised_at: u64,
+    /// Cleared at, if cleared.
+    pub cleared_at: Option<u64>,
+}
+
+/// An API user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Row id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// Created at.
+    pub created_at: u64,
+    /// Revoked at, if revoked.
+    pub revoked_at: Option<u64>,
+}
+
+/// One line of the local audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Row id (the log's order).
+    pub id: i64,
+    /// When.
+    pub at: u64,
+    /// Who.
+    pub user: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Outcome.
+    pub result: String,
+    /// Hash of the previous line.
+    pub prev: Hash,
+    /// Hash of this line.
+    pub hash: Hash,
+}
+
+/// One write in a group-committed batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create a channel row (before its first entry).
+    Channel(ChannelRow),
+    /// Store a verified entry of a channel.
+    Entry {
+        /// The entry.
+        entry: VerifiedEntry,
+        /// This station's clock.
+        stored_at: u64,
+    },
+    /// Replace the latest checkpoint of `signer` on a channel.
+    Checkpoint {
+        /// Channel.
+        channel: Hash,
+        /// Signing author.
+        signer: u8,
+        /// Envelope bytes.
+        envelope: Vec<u8>,
+        /// When stored.
+        stored_at: u64,
+    },
+    /// Keep evidence of equivocation.
+    Evidence {
+        /// Channel.
+        channel: Hash,
+        /// Author.
+        author: u8,
+        /// The seq both entries claim.
+        seq: u64,
+        /// The stored envelope.
+        stored: Vec<u8>,
+        /// The conflicting envelope.
+        conflicting: Vec<u8>,
+        /// When.
+        at: u64,
+    },
+    /// Raise an alert unless one with the same channel and key is open.
+    RaiseAlert {
+        /// Kind name.
+        kind: String,
+        /// Channel, if any.
+        channel: Option<Hash>,
+        /// Cause key.
+        key: String,
+        /// Sentence.
+        cause: String,
+        /// When.
+        at: u64,
+    },
+    /// Clear the open alert with this channel and key.
+    ClearAlert {
+        /// Channel, if any.
+        channel: Option<Hash>,
+        /// Cause key.
+        key: String,
+        /// When.
+        at: u64,
+    },
+    /// Record the last accepted handshake clock of a peer.
+    HandshakeTs {
+        /// Peer row id.
+        peer_id: i64,
+        /// Clock (ns).
+        ts: u64,
+    },
+    /// Append an audit line (hashes computed by the caller).
+    Audit(AuditRow),
+}
+
+/// What one write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteResult {
+    /// Nothing to report.
+    Done,
+    /// The entry's commit cursor.
+    Cursor(u64),
+    /// The alert raised or cleared (None: nothing changed).
+    Alert(Option<AlertRow>),
+}
+
+/// Everything the station keeps durably. One implementation per backend; one test suite for all.
+pub trait Store: Send {
+    /// Commits a batch in one transaction: all or nothing, durable on return.
+    fn write(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>>;
+
+    /// Reads a `meta` value.
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+    /// Writes a `meta` value.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+
+    /// Pins a new peer.
+    fn add_peer(&mut self, name: &str, token: &str, addrs: &[String], rel: Option<&str>, at: u64) -> Result<PeerRow>;
+    /// All peers.
+    fn peers(&self) -> Result<Vec<PeerRow>>;
+    /// Marks a peer verified.
+    fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()>;
+
+    /// All channels.
+    fn channels(&self) -> Result<Vec<ChannelRow>>;
+    /// Entries of a channel with cursor above `after`, in commit order.
+    fn entries_after(&self, channel: &Hash, after: u64, limit: usize) -> Result<Vec<EntryRow>>;
+    /// Entries of one author of a channel from `from_seq` on, in seq order.
+    fn chain_from(&self, channel: &Hash, author: u8, from_seq: u64, limit: usize) -> Result<Vec<EntryRow>>;
+    /// One entry by hash.
+    fn entry_by_hash(&self, hash: &Hash) -> Result<Option<EntryRow>>;
+    /// One entry by position.
+    fn entry_at(&self, channel: &Hash, author: u8, seq: u64) -> Result<Option<EntryRow>>;
+    /// The latest checkpoint of a side.
+    fn checkpoint(&self, channel: &Hash, signer: u8) -> Result<Option<Vec<u8>>>;
+
+    /// Alerts, newest first; only open ones if `open_only`.
+    fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRow>>;
+
+    /// Adds a user with a token hash.
+    fn add_user(&mut self, name: &str, role: &str, token_hash: &Hash, at: u64) -> Result<UserRow>;
+    /// The unrevoked user holding this token hash.
+    fn user_by_token(&self, token_hash: &Hash) -> Result<Option<UserRow>>;
+    /// All users.
+    fn users(&self) -> Result<Vec<UserRow>>;
+    /// Revokes a user's token.
+    fn revoke_user(&mut self, name: &str, at: u64) -> Result<()>;
+    /// The audit log from `after_id` on.
+    fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRow>>;
+    /// The newest audit line.
+    fn last_audit(&self) -> Result<Option<AuditRow>>;
+}

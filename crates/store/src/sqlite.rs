@@ -1,0 +1,544 @@
+//! The SQLite backend: WAL journal, `synchronous=FULL`, numbered migrations.
+
+use crate::*;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::Path;
+
+/// Numbered migrations, applied in order; `PRAGMA user_version` is the last applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// A SQLite database in the station's data directory.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn h32(v: Vec<u8>) -> rusqlite::Result<Hash> {
+    v.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "hash is not 32 bytes".into())
+    })
+}
+
+fn chan_blob(c: &Option<Hash>) -> Vec<u8> {
+    c.map(|h| h.to_vec()).unwrap_or_default()
+}
+
+fn entry_row(r: &Row) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        cursor: r.get::<_, i64>(0)? as u64,
+        channel: h32(r.get(1)?)?,
+        author: r.get::<_, i64>(2)? as u8,
+        seq: r.get::<_, i64>(3)? as u64,
+        hash: h32(r.get(4)?)?,
+        lamport: r.get::<_, i64>(5)? as u64,
+        stored_at: r.get::<_, i64>(6)? as u64,
+        envelope: r.get(7)?,
+    })
+}
+
+const ENTRY_COLS: &str = "cursor, channel, author, seq, hash, lamport, stored_at, envelope";
+
+fn alert_row(r: &Row) -> rusqlite::Result<AlertRow> {
+    let ch: Vec<u8> = r.get(2)?;
+    Ok(AlertRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        channel: if ch.is_empty() { None } else { Some(h32(ch)?) },
+        key: r.get(3)?,
+        cause: r.get(4)?,
+        raised_at: r.get::<_, i64>(5)? as u64,
+        cleared_at: r.get::<_, Option<i64>>(6)?.map(|t| t as u64),
+    })
+}
+
+const ALERT_COLS: &str = "id, kind, channel, key, cause, raised_at, cleared_at";
+
+fn peer_row(r: &Row) -> rusqlite::Result<PeerRow> {
+    let addrs: String = r.get(3)?;
+    Ok(PeerRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        token: r.get(2)?,
+        addrs: serde_json::from_str(&addrs).unwrap_or_default(),
+        rel: r.get(4)?,
+        verified: r.get(5)?,
+        handshake_ts: r.get::<_, i64>(6)? as u64,
+    })
+}
+
+fn user_row(r: &Row) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        created_at: r.get::<_, i64>(3)? as u64,
+        revoked_at: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
+    })
+}
+
+fn audit_row(r: &Row) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        id: r.get(0)?,
+        at: r.get::<_, i64>(1)? as u64,
+        user: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        result: r.get(5)?,
+        prev: h32(r.get(6)?)?,
+        hash: h32(r.get(7)?)?,
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn memory() -> Result<SqliteStore> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<SqliteStore> {
+        // WAL lets API readers run beside the writer; FULL makes every commit durable
+        // before we report it (SPEC §1, principle 3). The busy timeout covers the
+        // brief moments another connection of this station holds the write lock.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut s = SqliteStore { conn };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = MIGRATIONS.len() as i64;
+        let found: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The journal mode and synchronous setting in force, for tests and diagnostics.
+    pub fn durability(&self) -> Result<(String, i64)> {
+        let mode: String = self.conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        let sync: i64 = self.conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        Ok((mode, sync))
+    }
+
+    /// Test-only switch: turns off fsync so a durability checker can be shown to catch the loss.
+    pub fn set_unsafe_no_sync(&mut self) -> Result<()> {
+        self.conn.pragma_update(None, "synchronous", "OFF")?;
+        Ok(())
+    }
+}
+
+fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
+    Ok(match op {
+        WriteOp::Channel(c) => {
+            tx.prepare_cached("INSERT INTO channels (id, peer_id, me, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![c.id.to_vec(), c.peer_id, c.me, c.created_at as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::Entry { entry, stored_at } => {
+            let e = entry.entry();
+            let channel = if e.is_open() { entry.hash() } else { e.channel };
+            tx.prepare_cached(
+                "INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                channel.to_vec(),
+                e.author,
+                e.seq as i64,
+                entry.hash().to_vec(),
+                e.lamport as i64,
+                e.body.kind().name(),
+                *stored_at as i64,
+                entry.envelope().bytes(),
+            ])?;
+            WriteResult::Cursor(tx.last_insert_rowid() as u64)
+        }
+        WriteOp::Checkpoint {
+            channel,
+            signer,
+            envelope,
+            stored_at,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO checkpoints (channel, signer, envelope, stored_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (channel, signer) DO UPDATE SET envelope = excluded.envelope, stored_at = excluded.stored_at",
+            )?
+            .execute(params![channel.to_vec(), signer, envelope, *stored_at as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::Evidence {
+            channel,
+            author,
+            seq,
+            stored,
+            conflicting,
+            at,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO evidence (channel, author, seq, stored, conflicting, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![channel.to_vec(), author, *seq as i64, stored, conflicting, *at as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::RaiseAlert {
+            kind,
+            channel,
+            key,
+            cause,
+            at,
+        } => {
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO alerts (kind, channel, key, cause, raised_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![kind, chan_blob(channel), key, cause, *at as i64])?;
+            if n == 0 {
+                WriteResult::Alert(None)
+            } else {
+                let id = tx.last_insert_rowid();
+                let row = tx
+                    .prepare_cached(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"))?
+                    .query_row([id], alert_row)?;
+                WriteResult::Alert(Some(row))
+            }
+        }
+        WriteOp::ClearAlert { channel, key, at } => {
+            let row = tx
+                .prepare_cached(&format!(
+                    "UPDATE alerts SET cleared_at = ?3 WHERE channel = ?1 AND key = ?2 AND cleared_at IS NULL
+                     RETURNING {ALERT_COLS}"
+                ))?
+                .query_row(params![chan_blob(channel), key, *at as i64], alert_row)
+                .optional()?;
+            WriteResult::Alert(row)
+        }
+        WriteOp::HandshakeTs { peer_id, ts } => {
+            tx.prepare_cached("UPDATE peers SET handshake_ts = ?2 WHERE id = ?1")?
+                .execute(params![peer_id, *ts as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::Audit(a) => {
+            tx.prepare_cached(
+                "INSERT INTO audit (at, user, action, target, result, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                a.at as i64,
+                a.user,
+                a.action,
+                a.target,
+                a.result,
+                a.prev.to_vec(),
+                a.hash.to_vec()
+            ])?;
+            WriteResult::Done
+        }
+    })
+}
+
+impl Store for SqliteStore {
+    fn write(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(apply(&tx, op)?);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    fn add_peer(&mut self, name: &str, token: &str, addrs: &[String], rel: Option<&str>, at: u64) -> Result<PeerRow> {
+        let addrs_json = serde_json::to_string(addrs).expect("strings serialize");
+        match self.conn.execute(
+            "INSERT INTO peers (name, token, addrs, rel, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, token, addrs_json, rel, at as i64],
+        ) {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Exists("a peer with this name or key")),
+            r => r?,
+        };
+        let id = self.conn.last_insert_rowid();
+        Ok(PeerRow {
+            id,
+            name: name.into(),
+            token: token.into(),
+            addrs: addrs.to_vec(),
+            rel: rel.map(Into::into),
+            verified: false,
+            handshake_ts: 0,
+        })
+    }
+
+    fn peers(&self) -> Result<Vec<PeerRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name, token, addrs, rel, verified, handshake_ts FROM peers ORDER BY id")?;
+        let rows = st.query_map([], peer_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()> {
+        let n = self
+            .conn
+            .execute("UPDATE peers SET verified = ?2 WHERE id = ?1", params![peer_id, verified])?;
+        if n == 0 {
+            return Err(StoreError::NotFound("peer"));
+        }
+        Ok(())
+    }
+
+    fn channels(&self) -> Result<Vec<ChannelRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, peer_id, me, created_at FROM channels ORDER BY created_at, id")?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(ChannelRow {
+                    id: h32(r.get(0)?)?,
+                    peer_id: r.get(1)?,
+                    me: r.get::<_, i64>(2)? as u8,
+                    created_at: r.get::<_, i64>(3)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn entries_after(&self, channel: &Hash, after: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {ENTRY_COLS} FROM entries WHERE channel = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3"
+        ))?;
+        let rows = st
+            .query_map(params![channel.to_vec(), after as i64, limit as i64], entry_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn chain_from(&self, channel: &Hash, author: u8, from_seq: u64, limit: usize) -> Result<Vec<EntryRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {ENTRY_COLS} FROM entries WHERE channel = ?1 AND author = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4"
+        ))?;
+        let rows = st
+            .query_map(
+                params![channel.to_vec(), author, from_seq as i64, limit as i64],
+                entry_row,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn entry_by_hash(&self, hash: &Hash) -> Result<Option<EntryRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("SELECT {ENTRY_COLS} FROM entries WHERE hash = ?1"))?
+            .query_row([hash.to_vec()], entry_row)
+            .optional()?)
+    }
+
+    fn entry_at(&self, channel: &Hash, author: u8, seq: u64) -> Result<Option<EntryRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLS} FROM entries WHERE channel = ?1 AND author = ?2 AND seq = ?3"
+            ))?
+            .query_row(params![channel.to_vec(), author, seq as i64], entry_row)
+            .optional()?)
+    }
+
+    fn checkpoint(&self, channel: &Hash, signer: u8) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT envelope FROM checkpoints WHERE channel = ?1 AND signer = ?2")?
+            .query_row(params![channel.to_vec(), signer], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRow>> {
+        let sql = format!(
+            "SELECT {ALERT_COLS} FROM alerts {} ORDER BY id DESC LIMIT ?1",
+            if open_only { "WHERE cleared_at IS NULL" } else { "" }
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st
+            .query_map([limit as i64], alert_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn add_user(&mut self, name: &str, role: &str, token_hash: &Hash, at: u64) -> Result<UserRow> {
+        match self.conn.execute(
+            "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role, token_hash.to_vec(), at as i64],
+        ) {
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Exists("a user with this name")),
+            r => r?,
+        };
+        Ok(UserRow {
+            id: self.conn.last_insert_rowid(),
+            name: name.into(),
+            role: role.into(),
+            created_at: at,
+            revoked_at: None,
+        })
+    }
+
+    fn user_by_token(&self, token_hash: &Hash) -> Result<Option<UserRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, name, role, created_at, revoked_at FROM users WHERE token_hash = ?1 AND revoked_at IS NULL",
+            )?
+            .query_row([token_hash.to_vec()], user_row)
+            .optional()?)
+    }
+
+    fn users(&self) -> Result<Vec<UserRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id")?;
+        let rows = st.query_map([], user_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn revoke_user(&mut self, name: &str, at: u64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE users SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+            params![name, at as i64],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound("active user"));
+        }
+        Ok(())
+    }
+
+    fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, at, user, action, target, result, prev, hash FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st
+            .query_map(params![after_id, limit as i64], audit_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn last_audit(&self) -> Result<Option<AuditRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, at, user, action, target, result, prev, hash FROM audit ORDER BY id DESC LIMIT 1",
+                [],
+                audit_row,
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::ChannelBook;
+    use hotline_proto::{Body, SecretKeys, Terms};
+
+    fn keys(n: u8) -> SecretKeys {
+        SecretKeys::generate([n; 32], [n; 32])
+    }
+
+    #[test]
+    fn durable_settings_are_in_force_on_a_file_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        assert_eq!(s.durability().unwrap(), ("wal".to_string(), 2));
+    }
+
+    #[test]
+    fn entries_commit_in_one_batch_and_read_back_by_cursor_and_position() {
+        let mut s = SqliteStore::memory().unwrap();
+        let (a, b) = (keys(1), keys(2));
+        let peer = s.add_peer("b", &b.identity().token(), &["127.0.0.1:1".into()], None, 1).unwrap();
+        let (mut book, open) = ChannelBook::open(&a, b.identity(), Terms::default(), None, "alice", 10);
+        let m = book
+            .author(&a, Body::ContactCheck, "", 11, true)
+            .expect_err("a proposed channel allows no contact check");
+        assert!(matches!(m, hotline_core::Refusal::Forbidden(_)));
+        let res = s
+            .write(&[
+                WriteOp::Channel(ChannelRow { id: book.id(), peer_id: peer.id, me: 0, created_at: 10 }),
+                WriteOp::Entry { entry: open.clone(), stored_at: 10 },
+            ])
+            .unwrap();
+        assert!(matches!(res[1], WriteResult::Cursor(1)));
+        let rows = s.entries_after(&book.id(), 0, 10).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].envelope, open.envelope().bytes());
+        assert_eq!(s.entry_at(&book.id(), 0, 1).unwrap().unwrap().hash, open.hash());
+        // The same (channel, author, seq) twice is refused and the batch leaves nothing behind.
+        assert!(s.write(&[WriteOp::Entry { entry: open, stored_at: 11 }]).is_err());
+        assert_eq!(s.entries_after(&book.id(), 0, 10).unwrap().len(), 1);
+        book.refuse(1);
+    }
+
+    #[test]
+    fn an_alert_key_is_open_once_and_can_be_raised_again_after_clearing() {
+        let mut s = SqliteStore::memory().unwrap();
+        let raise = |s: &mut SqliteStore, at| {
+            s.write(&[WriteOp::RaiseAlert {
+                kind: "link-down".into(),
+                channel: None,
+                key: "link-down:b".into(),
+                cause: "x".into(),
+                at,
+            }])
+            .unwrap()
+        };
+        assert!(matches!(&raise(&mut s, 1)[0], WriteResult::Alert(Some(_))));
+        assert_eq!(raise(&mut s, 2)[0], WriteResult::Alert(None));
+        let cleared = s
+            .write(&[WriteOp::ClearAlert { channel: None, key: "link-down:b".into(), at: 3 }])
+            .unwrap();
+        assert!(matches!(&cleared[0], WriteResult::Alert(Some(a)) if a.cleared_at == Some(3)));
+        assert!(matches!(&raise(&mut s, 4)[0], WriteResult::Alert(Some(_))));
+        assert_eq!(s.alerts(true, 10).unwrap().len(), 1);
+        assert_eq!(s.alerts(false, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn duplicate_peer_is_refused() {
+        let mut s = SqliteStore::memory().unwrap();
+        let t = keys(3).identity().token();
+        s.add_peer("p", &t, &[], None, 1).unwrap();
+        assert!(matches!(s.add_peer("p", &t, &[], None, 1), Err(StoreError::Exists(_))));
+    }
+}
