@@ -1,1 +1,224 @@
-//! wip
+//! The hotline station: the daemon around the pure core.
+//!
+//! [`init`] prepares a data directory; [`Station::start`] runs a station
+//! (link listener, dialers, policy timer, HTTP API) until [`Station::stop`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+mod audit;
+pub mod config;
+mod console;
+pub mod db;
+pub mod duration;
+pub mod engine;
+pub mod error;
+mod hook;
+pub mod net;
+
+pub use config::{Config, DataDir};
+pub use error::StationError;
+
+use engine::{now_ms, Engine};
+use hotline_link::StaticSecret;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How often the policy engine is evaluated: the resolution of every clock (SPEC §6).
+pub const TICK: Duration = Duration::from_millis(100);
+/// A link down this long raises `link-down`.
+pub const LINK_DOWN_AFTER_MS: u64 = 3000;
+
+/// What `init` made.
+#[derive(Debug, Clone)]
+pub struct Initialized {
+    /// The station's identity token.
+    pub token: String,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// The admin API token.
+    pub admin_token: String,
+}
+
+/// Creates a data directory: keys (0600), config, database, admin token (0600).
+pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initialized, StationError> {
+    let d = DataDir(dir.to_owned());
+    if d.keys().exists() || d.config().exists() {
+        return Err(StationError::Setup(format!(
+            "{} already holds a station; choose another --data directory",
+            dir.display()
+        )));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
+        return Err(StationError::Setup("--name must be 1–64 printable characters".into()));
+    }
+    for (flag, a) in [("--listen", listen), ("--api", api)] {
+        if a.parse::<SocketAddr>().is_err() {
+            return Err(StationError::Setup(format!("{flag} {a:?} is not IP:PORT (e.g. 127.0.0.1:7811)")));
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StationError::Setup(format!("cannot create {}: {e}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let (dh_secret, dh_public) = hotline_link::generate_keypair();
+    let keys = hotline_proto::SecretKeys::generate(*dh_secret.as_bytes(), dh_public);
+    config::write_secret(&d.keys(), &keys.to_bytes())?;
+    let admin_token = config::new_token();
+    {
+        use hotline_store::Store;
+        let mut store = hotline_store::SqliteStore::open(&d.db())?;
+        store.set_meta("name", name)?;
+        store.add_user("admin", "admin", &hotline_proto::sha256(admin_token.as_bytes()), now_ms())?;
+    }
+    config::write_secret(&d.admin_token(), format!("{admin_token}\n").as_bytes())?;
+    d.save_config(&Config { name: name.into(), listen: listen.into(), api: api.into(), alert_hook: None })?;
+    let id = keys.identity();
+    Ok(Initialized { token: id.token(), fingerprint: id.fingerprint().to_string(), admin_token })
+}
+
+/// A running station.
+pub struct Station {
+    /// The engine (for in-process callers such as the demo and tests).
+    pub engine: Arc<Engine>,
+    api_addr: SocketAddr,
+    link_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Station {
+    /// Starts a station from its data directory. `alert_hook` overrides the config's.
+    pub async fn start(dir: &Path, alert_hook: Option<String>) -> Result<Station, StationError> {
+        let d = DataDir(dir.to_owned());
+        let cfg = d.load_config()?;
+        let keys = d.load_keys()?;
+        let secret = Arc::new(StaticSecret::from_bytes(*keys.dh_secret()));
+        let db = db::Db::open(&d.db(), 2)?;
+        let hook = alert_hook.or(cfg.alert_hook.clone());
+        let engine = Arc::new(Engine::load(cfg.name.clone(), keys, db, hook)?);
+        let link_listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .map_err(|e| StationError::Setup(format!("cannot listen for peers on {}: {e}", cfg.listen)))?;
+        let api_listener = tokio::net::TcpListener::bind(&cfg.api)
+            .await
+            .map_err(|e| StationError::Setup(format!("cannot listen for the API on {}: {e}", cfg.api)))?;
+        let link_addr = link_listener.local_addr().map_err(|e| StationError::Setup(e.to_string()))?;
+        let api_addr = api_listener.local_addr().map_err(|e| StationError::Setup(e.to_string()))?;
+
+        let user_map = load_users(&engine)?;
+        let audit_head = engine
+            .db
+            .read_now(|s| {
+                use hotline_store::Store;
+                s.last_audit()
+            })?
+            .map(|a| a.hash)
+            .unwrap_or(hotline_proto::ZERO_HASH);
+        let api_state = api::Api {
+            engine: engine.clone(),
+            users: Arc::new(RwLock::new(user_map)),
+            audit_head: Arc::new(tokio::sync::Mutex::new(audit_head)),
+        };
+
+        let (tx, rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(net::accept_loop(engine.clone(), link_listener, secret.clone(), rx.clone()));
+        // Dialers: one per peer, started as peers appear.
+        {
+            let (engine, secret, mut rx2) = (engine.clone(), secret.clone(), rx.clone());
+            tasks.spawn(async move {
+                let mut running: HashSet<i64> = HashSet::new();
+                let mut dialers = JoinSet::new();
+                loop {
+                    let ids: Vec<i64> = engine.peers.read().unwrap().keys().copied().collect();
+                    for id in ids {
+                        if running.insert(id) {
+                            dialers.spawn(net::dial_loop(engine.clone(), id, secret.clone(), rx2.clone()));
+                        }
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = rx2.changed() => break,
+                    }
+                }
+                while dialers.join_next().await.is_some() {}
+            });
+        }
+        {
+            let (engine, mut rx3) = (engine.clone(), rx.clone());
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(TICK);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                let mut n = 0u64;
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {
+                            engine.tick().await;
+                            n += 1;
+                            if n % 10 == 0 {
+                                engine.check_links(LINK_DOWN_AFTER_MS).await;
+                            }
+                        }
+                        _ = rx3.changed() => return,
+                    }
+                }
+            });
+        }
+        {
+            let mut rx4 = rx.clone();
+            let app = api::router(api_state);
+            tasks.spawn(async move {
+                let serve = axum::serve(api_listener, app).with_graceful_shutdown(async move {
+                    let _ = rx4.changed().await;
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!("API server failed: {e}");
+                }
+            });
+        }
+        tracing::info!(name = %cfg.name, "station up: link {link_addr}, API http://{api_addr}");
+        Ok(Station { engine, api_addr, link_addr, shutdown: tx, tasks })
+    }
+
+    /// Where the API listens.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// Where the link listens.
+    pub fn link_addr(&self) -> SocketAddr {
+        self.link_addr
+    }
+
+    /// Stops: tasks finish their current step, every queued write is committed, then return.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+            tracing::warn!("some tasks did not stop within 10 s; aborting them");
+            self.tasks.abort_all();
+        }
+        // A no-op through the writer returns only after everything queued before it committed.
+        let _ = self.engine.db.call(|_| Ok(())).await;
+    }
+}
+
+fn load_users(engine: &Engine) -> Result<HashMap<hotline_proto::Hash, api::User>, StationError> {
+    use hotline_store::Store;
+    Ok(engine
+        .db
+        .read_now(|s| s.user_tokens())?
+        .into_iter()
+        .filter_map(|(h, name, role)| api::Role::parse(&role).map(|role| (h, api::User { name, role })))
+        .collect())
+}

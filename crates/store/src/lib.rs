@@ -269,6 +269,8 @@ pub trait Store: Send {
     fn user_by_token(&self, token_hash: &Hash) -> Result<Option<UserRow>>;
     /// All users.
     fn users(&self) -> Result<Vec<UserRow>>;
+    /// `(token hash, name, role)` of every unrevoked user, to authenticate requests from memory.
+    fn user_tokens(&self) -> Result<Vec<(Hash, String, String)>>;
     /// Revokes a user's token.
     fn revoke_user(&mut self, name: &str, at: u64) -> Result<()>;
     /// The audit log from `after_id` on.

@@ -433,6 +433,16 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
+    fn user_tokens(&self) -> Result<Vec<(Hash, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT token_hash, name, role FROM users WHERE revoked_at IS NULL")?;
+        let rows = st
+            .query_map([], |r| Ok((h32(r.get(0)?)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     fn revoke_user(&mut self, name: &str, at: u64) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE users SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",

@@ -1,0 +1,201 @@
+//! The station's access to storage: one writer thread doing group commit,
+//! and a small pool of reader connections.
+//!
+//! Group commit: the writer takes every batch waiting in its queue and commits
+//! them in one transaction, so many concurrent messages share one fsync. Each
+//! caller gets its own results back only after that commit returned, which is
+//! what makes "durable before acknowledged" hold.
+
+use crate::error::StationError;
+use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Most batches folded into one transaction: bounds the latency one fsync adds.
+const MAX_GROUP: usize = 512;
+
+type Reply = oneshot::Sender<Result<Vec<WriteResult>, StationError>>;
+type Call = Box<dyn FnOnce(&mut SqliteStore) + Send>;
+
+enum Job {
+    Write(Vec<WriteOp>, Reply),
+    Call(Call),
+}
+
+/// A handle to the writer thread and the reader pool.
+#[derive(Clone)]
+pub struct Db {
+    tx: std_mpsc::Sender<Job>,
+    readers: Arc<Vec<Mutex<SqliteStore>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The pending result of a submitted write.
+pub struct Pending(oneshot::Receiver<Result<Vec<WriteResult>, StationError>>);
+
+impl Pending {
+    /// Waits for the commit.
+    pub async fn wait(self) -> Result<Vec<WriteResult>, StationError> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err(StationError::Storage("the storage writer stopped".into())))
+    }
+}
+
+fn storage(e: hotline_store::StoreError) -> StationError {
+    StationError::Storage(e.to_string())
+}
+
+impl Db {
+    /// Opens the database: one writer, `readers` reader connections.
+    pub fn open(path: &Path, readers: usize) -> Result<Db, StationError> {
+        let writer = SqliteStore::open(path).map_err(storage)?;
+        if std::env::var_os("HOTLINE_UNSAFE_NO_SYNC").is_some() {
+            // Test-only switch (issue: broken variants must be caught by the checkers).
+            tracing::warn!("HOTLINE_UNSAFE_NO_SYNC is set: commits are NOT durable");
+        }
+        let pool = (0..readers.max(1))
+            .map(|_| SqliteStore::open(path).map(Mutex::new).map_err(storage))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tx, rx) = std_mpsc::channel();
+        let p: PathBuf = path.to_owned();
+        std::thread::Builder::new()
+            .name("hotline-writer".into())
+            .spawn(move || writer_loop(writer, rx, p))
+            .map_err(|e| StationError::Storage(e.to_string()))?;
+        Ok(Db {
+            tx,
+            readers: Arc::new(pool),
+            next: Arc::new(0.into()),
+        })
+    }
+
+    /// Queues a batch; the order of submission is the order of commit.
+    pub fn submit(&self, ops: Vec<WriteOp>) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        if let Err(std_mpsc::SendError(Job::Write(_, reply))) = self.tx.send(Job::Write(ops, tx)) {
+            let _ = reply.send(Err(StationError::Storage("the storage writer stopped".into())));
+        }
+        Pending(rx)
+    }
+
+    /// Submits and waits.
+    pub async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteResult>, StationError> {
+        self.submit(ops).wait().await
+    }
+
+    /// Runs a closure on the writer connection (administrative writes), in queue order.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SqliteStore) -> hotline_store::Result<T> + Send + 'static,
+    ) -> Result<T, StationError> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Call(Box::new(move |s| {
+            let _ = tx.send(f(s));
+        }));
+        self.tx
+            .send(job)
+            .map_err(|_| StationError::Storage("the storage writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StationError::Storage("the storage writer stopped".into()))?
+            .map_err(StationError::from)
+    }
+
+    /// Runs a read on a pooled reader connection, off the async threads.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SqliteStore) -> hotline_store::Result<T> + Send + 'static,
+    ) -> Result<T, StationError> {
+        let readers = self.readers.clone();
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % readers.len();
+        tokio::task::spawn_blocking(move || {
+            let guard = readers[i].lock().unwrap_or_else(|p| p.into_inner());
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StationError::Storage(e.to_string()))?
+        .map_err(StationError::from)
+    }
+
+    /// Synchronous read, for start-up.
+    pub fn read_now<T>(&self, f: impl FnOnce(&SqliteStore) -> hotline_store::Result<T>) -> Result<T, StationError> {
+        let guard = self.readers[0].lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard).map_err(StationError::from)
+    }
+}
+
+fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBuf) {
+    if std::env::var_os("HOTLINE_UNSAFE_NO_SYNC").is_some() {
+        let _ = store.set_unsafe_no_sync();
+    }
+    while let Ok(first) = rx.recv() {
+        let mut writes: Vec<(Vec<WriteOp>, Reply)> = Vec::new();
+        let mut pending_call = None;
+        match first {
+            Job::Write(ops, reply) => writes.push((ops, reply)),
+            Job::Call(c) => pending_call = Some(c),
+        }
+        // Gather what else is waiting, up to a call (which must run in its queue position).
+        while pending_call.is_none() && writes.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Job::Write(ops, reply)) => writes.push((ops, reply)),
+                Ok(Job::Call(c)) => pending_call = Some(c),
+                Err(_) => break,
+            }
+        }
+        if !writes.is_empty() {
+            commit_group(&mut store, writes, &path);
+        }
+        if let Some(c) = pending_call {
+            c(&mut store);
+        }
+    }
+}
+
+fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, path: &Path) {
+    let all: Vec<WriteOp> = writes.iter().flat_map(|(ops, _)| ops.iter().cloned()).collect();
+    match store.write(&all) {
+        Ok(mut results) => {
+            for (ops, reply) in writes {
+                let rest = results.split_off(ops.len());
+                let _ = reply.send(Ok(std::mem::replace(&mut results, rest)));
+            }
+        }
+        Err(e) if writes.len() > 1 => {
+            // Find the faulty batch: commit each alone so one bad batch fails alone.
+            tracing::warn!("group commit failed ({e}); retrying batches one by one");
+            for (ops, reply) in writes {
+                let r = store.write(&ops).map_err(|e| StationError::Storage(e.to_string()));
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            tracing::error!("commit to {} failed: {e}", path.display());
+            for (_, reply) in writes {
+                let _ = reply.send(Err(StationError::Storage(e.to_string())));
+            }
+        }
+    }
+}
+
+/// Durable commits per second on this machine: the ceiling for group commit.
+///
+/// Commits `n` single-row transactions (an alert raised and cleared) to a fresh
+/// database at `path`, with the same settings as a station's.
+pub fn commit_rate(path: &Path, n: usize) -> Result<f64, StationError> {
+    let mut s = SqliteStore::open(path).map_err(storage)?;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        s.write(&[WriteOp::RaiseAlert {
+            kind: "bench".into(),
+            channel: None,
+            key: format!("bench:{i}"),
+            cause: String::new(),
+            at: i as u64,
+        }])
+        .map_err(storage)?;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}

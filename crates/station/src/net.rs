@@ -1,0 +1,383 @@
+//! Sockets for the link: one dialer per peer carrying our entries out, and a
+//! listener taking the peer's connections carrying theirs in.
+//!
+//! Each direction has its own TCP connection and Noise session: the station
+//! that dials sends its entries and pings; the station that accepts validates,
+//! commits and answers with checkpoints and pongs. So there is never a question
+//! of which of two simultaneous connections to keep, and a restarted station
+//! resumes from the heads the other side announces in its `Hello`.
+
+use crate::engine::{now_ns, Engine, PeerRt};
+use hotline_link::{LinkError, PeerDecision, StaticSecret};
+use hotline_proto::link::{codes, ChannelHeads, LINK_VERSION};
+use hotline_proto::{Hash, LinkMsg};
+use hotline_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+/// Ping interval (SPEC §3: every 500 ms by default).
+pub const PING_EVERY: Duration = Duration::from_millis(500);
+/// A path is down after this many unanswered pings (SPEC §3).
+pub const MISSED_PONGS: u64 = 3;
+/// Time allowed for TCP connect plus handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// An inbound session with no frame for this long is dropped (pings come every 500 ms).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most own entries in flight (sent, not yet covered by a peer checkpoint) per channel.
+pub const WINDOW: u64 = 4096;
+/// Most bytes of envelopes packed into one `Entries` message.
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Most envelopes in one `Entries` message; the receiver refuses more.
+pub const BATCH_ENTRIES: usize = 1024;
+/// Reconnect backoff bounds.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+fn link_limit(engine: &Engine, peer_id: i64) -> usize {
+    let mut max = hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES;
+    for (_, c) in engine.channels_of(peer_id) {
+        if let Ok(c) = c.try_lock() {
+            max = max.max(c.book.terms().max_entry_bytes);
+        }
+    }
+    (max as usize).max(BATCH_BYTES) + 64 * 1024
+}
+
+async fn heads_for(engine: &Engine, peer_id: i64) -> Vec<ChannelHeads> {
+    let mut out = Vec::new();
+    for (id, c) in engine.channels_of(peer_id) {
+        let c = c.lock().await;
+        if c.peer_id == peer_id {
+            out.push(ChannelHeads {
+                channel: id,
+                heads: [c.book.head(0), c.book.head(1)],
+            });
+        }
+    }
+    out
+}
+
+/// Accepts peers' connections until shutdown.
+pub async fn accept_loop(engine: Arc<Engine>, listener: TcpListener, secret: Arc<StaticSecret>, mut shutdown: watch::Receiver<bool>) {
+    let generations: Arc<std::sync::Mutex<HashMap<i64, u64>>> = Default::default();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (e, s, g, sd) = (engine.clone(), secret.clone(), generations.clone(), shutdown.clone());
+                    tokio::spawn(async move { inbound(e, stream, addr.to_string(), s, g, sd).await });
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn inbound(
+    engine: Arc<Engine>,
+    stream: TcpStream,
+    from: String,
+    secret: Arc<StaticSecret>,
+    generations: Arc<std::sync::Mutex<HashMap<i64, u64>>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let e2 = engine.clone();
+    let hs = hotline_link::respond(stream, &secret, move |pk| match e2.peer_by_dh(pk) {
+        Some(p) => PeerDecision::Pinned { last_timestamp: p.row.handshake_ts },
+        None => PeerDecision::Unknown,
+    });
+    let (session, pk, ts) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(LinkError::UnpinnedKey(pk))) => {
+            engine
+                .raise_alert(
+                    hotline_core::policy::AlertKind::UnpinnedKey,
+                    None,
+                    format!("unpinned-key:{}", hotline_proto::hex(&pk)),
+                    format!("a station whose key is not pinned here tried to connect from {from} (X25519 key {})", hotline_proto::hex(&pk)),
+                )
+                .await;
+            return;
+        }
+        Ok(Err(LinkError::Replay { last, got })) => {
+            tracing::warn!("replayed handshake from {from}: clock {got} <= {last}");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::info!("handshake from {from} failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::info!("handshake from {from} timed out");
+            return;
+        }
+    };
+    let Some(peer) = engine.peer_by_dh(&pk) else { return };
+    // Durably advance the replay clock before trusting the session.
+    if let Some(p) = engine.peers.write().unwrap().get_mut(&peer.row.id) {
+        p.row.handshake_ts = p.row.handshake_ts.max(ts);
+    }
+    let _ = engine.db.write(vec![hotline_store::WriteOp::HandshakeTs { peer_id: peer.row.id, ts }]).await;
+    let gen = {
+        let mut g = generations.lock().unwrap();
+        let e = g.entry(peer.row.id).or_insert(0);
+        *e += 1;
+        *e
+    };
+    let current = || generations.lock().unwrap().get(&peer.row.id).copied() == Some(gen);
+    let (mut rx, mut tx) = session.split();
+    let hello = LinkMsg::Hello { version: LINK_VERSION, heads: heads_for(&engine, peer.row.id).await };
+    if tx.send(&hello.to_bytes()).await.is_err() {
+        return;
+    }
+    tracing::info!(peer = %peer.row.name, "inbound link from {from} up");
+    loop {
+        if !current() {
+            return; // a newer connection from the same peer took over
+        }
+        let limit = link_limit(&engine, peer.row.id);
+        let msg = tokio::select! {
+            r = tokio::time::timeout(IDLE_TIMEOUT, rx.recv(limit)) => r,
+            _ = shutdown.changed() => return,
+        };
+        let bytes = match msg {
+            Ok(Ok(b)) => b,
+            Ok(Err(LinkError::Closed)) | Err(_) => return,
+            Ok(Err(e)) => {
+                if !matches!(e, LinkError::Io(..)) {
+                    engine.bad_input(&peer, None, format!("link fault: {e}")).await;
+                }
+                return;
+            }
+        };
+        let reply = match LinkMsg::from_bytes(&bytes) {
+            Err(e) => {
+                let t = engine.bad_input(&peer, None, format!("undecodable link message: {e}")).await;
+                Some(LinkMsg::Error { code: codes::MALFORMED, text: t })
+            }
+            Ok(LinkMsg::Hello { version, .. }) if version != LINK_VERSION => Some(LinkMsg::Error {
+                code: codes::VERSION,
+                text: format!("link version {version} is not supported; this station speaks {LINK_VERSION}"),
+            }),
+            Ok(LinkMsg::Hello { .. }) | Ok(LinkMsg::Pong { .. }) | Ok(LinkMsg::Checkpoint { .. }) => None,
+            Ok(LinkMsg::Ping { n }) => Some(LinkMsg::Pong { n }),
+            Ok(LinkMsg::Error { code, text }) => {
+                tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
+                None
+            }
+            Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
+                let t = engine.bad_input(&peer, None, format!("{} entries in one message (limit {BATCH_ENTRIES})", envelopes.len())).await;
+                Some(LinkMsg::Error { code: codes::MALFORMED, text: t })
+            }
+            Ok(LinkMsg::Entries { channel, envelopes }) => match engine.receive(&peer, channel, envelopes).await {
+                Ok(Some(c)) => Some(LinkMsg::Checkpoint { envelope: c }),
+                Ok(None) => None,
+                Err(t) => Some(LinkMsg::Error { code: codes::REJECTED, text: t }),
+            },
+        };
+        if let Some(r) = reply {
+            let fatal = matches!(r, LinkMsg::Error { .. });
+            if tx.send(&r.to_bytes()).await.is_err() || fatal {
+                return;
+            }
+        }
+    }
+}
+
+/// Keeps an outbound session to one peer, sending our entries, until shutdown.
+pub async fn dial_loop(engine: Arc<Engine>, peer_id: i64, secret: Arc<StaticSecret>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let Ok(peer) = engine.peer(peer_id) else { return };
+        if engine.channels_of(peer_id).is_empty() {
+            // Nothing to carry yet: wait for a channel (or shutdown).
+            let n = engine.notifier(peer_id);
+            tokio::select! {
+                _ = n.notified() => continue,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                _ = shutdown.changed() => return,
+            }
+        }
+        for addr in &peer.row.addrs {
+            let attempt = async {
+                let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+                let _ = stream.set_nodelay(true);
+                hotline_link::initiate(stream, &secret, &peer.identity.dh_pk, now_ns())
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, attempt).await {
+                Ok(Ok(session)) => {
+                    backoff = BACKOFF_MIN;
+                    engine.set_link(peer_id, true, Some(addr.clone()));
+                    tracing::info!(peer = %peer.row.name, "outbound link to {addr} up");
+                    let r = outbound(&engine, &peer, session, &mut shutdown).await;
+                    engine.set_link(peer_id, false, Some(addr.clone()));
+                    if let Err(e) = r {
+                        tracing::info!(peer = %peer.row.name, "outbound link to {addr} down: {e}");
+                    }
+                    break;
+                }
+                Ok(Err(e)) => tracing::debug!(peer = %peer.row.name, "dial {addr}: {e}"),
+                Err(_) => tracing::debug!(peer = %peer.row.name, "dial {addr}: timed out"),
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+        let jitter = Duration::from_millis(rand::random::<u64>() % 100);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff + jitter) => {},
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+enum FromReader {
+    Pong(u64),
+    Closed(String),
+}
+
+async fn outbound(
+    engine: &Arc<Engine>,
+    peer: &PeerRt,
+    session: hotline_link::Session<TcpStream>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
+    let peer_id = peer.row.id;
+    let (mut rx, mut tx) = session.split();
+    let hello = LinkMsg::Hello { version: LINK_VERSION, heads: heads_for(engine, peer_id).await };
+    tx.send(&hello.to_bytes()).await.map_err(|e| e.to_string())?;
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, rx.recv(link_limit(engine, peer_id)))
+        .await
+        .map_err(|_| "no Hello from the peer".to_string())?
+        .map_err(|e| e.to_string())?;
+    let their: HashMap<Hash, [(u64, Hash); 2]> = match LinkMsg::from_bytes(&first) {
+        Ok(LinkMsg::Hello { version, heads }) if version == LINK_VERSION => heads.into_iter().map(|h| (h.channel, h.heads)).collect(),
+        Ok(LinkMsg::Error { text, .. }) => return Err(format!("peer refused: {text}")),
+        _ => return Err("the peer's first message is not a Hello".into()),
+    };
+    // Where to resume per channel: what the peer says it holds of our chain.
+    let mut cursor: HashMap<Hash, u64> = HashMap::new();
+    for (id, c) in engine.channels_of(peer_id) {
+        let me = c.lock().await.book.me() as usize;
+        cursor.insert(id, their.get(&id).map(|h| h[me].0).unwrap_or(0));
+    }
+    let (ev_tx, mut ev_rx) = mpsc::channel(64);
+    let reader_engine = engine.clone();
+    let reader_peer = peer.clone();
+    let notify = engine.notifier(peer_id);
+    let reader_notify = notify.clone();
+    let reader = tokio::spawn(async move {
+        loop {
+            let limit = link_limit(&reader_engine, reader_peer.row.id);
+            let bytes = match rx.recv(limit).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = ev_tx.send(FromReader::Closed(e.to_string())).await;
+                    return;
+                }
+            };
+            match LinkMsg::from_bytes(&bytes) {
+                Ok(LinkMsg::Pong { n }) => {
+                    let _ = ev_tx.send(FromReader::Pong(n)).await;
+                }
+                Ok(LinkMsg::Checkpoint { envelope }) => {
+                    if let Err(e) = reader_engine.receive_checkpoint(&reader_peer, &envelope).await {
+                        let _ = ev_tx.send(FromReader::Closed(e)).await;
+                        return;
+                    }
+                    reader_notify.notify_one();
+                }
+                Ok(LinkMsg::Error { code, text }) => {
+                    let _ = ev_tx.send(FromReader::Closed(format!("peer rejected our input ({code}): {text}"))).await;
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let t = reader_engine.bad_input(&reader_peer, None, format!("undecodable link message: {e}")).await;
+                    let _ = ev_tx.send(FromReader::Closed(t)).await;
+                    return;
+                }
+            }
+        }
+    });
+    let result = async {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        let (mut pinged, mut ponged) = (0u64, 0u64);
+        let mut ping_sent_at = std::time::Instant::now();
+        loop {
+            for (id, c) in engine.channels_of(peer_id) {
+                let (me, own, delivered) = {
+                    let c = c.lock().await;
+                    if c.peer_id != peer_id {
+                        continue;
+                    }
+                    (c.book.me(), c.book.len(c.book.me()), c.delivered_upto())
+                };
+                let cur = cursor.entry(id).or_insert(delivered);
+                *cur = (*cur).max(delivered);
+                while *cur < own && *cur - delivered < WINDOW {
+                    let from = *cur + 1;
+                    let room = (WINDOW - (*cur - delivered)).min(BATCH_ENTRIES as u64) as usize;
+                    let rows = engine.db.read(move |s| s.chain_from(&id, me, from, room)).await.map_err(|e| e.to_string())?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    let mut envelopes = Vec::new();
+                    let mut size = 0;
+                    let mut last = *cur;
+                    for r in rows {
+                        if !envelopes.is_empty() && size + r.envelope.len() > BATCH_BYTES {
+                            break;
+                        }
+                        size += r.envelope.len();
+                        last = r.seq;
+                        envelopes.push(r.envelope);
+                    }
+                    tx.send(&LinkMsg::Entries { channel: id, envelopes }.to_bytes()).await.map_err(|e| e.to_string())?;
+                    *cur = last;
+                    c.lock().await.sent_upto = last;
+                }
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = ping.tick() => {
+                    if pinged.saturating_sub(ponged) >= MISSED_PONGS {
+                        return Err(format!("{MISSED_PONGS} pings unanswered"));
+                    }
+                    pinged += 1;
+                    ping_sent_at = std::time::Instant::now();
+                    tx.send(&LinkMsg::Ping { n: pinged }.to_bytes()).await.map_err(|e| e.to_string())?;
+                }
+                ev = ev_rx.recv() => match ev {
+                    Some(FromReader::Pong(n)) => {
+                        ponged = ponged.max(n);
+                        if n == pinged {
+                            let rtt = ping_sent_at.elapsed().as_millis() as u64;
+                            if let Some(h) = engine.health.write().unwrap().get_mut(&peer_id) { h.rtt_ms = Some(rtt); }
+                        }
+                    }
+                    Some(FromReader::Closed(e)) => return Err(e),
+                    None => return Err("reader stopped".into()),
+                },
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+    .await;
+    reader.abort();
+    result
+}
