@@ -34,7 +34,11 @@ impl FrameReader {
     ///
     /// `mid_message` says whether the stream ending before this frame would
     /// cut a message short (an error) rather than close the link cleanly.
-    pub(crate) async fn read<R>(&mut self, stream: &mut R, mid_message: bool) -> Result<&[u8], LinkError>
+    pub(crate) async fn read<R>(
+        &mut self,
+        stream: &mut R,
+        mid_message: bool,
+    ) -> Result<&[u8], LinkError>
     where
         R: AsyncRead + Unpin,
     {
@@ -58,7 +62,10 @@ impl FrameReader {
                 return Err(if self.filled == 0 && !mid_message {
                     LinkError::Closed
                 } else {
-                    LinkError::Io(ErrorKind::UnexpectedEof, "stream ended inside a link message".into())
+                    LinkError::Io(
+                        ErrorKind::UnexpectedEof,
+                        "stream ended inside a link message".into(),
+                    )
                 });
             }
             self.filled += n;
@@ -72,7 +79,11 @@ impl FrameReader {
 ///
 /// `buf` must hold the prefix followed by the body (the first two bytes are
 /// overwritten), so the frame leaves in one write instead of two.
-pub(crate) async fn write_prefixed<W>(stream: &mut W, buf: &mut [u8], body_len: usize) -> Result<(), LinkError>
+pub(crate) async fn write_prefixed<W>(
+    stream: &mut W,
+    buf: &mut [u8],
+    body_len: usize,
+) -> Result<(), LinkError>
 where
     W: AsyncWrite + Unpin,
 {

@@ -24,7 +24,9 @@ pub enum PeerDecision {
 
 /// The parsed [`PATTERN`].
 pub(crate) fn params() -> NoiseParams {
-    PATTERN.parse().expect("PATTERN is a valid Noise protocol name")
+    PATTERN
+        .parse()
+        .expect("PATTERN is a valid Noise protocol name")
 }
 
 /// A builder with the parts both roles share: pattern, prologue, local key.
@@ -53,7 +55,12 @@ impl Scratch {
     }
 
     /// Encrypts `payload` as the next handshake message, writes it and flushes.
-    async fn send<S>(&mut self, hs: &mut HandshakeState, stream: &mut S, payload: &[u8]) -> Result<(), LinkError>
+    async fn send<S>(
+        &mut self,
+        hs: &mut HandshakeState,
+        stream: &mut S,
+        payload: &[u8],
+    ) -> Result<(), LinkError>
     where
         S: AsyncWrite + Unpin,
     {
@@ -101,7 +108,9 @@ where
         .and_then(Builder::build_initiator)
         .map_err(|_| LinkError::Crypto)?;
     let mut scratch = Scratch::new();
-    scratch.send(&mut hs, &mut stream, &timestamp_ns.to_be_bytes()).await?;
+    scratch
+        .send(&mut hs, &mut stream, &timestamp_ns.to_be_bytes())
+        .await?;
     if !scratch.recv(&mut hs, &mut stream).await?.is_empty() {
         return Err(LinkError::Malformed("handshake reply carries a payload"));
     }
@@ -145,7 +154,10 @@ where
         .map_err(|_| LinkError::Malformed("handshake timestamp is not 8 bytes"))?;
     let timestamp = u64::from_be_bytes(timestamp);
     if timestamp <= last {
-        return Err(LinkError::Replay { last, got: timestamp });
+        return Err(LinkError::Replay {
+            last,
+            got: timestamp,
+        });
     }
     scratch.send(&mut hs, &mut stream, &[]).await?;
     let session = Session::establish(stream, hs)?;

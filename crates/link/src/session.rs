@@ -65,7 +65,10 @@ impl<S> Session<S> {
 /// The error a half returns once an earlier failure or cancellation has left
 /// the stream at an unknown position, where carrying on could misframe data.
 fn unusable(what: &str) -> LinkError {
-    LinkError::Io(ErrorKind::BrokenPipe, format!("link {what} unusable after an earlier error"))
+    LinkError::Io(
+        ErrorKind::BrokenPipe,
+        format!("link {what} unusable after an earlier error"),
+    )
 }
 
 /// The writing half of a session.
@@ -120,7 +123,11 @@ impl<W: AsyncWrite + Unpin> Sender<W> {
         loop {
             let (chunk, tail) = rest.split_at(rest.len().min(MAX_CHUNK));
             // An empty message still goes out, as a single empty last fragment.
-            let flag = if tail.is_empty() { FLAG_LAST } else { FLAG_MORE };
+            let flag = if tail.is_empty() {
+                FLAG_LAST
+            } else {
+                FLAG_MORE
+            };
             self.send_frame(flag, chunk).await?;
             if tail.is_empty() {
                 break;
@@ -139,7 +146,11 @@ impl<W: AsyncWrite + Unpin> Sender<W> {
         self.plain[1..plain_len].copy_from_slice(chunk);
         let n = self
             .transport
-            .write_message(self.nonce, &self.plain[..plain_len], &mut self.out[PREFIX_LEN..])
+            .write_message(
+                self.nonce,
+                &self.plain[..plain_len],
+                &mut self.out[PREFIX_LEN..],
+            )
             .map_err(|_| LinkError::Crypto)?;
         // snow refuses nonce u64::MAX, so this cannot overflow.
         self.nonce += 1;
@@ -219,7 +230,9 @@ impl<R: AsyncRead + Unpin> Receiver<R> {
             let last = match flag {
                 FLAG_LAST => true,
                 // An empty middle fragment would let a peer keep us looping without progress.
-                FLAG_MORE if chunk.is_empty() => return Err(LinkError::Malformed("empty middle fragment")),
+                FLAG_MORE if chunk.is_empty() => {
+                    return Err(LinkError::Malformed("empty middle fragment"))
+                }
                 FLAG_MORE => false,
                 _ => return Err(LinkError::Malformed("unknown fragment flag")),
             };

@@ -75,4 +75,5 @@ function listen() {
   for (const t of ['entry', 'state', 'alert', 'delivery', 'link', 'channel', 'peer']) S.es.addEventListener(t, later);
 }
 $('signin-form').onsubmit = async (e) => { e.preventDefault(); try { await signIn($('token').value.trim()); } catch (err) { $('signin-error').textContent = err.message; } };
-if (S.token) signIn(S.token).catch(() => { S.token = ''; });
+if (location.hash.startsWith('#token=')) { S.token = decodeURIComponent(location.hash.slice(7)); history.replaceState(null, '', location.pathname); }
+if (S.token) signIn(S.token).catch((err) => { S.token = ''; sessionStorage.removeItem('hotline-token'); $('signin-error').textContent = err.message; });

@@ -1,0 +1,94 @@
+//! Fixed test vectors: the exact bytes of one entry of each kind, its envelope
+//! and its hash, under fixed keys. Ed25519 signatures are deterministic, so
+//! any change to the encoding shows up here. To regenerate after an intended
+//! change: `HOTLINE_BLESS=1 cargo test -p hotline-proto --test vectors`.
+
+use hotline_proto::entry::{ContactSchedule, Terms};
+use hotline_proto::{hex, Body, Entry, Envelope, Marking, OnMiss, Precedence, SecretKeys};
+
+fn keys() -> SecretKeys {
+    let mut b = [0u8; 96];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = i as u8;
+    }
+    SecretKeys::from_bytes(&b).unwrap()
+}
+
+fn bodies() -> Vec<Body> {
+    let h = [0x11u8; 32];
+    let terms = Terms {
+        contact: ContactSchedule::At(vec![540, 1020]),
+        ..Terms::default()
+    };
+    vec![
+        Body::Open { terms, initiator: "hotline1aaaa".into(), responder: "hotline1bbbb".into(), reopens: Some(h) },
+        Body::Accept { terms_hash: Terms::default().hash() },
+        Body::Message {
+            precedence: Precedence::Flash,
+            subject: "Launch".into(),
+            text: "Unidentified launch detected.".into(),
+            labels: vec!["ops".into()],
+            reply_to: None,
+        },
+        Body::Ack { of: h },
+        Body::Translation { of: h, lang: "uk".into(), text: "Виявлено запуск.".into() },
+        Body::ContactCheck,
+        Body::Request {
+            question: "Extend the ceasefire?".into(),
+            options: vec!["yes".into(), "no".into()],
+            deadline: 1_795_716_000_000,
+            on_miss: OnMiss::Suspend,
+        },
+        Body::Decision { request: h, choice: "yes".into(), text: "Agreed.".into() },
+        Body::Suspend { reason: "consultations".into() },
+        Body::Resume,
+        Body::Terminate { reason: "end of mandate".into() },
+        Body::Report {
+            title: "IOC batch".into(),
+            marking: Marking::AmberStrict,
+            rel_to: vec!["UKR".into(), "ACME".into()],
+            content_type: "application/stix+json;version=2.1".into(),
+            content: b"{\"type\":\"bundle\"}".to_vec(),
+        },
+        Body::SharingPause { reason: "review".into() },
+        Body::SharingResume { backfill: true },
+    ]
+}
+
+fn render() -> String {
+    let k = keys();
+    let mut out = String::from("# hotline entry test vectors v1: kind, entry CBOR, envelope CBOR, SHA-256 of the envelope\n");
+    out.push_str(&format!("# signing identity {}\n", k.identity().token()));
+    for (i, body) in bodies().into_iter().enumerate() {
+        let kind = body.kind().name();
+        let e = Entry {
+            channel: if i == 0 { [0; 32] } else { [0x22; 32] },
+            author: (i % 2) as u8,
+            seq: i as u64 + 1,
+            prev: [0x33; 32],
+            seen: (i as u64, [0x44; 32]),
+            lamport: 2 * i as u64 + 1,
+            time: 1_795_700_000_000 + i as u64,
+            by: "duty-officer".into(),
+            body,
+        };
+        let env = Envelope::sign(&e, &k);
+        // Each vector also decodes back to the same value.
+        assert_eq!(Entry::from_bytes(&e.to_bytes()).unwrap(), e);
+        assert_eq!(env.open(&k.identity().verifying_key().unwrap()).unwrap(), e);
+        out.push_str(&format!("{kind}\n  entry {}\n  envelope {}\n  hash {}\n", hex(&e.to_bytes()), hex(env.bytes()), hex(&env.hash())));
+    }
+    out
+}
+
+#[test]
+fn entry_bytes_match_the_pinned_vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/entries.txt");
+    let now = render();
+    if std::env::var_os("HOTLINE_BLESS").is_some() {
+        std::fs::write(path, &now).unwrap();
+    }
+    let pinned = std::fs::read_to_string(path).expect("tests/vectors/entries.txt exists (HOTLINE_BLESS=1 creates it)");
+    assert_eq!(now, pinned, "the byte encoding changed: this breaks every signature ever made");
+    assert_eq!(pinned.matches("\n  hash ").count(), hotline_proto::Kind::ALL.len());
+}
