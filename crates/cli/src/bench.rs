@@ -36,13 +36,17 @@ struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn start(root: &std::path::Path, name: &str) -> anyhow::Result<(Proc, String)> {
@@ -55,7 +59,11 @@ fn start(root: &std::path::Path, name: &str) -> anyhow::Result<(Proc, String)> {
         .arg(&dir)
         .args(["init", "--name", name, "--listen", &listen, "--api", &api])
         .output()?;
-    anyhow::ensure!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout)?.trim().to_owned();
     let log = std::fs::File::create(root.join(format!("{name}.log")))?;
     let child = Command::new(&exe)
@@ -66,7 +74,11 @@ fn start(root: &std::path::Path, name: &str) -> anyhow::Result<(Proc, String)> {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()?;
-    let p = Proc { child, dir: dir.clone(), token };
+    let p = Proc {
+        child,
+        dir: dir.clone(),
+        token,
+    };
     for _ in 0..200 {
         if std::net::TcpStream::connect(&api).is_ok() {
             return Ok((p, listen));
@@ -113,7 +125,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let root = tempfile::Builder::new().prefix("hotline-bench.").tempdir()?;
+    let root = tempfile::Builder::new()
+        .prefix("hotline-bench.")
+        .tempdir()?;
     eprintln!("measuring ceilings…");
     let sign_verify = ed25519_rate(20_000);
     let sqlite = hotline_station::db::commit_rate(&root.path().join("ceiling.db"), 300)?;
@@ -123,16 +137,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (b, b_link) = start(root.path(), "bravo")?;
     let ca = Client::new(&a.dir, None)?;
     let cb = Client::new(&b.dir, None)?;
-    ca.post("/v1/peers", json!({"name": "bravo", "key": b.token, "addrs": [b_link]}))?;
-    cb.post("/v1/peers", json!({"name": "alpha", "key": a.token, "addrs": [a_link]}))?;
-    let fa = hotline_proto::Identity::parse(&a.token)?.fingerprint().to_string();
-    let fb = hotline_proto::Identity::parse(&b.token)?.fingerprint().to_string();
+    ca.post(
+        "/v1/peers",
+        json!({"name": "bravo", "key": b.token, "addrs": [b_link]}),
+    )?;
+    cb.post(
+        "/v1/peers",
+        json!({"name": "alpha", "key": a.token, "addrs": [a_link]}),
+    )?;
+    let fa = hotline_proto::Identity::parse(&a.token)?
+        .fingerprint()
+        .to_string();
+    let fb = hotline_proto::Identity::parse(&b.token)?
+        .fingerprint()
+        .to_string();
     ca.post("/v1/peers/bravo/verify", json!({"fingerprint": fb}))?;
     cb.post("/v1/peers/alpha/verify", json!({"fingerprint": fa}))?;
-    let ch = ca.post("/v1/channels", json!({"peer": "bravo"}))?["id"].as_str().unwrap_or_default().to_owned();
+    let ch = ca.post("/v1/channels", json!({"peer": "bravo"}))?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut accepted = false;
     for _ in 0..200 {
-        if cb.post(&format!("/v1/channels/{ch}/accept"), json!({})).is_ok() {
+        if cb
+            .post(&format!("/v1/channels/{ch}/accept"), json!({}))
+            .is_ok()
+        {
             accepted = true;
             break;
         }
@@ -147,8 +177,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let cfg = hotline_station::DataDir(b.dir.clone()).load_config()?;
         let token = hotline_station::DataDir(b.dir.clone()).load_admin_token()?;
         std::thread::spawn(move || {
-            let http = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
-            let Ok(resp) = http.get(format!("http://{}/v1/events", cfg.api)).bearer_auth(token).send() else { return };
+            let http = reqwest::blocking::Client::builder()
+                .timeout(None)
+                .build()
+                .expect("client");
+            let Ok(resp) = http
+                .get(format!("http://{}/v1/events", cfg.api))
+                .bearer_auth(token)
+                .send()
+            else {
+                return;
+            };
             for line in std::io::BufReader::new(resp).lines() {
                 let Ok(line) = line else { return };
                 if let Some(data) = line.strip_prefix("data:") {
@@ -168,7 +207,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut lat = Vec::new();
     for i in 0..args.latency_samples {
         let t0 = Instant::now();
-        let r = ca.post(&format!("/v1/channels/{ch}/messages"), json!({"text": format!("latency {i}")}))?;
+        let r = ca.post(
+            &format!("/v1/channels/{ch}/messages"),
+            json!({"text": format!("latency {i}")}),
+        )?;
         let h = r["hash"].as_str().unwrap_or_default().to_owned();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -176,14 +218,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 lat.push(t.duration_since(t0).as_secs_f64() * 1000.0);
                 break;
             }
-            anyhow::ensure!(Instant::now() < deadline, "message {i} did not reach bravo in 5 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "message {i} did not reach bravo in 5 s"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
     }
     lat.sort_by(|x, y| x.partial_cmp(y).expect("finite"));
 
-    eprintln!("throughput: {} messages from {} clients…", args.messages, args.concurrency);
-    let before = ca.get(&format!("/v1/channels/{ch}"))?["entries"]["ours"].as_u64().unwrap_or(0);
+    eprintln!(
+        "throughput: {} messages from {} clients…",
+        args.messages, args.concurrency
+    );
+    let before = ca.get(&format!("/v1/channels/{ch}"))?["entries"]["ours"]
+        .as_u64()
+        .unwrap_or(0);
     let t0 = Instant::now();
     let per = args.messages.div_ceil(args.concurrency);
     let mut threads = Vec::new();
@@ -192,13 +242,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let ch = ch.clone();
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             for i in 0..per {
-                c.post(&format!("/v1/channels/{ch}/messages"), json!({"text": format!("bulk {t}-{i}")}))?;
+                c.post(
+                    &format!("/v1/channels/{ch}/messages"),
+                    json!({"text": format!("bulk {t}-{i}")}),
+                )?;
             }
             Ok(())
         }));
     }
     for t in threads {
-        t.join().map_err(|_| anyhow::anyhow!("a sender panicked"))??;
+        t.join()
+            .map_err(|_| anyhow::anyhow!("a sender panicked"))??;
     }
     let accepted_at = t0.elapsed().as_secs_f64();
     let total = before + (per * args.concurrency) as u64;
@@ -207,18 +261,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         if c["delivery"]["delivered"].as_u64().unwrap_or(0) >= total {
             break;
         }
-        anyhow::ensure!(t0.elapsed() < Duration::from_secs(600), "delivery did not finish in 10 minutes");
+        anyhow::ensure!(
+            t0.elapsed() < Duration::from_secs(600),
+            "delivery did not finish in 10 minutes"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let n = per * args.concurrency;
     println!("hotline bench — two station processes on loopback, same machine, same run");
     println!("  durable messages A→B        {:>10.0} msg/s  ({n} messages in {elapsed:.2} s; all accepted at A after {accepted_at:.2} s)", n as f64 / elapsed);
-    println!("  send→commit at B, p50       {:>10.2} ms     ({} sequential messages)", percentile(&lat, 0.5), lat.len());
-    println!("  send→commit at B, p99       {:>10.2} ms", percentile(&lat, 0.99));
+    println!(
+        "  send→commit at B, p50       {:>10.2} ms     ({} sequential messages)",
+        percentile(&lat, 0.5),
+        lat.len()
+    );
+    println!(
+        "  send→commit at B, p99       {:>10.2} ms",
+        percentile(&lat, 0.99)
+    );
     println!("ceilings on this machine:");
     println!("  Ed25519 sign+verify         {:>10.0} /s", sign_verify);
-    println!("  SQLite durable commits      {:>10.0} /s     (WAL, synchronous=FULL, one row each)", sqlite);
+    println!(
+        "  SQLite durable commits      {:>10.0} /s     (WAL, synchronous=FULL, one row each)",
+        sqlite
+    );
     drop(a);
     drop(b);
     Ok(())

@@ -22,7 +22,10 @@ impl std::error::Error for Failure {}
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Check(m) | Failure::Usage(m) | Failure::Unreachable(m) | Failure::Refused(m) => f.write_str(m),
+            Failure::Check(m)
+            | Failure::Usage(m)
+            | Failure::Unreachable(m)
+            | Failure::Refused(m) => f.write_str(m),
         }
     }
 }
@@ -53,15 +56,24 @@ impl Client {
         let cfg = d.load_config().map_err(|e| Failure::Usage(e.to_string()))?;
         let token = match token {
             Some(t) => t,
-            None => d.load_admin_token().map_err(|e| Failure::Usage(format!("{e}; pass --token or set HOTLINE_TOKEN")))?,
+            None => d
+                .load_admin_token()
+                .map_err(|e| Failure::Usage(format!("{e}; pass --token or set HOTLINE_TOKEN")))?,
         };
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Client { base: format!("http://{}", cfg.api), token, http })
+        Ok(Client {
+            base: format!("http://{}", cfg.api),
+            token,
+            http,
+        })
     }
 
-    fn send(&self, req: reqwest::blocking::RequestBuilder) -> anyhow::Result<reqwest::blocking::Response> {
+    fn send(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
         let r = req.bearer_auth(&self.token).send().map_err(|e| {
             Failure::Unreachable(format!(
                 "the station at {} is not reachable ({e}); is `hotline serve` running for this --data directory?",
@@ -80,23 +92,32 @@ impl Client {
         if status.is_client_error() {
             Err(Failure::Refused(format!("{msg} (HTTP {})", status.as_u16())).into())
         } else {
-            Err(anyhow::anyhow!("the station failed: {msg} (HTTP {})", status.as_u16()))
+            Err(anyhow::anyhow!(
+                "the station failed: {msg} (HTTP {})",
+                status.as_u16()
+            ))
         }
     }
 
     /// GET returning JSON.
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(self.send(self.http.get(format!("{}{path}", self.base)))?.json()?)
+        Ok(self
+            .send(self.http.get(format!("{}{path}", self.base)))?
+            .json()?)
     }
 
     /// GET returning text.
     pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
-        Ok(self.send(self.http.get(format!("{}{path}", self.base)))?.text()?)
+        Ok(self
+            .send(self.http.get(format!("{}{path}", self.base)))?
+            .text()?)
     }
 
     /// POST JSON returning JSON.
     pub fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        Ok(self.send(self.http.post(format!("{}{path}", self.base)).json(&body))?.json()?)
+        Ok(self
+            .send(self.http.post(format!("{}{path}", self.base)).json(&body))?
+            .json()?)
     }
 
     /// Every entry of a channel, paging by cursor.
@@ -104,12 +125,17 @@ impl Client {
         let mut out = Vec::new();
         let mut after = 0;
         loop {
-            let r = self.get(&format!("/v1/channels/{channel}/entries?after={after}&limit=1000"))?;
+            let r = self.get(&format!(
+                "/v1/channels/{channel}/entries?after={after}&limit=1000"
+            ))?;
             let batch = r["entries"].as_array().cloned().unwrap_or_default();
             if batch.is_empty() {
                 return Ok(out);
             }
-            after = batch.last().and_then(|e| e["cursor"].as_u64()).unwrap_or(after);
+            after = batch
+                .last()
+                .and_then(|e| e["cursor"].as_u64())
+                .unwrap_or(after);
             out.extend(batch);
         }
     }

@@ -26,7 +26,12 @@ Start with `hotline demo` to see two stations working, or read README.md for a w
 #[command(name = "hotline", version, after_help = AFTER_HELP)]
 struct Cli {
     /// The station's data directory.
-    #[arg(long, global = true, env = "HOTLINE_DATA", default_value = "hotline-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOTLINE_DATA",
+        default_value = "hotline-data"
+    )]
     data: PathBuf,
     /// API token to act with (default: DATA/admin.token).
     #[arg(long, global = true, env = "HOTLINE_TOKEN", hide_env_values = true)]
@@ -309,7 +314,8 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -328,7 +334,8 @@ fn write_out(output: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
     match output {
         Some(p) => {
             let tmp = p.with_extension("tmp");
-            std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::write(&tmp, text)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
             std::fs::rename(&tmp, &p).with_context(|| format!("cannot write {}", p.display()))?;
             eprintln!("wrote {}", p.display());
             Ok(())
@@ -341,7 +348,8 @@ fn write_out(output: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
 }
 
 fn read_file(p: &PathBuf) -> anyhow::Result<String> {
-    std::fs::read_to_string(p).map_err(|e| Failure::Check(format!("cannot read {}: {e}", p.display())).into())
+    std::fs::read_to_string(p)
+        .map_err(|e| Failure::Check(format!("cannot read {}: {e}", p.display())).into())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -349,15 +357,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let client = || Client::new(&data, cli.token.clone());
     match cli.cmd {
         Cmd::Init { name, listen, api } => {
-            let i = hotline_station::init(&data, &name, &listen, &api).map_err(|e| Failure::Refused(e.to_string()))?;
+            let i = hotline_station::init(&data, &name, &listen, &api)
+                .map_err(|e| Failure::Refused(e.to_string()))?;
             eprintln!("station {name:?} created in {}", data.display());
             eprintln!("fingerprint  {}", i.fingerprint);
             eprintln!("admin token  in {}", data.join("admin.token").display());
-            eprintln!("next: give your identity token (below) to the counterpart, then `hotline serve`");
+            eprintln!(
+                "next: give your identity token (below) to the counterpart, then `hotline serve`"
+            );
             println!("{}", i.token);
         }
         Cmd::Id { fingerprint } => {
-            let keys = hotline_station::DataDir(data).load_keys().map_err(|e| Failure::Refused(e.to_string()))?;
+            let keys = hotline_station::DataDir(data)
+                .load_keys()
+                .map_err(|e| Failure::Refused(e.to_string()))?;
             let id = keys.identity();
             if fingerprint {
                 println!("{}", id.fingerprint());
@@ -370,7 +383,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Bench(args) => bench::run(args)?,
         Cmd::Peer(p) => peer(client()?, p)?,
         Cmd::Channel(c) => channel(client()?, c)?,
-        Cmd::Send { channel, precedence, subject, text } => {
+        Cmd::Send {
+            channel,
+            precedence,
+            subject,
+            text,
+        } => {
             let text = if text == "-" {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
@@ -379,7 +397,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 text
             };
             let c = client()?;
-            let r = c.post(&format!("/v1/channels/{channel}/messages"), json!({"precedence": precedence, "subject": subject, "text": text}))?;
+            let r = c.post(
+                &format!("/v1/channels/{channel}/messages"),
+                json!({"precedence": precedence, "subject": subject, "text": text}),
+            )?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
         Cmd::Inbox { channel, json } => inbox(client()?, channel, json)?,
@@ -390,22 +411,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let r = c.post(&format!("/v1/channels/{ch}/acks"), json!({"of": entry}))?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
-        Cmd::Request { channel, deadline, on_miss, options, question } => {
+        Cmd::Request {
+            channel,
+            deadline,
+            on_miss,
+            options,
+            question,
+        } => {
             let r = client()?.post(
                 &format!("/v1/channels/{channel}/requests"),
                 json!({"question": question, "options": options, "deadline": deadline, "on_miss": on_miss}),
             )?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
-        Cmd::Decide { entry, choice, text } => {
+        Cmd::Decide {
+            entry,
+            choice,
+            text,
+        } => {
             let c = client()?;
             let e = c.get(&format!("/v1/entries/{entry}"))?;
             let ch = e["channel"].as_str().unwrap_or_default().to_owned();
-            let r = c.post(&format!("/v1/channels/{ch}/decisions"), json!({"request": entry, "choice": choice, "text": text}))?;
+            let r = c.post(
+                &format!("/v1/channels/{ch}/decisions"),
+                json!({"request": entry, "choice": choice, "text": text}),
+            )?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
         Cmd::Suspend(a) => {
-            let r = client()?.post(&format!("/v1/channels/{}/suspend", a.channel), json!({"reason": a.reason}))?;
+            let r = client()?.post(
+                &format!("/v1/channels/{}/suspend", a.channel),
+                json!({"reason": a.reason}),
+            )?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
         Cmd::Resume { channel } => {
@@ -413,14 +450,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
         Cmd::Terminate(a) => {
-            let r = client()?.post(&format!("/v1/channels/{}/terminate", a.channel), json!({"reason": a.reason}))?;
+            let r = client()?.post(
+                &format!("/v1/channels/{}/terminate", a.channel),
+                json!({"reason": a.reason}),
+            )?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
         Cmd::Translate { entry, lang, text } => {
             let c = client()?;
             let e = c.get(&format!("/v1/entries/{entry}"))?;
             let ch = e["channel"].as_str().unwrap_or_default().to_owned();
-            let r = c.post(&format!("/v1/channels/{ch}/translations"), json!({"of": entry, "lang": lang, "text": text}))?;
+            let r = c.post(
+                &format!("/v1/channels/{ch}/translations"),
+                json!({"of": entry, "lang": lang, "text": text}),
+            )?;
             println!("{}", r["hash"].as_str().unwrap_or_default());
         }
         Cmd::Alerts { open, json } => {
@@ -443,7 +486,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Audit(AuditCmd::Verify { file }) => {
             let text = read_file(&file)?;
-            let n = hotline_core::audit::verify(&text).map_err(|f| Failure::Check(format!("{}: {f}", file.display())))?;
+            let n = hotline_core::audit::verify(&text)
+                .map_err(|f| Failure::Check(format!("{}: {f}", file.display())))?;
             println!("ok: {n} audit lines, hash chain intact");
         }
         Cmd::Transcript(TranscriptCmd::Export { channel, output }) => {
@@ -452,7 +496,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Transcript(TranscriptCmd::Verify { file }) => {
             let text = read_file(&file)?;
-            let s = hotline_core::export::verify(&text).map_err(|f| Failure::Check(format!("{} does not verify: {f}", file.display())))?;
+            let s = hotline_core::export::verify(&text)
+                .map_err(|f| Failure::Check(format!("{} does not verify: {f}", file.display())))?;
             println!("{s}");
             println!("ok: the transcript verifies");
         }
@@ -463,8 +508,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn serve(data: &std::path::Path, hook: Option<String>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let st = hotline_station::Station::start(data, hook).await.map_err(|e| Failure::Refused(e.to_string()))?;
-        eprintln!("hotline: station serving; API http://{} · link {} · Ctrl-C to stop", st.api_addr(), st.link_addr());
+        let st = hotline_station::Station::start(data, hook)
+            .await
+            .map_err(|e| Failure::Refused(e.to_string()))?;
+        eprintln!(
+            "hotline: station serving; API http://{} · link {} · Ctrl-C to stop",
+            st.api_addr(),
+            st.link_addr()
+        );
         shutdown_signal().await;
         eprintln!("hotline: stopping: draining and committing");
         st.stop().await;
@@ -476,7 +527,8 @@ fn serve(data: &std::path::Path, hook: Option<String>) -> anyhow::Result<()> {
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -490,15 +542,34 @@ pub async fn shutdown_signal() {
 
 fn peer(c: Client, p: PeerCmd) -> anyhow::Result<()> {
     match p {
-        PeerCmd::Add { name, key, addrs, rel } => {
-            let r = c.post("/v1/peers", json!({"name": name, "key": key, "addrs": addrs, "rel": rel}))?;
-            println!("pinned {} (unverified): fingerprint {}", name, r["fingerprint"].as_str().unwrap_or_default());
-            println!("confirm it out of band, then: hotline peer verify {name} --fingerprint \"…\"");
+        PeerCmd::Add {
+            name,
+            key,
+            addrs,
+            rel,
+        } => {
+            let r = c.post(
+                "/v1/peers",
+                json!({"name": name, "key": key, "addrs": addrs, "rel": rel}),
+            )?;
+            println!(
+                "pinned {} (unverified): fingerprint {}",
+                name,
+                r["fingerprint"].as_str().unwrap_or_default()
+            );
+            println!(
+                "confirm it out of band, then: hotline peer verify {name} --fingerprint \"…\""
+            );
         }
-        PeerCmd::Verify { name, fingerprint } => match c.post(&format!("/v1/peers/{name}/verify"), json!({"fingerprint": fingerprint})) {
+        PeerCmd::Verify { name, fingerprint } => match c.post(
+            &format!("/v1/peers/{name}/verify"),
+            json!({"fingerprint": fingerprint}),
+        ) {
             Ok(_) => println!("{name} verified"),
             Err(e) => match e.downcast_ref::<Failure>() {
-                Some(Failure::Refused(m)) if m.contains("does not match") => return Err(Failure::Check(m.clone()).into()),
+                Some(Failure::Refused(m)) if m.contains("does not match") => {
+                    return Err(Failure::Check(m.clone()).into())
+                }
                 _ => return Err(e),
             },
         },
@@ -516,12 +587,22 @@ fn peer(c: Client, p: PeerCmd) -> anyhow::Result<()> {
 
 fn channel(c: Client, cmd: ChannelCmd) -> anyhow::Result<()> {
     match cmd {
-        ChannelCmd::Open { peer, contact_every, contact_at, contact_grace, ack_windows, max_entry_bytes, reopens } => {
+        ChannelCmd::Open {
+            peer,
+            contact_every,
+            contact_at,
+            contact_grace,
+            ack_windows,
+            max_entry_bytes,
+            reopens,
+        } => {
             let mut windows = serde_json::Map::new();
             for w in ack_windows {
-                let (p, d) = w
-                    .split_once('=')
-                    .ok_or_else(|| Failure::Usage(format!("--ack-window {w:?}: use PRECEDENCE=DURATION, e.g. flash=10m")))?;
+                let (p, d) = w.split_once('=').ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "--ack-window {w:?}: use PRECEDENCE=DURATION, e.g. flash=10m"
+                    ))
+                })?;
                 windows.insert(p.to_owned(), Value::String(d.to_owned()));
             }
             let r = c.post(
@@ -529,7 +610,9 @@ fn channel(c: Client, cmd: ChannelCmd) -> anyhow::Result<()> {
                 json!({"peer": peer, "contact_every": contact_every, "contact_at": contact_at, "contact_grace": contact_grace,
                        "ack_windows": windows, "max_entry_bytes": max_entry_bytes, "reopens": reopens}),
             )?;
-            eprintln!("proposed to {peer}; it becomes active when they run `hotline channel accept`");
+            eprintln!(
+                "proposed to {peer}; it becomes active when they run `hotline channel accept`"
+            );
             println!("{}", r["id"].as_str().unwrap_or_default());
         }
         ChannelCmd::Accept { channel } => {
@@ -576,8 +659,18 @@ fn inbox(c: Client, only: Option<String>, json: bool) -> anyhow::Result<()> {
             }
         }
     }
-    let rank = |p: &str| ["flash", "immediate", "priority", "routine"].iter().position(|x| *x == p).unwrap_or(4);
-    items.sort_by_key(|e| (rank(e["body"]["precedence"].as_str().unwrap_or("")), std::cmp::Reverse(e["stored_at"].as_u64().unwrap_or(0))));
+    let rank = |p: &str| {
+        ["flash", "immediate", "priority", "routine"]
+            .iter()
+            .position(|x| *x == p)
+            .unwrap_or(4)
+    };
+    items.sort_by_key(|e| {
+        (
+            rank(e["body"]["precedence"].as_str().unwrap_or("")),
+            std::cmp::Reverse(e["stored_at"].as_u64().unwrap_or(0)),
+        )
+    });
     if json {
         println!("{}", serde_json::to_string_pretty(&items)?);
     } else {
@@ -603,7 +696,11 @@ fn user(c: Client, u: UserCmd) -> anyhow::Result<()> {
                         "{:<20} {:<10} {}",
                         u["name"].as_str().unwrap_or(""),
                         u["role"].as_str().unwrap_or(""),
-                        if u["revoked_at"].is_null() { "active" } else { "revoked" }
+                        if u["revoked_at"].is_null() {
+                            "active"
+                        } else {
+                            "revoked"
+                        }
                     );
                 }
             }

@@ -9,12 +9,25 @@ fn s(v: &Value) -> String {
         v => v.to_string(),
     };
     // Terminal escape sequences from the counterpart must not reach the terminal.
-    t.chars().flat_map(|c| if c.is_control() && c != '\n' { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    t.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn ago(ms: &Value) -> String {
-    let Some(t) = ms.as_u64() else { return "never".into() };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let Some(t) = ms.as_u64() else {
+        return "never".into();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let d = now.saturating_sub(t) / 1000;
     match d {
         0..=59 => format!("{d}s ago"),
@@ -29,9 +42,16 @@ pub fn peers(v: &Value) {
         println!(
             "{:<16} {:<11} link {:<5} {}\n  fingerprint {}\n  key {}",
             s(&p["name"]),
-            if p["verified"] == true { "verified" } else { "UNVERIFIED" },
+            if p["verified"] == true {
+                "verified"
+            } else {
+                "UNVERIFIED"
+            },
             s(&p["link"]),
-            p["addrs"].as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+            p["addrs"]
+                .as_array()
+                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default(),
             s(&p["fingerprint"]),
             s(&p["key"])
         );
@@ -49,7 +69,11 @@ pub fn channels(v: &Value) {
             s(&c["health"]["link"]),
             c["entries"]["ours"],
             c["entries"]["theirs"],
-            if c["peer_verified"] == true { "" } else { "  (peer unverified: ROUTINE only)" }
+            if c["peer_verified"] == true {
+                ""
+            } else {
+                "  (peer unverified: ROUTINE only)"
+            }
         );
     }
 }
@@ -57,11 +81,23 @@ pub fn channels(v: &Value) {
 /// `channel show`.
 pub fn channel(c: &Value) {
     println!("channel   {}", s(&c["id"]));
-    println!("peer      {}{}", s(&c["peer"]), if c["peer_verified"] == true { "" } else { " (UNVERIFIED: ROUTINE only)" });
+    println!(
+        "peer      {}{}",
+        s(&c["peer"]),
+        if c["peer_verified"] == true {
+            ""
+        } else {
+            " (UNVERIFIED: ROUTINE only)"
+        }
+    );
     println!("state     {}", s(&c["state"]));
     let h = &c["health"];
     println!("link      {} since {}", s(&h["link"]), ago(&h["since"]));
-    println!("last from peer {} · last delivery confirmed {}", ago(&h["last_from_peer"]), ago(&h["last_delivered_to_peer"]));
+    println!(
+        "last from peer {} · last delivery confirmed {}",
+        ago(&h["last_from_peer"]),
+        ago(&h["last_delivered_to_peer"])
+    );
     let d = &c["delivery"];
     println!(
         "ours      queued {} · sent {} · delivered {} · awaiting their ack {}",
@@ -70,7 +106,13 @@ pub fn channel(c: &Value) {
     println!("theirs    awaiting our ack {}", d["unacknowledged_theirs"]);
     println!("terms     {}", c["terms"]);
     for r in c["open_requests"].as_array().into_iter().flatten() {
-        println!("request   {} ({}) deadline {} on miss {}", s(&r["hash"]), if r["ours"] == true { "ours" } else { "theirs" }, r["deadline"], s(&r["on_miss"]));
+        println!(
+            "request   {} ({}) deadline {} on miss {}",
+            s(&r["hash"]),
+            if r["ours"] == true { "ours" } else { "theirs" },
+            r["deadline"],
+            s(&r["on_miss"])
+        );
     }
 }
 
@@ -104,7 +146,11 @@ pub fn alerts(v: &Value) {
             "{:<6} {:<17} {:<8} {}  {}",
             a["id"],
             s(&a["kind"]),
-            if a["cleared_at"].is_null() { "OPEN" } else { "cleared" },
+            if a["cleared_at"].is_null() {
+                "OPEN"
+            } else {
+                "cleared"
+            },
             ago(&a["raised_at"]),
             s(&a["cause"])
         );

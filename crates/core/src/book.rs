@@ -8,8 +8,8 @@
 use crate::state::{changes_state, ChannelState, Forbidden};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
-    Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError, SecretKeys,
-    Terms, ZERO_HASH,
+    Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError, SecretKeys, Terms,
+    ZERO_HASH,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -139,7 +139,9 @@ pub enum Refusal {
     #[error("{0}")]
     Reference(&'static str),
     /// The peer is not verified and the message is not ROUTINE.
-    #[error("only ROUTINE messages may be sent until the peer's fingerprint is verified (peer verify)")]
+    #[error(
+        "only ROUTINE messages may be sent until the peer's fingerprint is verified (peer verify)"
+    )]
     Unverified,
     /// The entry would exceed the channel's size limit.
     #[error("the entry would be {size} bytes, over the channel's limit of {limit}")]
@@ -329,7 +331,9 @@ impl ChannelBook {
             });
         }
         if !entry.is_open() || entry.prev != ZERO_HASH || entry.seen != (0, ZERO_HASH) {
-            return Err(Reject::BadOpen("an Open is author 0, seq 1, with no prev and no seen"));
+            return Err(Reject::BadOpen(
+                "an Open is author 0, seq 1, with no prev and no seen",
+            ));
         }
         if entry.lamport != 1 {
             return Err(Reject::WrongLamport {
@@ -439,7 +443,9 @@ impl ChannelBook {
         }
         match body {
             Body::Ack { .. } if a == author => Err("an Ack must acknowledge a counterpart entry"),
-            Body::Decision { .. } if a == author => Err("a Decision must answer a counterpart Request"),
+            Body::Decision { .. } if a == author => {
+                Err("a Decision must answer a counterpart Request")
+            }
             Body::Decision { .. } if self.meta(a, s).map(|m| m.kind) != Some(Kind::Request) => {
                 Err("a Decision must answer a Request")
             }
@@ -450,7 +456,12 @@ impl ChannelBook {
     /// Validates an envelope from `author` (SPEC §4 validity, in the spec's order, all or nothing).
     ///
     /// `author_verified` says whether the author's fingerprint was confirmed out of band.
-    pub fn check(&self, author: u8, bytes: &[u8], author_verified: bool) -> Result<Outcome, Reject> {
+    pub fn check(
+        &self,
+        author: u8,
+        bytes: &[u8],
+        author_verified: bool,
+    ) -> Result<Outcome, Reject> {
         let limit = self.terms.max_entry_bytes;
         if bytes.len() as u64 > limit {
             return Err(Reject::TooLarge {
@@ -512,7 +523,10 @@ impl ChannelBook {
         if seen_seq < prev_seen {
             return Err(Reject::SeenBackwards);
         }
-        let expected = self.lamport_of(author, last).max(self.lamport_of(other, seen_seq)) + 1;
+        let expected = self
+            .lamport_of(author, last)
+            .max(self.lamport_of(other, seen_seq))
+            + 1;
         if entry.lamport != expected {
             return Err(Reject::WrongLamport {
                 expected,
@@ -573,7 +587,10 @@ impl ChannelBook {
                 return Err(Refusal::Unverified);
             }
         }
-        let lamport = self.lamport_of(me, seq - 1).max(self.lamport_of(peer, seen.0)) + 1;
+        let lamport = self
+            .lamport_of(me, seq - 1)
+            .max(self.lamport_of(peer, seen.0))
+            + 1;
         let entry = Entry {
             channel: self.id,
             author: me,
@@ -582,7 +599,11 @@ impl ChannelBook {
             seen,
             lamport,
             time: now,
-            by: if by.is_empty() { BY_STATION.into() } else { by.to_owned() },
+            by: if by.is_empty() {
+                BY_STATION.into()
+            } else {
+                by.to_owned()
+            },
             body,
         };
         let envelope = Envelope::sign(&entry, keys);
@@ -655,7 +676,8 @@ impl ChannelBook {
             _ => {}
         }
         if changes_state(e.body.kind()) {
-            self.changes.push((e.lamport, author, e.seq, e.body.clone()));
+            self.changes
+                .push((e.lamport, author, e.seq, e.body.clone()));
             let mut all: Vec<&(u64, u8, u64, Body)> = self.changes.iter().collect();
             all.sort_by_key(|(l, a, _, _)| (*l, *a));
             let mut st = ChannelState::default();

@@ -115,8 +115,17 @@ impl std::fmt::Display for Summary {
             self.counts[1]
         )?;
         writeln!(f, "state      {}", self.state)?;
-        let cps: Vec<String> = self.checkpoints.iter().map(|s| format!("author {s}")).collect();
-        write!(f, "checkpoints {} verified ({})", self.checkpoints.len(), cps.join(", "))?;
+        let cps: Vec<String> = self
+            .checkpoints
+            .iter()
+            .map(|s| format!("author {s}"))
+            .collect();
+        write!(
+            f,
+            "checkpoints {} verified ({})",
+            self.checkpoints.len(),
+            cps.join(", ")
+        )?;
         if self.undelivered_from_peer > 0 {
             write!(
                 f,
@@ -147,7 +156,10 @@ fn b64(v: &Value, field: &str, line: usize) -> Result<Vec<u8>, Fault> {
 
 /// Verifies an export offline, stopping at the first fault.
 pub fn verify(text: &str) -> Result<Summary, Fault> {
-    let mut lines = text.split_terminator('\n').enumerate().map(|(i, l)| (i + 1, l));
+    let mut lines = text
+        .split_terminator('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l));
     let (_, first) = lines.next().ok_or_else(|| fault(0, "the file is empty"))?;
     let header: Value =
         serde_json::from_str(first).map_err(|_| fault(1, "the header is not JSON"))?;
@@ -197,12 +209,12 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                             e
                         }
                         Ok(Outcome::Duplicate) => return Err(fault(n, "duplicated entry")),
-                        Ok(Outcome::Equivocation { seq, .. }) => {
-                            return Err(fault(
-                                n,
-                                format!("equivocation: a second, different entry {seq} of author {author}"),
-                            ))
-                        }
+                        Ok(Outcome::Equivocation { seq, .. }) => return Err(fault(
+                            n,
+                            format!(
+                                "equivocation: a second, different entry {seq} of author {author}"
+                            ),
+                        )),
                         Err(r) => return Err(fault(n, format!("entry rejected: {r}"))),
                     }
                 }
@@ -217,7 +229,10 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                 return Err(fault(n, "\"hash\" does not match the envelope"));
             }
             if v.get("entry") != Some(&view::entry(e)) {
-                return Err(fault(n, "the decoded view disagrees with the signed envelope"));
+                return Err(fault(
+                    n,
+                    "the decoded view disagrees with the signed envelope",
+                ));
             }
         } else if v.get("checkpoint").is_some() {
             let b = book
@@ -236,12 +251,18 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                 return Err(fault(n, "checkpoint \"hash\" does not match"));
             }
             if v.get("view") != Some(&view::checkpoint(cp.checkpoint())) {
-                return Err(fault(n, "the checkpoint view disagrees with the signed checkpoint"));
+                return Err(fault(
+                    n,
+                    "the checkpoint view disagrees with the signed checkpoint",
+                ));
             }
             if cp.checkpoint().channel != b.id() {
                 return Err(fault(n, "checkpoint of another channel"));
             }
-            if checkpoints.iter().any(|(_, c)| c.checkpoint().signer == signer) {
+            if checkpoints
+                .iter()
+                .any(|(_, c)| c.checkpoint().signer == signer)
+            {
                 return Err(fault(n, "two checkpoints from the same side"));
             }
             checkpoints.push((n, cp));
@@ -252,7 +273,13 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
     let book = book.ok_or_else(|| fault(0, "the export holds no entry"))?;
     let counts = [book.len(0), book.len(1)];
     if counts[0] + counts[1] != declared {
-        return Err(fault(1, format!("header declares {declared} entries, the file holds {}", counts[0] + counts[1])));
+        return Err(fault(
+            1,
+            format!(
+                "header declares {declared} entries, the file holds {}",
+                counts[0] + counts[1]
+            ),
+        ));
     }
     if header.get("channel").and_then(Value::as_str) != Some(hex(&book.id()).as_str()) {
         return Err(fault(1, "header channel does not match the Open"));
@@ -286,10 +313,16 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
         (None, None) => {}
         (Some(h), Some((_, o))) if o.hash() == h => {}
         (Some(_), None) => {
-            return Err(fault(*own_line, "the counterpart's checkpoint named by the exporter is missing"))
+            return Err(fault(
+                *own_line,
+                "the counterpart's checkpoint named by the exporter is missing",
+            ))
         }
         (_, Some((l, _))) => {
-            return Err(fault(*l, "the counterpart's checkpoint is not the one the exporter's checkpoint names"))
+            return Err(fault(
+                *l,
+                "the counterpart's checkpoint is not the one the exporter's checkpoint names",
+            ))
         }
     }
     let mut undelivered = 0;
@@ -302,7 +335,12 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
             }
             if seq <= book.len(a) {
                 if book.meta(a, seq).map(|m| m.hash) != Some(h) {
-                    return Err(fault(*l, format!("the counterpart's checkpoint disagrees with entry {seq} of author {a}")));
+                    return Err(fault(
+                        *l,
+                        format!(
+                            "the counterpart's checkpoint disagrees with entry {seq} of author {a}"
+                        ),
+                    ));
                 }
             } else if a == signer {
                 undelivered = seq - book.len(a);
@@ -316,7 +354,10 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
         identities: *book.identities(),
         counts,
         state: book.state().word(),
-        checkpoints: checkpoints.iter().map(|(_, c)| c.checkpoint().signer).collect(),
+        checkpoints: checkpoints
+            .iter()
+            .map(|(_, c)| c.checkpoint().signer)
+            .collect(),
         undelivered_from_peer: undelivered,
     })
 }

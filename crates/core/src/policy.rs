@@ -157,7 +157,9 @@ pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Ac
     let peer = book.peer();
     let clear = |out: &mut Vec<Action>, key: &str| {
         if open.contains(key) {
-            out.push(Action::Clear { key: key.to_owned() });
+            out.push(Action::Clear {
+                key: key.to_owned(),
+            });
         }
     };
     let raise = |out: &mut Vec<Action>, kind: AlertKind, key: String, cause: String| {

@@ -83,10 +83,7 @@ impl ChannelState {
         if ok {
             Ok(())
         } else {
-            Err(Forbidden {
-                kind,
-                state: *self,
-            })
+            Err(Forbidden { kind, state: *self })
         }
     }
 
@@ -150,10 +147,21 @@ mod tests {
         let mut s = active();
         s.apply(0, &Body::Suspend { reason: "x".into() });
         assert_eq!(s.word(), "suspended");
-        for k in [Kind::Ack, Kind::ContactCheck, Kind::Decision, Kind::Terminate] {
+        for k in [
+            Kind::Ack,
+            Kind::ContactCheck,
+            Kind::Decision,
+            Kind::Terminate,
+        ] {
             assert!(s.check(1, k).is_ok(), "{k:?}");
         }
-        for k in [Kind::Message, Kind::Request, Kind::Report, Kind::Suspend, Kind::Translation] {
+        for k in [
+            Kind::Message,
+            Kind::Request,
+            Kind::Report,
+            Kind::Suspend,
+            Kind::Translation,
+        ] {
             assert!(s.check(1, k).is_err(), "{k:?}");
         }
         assert!(s.check(1, Kind::Resume).is_err());
@@ -176,7 +184,12 @@ mod tests {
     #[test]
     fn nothing_after_terminate() {
         let mut s = active();
-        s.apply(1, &Body::Terminate { reason: "end".into() });
+        s.apply(
+            1,
+            &Body::Terminate {
+                reason: "end".into(),
+            },
+        );
         assert_eq!(s.word(), "terminated");
         assert_eq!(s.terminated_by, Some(1));
         for k in Kind::ALL {

@@ -4,7 +4,7 @@ use std::io::ErrorKind;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::{LinkError, MAX_NOISE_MESSAGE};
+use crate::LinkError;
 
 /// Bytes in a length prefix.
 pub(crate) const PREFIX_LEN: usize = 2;
@@ -15,17 +15,19 @@ pub(crate) const PREFIX_LEN: usize = 2;
 /// `read` call (a timeout, a `select!`) loses no bytes and the next call
 /// resumes where it stopped.
 pub(crate) struct FrameReader {
-    /// Prefix plus the largest Noise message, so no length can make us allocate.
+    /// Prefix plus the largest message accepted here, allocated up front so
+    /// no length a peer sends can make us allocate.
     buf: Box<[u8]>,
     /// How many bytes of the current frame (prefix included) have arrived.
     filled: usize,
 }
 
 impl FrameReader {
-    /// A reader with its one buffer allocated.
-    pub(crate) fn new() -> Self {
+    /// A reader for messages of at most `max_body` bytes (at most
+    /// [`crate::MAX_NOISE_MESSAGE`], which a u16 prefix cannot exceed anyway).
+    pub(crate) fn new(max_body: usize) -> Self {
         FrameReader {
-            buf: vec![0u8; PREFIX_LEN + MAX_NOISE_MESSAGE].into_boxed_slice(),
+            buf: vec![0u8; PREFIX_LEN + max_body].into_boxed_slice(),
             filled: 0,
         }
     }
@@ -46,10 +48,12 @@ impl FrameReader {
             let end = if self.filled < PREFIX_LEN {
                 PREFIX_LEN
             } else {
-                // A u16 cannot exceed MAX_NOISE_MESSAGE, so the buffer always fits.
                 let len = usize::from(u16::from_be_bytes([self.buf[0], self.buf[1]]));
                 if len == 0 {
                     return Err(LinkError::Malformed("zero length prefix"));
+                }
+                if PREFIX_LEN + len > self.buf.len() {
+                    return Err(LinkError::Malformed("message longer than allowed here"));
                 }
                 PREFIX_LEN + len
             };
@@ -64,7 +68,7 @@ impl FrameReader {
                 } else {
                     LinkError::Io(
                         ErrorKind::UnexpectedEof,
-                        "stream ended inside a link message".into(),
+                        "stream ended inside a message".into(),
                     )
                 });
             }

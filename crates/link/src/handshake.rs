@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::frame::{write_prefixed, FrameReader, PREFIX_LEN};
 use crate::session::Session;
-use crate::{LinkError, StaticSecret, MAX_NOISE_MESSAGE, PATTERN, PROLOGUE, TIMESTAMP_LEN};
+use crate::{LinkError, StaticSecret, PATTERN, PROLOGUE, TIMESTAMP_LEN};
 
 /// What the responder's caller decides about an initiator's static key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,20 +37,29 @@ fn builder(local: &StaticSecret) -> Result<Builder<'_>, LinkError> {
         .map_err(|_| LinkError::Crypto)
 }
 
-/// Buffers for the two handshake messages, on the heap so the handshake
-/// futures stay small; their fixed size bounds the handshake's memory.
+/// The longest handshake message accepted: message 1 is exactly 104 bytes
+/// (ephemeral key 32, encrypted static key 32 + 16, encrypted timestamp
+/// 8 + 16) and message 2 exactly 48 (ephemeral key 32, empty payload's tag
+/// 16), so a small bound keeps an unauthenticated connection cheap.
+const MAX_HANDSHAKE_MESSAGE: usize = 256;
+
+/// Buffers for the two handshake messages; their fixed, small size bounds
+/// what a handshake can make us allocate.
 struct Scratch {
+    /// Reads the incoming message.
+    frames: FrameReader,
     /// Outgoing message behind room for its length prefix.
-    out: Vec<u8>,
+    out: [u8; PREFIX_LEN + MAX_HANDSHAKE_MESSAGE],
     /// Decrypted payload of the incoming message.
-    payload: Vec<u8>,
+    payload: [u8; MAX_HANDSHAKE_MESSAGE],
 }
 
 impl Scratch {
     fn new() -> Self {
         Scratch {
-            out: vec![0u8; PREFIX_LEN + MAX_NOISE_MESSAGE],
-            payload: vec![0u8; MAX_NOISE_MESSAGE],
+            frames: FrameReader::new(MAX_HANDSHAKE_MESSAGE),
+            out: [0u8; PREFIX_LEN + MAX_HANDSHAKE_MESSAGE],
+            payload: [0u8; MAX_HANDSHAKE_MESSAGE],
         }
     }
 
@@ -77,8 +86,7 @@ impl Scratch {
     where
         S: AsyncRead + Unpin,
     {
-        let mut frames = FrameReader::new();
-        let message = frames.read(stream, false).await?;
+        let message = self.frames.read(stream, false).await?;
         let n = hs
             .read_message(message, &mut self.payload)
             .map_err(|_| LinkError::Crypto)?;

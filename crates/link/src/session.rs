@@ -185,7 +185,7 @@ impl<R> Receiver<R> {
             reader,
             transport,
             nonce: 0,
-            frames: FrameReader::new(),
+            frames: FrameReader::new(MAX_NOISE_MESSAGE),
             plain: vec![0u8; MAX_NOISE_MESSAGE].into_boxed_slice(),
             partial: Vec::new(),
             broken: false,

@@ -294,12 +294,21 @@ async fn message_above_limit_is_too_large() {
 async fn garbage_instead_of_handshake_is_an_error() {
     let b = keys();
 
-    // Text: its first two bytes read as a long length, then the stream ends.
+    // Text: its first two bytes read as a length far beyond any handshake message.
     let (mut client, server) = duplex(PIPE);
     client
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
+    let resp = respond(server, &b.secret, |_: &[u8; 32]| PeerDecision::Unknown).await;
+    assert_eq!(
+        resp.err(),
+        Some(LinkError::Malformed("message longer than allowed here"))
+    );
+
+    // A plausible length, then the stream ends early.
+    let (mut client, server) = duplex(PIPE);
+    client.write_all(&[0, 104, 1, 2, 3]).await.unwrap();
     drop(client);
     let resp = respond(server, &b.secret, |_: &[u8; 32]| PeerDecision::Unknown).await;
     assert!(matches!(

@@ -143,9 +143,11 @@ impl SignedCheckpoint {
         };
         let mut it = m.into_iter();
         match (it.next(), it.next(), it.next()) {
-            (Some((Value::Text(k1), Value::Bytes(c))), Some((Value::Text(k2), Value::Bytes(s))), None)
-                if k1 == "checkpoint" && k2 == "sig" =>
-            {
+            (
+                Some((Value::Text(k1), Value::Bytes(c))),
+                Some((Value::Text(k2), Value::Bytes(s))),
+                None,
+            ) if k1 == "checkpoint" && k2 == "sig" => {
                 let sig = s
                     .try_into()
                     .map_err(|_| ProtoError::Shape("checkpoint signature"))?;

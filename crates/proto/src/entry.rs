@@ -632,7 +632,9 @@ impl Body {
                 content: f.bytes()?,
             },
             Kind::SharingPause => Body::SharingPause { reason: f.text()? },
-            Kind::SharingResume => Body::SharingResume { backfill: f.bool()? },
+            Kind::SharingResume => Body::SharingResume {
+                backfill: f.bool()?,
+            },
         };
         f.done()?;
         Ok(body)

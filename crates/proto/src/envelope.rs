@@ -59,11 +59,11 @@ impl Envelope {
         };
         let mut it = m.into_iter();
         let (entry_bytes, sig) = match (it.next(), it.next(), it.next()) {
-            (Some((Value::Text(k1), Value::Bytes(e))), Some((Value::Text(k2), Value::Bytes(s))), None)
-                if k1 == "entry" && k2 == "sig" =>
-            {
-                (e, s)
-            }
+            (
+                Some((Value::Text(k1), Value::Bytes(e))),
+                Some((Value::Text(k2), Value::Bytes(s))),
+                None,
+            ) if k1 == "entry" && k2 == "sig" => (e, s),
             _ => return Err(ProtoError::Shape(W)),
         };
         let sig: [u8; 64] = sig.try_into().map_err(|_| ProtoError::Shape(W))?;

@@ -196,8 +196,14 @@ mod tests {
         assert!(t.starts_with("hotline1"));
         assert_eq!(t, t.to_ascii_lowercase());
         assert_eq!(Identity::parse(&t).unwrap(), id);
-        assert_eq!(Identity::parse(&t[..t.len() - 1]), Err(ProtoError::BadToken));
-        assert_eq!(Identity::parse(&t.to_uppercase()), Err(ProtoError::BadToken));
+        assert_eq!(
+            Identity::parse(&t[..t.len() - 1]),
+            Err(ProtoError::BadToken)
+        );
+        assert_eq!(
+            Identity::parse(&t.to_uppercase()),
+            Err(ProtoError::BadToken)
+        );
         assert_eq!(Identity::parse("hotline2abc"), Err(ProtoError::BadToken));
     }
 
@@ -207,18 +213,25 @@ mod tests {
         let s = id.fingerprint().to_string();
         let groups: Vec<&str> = s.split(' ').collect();
         assert_eq!(groups.len(), 12);
-        assert!(groups.iter().all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit())));
+        assert!(groups
+            .iter()
+            .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit())));
         assert!(id.fingerprint().matches(&s));
         assert!(id.fingerprint().matches(&s.replace(' ', "")));
         let mut wrong = s.clone().into_bytes();
         wrong[0] = if wrong[0] == b'1' { b'2' } else { b'1' };
-        assert!(!id.fingerprint().matches(std::str::from_utf8(&wrong).unwrap()));
+        assert!(!id
+            .fingerprint()
+            .matches(std::str::from_utf8(&wrong).unwrap()));
     }
 
     #[test]
     fn fingerprint_is_the_low_decimal_digits_of_the_hash() {
         // A fixed identity pins the algorithm: the last group is the hash mod 100000.
-        let id = Identity { sig_pk: [0; 32], dh_pk: [0; 32] };
+        let id = Identity {
+            sig_pk: [0; 32],
+            dh_pk: [0; 32],
+        };
         let h = crate::sha256(&[0u8; 64]);
         let low = u128::from_be_bytes(h[16..].try_into().unwrap());
         // 2^128 mod 100000 = 31456 (since 2^128 = 340282366920938463463374607431768211456).

@@ -114,7 +114,13 @@ impl LinkMsg {
         let (mut f, len) = Fields::open_any(cbor::from_bytes(bytes)?, W)?;
         let ty = f.uint()?;
         let want = match ty {
-            0..=2 | 5 => if ty == 2 { 2 } else { 3 },
+            0..=2 | 5 => {
+                if ty == 2 {
+                    2
+                } else {
+                    3
+                }
+            }
             3 | 4 => 2,
             _ => return Err(ProtoError::Shape("unknown link message type")),
         };

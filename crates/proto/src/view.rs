@@ -9,7 +9,9 @@ use crate::{hex, Checkpoint};
 use serde_json::{json, Value};
 
 fn opt_hex(h: &Option<crate::Hash>) -> Value {
-    h.as_ref().map(|h| Value::String(hex(h))).unwrap_or(Value::Null)
+    h.as_ref()
+        .map(|h| Value::String(hex(h)))
+        .unwrap_or(Value::Null)
 }
 
 /// The JSON view of terms.
@@ -48,7 +50,9 @@ pub fn body(b: &Body) -> Value {
             initiator,
             responder,
             reopens,
-        } => json!({"terms": terms(t), "initiator": initiator, "responder": responder, "reopens": opt_hex(reopens)}),
+        } => {
+            json!({"terms": terms(t), "initiator": initiator, "responder": responder, "reopens": opt_hex(reopens)})
+        }
         Body::Accept { terms_hash } => json!({"terms_hash": hex(terms_hash)}),
         Body::Message {
             precedence,
@@ -56,7 +60,9 @@ pub fn body(b: &Body) -> Value {
             text,
             labels,
             reply_to,
-        } => json!({"precedence": precedence.name(), "subject": subject, "text": text, "labels": labels, "reply_to": opt_hex(reply_to)}),
+        } => {
+            json!({"precedence": precedence.name(), "subject": subject, "text": text, "labels": labels, "reply_to": opt_hex(reply_to)})
+        }
         Body::Ack { of } => json!({"of": hex(of)}),
         Body::Translation { of, lang, text } => json!({"of": hex(of), "lang": lang, "text": text}),
         Body::ContactCheck | Body::Resume => json!({}),
@@ -65,7 +71,9 @@ pub fn body(b: &Body) -> Value {
             options,
             deadline,
             on_miss,
-        } => json!({"question": question, "options": options, "deadline": deadline, "on_miss": on_miss.name()}),
+        } => {
+            json!({"question": question, "options": options, "deadline": deadline, "on_miss": on_miss.name()})
+        }
         Body::Decision {
             request,
             choice,

@@ -13,7 +13,13 @@ fn entry(text: &str) -> Entry {
         lamport: 9,
         time: 1000,
         by: "ops".into(),
-        body: Body::Message { precedence: Precedence::Priority, subject: "s".into(), text: text.into(), labels: vec![], reply_to: Some([5; 32]) },
+        body: Body::Message {
+            precedence: Precedence::Priority,
+            subject: "s".into(),
+            text: text.into(),
+            labels: vec![],
+            reply_to: Some([5; 32]),
+        },
     }
 }
 
@@ -24,7 +30,10 @@ fn trailing_bytes_and_non_canonical_forms_are_rejected() {
     assert_eq!(Entry::from_bytes(&b), Err(ProtoError::Cbor));
     // An integer in a longer form than needed (seq 7 as a one-byte-argument 0x18 0x07).
     let good = entry("x").to_bytes();
-    let pos = good.windows(2).position(|w| w == [0x02, 0x07]).expect("key 2 then seq 7");
+    let pos = good
+        .windows(2)
+        .position(|w| w == [0x02, 0x07])
+        .expect("key 2 then seq 7");
     let mut long = good[..pos + 1].to_vec();
     long.extend_from_slice(&[0x18, 0x07]);
     long.extend_from_slice(&good[pos + 2..]);
@@ -35,14 +44,23 @@ fn trailing_bytes_and_non_canonical_forms_are_rejected() {
 fn envelope_size_is_checked_first_and_signatures_strictly() {
     let k = SecretKeys::generate([9; 32], [9; 32]);
     let env = Envelope::sign(&entry("hello"), &k);
-    assert!(matches!(Envelope::decode(env.bytes(), 10), Err(ProtoError::TooLarge { .. })));
+    assert!(matches!(
+        Envelope::decode(env.bytes(), 10),
+        Err(ProtoError::TooLarge { .. })
+    ));
     let other = SecretKeys::generate([8; 32], [8; 32]);
     let d = Envelope::decode(env.bytes(), 1 << 20).unwrap();
-    assert_eq!(d.open(&other.identity().verifying_key().unwrap()), Err(ProtoError::BadSignature));
+    assert_eq!(
+        d.open(&other.identity().verifying_key().unwrap()),
+        Err(ProtoError::BadSignature)
+    );
     let mut sig = *env.sig();
     sig[3] ^= 1;
     let forged = Envelope::assemble(env.entry_bytes().to_vec(), sig);
-    assert_eq!(forged.open(&k.identity().verifying_key().unwrap()), Err(ProtoError::BadSignature));
+    assert_eq!(
+        forged.open(&k.identity().verifying_key().unwrap()),
+        Err(ProtoError::BadSignature)
+    );
 }
 
 proptest! {

@@ -21,8 +21,15 @@ fn bodies() -> Vec<Body> {
         ..Terms::default()
     };
     vec![
-        Body::Open { terms, initiator: "hotline1aaaa".into(), responder: "hotline1bbbb".into(), reopens: Some(h) },
-        Body::Accept { terms_hash: Terms::default().hash() },
+        Body::Open {
+            terms,
+            initiator: "hotline1aaaa".into(),
+            responder: "hotline1bbbb".into(),
+            reopens: Some(h),
+        },
+        Body::Accept {
+            terms_hash: Terms::default().hash(),
+        },
         Body::Message {
             precedence: Precedence::Flash,
             subject: "Launch".into(),
@@ -31,7 +38,11 @@ fn bodies() -> Vec<Body> {
             reply_to: None,
         },
         Body::Ack { of: h },
-        Body::Translation { of: h, lang: "uk".into(), text: "Виявлено запуск.".into() },
+        Body::Translation {
+            of: h,
+            lang: "uk".into(),
+            text: "Виявлено запуск.".into(),
+        },
         Body::ContactCheck,
         Body::Request {
             question: "Extend the ceasefire?".into(),
@@ -39,10 +50,18 @@ fn bodies() -> Vec<Body> {
             deadline: 1_795_716_000_000,
             on_miss: OnMiss::Suspend,
         },
-        Body::Decision { request: h, choice: "yes".into(), text: "Agreed.".into() },
-        Body::Suspend { reason: "consultations".into() },
+        Body::Decision {
+            request: h,
+            choice: "yes".into(),
+            text: "Agreed.".into(),
+        },
+        Body::Suspend {
+            reason: "consultations".into(),
+        },
         Body::Resume,
-        Body::Terminate { reason: "end of mandate".into() },
+        Body::Terminate {
+            reason: "end of mandate".into(),
+        },
         Body::Report {
             title: "IOC batch".into(),
             marking: Marking::AmberStrict,
@@ -50,7 +69,9 @@ fn bodies() -> Vec<Body> {
             content_type: "application/stix+json;version=2.1".into(),
             content: b"{\"type\":\"bundle\"}".to_vec(),
         },
-        Body::SharingPause { reason: "review".into() },
+        Body::SharingPause {
+            reason: "review".into(),
+        },
         Body::SharingResume { backfill: true },
     ]
 }
@@ -76,7 +97,12 @@ fn render() -> String {
         // Each vector also decodes back to the same value.
         assert_eq!(Entry::from_bytes(&e.to_bytes()).unwrap(), e);
         assert_eq!(env.open(&k.identity().verifying_key().unwrap()).unwrap(), e);
-        out.push_str(&format!("{kind}\n  entry {}\n  envelope {}\n  hash {}\n", hex(&e.to_bytes()), hex(env.bytes()), hex(&env.hash())));
+        out.push_str(&format!(
+            "{kind}\n  entry {}\n  envelope {}\n  hash {}\n",
+            hex(&e.to_bytes()),
+            hex(env.bytes()),
+            hex(&env.hash())
+        ));
     }
     out
 }
@@ -88,7 +114,14 @@ fn entry_bytes_match_the_pinned_vectors() {
     if std::env::var_os("HOTLINE_BLESS").is_some() {
         std::fs::write(path, &now).unwrap();
     }
-    let pinned = std::fs::read_to_string(path).expect("tests/vectors/entries.txt exists (HOTLINE_BLESS=1 creates it)");
-    assert_eq!(now, pinned, "the byte encoding changed: this breaks every signature ever made");
-    assert_eq!(pinned.matches("\n  hash ").count(), hotline_proto::Kind::ALL.len());
+    let pinned = std::fs::read_to_string(path)
+        .expect("tests/vectors/entries.txt exists (HOTLINE_BLESS=1 creates it)");
+    assert_eq!(
+        now, pinned,
+        "the byte encoding changed: this breaks every signature ever made"
+    );
+    assert_eq!(
+        pinned.matches("\n  hash ").count(),
+        hotline_proto::Kind::ALL.len()
+    );
 }

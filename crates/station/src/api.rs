@@ -132,17 +132,21 @@ type R<T = Json<Value>> = Result<T, StationError>;
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, StationError> {
     if body.is_empty() {
-        return serde_json::from_str("{}").map_err(|e| StationError::BadRequest(format!("a JSON body is required: {e}")));
+        return serde_json::from_str("{}")
+            .map_err(|e| StationError::BadRequest(format!("a JSON body is required: {e}")));
     }
-    serde_json::from_slice(body).map_err(|e| StationError::BadRequest(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| StationError::BadRequest(format!("malformed JSON body: {e}")))
 }
 
 fn chan(id: &str) -> Result<Hash, StationError> {
-    parse_hash(id).map_err(|_| StationError::BadRequest(format!("{id:?} is not a 64-hex channel id")))
+    parse_hash(id)
+        .map_err(|_| StationError::BadRequest(format!("{id:?} is not a 64-hex channel id")))
 }
 
 fn hash_arg(what: &str, s: &str) -> Result<Hash, StationError> {
-    parse_hash(s).map_err(|_| StationError::BadRequest(format!("{what}: {s:?} is not a 64-hex entry hash")))
+    parse_hash(s)
+        .map_err(|_| StationError::BadRequest(format!("{what}: {s:?} is not a 64-hex entry hash")))
 }
 
 fn user_of(headers: &HeaderMap, api: &Api) -> Result<User, StationError> {
@@ -152,11 +156,22 @@ fn user_of(headers: &HeaderMap, api: &Api) -> Result<User, StationError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(StationError::Unauthorized)?;
     let h = hotline_proto::sha256(token.trim().as_bytes());
-    api.users.read().unwrap().get(&h).cloned().ok_or(StationError::Unauthorized)
+    api.users
+        .read()
+        .unwrap()
+        .get(&h)
+        .cloned()
+        .ok_or(StationError::Unauthorized)
 }
 
 fn need(user: &User, act: Act) -> Result<(), StationError> {
-    allowed(user.role, act).map_err(|why| StationError::Forbidden(format!("{} has the {} role: {why}", user.name, user.role.name())))
+    allowed(user.role, act).map_err(|why| {
+        StationError::Forbidden(format!(
+            "{} has the {} role: {why}",
+            user.name,
+            user.role.name()
+        ))
+    })
 }
 
 /// Builds the router.
@@ -189,7 +204,10 @@ pub fn router(api: Api) -> Router {
         .route("/", get(crate::console::index))
         .route("/console.js", get(crate::console::script))
         .route("/console.css", get(crate::console::style))
-        .layer(axum::middleware::from_fn_with_state(api.clone(), audit_layer))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            audit_layer,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(api)
 }
@@ -198,7 +216,9 @@ pub fn router(api: Api) -> Router {
 async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let user = user_of(req.headers(), &api).map(|u| u.name).unwrap_or_else(|_| "-".into());
+    let user = user_of(req.headers(), &api)
+        .map(|u| u.name)
+        .unwrap_or_else(|_| "-".into());
     let resp = next.run(req).await;
     let status = resp.status();
     let interesting = method != Method::GET
@@ -208,14 +228,20 @@ async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Respon
         || status == StatusCode::FORBIDDEN;
     if interesting && path != "/v1/health" {
         let (action, target) = match path.strip_prefix("/v1/") {
-            Some(rest) => (format!("{method} {rest}"), rest.split('/').nth(1).unwrap_or("").to_owned()),
+            Some(rest) => (
+                format!("{method} {rest}"),
+                rest.split('/').nth(1).unwrap_or("").to_owned(),
+            ),
             None => (format!("{method} {path}"), String::new()),
         };
         let result = status.as_u16().to_string();
         let mut head = api.audit_head.lock().await;
         let row = crate::audit::line(*head, now_ms(), &user, &action, &target, &result);
         *head = row.hash;
-        let pending = api.engine.db.submit(vec![hotline_store::WriteOp::Audit(row)]);
+        let pending = api
+            .engine
+            .db
+            .submit(vec![hotline_store::WriteOp::Audit(row)]);
         drop(head);
         if let Err(e) = pending.wait().await {
             tracing::error!("audit log write failed: {e}");
@@ -232,11 +258,20 @@ async fn health(State(api): State<Api>) -> Json<Value> {
 async fn identity(State(api): State<Api>, h: HeaderMap) -> R {
     user_of(&h, &api)?;
     let id = api.engine.identity;
-    Ok(Json(json!({"name": api.engine.name, "token": id.token(), "fingerprint": id.fingerprint().to_string()})))
+    Ok(Json(
+        json!({"name": api.engine.name, "token": id.token(), "fingerprint": id.fingerprint().to_string()}),
+    ))
 }
 
 fn peer_json(api: &Api, p: &crate::engine::PeerRt) -> Value {
-    let h = api.engine.health.read().unwrap().get(&p.row.id).cloned().unwrap_or_default();
+    let h = api
+        .engine
+        .health
+        .read()
+        .unwrap()
+        .get(&p.row.id)
+        .cloned()
+        .unwrap_or_default();
     json!({
         "name": p.row.name, "key": p.row.token, "addrs": p.row.addrs, "rel": p.row.rel,
         "verified": p.row.verified, "fingerprint": p.identity.fingerprint().to_string(),
@@ -248,7 +283,9 @@ async fn peers(State(api): State<Api>, h: HeaderMap) -> R {
     user_of(&h, &api)?;
     let mut ps: Vec<_> = api.engine.peers.read().unwrap().values().cloned().collect();
     ps.sort_by_key(|p| p.row.id);
-    Ok(Json(json!({"peers": ps.iter().map(|p| peer_json(&api, p)).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"peers": ps.iter().map(|p| peer_json(&api, p)).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -264,7 +301,11 @@ struct NewPeer {
     rel: Option<String>,
 }
 
-async fn add_peer(State(api): State<Api>, h: HeaderMap, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn add_peer(
+    State(api): State<Api>,
+    h: HeaderMap,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     need(&user_of(&h, &api)?, Act::Admin)?;
     let p: NewPeer = parse(&body)?;
     let mut addrs = p.addrs;
@@ -282,7 +323,12 @@ struct VerifyReq {
     fingerprint: String,
 }
 
-async fn verify_peer(State(api): State<Api>, h: HeaderMap, Path(name): Path<String>, body: Bytes) -> R {
+async fn verify_peer(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> R {
     need(&user_of(&h, &api)?, Act::Admin)?;
     let v: VerifyReq = parse(&body)?;
     if api.engine.verify_peer(&name, &v.fingerprint).await? {
@@ -296,7 +342,14 @@ async fn verify_peer(State(api): State<Api>, h: HeaderMap, Path(name): Path<Stri
 
 async fn channels(State(api): State<Api>, h: HeaderMap) -> R {
     user_of(&h, &api)?;
-    let ids: Vec<Hash> = api.engine.channels.read().unwrap().keys().copied().collect();
+    let ids: Vec<Hash> = api
+        .engine
+        .channels
+        .read()
+        .unwrap()
+        .keys()
+        .copied()
+        .collect();
     let mut out = Vec::new();
     for id in ids {
         out.push(api.engine.channel_json(&id, false).await?);
@@ -327,30 +380,46 @@ struct OpenReq {
 fn terms_of(r: &OpenReq) -> Result<hotline_proto::Terms, StationError> {
     let mut t = hotline_proto::Terms::default();
     match (&r.contact_every, &r.contact_at) {
-        (Some(_), Some(_)) => return Err(StationError::BadRequest("give contact_every or contact_at, not both".into())),
+        (Some(_), Some(_)) => {
+            return Err(StationError::BadRequest(
+                "give contact_every or contact_at, not both".into(),
+            ))
+        }
         (Some(e), None) => {
             let ms = crate::duration::parse(e).map_err(StationError::BadRequest)?;
             if ms < 100 {
-                return Err(StationError::BadRequest("contact_every must be at least 100ms".into()));
+                return Err(StationError::BadRequest(
+                    "contact_every must be at least 100ms".into(),
+                ));
             }
             t.contact = hotline_proto::ContactSchedule::Every(ms);
         }
-        (None, Some(at)) => t.contact = hotline_proto::ContactSchedule::At(crate::duration::parse_times(at).map_err(StationError::BadRequest)?),
+        (None, Some(at)) => {
+            t.contact = hotline_proto::ContactSchedule::At(
+                crate::duration::parse_times(at).map_err(StationError::BadRequest)?,
+            )
+        }
         (None, None) => {}
     }
     if let Some(g) = r.contact_grace {
         if !(1.0..=1000.0).contains(&g) {
-            return Err(StationError::BadRequest("contact_grace is a factor from 1.0 up".into()));
+            return Err(StationError::BadRequest(
+                "contact_grace is a factor from 1.0 up".into(),
+            ));
         }
         t.contact_grace_permille = (g * 1000.0).round() as u32;
     }
     for (p, d) in &r.ack_windows {
         let p = Precedence::parse(p).map_err(|e| StationError::BadRequest(e.to_string()))?;
-        t.ack_windows_ms[p as usize] = crate::duration::parse(d).map_err(StationError::BadRequest)?;
+        t.ack_windows_ms[p as usize] =
+            crate::duration::parse(d).map_err(StationError::BadRequest)?;
     }
     if let Some(m) = r.max_entry_bytes {
         if !(1024..=hotline_proto::MAX_ENTRY_BYTES_CAP).contains(&m) {
-            return Err(StationError::BadRequest(format!("max_entry_bytes must be 1024..={}", hotline_proto::MAX_ENTRY_BYTES_CAP)));
+            return Err(StationError::BadRequest(format!(
+                "max_entry_bytes must be 1024..={}",
+                hotline_proto::MAX_ENTRY_BYTES_CAP
+            )));
         }
         t.max_entry_bytes = m;
     }
@@ -360,14 +429,24 @@ fn terms_of(r: &OpenReq) -> Result<hotline_proto::Terms, StationError> {
     Ok(t)
 }
 
-async fn open_channel(State(api): State<Api>, h: HeaderMap, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn open_channel(
+    State(api): State<Api>,
+    h: HeaderMap,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Channel)?;
     let r: OpenReq = parse(&body)?;
     let terms = terms_of(&r)?;
     let reopens = r.reopens.as_deref().map(chan).transpose()?;
-    let id = api.engine.open_channel(&r.peer, terms, reopens, &u.name).await?;
-    Ok((StatusCode::CREATED, Json(api.engine.channel_json(&id, true).await?)))
+    let id = api
+        .engine
+        .open_channel(&r.peer, terms, reopens, &u.name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(api.engine.channel_json(&id, true).await?),
+    ))
 }
 
 async fn channel(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>) -> R {
@@ -378,11 +457,17 @@ async fn channel(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>) -
 fn created(v: &hotline_core::VerifiedEntry) -> (StatusCode, Json<Value>) {
     (
         StatusCode::CREATED,
-        Json(json!({"hash": hex(&v.hash()), "seq": v.entry().seq, "lamport": v.entry().lamport, "kind": v.entry().body.kind().name()})),
+        Json(
+            json!({"hash": hex(&v.hash()), "seq": v.entry().seq, "lamport": v.entry().lamport, "kind": v.entry().body.kind().name()}),
+        ),
     )
 }
 
-async fn accept(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>) -> R<(StatusCode, Json<Value>)> {
+async fn accept(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Channel)?;
     let id = chan(&id)?;
@@ -390,12 +475,31 @@ async fn accept(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>) ->
         let c = api.engine.channel(&id)?;
         let c = c.lock().await;
         if c.book.me() != 1 {
-            return Err(StationError::Conflict("this station proposed the channel; the counterpart accepts it".into()));
+            return Err(StationError::Conflict(
+                "this station proposed the channel; the counterpart accepts it".into(),
+            ));
         }
         c.book.terms().hash()
     };
-    let v = api.engine.author(&id, Body::Accept { terms_hash }, &u.name).await?;
-    Ok(created(&v))
+    let v = api
+        .engine
+        .author(&id, Body::Accept { terms_hash }, &u.name)
+        .await?;
+    // Wait briefly for the proposer to hold the acceptance, so that when this
+    // returns both ends normally agree the channel is active.
+    let seq = v.entry().seq;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut delivered = false;
+    while tokio::time::Instant::now() < deadline {
+        if api.engine.channel(&id)?.lock().await.delivered_upto() >= seq {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (status, Json(mut body)) = created(&v);
+    body["delivered"] = json!(delivered);
+    Ok((status, Json(body)))
 }
 
 #[derive(Deserialize)]
@@ -406,15 +510,26 @@ struct Page {
     limit: Option<usize>,
 }
 
-async fn entries(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, q: Result<Query<Page>, axum::extract::rejection::QueryRejection>) -> R {
+async fn entries(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> R {
     user_of(&h, &api)?;
     let Query(q) = q.map_err(|e| StationError::BadRequest(format!("bad query: {e}")))?;
     let id = chan(&id)?;
     api.engine.channel(&id)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let after = q.after;
-    let rows = api.engine.db.read(move |s| s.entries_after(&id, after, limit)).await?;
-    Ok(Json(json!({"entries": api.engine.entries_json(&id, rows).await?})))
+    let rows = api
+        .engine
+        .db
+        .read(move |s| s.entries_after(&id, after, limit))
+        .await?;
+    Ok(Json(
+        json!({"entries": api.engine.entries_json(&id, rows).await?}),
+    ))
 }
 
 async fn entry(State(api): State<Api>, h: HeaderMap, Path(hash): Path<String>) -> R {
@@ -428,7 +543,9 @@ async fn entry(State(api): State<Api>, h: HeaderMap, Path(hash): Path<String>) -
         .ok_or_else(|| StationError::NotFound(format!("no entry {hash} here")))?;
     let ch = row.channel;
     let mut v = api.engine.entries_json(&ch, vec![row]).await?.remove(0);
-    v.as_object_mut().expect("object").insert("channel".into(), json!(hex(&ch)));
+    v.as_object_mut()
+        .expect("object")
+        .insert("channel".into(), json!(hex(&ch)));
     Ok(Json(v))
 }
 
@@ -446,16 +563,33 @@ struct MessageReq {
     reply_to: Option<String>,
 }
 
-async fn message(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn message(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     let r: MessageReq = parse(&body)?;
     let precedence = match &r.precedence {
-        Some(p) => Precedence::parse(p).map_err(|e| StationError::BadRequest(format!("{e}: use flash, immediate, priority or routine")))?,
+        Some(p) => Precedence::parse(p).map_err(|e| {
+            StationError::BadRequest(format!("{e}: use flash, immediate, priority or routine"))
+        })?,
         None => Precedence::Routine,
     };
     need(&u, Act::Send(precedence))?;
-    let reply_to = r.reply_to.as_deref().map(|s| hash_arg("reply_to", s)).transpose()?;
-    let body = Body::Message { precedence, subject: r.subject, text: r.text, labels: r.labels, reply_to };
+    let reply_to = r
+        .reply_to
+        .as_deref()
+        .map(|s| hash_arg("reply_to", s))
+        .transpose()?;
+    let body = Body::Message {
+        precedence,
+        subject: r.subject,
+        text: r.text,
+        labels: r.labels,
+        reply_to,
+    };
     let v = api.engine.author(&chan(&id)?, body, &u.name).await?;
     Ok(created(&v))
 }
@@ -466,11 +600,25 @@ struct AckReq {
     of: String,
 }
 
-async fn ack(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn ack(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Ack)?;
     let r: AckReq = parse(&body)?;
-    let v = api.engine.author(&chan(&id)?, Body::Ack { of: hash_arg("of", &r.of)? }, &u.name).await?;
+    let v = api
+        .engine
+        .author(
+            &chan(&id)?,
+            Body::Ack {
+                of: hash_arg("of", &r.of)?,
+            },
+            &u.name,
+        )
+        .await?;
     Ok(created(&v))
 }
 
@@ -485,27 +633,54 @@ struct RequestReq {
     on_miss: Option<String>,
 }
 
-async fn request(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn request(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Channel)?;
     let r: RequestReq = parse(&body)?;
     let now = now_ms();
     let deadline = match &r.deadline {
-        Value::Number(n) => n.as_u64().ok_or_else(|| StationError::BadRequest("deadline: Unix milliseconds".into()))?,
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| StationError::BadRequest("deadline: Unix milliseconds".into()))?,
         Value::String(s) => crate::duration::deadline(s, now).map_err(StationError::BadRequest)?,
-        _ => return Err(StationError::BadRequest("deadline: a duration like \"10m\", an RFC 3339 time, or Unix milliseconds".into())),
+        _ => {
+            return Err(StationError::BadRequest(
+                "deadline: a duration like \"10m\", an RFC 3339 time, or Unix milliseconds".into(),
+            ))
+        }
     };
     if deadline <= now {
-        return Err(StationError::BadRequest("the deadline is in the past".into()));
+        return Err(StationError::BadRequest(
+            "the deadline is in the past".into(),
+        ));
     }
     let on_miss = match &r.on_miss {
-        Some(s) => OnMiss::parse(s).map_err(|e| StationError::BadRequest(format!("{e}: use alert, suspend or terminate")))?,
+        Some(s) => OnMiss::parse(s).map_err(|e| {
+            StationError::BadRequest(format!("{e}: use alert, suspend or terminate"))
+        })?,
         None => OnMiss::Alert,
     };
     if r.question.trim().is_empty() {
         return Err(StationError::BadRequest("the question is empty".into()));
     }
-    let v = api.engine.author(&chan(&id)?, Body::Request { question: r.question, options: r.options, deadline, on_miss }, &u.name).await?;
+    let v = api
+        .engine
+        .author(
+            &chan(&id)?,
+            Body::Request {
+                question: r.question,
+                options: r.options,
+                deadline,
+                on_miss,
+            },
+            &u.name,
+        )
+        .await?;
     Ok(created(&v))
 }
 
@@ -518,27 +693,69 @@ struct DecisionReq {
     text: String,
 }
 
-async fn decision(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn decision(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Channel)?;
     let r: DecisionReq = parse(&body)?;
     let id = chan(&id)?;
     let req = hash_arg("request", &r.request)?;
-    let row = api.engine.db.read(move |s| s.entry_by_hash(&req)).await?.ok_or_else(|| StationError::NotFound("no such request here".into()))?;
-    let env = hotline_proto::Envelope::decode(&row.envelope, usize::MAX).map_err(|e| StationError::Storage(e.to_string()))?;
-    let Body::Request { options, .. } = env.peek().map_err(|e| StationError::Storage(e.to_string()))?.body else {
-        return Err(StationError::BadRequest("that entry is not a request".into()));
+    let row = api
+        .engine
+        .db
+        .read(move |s| s.entry_by_hash(&req))
+        .await?
+        .ok_or_else(|| StationError::NotFound("no such request here".into()))?;
+    let env = hotline_proto::Envelope::decode(&row.envelope, usize::MAX)
+        .map_err(|e| StationError::Storage(e.to_string()))?;
+    let Body::Request { options, .. } = env
+        .peek()
+        .map_err(|e| StationError::Storage(e.to_string()))?
+        .body
+    else {
+        return Err(StationError::BadRequest(
+            "that entry is not a request".into(),
+        ));
     };
     let choice = if options.is_empty() {
         r.choice
-    } else if let Some(o) = options.iter().find(|o| o.eq_ignore_ascii_case(r.choice.trim())) {
+    } else if let Some(o) = options
+        .iter()
+        .find(|o| o.eq_ignore_ascii_case(r.choice.trim()))
+    {
         o.clone()
-    } else if let Some(o) = r.choice.trim().parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| options.get(i)) {
+    } else if let Some(o) = r
+        .choice
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| options.get(i))
+    {
         o.clone()
     } else {
-        return Err(StationError::BadRequest(format!("choice {:?} is not one of the options: {}", r.choice, options.join(", "))));
+        return Err(StationError::BadRequest(format!(
+            "choice {:?} is not one of the options: {}",
+            r.choice,
+            options.join(", ")
+        )));
     };
-    let v = api.engine.author(&id, Body::Decision { request: req, choice, text: r.text }, &u.name).await?;
+    let v = api
+        .engine
+        .author(
+            &id,
+            Body::Decision {
+                request: req,
+                choice,
+                text: r.text,
+            },
+            &u.name,
+        )
+        .await?;
     Ok(created(&v))
 }
 
@@ -550,11 +767,27 @@ struct TranslationReq {
     text: String,
 }
 
-async fn translation(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn translation(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Channel)?;
     let r: TranslationReq = parse(&body)?;
-    let v = api.engine.author(&chan(&id)?, Body::Translation { of: hash_arg("of", &r.of)?, lang: r.lang, text: r.text }, &u.name).await?;
+    let v = api
+        .engine
+        .author(
+            &chan(&id)?,
+            Body::Translation {
+                of: hash_arg("of", &r.of)?,
+                lang: r.lang,
+                text: r.text,
+            },
+            &u.name,
+        )
+        .await?;
     Ok(created(&v))
 }
 
@@ -565,25 +798,53 @@ struct ReasonReq {
     reason: String,
 }
 
-async fn lifecycle(api: Api, h: HeaderMap, id: String, body: Bytes, make: fn(String) -> Body) -> R<(StatusCode, Json<Value>)> {
+async fn lifecycle(
+    api: Api,
+    h: HeaderMap,
+    id: String,
+    body: Bytes,
+    make: fn(String) -> Body,
+) -> R<(StatusCode, Json<Value>)> {
     let u = user_of(&h, &api)?;
     need(&u, Act::Channel)?;
     let r: ReasonReq = parse(&body)?;
-    let v = api.engine.author(&chan(&id)?, make(r.reason), &u.name).await?;
+    let v = api
+        .engine
+        .author(&chan(&id)?, make(r.reason), &u.name)
+        .await?;
     Ok(created(&v))
 }
 
-async fn suspend(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn suspend(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     lifecycle(api, h, id, body, |reason| Body::Suspend { reason }).await
 }
-async fn resume(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn resume(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     lifecycle(api, h, id, body, |_| Body::Resume).await
 }
-async fn terminate(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn terminate(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     lifecycle(api, h, id, body, |reason| Body::Terminate { reason }).await
 }
 
-async fn export(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>) -> Result<Response, StationError> {
+async fn export(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, StationError> {
     user_of(&h, &api)?;
     let text = api.engine.export(&chan(&id)?).await?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())
@@ -602,7 +863,9 @@ async fn alerts(State(api): State<Api>, h: HeaderMap, Query(q): Query<AlertQuery
     let open = q.open.unwrap_or(false);
     let limit = q.limit.unwrap_or(1000).clamp(1, 100_000);
     let rows = api.engine.db.read(move |s| s.alerts(open, limit)).await?;
-    Ok(Json(json!({"alerts": rows.iter().map(alert_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"alerts": rows.iter().map(alert_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -611,7 +874,11 @@ struct EventQuery {
     token: Option<String>,
 }
 
-async fn events(State(api): State<Api>, h: HeaderMap, Query(q): Query<EventQuery>) -> Result<Response, StationError> {
+async fn events(
+    State(api): State<Api>,
+    h: HeaderMap,
+    Query(q): Query<EventQuery>,
+) -> Result<Response, StationError> {
     // EventSource cannot set headers, so the console passes its token as a query parameter.
     let mut h = h;
     if let Some(t) = q.token {
@@ -625,18 +892,29 @@ async fn events(State(api): State<Api>, h: HeaderMap, Query(q): Query<EventQuery
         loop {
             match rx.recv().await {
                 Ok(v) => {
-                    let ev = Event::default().event(v.get("type").and_then(Value::as_str).unwrap_or("event").to_owned()).data(v.to_string());
+                    let ev = Event::default()
+                        .event(
+                            v.get("type")
+                                .and_then(Value::as_str)
+                                .unwrap_or("event")
+                                .to_owned(),
+                        )
+                        .data(v.to_string());
                     return Some((Ok::<_, std::convert::Infallible>(ev), rx));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let ev = Event::default().event("lagged").data(json!({"type": "lagged", "missed": n}).to_string());
+                    let ev = Event::default()
+                        .event("lagged")
+                        .data(json!({"type": "lagged", "missed": n}).to_string());
                     return Some((Ok(ev), rx));
                 }
                 Err(_) => return None,
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -649,29 +927,58 @@ struct NewUser {
 async fn users(State(api): State<Api>, h: HeaderMap) -> R {
     need(&user_of(&h, &api)?, Act::Admin)?;
     let rows = api.engine.db.read(|s| s.users()).await?;
-    Ok(Json(json!({"users": rows.iter().map(|u| json!({"name": u.name, "role": u.role, "created_at": u.created_at, "revoked_at": u.revoked_at})).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"users": rows.iter().map(|u| json!({"name": u.name, "role": u.role, "created_at": u.created_at, "revoked_at": u.revoked_at})).collect::<Vec<_>>()}),
+    ))
 }
 
-async fn add_user(State(api): State<Api>, h: HeaderMap, body: Bytes) -> R<(StatusCode, Json<Value>)> {
+async fn add_user(
+    State(api): State<Api>,
+    h: HeaderMap,
+    body: Bytes,
+) -> R<(StatusCode, Json<Value>)> {
     need(&user_of(&h, &api)?, Act::Admin)?;
     let r: NewUser = parse(&body)?;
-    let role = Role::parse(&r.role).ok_or_else(|| StationError::BadRequest("role must be principal, operator, auditor or admin".into()))?;
+    let role = Role::parse(&r.role).ok_or_else(|| {
+        StationError::BadRequest("role must be principal, operator, auditor or admin".into())
+    })?;
     let name = r.name.trim().to_owned();
-    if name.is_empty() || name.len() > 64 || name == hotline_proto::entry::BY_STATION || name.chars().any(|c| c.is_control()) {
-        return Err(StationError::BadRequest("a user name is 1–64 printable characters and not \"station\"".into()));
+    if name.is_empty()
+        || name.len() > 64
+        || name == hotline_proto::entry::BY_STATION
+        || name.chars().any(|c| c.is_control())
+    {
+        return Err(StationError::BadRequest(
+            "a user name is 1–64 printable characters and not \"station\"".into(),
+        ));
     }
     let token = crate::config::new_token();
     let th = hotline_proto::sha256(token.as_bytes());
     let n2 = name.clone();
-    api.engine.db.call(move |s| s.add_user(&n2, role.name(), &th, now_ms())).await?;
-    api.users.write().unwrap().insert(th, User { name: name.clone(), role });
-    Ok((StatusCode::CREATED, Json(json!({"name": name, "role": role.name(), "token": token}))))
+    api.engine
+        .db
+        .call(move |s| s.add_user(&n2, role.name(), &th, now_ms()))
+        .await?;
+    api.users.write().unwrap().insert(
+        th,
+        User {
+            name: name.clone(),
+            role,
+        },
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": name, "role": role.name(), "token": token})),
+    ))
 }
 
 async fn revoke_user(State(api): State<Api>, h: HeaderMap, Path(name): Path<String>) -> R {
     need(&user_of(&h, &api)?, Act::Admin)?;
     let n2 = name.clone();
-    api.engine.db.call(move |s| s.revoke_user(&n2, now_ms())).await?;
+    api.engine
+        .db
+        .call(move |s| s.revoke_user(&n2, now_ms()))
+        .await?;
     api.users.write().unwrap().retain(|_, u| u.name != name);
     Ok(Json(json!({"name": name, "revoked": true})))
 }
@@ -688,7 +995,9 @@ async fn audit(State(api): State<Api>, h: HeaderMap, Query(q): Query<AuditQuery>
     user_of(&h, &api)?;
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);
     let rows = api.engine.db.read(move |s| s.audit(q.after, limit)).await?;
-    Ok(Json(json!({"audit": rows.iter().map(crate::audit::to_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"audit": rows.iter().map(crate::audit::to_json).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -696,7 +1005,11 @@ async fn metrics(State(api): State<Api>) -> Response {
     let m = &e.metrics;
     use std::sync::atomic::Ordering::Relaxed;
     let up = e.health.read().unwrap().values().filter(|h| h.up).count();
-    let open = e.db.read(|s| s.alerts(true, 100_000)).await.map(|a| a.len()).unwrap_or(0);
+    let open =
+        e.db.read(|s| s.alerts(true, 100_000))
+            .await
+            .map(|a| a.len())
+            .unwrap_or(0);
     let mut queue = 0u64;
     let chans: Vec<_> = e.channels.read().unwrap().values().cloned().collect();
     for c in chans {

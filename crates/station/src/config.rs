@@ -73,21 +73,27 @@ impl DataDir {
                 self.config().display()
             ))
         })?;
-        toml::from_str(&text)
-            .map_err(|e| StationError::Setup(format!("{} is not a valid config: {e}", self.config().display())))
+        toml::from_str(&text).map_err(|e| {
+            StationError::Setup(format!(
+                "{} is not a valid config: {e}",
+                self.config().display()
+            ))
+        })
     }
 
     /// Writes the config file.
     pub fn save_config(&self, c: &Config) -> Result<(), StationError> {
         let text = toml::to_string(c).expect("config serializes");
-        std::fs::write(self.config(), text)
-            .map_err(|e| StationError::Setup(format!("cannot write {}: {e}", self.config().display())))
+        std::fs::write(self.config(), text).map_err(|e| {
+            StationError::Setup(format!("cannot write {}: {e}", self.config().display()))
+        })
     }
 
     /// Reads the secret keys.
     pub fn load_keys(&self) -> Result<SecretKeys, StationError> {
-        let bytes = std::fs::read(self.keys())
-            .map_err(|e| StationError::Setup(format!("cannot read {}: {e}", self.keys().display())))?;
+        let bytes = std::fs::read(self.keys()).map_err(|e| {
+            StationError::Setup(format!("cannot read {}: {e}", self.keys().display()))
+        })?;
         SecretKeys::from_bytes(&bytes)
             .map_err(|_| StationError::Setup(format!("{} is damaged", self.keys().display())))
     }
@@ -96,7 +102,9 @@ impl DataDir {
     pub fn load_admin_token(&self) -> Result<String, StationError> {
         std::fs::read_to_string(self.admin_token())
             .map(|s| s.trim().to_owned())
-            .map_err(|e| StationError::Setup(format!("cannot read {}: {e}", self.admin_token().display())))
+            .map_err(|e| {
+                StationError::Setup(format!("cannot read {}: {e}", self.admin_token().display()))
+            })
     }
 }
 
@@ -121,5 +129,8 @@ pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), StationError
 pub(crate) fn new_token() -> String {
     let mut b = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
-    format!("hlt_{}", data_encoding::BASE32_NOPAD.encode(&b).to_ascii_lowercase())
+    format!(
+        "hlt_{}",
+        data_encoding::BASE32_NOPAD.encode(&b).to_ascii_lowercase()
+    )
 }

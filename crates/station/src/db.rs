@@ -76,7 +76,9 @@ impl Db {
     pub fn submit(&self, ops: Vec<WriteOp>) -> Pending {
         let (tx, rx) = oneshot::channel();
         if let Err(std_mpsc::SendError(Job::Write(_, reply))) = self.tx.send(Job::Write(ops, tx)) {
-            let _ = reply.send(Err(StationError::Storage("the storage writer stopped".into())));
+            let _ = reply.send(Err(StationError::Storage(
+                "the storage writer stopped".into(),
+            )));
         }
         Pending(rx)
     }
@@ -120,7 +122,10 @@ impl Db {
     }
 
     /// Synchronous read, for start-up.
-    pub fn read_now<T>(&self, f: impl FnOnce(&SqliteStore) -> hotline_store::Result<T>) -> Result<T, StationError> {
+    pub fn read_now<T>(
+        &self,
+        f: impl FnOnce(&SqliteStore) -> hotline_store::Result<T>,
+    ) -> Result<T, StationError> {
         let guard = self.readers[0].lock().unwrap_or_else(|p| p.into_inner());
         f(&guard).map_err(StationError::from)
     }
@@ -155,7 +160,10 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
 }
 
 fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, path: &Path) {
-    let all: Vec<WriteOp> = writes.iter().flat_map(|(ops, _)| ops.iter().cloned()).collect();
+    let all: Vec<WriteOp> = writes
+        .iter()
+        .flat_map(|(ops, _)| ops.iter().cloned())
+        .collect();
     match store.write(&all) {
         Ok(mut results) => {
             for (ops, reply) in writes {
@@ -167,7 +175,9 @@ fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, pat
             // Find the faulty batch: commit each alone so one bad batch fails alone.
             tracing::warn!("group commit failed ({e}); retrying batches one by one");
             for (ops, reply) in writes {
-                let r = store.write(&ops).map_err(|e| StationError::Storage(e.to_string()));
+                let r = store
+                    .write(&ops)
+                    .map_err(|e| StationError::Storage(e.to_string()));
                 let _ = reply.send(r);
             }
         }

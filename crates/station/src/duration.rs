@@ -3,16 +3,24 @@
 /// Parses a duration into milliseconds.
 pub fn parse(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 500ms, 3s, 10m or 48h"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 3s, 10m or 48h"))?;
     let mult = match unit.trim() {
         "ms" => 1.0,
         "s" | "" => 1000.0,
         "m" | "min" => 60_000.0,
         "h" => 3_600_000.0,
         "d" => 86_400_000.0,
-        _ => return Err(format!("{s:?} is not a duration like 500ms, 3s, 10m or 48h")),
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration like 500ms, 3s, 10m or 48h"
+            ))
+        }
     };
     let ms = n * mult;
     if !ms.is_finite() || ms < 1.0 || ms > 1e15 {
@@ -25,7 +33,10 @@ pub fn parse(s: &str) -> Result<u64, String> {
 pub fn parse_times(s: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for part in s.split(',') {
-        let (h, m) = part.trim().split_once(':').ok_or_else(|| format!("{part:?} is not HH:MM"))?;
+        let (h, m) = part
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("{part:?} is not HH:MM"))?;
         let h: u32 = h.parse().map_err(|_| format!("{part:?} is not HH:MM"))?;
         let m: u32 = m.parse().map_err(|_| format!("{part:?} is not HH:MM"))?;
         if h > 23 || m > 59 {
@@ -46,18 +57,33 @@ pub fn deadline(s: &str, now: u64) -> Result<u64, String> {
     if let Ok(d) = parse(s) {
         return Ok(now + d);
     }
-    rfc3339(s).ok_or_else(|| format!("{s:?} is neither a duration (10m, 48h) nor an RFC 3339 time (2026-11-26T18:00:00Z)"))
+    rfc3339(s).ok_or_else(|| {
+        format!(
+            "{s:?} is neither a duration (10m, 48h) nor an RFC 3339 time (2026-11-26T18:00:00Z)"
+        )
+    })
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` into Unix milliseconds.
 fn rfc3339(s: &str) -> Option<u64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     let mut rest = &s[19..];
     let mut frac_ms = 0i64;
     if let Some(r) = rest.strip_prefix('.') {
@@ -114,7 +140,10 @@ mod tests {
     fn rfc3339_times() {
         assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(rfc3339("2026-11-26T18:00:00Z"), Some(1_795_716_000_000));
-        assert_eq!(rfc3339("2026-11-26T19:00:00+01:00"), Some(1_795_716_000_000));
+        assert_eq!(
+            rfc3339("2026-11-26T19:00:00+01:00"),
+            Some(1_795_716_000_000)
+        );
         assert_eq!(rfc3339("2026-11-26T18:00:00.250Z"), Some(1_795_716_000_250));
         assert_eq!(deadline("10s", 1000), Ok(11_000));
         assert!(deadline("tomorrow", 0).is_err());

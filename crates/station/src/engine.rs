@@ -35,7 +35,12 @@ pub fn now_ns() -> u64 {
 }
 
 /// Alert kinds the policy engine owns (raised and cleared by `policy::evaluate`).
-const POLICY_KEYS: [&str; 4] = ["contact-missed", "ack-overdue:", "peer-ack-overdue:", "deadline-missed:"];
+const POLICY_KEYS: [&str; 4] = [
+    "contact-missed",
+    "ack-overdue:",
+    "peer-ack-overdue:",
+    "deadline-missed:",
+];
 
 fn is_policy_key(k: &str) -> bool {
     POLICY_KEYS.iter().any(|p| k.starts_with(p))
@@ -140,7 +145,12 @@ fn fatal(e: StationError) -> ! {
 
 impl Engine {
     /// Loads everything from storage into memory.
-    pub fn load(name: String, keys: SecretKeys, db: Db, alert_hook: Option<String>) -> Result<Engine, StationError> {
+    pub fn load(
+        name: String,
+        keys: SecretKeys,
+        db: Db,
+        alert_hook: Option<String>,
+    ) -> Result<Engine, StationError> {
         let identity = keys.identity();
         let (events, _) = broadcast::channel(4096);
         let engine = Engine {
@@ -165,16 +175,24 @@ impl Engine {
         let open_alerts = engine.db.read_now(|s| s.alerts(true, 1_000_000))?;
         for row in rows {
             let rt = engine.load_channel(&row, &open_alerts)?;
-            engine.channels.write().unwrap().insert(row.id, Arc::new(Mutex::new(rt)));
+            engine
+                .channels
+                .write()
+                .unwrap()
+                .insert(row.id, Arc::new(Mutex::new(rt)));
         }
         Ok(engine)
     }
 
     fn insert_peer(&self, row: PeerRow) -> Result<(), StationError> {
-        let identity = Identity::parse(&row.token)
-            .map_err(|_| StationError::Setup(format!("stored key of peer {} is damaged", row.name)))?;
+        let identity = Identity::parse(&row.token).map_err(|_| {
+            StationError::Setup(format!("stored key of peer {} is damaged", row.name))
+        })?;
         self.wake.write().unwrap().entry(row.id).or_default();
-        self.peers.write().unwrap().insert(row.id, PeerRt { row, identity });
+        self.peers
+            .write()
+            .unwrap()
+            .insert(row.id, PeerRt { row, identity });
         Ok(())
     }
 
@@ -193,22 +211,31 @@ impl Engine {
                 match book.as_mut() {
                     None => {
                         let (b, _) = ChannelBook::genesis(&r.envelope, row.me).map_err(|e| {
-                            StationError::Storage(format!("stored Open of {} does not verify: {e}", hex(&id)))
+                            StationError::Storage(format!(
+                                "stored Open of {} does not verify: {e}",
+                                hex(&id)
+                            ))
                         })?;
                         book = Some(b);
                     }
                     Some(b) => {
                         let key = &b.identities()[r.author as usize];
                         let v = VerifiedEntry::from_storage(&r.envelope, key).map_err(|e| {
-                            StationError::Storage(format!("stored entry {} does not verify: {e}", hex(&r.hash)))
+                            StationError::Storage(format!(
+                                "stored entry {} does not verify: {e}",
+                                hex(&r.hash)
+                            ))
                         })?;
                         b.apply(&v, r.stored_at);
                     }
                 }
             }
         }
-        let book = book.ok_or_else(|| StationError::Storage(format!("channel {} has no entries", hex(&id))))?;
-        let peer_key = book.identities()[book.peer() as usize].verifying_key().expect("validated");
+        let book = book
+            .ok_or_else(|| StationError::Storage(format!("channel {} has no entries", hex(&id))))?;
+        let peer_key = book.identities()[book.peer() as usize]
+            .verifying_key()
+            .expect("validated");
         let peer_ckpt = self
             .db
             .read_now(|s| s.checkpoint(&id, book.peer()))?
@@ -223,7 +250,10 @@ impl Engine {
             .filter(|a| a.channel == Some(id) && is_policy_key(&a.key))
             .map(|a| a.key.clone())
             .collect();
-        let delivered = peer_ckpt.as_ref().map(|c| c.checkpoint().heads[book.me() as usize].0).unwrap_or(0);
+        let delivered = peer_ckpt
+            .as_ref()
+            .map(|c| c.checkpoint().heads[book.me() as usize].0)
+            .unwrap_or(0);
         Ok(ChannelRt {
             book,
             peer_id: row.peer_id,
@@ -253,12 +283,19 @@ impl Engine {
             .values()
             .find(|p| p.row.name == name)
             .cloned()
-            .ok_or_else(|| StationError::NotFound(format!("no peer named {name:?} (see `hotline peer list`)")))
+            .ok_or_else(|| {
+                StationError::NotFound(format!("no peer named {name:?} (see `hotline peer list`)"))
+            })
     }
 
     /// The peer holding an X25519 static key, for the handshake.
     pub fn peer_by_dh(&self, dh: &[u8; 32]) -> Option<PeerRt> {
-        self.peers.read().unwrap().values().find(|p| &p.identity.dh_pk == dh).cloned()
+        self.peers
+            .read()
+            .unwrap()
+            .values()
+            .find(|p| &p.identity.dh_pk == dh)
+            .cloned()
     }
 
     /// A channel by id.
@@ -273,8 +310,13 @@ impl Engine {
 
     /// All channels with a peer.
     pub fn channels_of(&self, peer_id: i64) -> Vec<(Hash, Arc<Mutex<ChannelRt>>)> {
-        let all: Vec<(Hash, Arc<Mutex<ChannelRt>>)> =
-            self.channels.read().unwrap().iter().map(|(k, v)| (*k, v.clone())).collect();
+        let all: Vec<(Hash, Arc<Mutex<ChannelRt>>)> = self
+            .channels
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
         all.into_iter()
             .filter(|(_, c)| c.try_lock().map(|c| c.peer_id == peer_id).unwrap_or(true))
             .collect()
@@ -289,7 +331,12 @@ impl Engine {
 
     /// The notifier of a peer's sender.
     pub fn notifier(&self, peer_id: i64) -> Arc<Notify> {
-        self.wake.write().unwrap().entry(peer_id).or_default().clone()
+        self.wake
+            .write()
+            .unwrap()
+            .entry(peer_id)
+            .or_default()
+            .clone()
     }
 
     /// Publishes a live event.
@@ -300,21 +347,36 @@ impl Engine {
     // ---- peers ----------------------------------------------------------
 
     /// Pins a new peer.
-    pub async fn add_peer(&self, name: &str, token: &str, addrs: Vec<String>, rel: Option<String>) -> Result<PeerRow, StationError> {
+    pub async fn add_peer(
+        &self,
+        name: &str,
+        token: &str,
+        addrs: Vec<String>,
+        rel: Option<String>,
+    ) -> Result<PeerRow, StationError> {
         let name = name.trim().to_owned();
         if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == '/') {
-            return Err(StationError::BadRequest("a peer name is 1–64 printable characters without '/'".into()));
+            return Err(StationError::BadRequest(
+                "a peer name is 1–64 printable characters without '/'".into(),
+            ));
         }
-        let id = Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
+        let id =
+            Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
         if id == self.identity {
-            return Err(StationError::BadRequest("that is this station's own identity".into()));
+            return Err(StationError::BadRequest(
+                "that is this station's own identity".into(),
+            ));
         }
         if addrs.is_empty() {
-            return Err(StationError::BadRequest("give at least one address (--addr HOST:PORT)".into()));
+            return Err(StationError::BadRequest(
+                "give at least one address (--addr HOST:PORT)".into(),
+            ));
         }
         for a in &addrs {
             if !valid_addr(a) {
-                return Err(StationError::BadRequest(format!("address {a:?} is not HOST:PORT")));
+                return Err(StationError::BadRequest(format!(
+                    "address {a:?} is not HOST:PORT"
+                )));
             }
         }
         let t = id.token();
@@ -347,13 +409,21 @@ impl Engine {
     // ---- authoring ------------------------------------------------------
 
     /// Opens a channel to a peer; returns its id after the `Open` is committed.
-    pub async fn open_channel(&self, peer: &str, terms: Terms, reopens: Option<Hash>, by: &str) -> Result<Hash, StationError> {
+    pub async fn open_channel(
+        &self,
+        peer: &str,
+        terms: Terms,
+        reopens: Option<Hash>,
+        by: &str,
+    ) -> Result<Hash, StationError> {
         let p = self.peer_by_name(peer)?;
         if let Some(old) = reopens {
             let rt = self.channel(&old)?;
             let rt = rt.lock().await;
             if rt.peer_id != p.row.id {
-                return Err(StationError::BadRequest("--reopens names a channel with another peer".into()));
+                return Err(StationError::BadRequest(
+                    "--reopens names a channel with another peer".into(),
+                ));
             }
         }
         let now = now_ms();
@@ -369,12 +439,25 @@ impl Engine {
             last_delivery_at: None,
         };
         let ops = vec![
-            WriteOp::Channel(ChannelRow { id, peer_id: p.row.id, me: 0, created_at: now }),
-            WriteOp::Entry { entry: v.clone(), stored_at: now },
+            WriteOp::Channel(ChannelRow {
+                id,
+                peer_id: p.row.id,
+                me: 0,
+                created_at: now,
+            }),
+            WriteOp::Entry {
+                entry: v.clone(),
+                stored_at: now,
+            },
         ];
         self.db.write(ops).await.unwrap_or_else(|e| fatal(e));
-        self.channels.write().unwrap().insert(id, Arc::new(Mutex::new(rt)));
-        self.metrics.entries_authored.fetch_add(1, Ordering::Relaxed);
+        self.channels
+            .write()
+            .unwrap()
+            .insert(id, Arc::new(Mutex::new(rt)));
+        self.metrics
+            .entries_authored
+            .fetch_add(1, Ordering::Relaxed);
         self.emit(json!({"type": "channel", "channel": hex(&id), "state": "proposed"}));
         self.emit_entry(&id, &v, 0, true);
         self.wake_peer(p.row.id);
@@ -382,7 +465,12 @@ impl Engine {
     }
 
     /// Authors an entry on a channel for a local user; returns it once committed.
-    pub async fn author(&self, channel: &Hash, body: Body, by: &str) -> Result<VerifiedEntry, StationError> {
+    pub async fn author(
+        &self,
+        channel: &Hash,
+        body: Body,
+        by: &str,
+    ) -> Result<VerifiedEntry, StationError> {
         let rt = self.channel(channel)?;
         let (v, pending, peer_id) = {
             let mut rt = rt.lock().await;
@@ -392,7 +480,10 @@ impl Engine {
                 .book
                 .author(&self.keys, body, by, now, peer.row.verified)
                 .map_err(|r| self.explain(&rt, r, &peer))?;
-            let pending = self.db.submit(vec![WriteOp::Entry { entry: v.clone(), stored_at: now }]);
+            let pending = self.db.submit(vec![WriteOp::Entry {
+                entry: v.clone(),
+                stored_at: now,
+            }]);
             rt.book.apply(&v, now);
             (v, pending, rt.peer_id)
         };
@@ -401,7 +492,9 @@ impl Engine {
             Some(WriteResult::Cursor(c)) => *c,
             _ => 0,
         };
-        self.metrics.entries_authored.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .entries_authored
+            .fetch_add(1, Ordering::Relaxed);
         self.after_commit(channel, &v, cursor, true);
         self.wake_peer(peer_id);
         Ok(v)
@@ -432,7 +525,13 @@ impl Engine {
             Refusal::Forbidden(f) => {
                 let st = f.state;
                 let me = rt.book.me() as usize;
-                let who = |a: usize| if a == me { format!("this station ({})", self.name) } else { format!("{} (the counterpart)", peer.row.name) };
+                let who = |a: usize| {
+                    if a == me {
+                        format!("this station ({})", self.name)
+                    } else {
+                        format!("{} (the counterpart)", peer.row.name)
+                    }
+                };
                 let why = if st.is_suspended() {
                     let by: Vec<String> = (0..2).filter(|a| st.suspended[*a]).map(who).collect();
                     format!("the channel is suspended by {}", by.join(" and "))
@@ -455,7 +554,12 @@ impl Engine {
     /// Valid entries are committed in one batch together with our signed
     /// checkpoint over them; the first invalid entry stops the batch, raises an
     /// alert and is not stored.
-    pub async fn receive(&self, peer: &PeerRt, channel: Hash, envelopes: Vec<Vec<u8>>) -> Result<Option<Vec<u8>>, String> {
+    pub async fn receive(
+        &self,
+        peer: &PeerRt,
+        channel: Hash,
+        envelopes: Vec<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, String> {
         let now = now_ms();
         let mut envs = envelopes.into_iter();
         let mut ops = Vec::new();
@@ -465,19 +569,37 @@ impl Engine {
         let arc = match existing {
             Some(a) => a,
             None => {
-                let Some(first) = envs.next() else { return Ok(None) };
+                let Some(first) = envs.next() else {
+                    return Ok(None);
+                };
                 let (book, v) = match ChannelBook::genesis(&first, 1) {
                     Ok(x) => x,
-                    Err(e) => return Err(self.bad_input(peer, None, format!("proposal rejected: {e}")).await),
+                    Err(e) => {
+                        return Err(self
+                            .bad_input(peer, None, format!("proposal rejected: {e}"))
+                            .await)
+                    }
                 };
                 let ids = book.identities();
                 if ids[0] != peer.identity || ids[1] != self.identity || book.id() != channel {
                     return Err(self
-                        .bad_input(peer, None, "proposal rejected: it names other stations or another channel".into())
+                        .bad_input(
+                            peer,
+                            None,
+                            "proposal rejected: it names other stations or another channel".into(),
+                        )
                         .await);
                 }
-                ops.push(WriteOp::Channel(ChannelRow { id: channel, peer_id: peer.row.id, me: 1, created_at: now }));
-                ops.push(WriteOp::Entry { entry: v.clone(), stored_at: now });
+                ops.push(WriteOp::Channel(ChannelRow {
+                    id: channel,
+                    peer_id: peer.row.id,
+                    me: 1,
+                    created_at: now,
+                }));
+                ops.push(WriteOp::Entry {
+                    entry: v.clone(),
+                    stored_at: now,
+                });
                 applied.push(v);
                 let arc = Arc::new(Mutex::new(ChannelRt {
                     book,
@@ -495,19 +617,32 @@ impl Engine {
         let mut rt = arc.lock().await;
         if rt.peer_id != peer.row.id {
             drop(rt);
-            return Err(self.bad_input(peer, Some(channel), "entries for a channel with another peer".into()).await);
+            return Err(self
+                .bad_input(
+                    peer,
+                    Some(channel),
+                    "entries for a channel with another peer".into(),
+                )
+                .await);
         }
         let mut fault = None;
         let author = rt.book.peer();
         for bytes in envs {
             match rt.book.check(author, &bytes, peer.row.verified) {
                 Ok(Outcome::New(v)) => {
-                    ops.push(WriteOp::Entry { entry: v.clone(), stored_at: now });
+                    ops.push(WriteOp::Entry {
+                        entry: v.clone(),
+                        stored_at: now,
+                    });
                     rt.book.apply(&v, now);
                     applied.push(v);
                 }
                 Ok(Outcome::Duplicate) => {}
-                Ok(Outcome::Equivocation { author, seq, envelope }) => {
+                Ok(Outcome::Equivocation {
+                    author,
+                    seq,
+                    envelope,
+                }) => {
                     let stored = self
                         .db
                         .read(move |s| s.entry_at(&channel, author, seq))
@@ -555,11 +690,20 @@ impl Engine {
                 peer_checkpoint: rt.peer_ckpt.as_ref().map(|c| c.hash()),
             };
             let signed = c.sign(&self.keys);
-            ops.push(WriteOp::Checkpoint { channel, signer: rt.book.me(), envelope: signed.bytes().to_vec(), stored_at: now });
+            ops.push(WriteOp::Checkpoint {
+                channel,
+                signer: rt.book.me(),
+                envelope: signed.bytes().to_vec(),
+                stored_at: now,
+            });
             rt.own_ckpt = Some(signed.hash());
             Some(signed.bytes().to_vec())
         };
-        let pending = if ops.is_empty() { None } else { Some(self.db.submit(ops)) };
+        let pending = if ops.is_empty() {
+            None
+        } else {
+            Some(self.db.submit(ops))
+        };
         drop(rt);
         let results = match pending {
             Some(p) => p.wait().await.unwrap_or_else(|e| fatal(e)),
@@ -574,7 +718,9 @@ impl Engine {
         }
         for v in &applied {
             let c = cursors.next().unwrap_or(0);
-            self.metrics.entries_received.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .entries_received
+                .fetch_add(1, Ordering::Relaxed);
             self.after_commit(&channel, v, c, false);
         }
         for r in &results {
@@ -584,12 +730,15 @@ impl Engine {
         }
         match fault {
             Some(f) => {
-                self.metrics.entries_rejected.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .entries_rejected
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(self.bad_input(peer, Some(channel), f).await)
             }
             None => {
                 if !applied.is_empty() {
-                    self.clear_alert(None, &format!("bad-input:{}", peer.row.name)).await;
+                    self.clear_alert(None, &format!("bad-input:{}", peer.row.name))
+                        .await;
                 }
                 Ok(ckpt)
             }
@@ -600,11 +749,19 @@ impl Engine {
     pub async fn receive_checkpoint(&self, peer: &PeerRt, bytes: &[u8]) -> Result<(), String> {
         let claimed = match SignedCheckpoint::peek(bytes) {
             Ok(c) => c,
-            Err(e) => return Err(self.bad_input(peer, None, format!("checkpoint does not decode: {e}")).await),
+            Err(e) => {
+                return Err(self
+                    .bad_input(peer, None, format!("checkpoint does not decode: {e}"))
+                    .await)
+            }
         };
         let arc = match self.channel(&claimed.channel) {
             Ok(a) => a,
-            Err(_) => return Err(self.bad_input(peer, None, "checkpoint for an unknown channel".into()).await),
+            Err(_) => {
+                return Err(self
+                    .bad_input(peer, None, "checkpoint for an unknown channel".into())
+                    .await)
+            }
         };
         let mut rt = arc.lock().await;
         let me = rt.book.me();
@@ -617,13 +774,16 @@ impl Engine {
                     let (seq, h) = c.checkpoint().heads[me as usize];
                     let ours_ok = seq == 0 || rt.book.meta(me, seq).map(|m| m.hash) == Some(h);
                     let (pseq, ph) = c.checkpoint().heads[rt.book.peer() as usize];
-                    let theirs_ok = pseq == 0 || pseq > rt.book.len(rt.book.peer()) || rt.book.meta(rt.book.peer(), pseq).map(|m| m.hash) == Some(ph);
+                    let theirs_ok = pseq == 0
+                        || pseq > rt.book.len(rt.book.peer())
+                        || rt.book.meta(rt.book.peer(), pseq).map(|m| m.hash) == Some(ph);
                     if !ours_ok || !theirs_ok {
                         Some("checkpoint disagrees with the transcript held here".to_string())
                     } else {
                         let newer = rt.peer_ckpt.as_ref().is_none_or(|old| {
                             let o = old.checkpoint().heads;
-                            c.checkpoint().heads[0].0 >= o[0].0 && c.checkpoint().heads[1].0 >= o[1].0
+                            c.checkpoint().heads[0].0 >= o[0].0
+                                && c.checkpoint().heads[1].0 >= o[1].0
                         });
                         if newer {
                             let now = now_ms();
@@ -638,7 +798,9 @@ impl Engine {
                             let upto = rt.delivered_upto();
                             drop(rt);
                             pending.wait().await.unwrap_or_else(|e| fatal(e));
-                            self.metrics.checkpoints_received.fetch_add(1, Ordering::Relaxed);
+                            self.metrics
+                                .checkpoints_received
+                                .fetch_add(1, Ordering::Relaxed);
                             self.emit(json!({"type": "delivery", "channel": hex(&claimed.channel), "delivered_upto": upto}));
                             return Ok(());
                         }
@@ -661,13 +823,34 @@ impl Engine {
     /// Raises a `bad-input` alert about a peer and returns the sentence (for the link's Error).
     pub async fn bad_input(&self, peer: &PeerRt, channel: Option<Hash>, what: String) -> String {
         tracing::warn!(peer = %peer.row.name, "rejected input: {what}");
-        self.raise_alert(AlertKind::BadInput, channel.map(|_| channel).unwrap_or(None), format!("bad-input:{}", peer.row.name), format!("{} sent invalid input, rejected and not stored: {what}", peer.row.name)).await;
+        self.raise_alert(
+            AlertKind::BadInput,
+            channel.map(|_| channel).unwrap_or(None),
+            format!("bad-input:{}", peer.row.name),
+            format!(
+                "{} sent invalid input, rejected and not stored: {what}",
+                peer.row.name
+            ),
+        )
+        .await;
         what
     }
 
     /// Raises an alert unless the same key is open.
-    pub async fn raise_alert(&self, kind: AlertKind, channel: Option<Hash>, key: String, cause: String) {
-        let op = WriteOp::RaiseAlert { kind: kind.name().into(), channel, key, cause, at: now_ms() };
+    pub async fn raise_alert(
+        &self,
+        kind: AlertKind,
+        channel: Option<Hash>,
+        key: String,
+        cause: String,
+    ) {
+        let op = WriteOp::RaiseAlert {
+            kind: kind.name().into(),
+            channel,
+            key,
+            cause,
+            at: now_ms(),
+        };
         match self.db.write(vec![op]).await {
             Ok(r) => {
                 if let Some(WriteResult::Alert(Some(a))) = r.first() {
@@ -680,7 +863,11 @@ impl Engine {
 
     /// Clears the open alert with this key, if any.
     pub async fn clear_alert(&self, channel: Option<Hash>, key: &str) {
-        let op = WriteOp::ClearAlert { channel, key: key.to_owned(), at: now_ms() };
+        let op = WriteOp::ClearAlert {
+            channel,
+            key: key.to_owned(),
+            at: now_ms(),
+        };
         match self.db.write(vec![op]).await {
             Ok(r) => {
                 if let Some(WriteResult::Alert(Some(a))) = r.first() {
@@ -707,8 +894,13 @@ impl Engine {
 
     /// One policy tick over every channel.
     pub async fn tick(&self) {
-        let all: Vec<(Hash, Arc<Mutex<ChannelRt>>)> =
-            self.channels.read().unwrap().iter().map(|(k, v)| (*k, v.clone())).collect();
+        let all: Vec<(Hash, Arc<Mutex<ChannelRt>>)> = self
+            .channels
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
         for (id, arc) in all {
             self.tick_channel(id, &arc).await;
         }
@@ -732,9 +924,18 @@ impl Engine {
             let mut authored = Vec::new();
             for a in actions {
                 match a {
-                    Action::Author(body) => match rt.book.author(&self.keys, body, hotline_proto::entry::BY_STATION, now, peer.row.verified) {
+                    Action::Author(body) => match rt.book.author(
+                        &self.keys,
+                        body,
+                        hotline_proto::entry::BY_STATION,
+                        now,
+                        peer.row.verified,
+                    ) {
                         Ok(v) => {
-                            ops.push(WriteOp::Entry { entry: v.clone(), stored_at: now });
+                            ops.push(WriteOp::Entry {
+                                entry: v.clone(),
+                                stored_at: now,
+                            });
                             rt.book.apply(&v, now);
                             authored.push(v);
                         }
@@ -742,11 +943,21 @@ impl Engine {
                     },
                     Action::Raise { kind, key, cause } => {
                         rt.open_alerts.insert(key.clone());
-                        ops.push(WriteOp::RaiseAlert { kind: kind.name().into(), channel: Some(id), key, cause, at: now });
+                        ops.push(WriteOp::RaiseAlert {
+                            kind: kind.name().into(),
+                            channel: Some(id),
+                            key,
+                            cause,
+                            at: now,
+                        });
                     }
                     Action::Clear { key } => {
                         rt.open_alerts.remove(&key);
-                        ops.push(WriteOp::ClearAlert { channel: Some(id), key, at: now });
+                        ops.push(WriteOp::ClearAlert {
+                            channel: Some(id),
+                            key,
+                            at: now,
+                        });
                     }
                 }
             }
@@ -759,7 +970,9 @@ impl Engine {
                 _ => None,
             });
             for v in &authored {
-                self.metrics.entries_authored.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .entries_authored
+                    .fetch_add(1, Ordering::Relaxed);
                 self.after_commit(&id, v, cursors.next().unwrap_or(0), true);
             }
             for r in &results {
@@ -778,7 +991,13 @@ impl Engine {
         let now = now_ms();
         let peers: Vec<PeerRt> = self.peers.read().unwrap().values().cloned().collect();
         for p in peers {
-            let h = self.health.read().unwrap().get(&p.row.id).cloned().unwrap_or_default();
+            let h = self
+                .health
+                .read()
+                .unwrap()
+                .get(&p.row.id)
+                .cloned()
+                .unwrap_or_default();
             let key = format!("link-down:{}", p.row.name);
             let mut live = false;
             for (_, c) in self.channels_of(p.row.id) {
@@ -786,11 +1005,29 @@ impl Engine {
                     live = true;
                 }
             }
-            let since = if h.since == 0 { self.started_at } else { h.since };
+            let since = if h.since == 0 {
+                self.started_at
+            } else {
+                h.since
+            };
             if !h.up && live && now.saturating_sub(since) > threshold_ms {
-                self.raise_alert(AlertKind::LinkDown, None, key, format!("the link to {} is down since {} ms ago", p.row.name, now - since)).await;
+                self.raise_alert(
+                    AlertKind::LinkDown,
+                    None,
+                    key,
+                    format!(
+                        "the link to {} is down since {} ms ago",
+                        p.row.name,
+                        now - since
+                    ),
+                )
+                .await;
             } else if h.up || !live {
-                let open = self.db.read(|s| s.alerts(true, 10_000)).await.unwrap_or_default();
+                let open = self
+                    .db
+                    .read(|s| s.alerts(true, 10_000))
+                    .await
+                    .unwrap_or_default();
                 if open.iter().any(|a| a.key == key) {
                     self.clear_alert(None, &key).await;
                 }
@@ -818,7 +1055,10 @@ impl Engine {
     ///
     /// Returns the checkpoints to export, our author index, the identities and the heads covered.
     #[allow(clippy::type_complexity)]
-    pub async fn fresh_checkpoint(&self, channel: &Hash) -> Result<(Vec<Vec<u8>>, u8, [Identity; 2], [(u64, Hash); 2]), StationError> {
+    pub async fn fresh_checkpoint(
+        &self,
+        channel: &Hash,
+    ) -> Result<(Vec<Vec<u8>>, u8, [Identity; 2], [(u64, Hash); 2]), StationError> {
         let arc = self.channel(channel)?;
         let mut rt = arc.lock().await;
         let now = now_ms();
@@ -856,15 +1096,23 @@ impl Engine {
         let mut after = 0;
         let id = *id;
         loop {
-            let rows = self.db.read(move |s| s.entries_after(&id, after, 10_000)).await?;
+            let rows = self
+                .db
+                .read(move |s| s.entries_after(&id, after, 10_000))
+                .await?;
             if rows.is_empty() {
                 break;
             }
             after = rows.last().map(|r| r.cursor).unwrap_or(after);
             // Entries committed after the checkpoint was signed are left for the next export.
-            envs.extend(rows.into_iter().filter(|r| r.seq <= heads[r.author as usize].0).map(|r| r.envelope));
+            envs.extend(
+                rows.into_iter()
+                    .filter(|r| r.seq <= heads[r.author as usize].0)
+                    .map(|r| r.envelope),
+            );
         }
-        hotline_core::export::write(&id, &ids, me, now_ms(), &envs, &cps).map_err(StationError::Storage)
+        hotline_core::export::write(&id, &ids, me, now_ms(), &envs, &cps)
+            .map_err(StationError::Storage)
     }
 
     /// The JSON summary of a channel.
@@ -875,7 +1123,13 @@ impl Engine {
         let b = &rt.book;
         let me = b.me();
         let st = b.state();
-        let h = self.health.read().unwrap().get(&rt.peer_id).cloned().unwrap_or_default();
+        let h = self
+            .health
+            .read()
+            .unwrap()
+            .get(&rt.peer_id)
+            .cloned()
+            .unwrap_or_default();
         let own = b.len(me);
         let delivered = rt.delivered_upto();
         let sent = rt.sent_upto.max(delivered).min(own);
@@ -907,7 +1161,10 @@ impl Engine {
         if detail {
             let obj = v.as_object_mut().expect("object");
             obj.insert("terms".into(), view::terms(b.terms()));
-            obj.insert("identities".into(), json!([b.identities()[0].token(), b.identities()[1].token()]));
+            obj.insert(
+                "identities".into(),
+                json!([b.identities()[0].token(), b.identities()[1].token()]),
+            );
             let reqs: Vec<Value> = b.open_requests[me as usize]
                 .iter()
                 .map(|(h, r)| json!({"hash": hex(h), "deadline": r.deadline, "on_miss": r.on_miss.name(), "ours": true}))
@@ -920,16 +1177,25 @@ impl Engine {
     }
 
     /// JSON of stored entry rows, with delivery state.
-    pub async fn entries_json(&self, id: &Hash, rows: Vec<hotline_store::EntryRow>) -> Result<Vec<Value>, StationError> {
+    pub async fn entries_json(
+        &self,
+        id: &Hash,
+        rows: Vec<hotline_store::EntryRow>,
+    ) -> Result<Vec<Value>, StationError> {
         let arc = self.channel(id)?;
         let rt = arc.lock().await;
         let me = rt.book.me();
         let delivered = rt.delivered_upto();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let env = hotline_proto::Envelope::decode(&r.envelope, hotline_proto::MAX_ENTRY_BYTES_CAP as usize)
+            let env = hotline_proto::Envelope::decode(
+                &r.envelope,
+                hotline_proto::MAX_ENTRY_BYTES_CAP as usize,
+            )
+            .map_err(|e| StationError::Storage(e.to_string()))?;
+            let e = env
+                .peek()
                 .map_err(|e| StationError::Storage(e.to_string()))?;
-            let e = env.peek().map_err(|e| StationError::Storage(e.to_string()))?;
             let own = r.author == me;
             let acked = !rt.book.unacked[r.author as usize].contains_key(&r.hash);
             let is_msg = e.body.kind() == hotline_proto::Kind::Message;

@@ -30,8 +30,12 @@ pub enum StationError {
 impl From<hotline_store::StoreError> for StationError {
     fn from(e: hotline_store::StoreError) -> Self {
         match e {
-            hotline_store::StoreError::Exists(w) => StationError::Conflict(format!("{w} already exists")),
-            hotline_store::StoreError::NotFound(w) => StationError::NotFound(format!("{w} not found")),
+            hotline_store::StoreError::Exists(w) => {
+                StationError::Conflict(format!("{w} already exists"))
+            }
+            hotline_store::StoreError::NotFound(w) => {
+                StationError::NotFound(format!("{w} not found"))
+            }
             e => StationError::Storage(e.to_string()),
         }
     }

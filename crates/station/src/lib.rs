@@ -56,11 +56,15 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
     }
     let name = name.trim();
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
-        return Err(StationError::Setup("--name must be 1–64 printable characters".into()));
+        return Err(StationError::Setup(
+            "--name must be 1–64 printable characters".into(),
+        ));
     }
     for (flag, a) in [("--listen", listen), ("--api", api)] {
         if a.parse::<SocketAddr>().is_err() {
-            return Err(StationError::Setup(format!("{flag} {a:?} is not IP:PORT (e.g. 127.0.0.1:7811)")));
+            return Err(StationError::Setup(format!(
+                "{flag} {a:?} is not IP:PORT (e.g. 127.0.0.1:7811)"
+            )));
         }
     }
     std::fs::create_dir_all(dir)
@@ -78,12 +82,26 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
         use hotline_store::Store;
         let mut store = hotline_store::SqliteStore::open(&d.db())?;
         store.set_meta("name", name)?;
-        store.add_user("admin", "admin", &hotline_proto::sha256(admin_token.as_bytes()), now_ms())?;
+        store.add_user(
+            "admin",
+            "admin",
+            &hotline_proto::sha256(admin_token.as_bytes()),
+            now_ms(),
+        )?;
     }
     config::write_secret(&d.admin_token(), format!("{admin_token}\n").as_bytes())?;
-    d.save_config(&Config { name: name.into(), listen: listen.into(), api: api.into(), alert_hook: None })?;
+    d.save_config(&Config {
+        name: name.into(),
+        listen: listen.into(),
+        api: api.into(),
+        alert_hook: None,
+    })?;
     let id = keys.identity();
-    Ok(Initialized { token: id.token(), fingerprint: id.fingerprint().to_string(), admin_token })
+    Ok(Initialized {
+        token: id.token(),
+        fingerprint: id.fingerprint().to_string(),
+        admin_token,
+    })
 }
 
 /// A running station.
@@ -108,12 +126,18 @@ impl Station {
         let engine = Arc::new(Engine::load(cfg.name.clone(), keys, db, hook)?);
         let link_listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
-            .map_err(|e| StationError::Setup(format!("cannot listen for peers on {}: {e}", cfg.listen)))?;
-        let api_listener = tokio::net::TcpListener::bind(&cfg.api)
-            .await
-            .map_err(|e| StationError::Setup(format!("cannot listen for the API on {}: {e}", cfg.api)))?;
-        let link_addr = link_listener.local_addr().map_err(|e| StationError::Setup(e.to_string()))?;
-        let api_addr = api_listener.local_addr().map_err(|e| StationError::Setup(e.to_string()))?;
+            .map_err(|e| {
+                StationError::Setup(format!("cannot listen for peers on {}: {e}", cfg.listen))
+            })?;
+        let api_listener = tokio::net::TcpListener::bind(&cfg.api).await.map_err(|e| {
+            StationError::Setup(format!("cannot listen for the API on {}: {e}", cfg.api))
+        })?;
+        let link_addr = link_listener
+            .local_addr()
+            .map_err(|e| StationError::Setup(e.to_string()))?;
+        let api_addr = api_listener
+            .local_addr()
+            .map_err(|e| StationError::Setup(e.to_string()))?;
 
         let user_map = load_users(&engine)?;
         let audit_head = engine
@@ -132,7 +156,12 @@ impl Station {
 
         let (tx, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        tasks.spawn(net::accept_loop(engine.clone(), link_listener, secret.clone(), rx.clone()));
+        tasks.spawn(net::accept_loop(
+            engine.clone(),
+            link_listener,
+            secret.clone(),
+            rx.clone(),
+        ));
         // Dialers: one per peer, started as peers appear.
         {
             let (engine, secret, mut rx2) = (engine.clone(), secret.clone(), rx.clone());
@@ -143,7 +172,12 @@ impl Station {
                     let ids: Vec<i64> = engine.peers.read().unwrap().keys().copied().collect();
                     for id in ids {
                         if running.insert(id) {
-                            dialers.spawn(net::dial_loop(engine.clone(), id, secret.clone(), rx2.clone()));
+                            dialers.spawn(net::dial_loop(
+                                engine.clone(),
+                                id,
+                                secret.clone(),
+                                rx2.clone(),
+                            ));
                         }
                     }
                     tokio::select! {
@@ -187,7 +221,13 @@ impl Station {
             });
         }
         tracing::info!(name = %cfg.name, "station up: link {link_addr}, API http://{api_addr}");
-        Ok(Station { engine, api_addr, link_addr, shutdown: tx, tasks })
+        Ok(Station {
+            engine,
+            api_addr,
+            link_addr,
+            shutdown: tx,
+            tasks,
+        })
     }
 
     /// Where the API listens.
@@ -204,7 +244,10 @@ impl Station {
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         let drain = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("some tasks did not stop within 10 s; aborting them");
             self.tasks.abort_all();
         }
@@ -219,6 +262,8 @@ fn load_users(engine: &Engine) -> Result<HashMap<hotline_proto::Hash, api::User>
         .db
         .read_now(|s| s.user_tokens())?
         .into_iter()
-        .filter_map(|(h, name, role)| api::Role::parse(&role).map(|role| (h, api::User { name, role })))
+        .filter_map(|(h, name, role)| {
+            api::Role::parse(&role).map(|role| (h, api::User { name, role }))
+        })
         .collect())
 }

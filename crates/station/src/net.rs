@@ -61,7 +61,12 @@ async fn heads_for(engine: &Engine, peer_id: i64) -> Vec<ChannelHeads> {
 }
 
 /// Accepts peers' connections until shutdown.
-pub async fn accept_loop(engine: Arc<Engine>, listener: TcpListener, secret: Arc<StaticSecret>, mut shutdown: watch::Receiver<bool>) {
+pub async fn accept_loop(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    secret: Arc<StaticSecret>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let generations: Arc<std::sync::Mutex<HashMap<i64, u64>>> = Default::default();
     loop {
         tokio::select! {
@@ -91,7 +96,9 @@ async fn inbound(
 ) {
     let e2 = engine.clone();
     let hs = hotline_link::respond(stream, &secret, move |pk| match e2.peer_by_dh(pk) {
-        Some(p) => PeerDecision::Pinned { last_timestamp: p.row.handshake_ts },
+        Some(p) => PeerDecision::Pinned {
+            last_timestamp: p.row.handshake_ts,
+        },
         None => PeerDecision::Unknown,
     });
     let (session, pk, ts) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
@@ -120,12 +127,20 @@ async fn inbound(
             return;
         }
     };
-    let Some(peer) = engine.peer_by_dh(&pk) else { return };
+    let Some(peer) = engine.peer_by_dh(&pk) else {
+        return;
+    };
     // Durably advance the replay clock before trusting the session.
     if let Some(p) = engine.peers.write().unwrap().get_mut(&peer.row.id) {
         p.row.handshake_ts = p.row.handshake_ts.max(ts);
     }
-    let _ = engine.db.write(vec![hotline_store::WriteOp::HandshakeTs { peer_id: peer.row.id, ts }]).await;
+    let _ = engine
+        .db
+        .write(vec![hotline_store::WriteOp::HandshakeTs {
+            peer_id: peer.row.id,
+            ts,
+        }])
+        .await;
     let gen = {
         let mut g = generations.lock().unwrap();
         let e = g.entry(peer.row.id).or_insert(0);
@@ -134,7 +149,10 @@ async fn inbound(
     };
     let current = || generations.lock().unwrap().get(&peer.row.id).copied() == Some(gen);
     let (mut rx, mut tx) = session.split();
-    let hello = LinkMsg::Hello { version: LINK_VERSION, heads: heads_for(&engine, peer.row.id).await };
+    let hello = LinkMsg::Hello {
+        version: LINK_VERSION,
+        heads: heads_for(&engine, peer.row.id).await,
+    };
     if tx.send(&hello.to_bytes()).await.is_err() {
         return;
     }
@@ -153,35 +171,63 @@ async fn inbound(
             Ok(Err(LinkError::Closed)) | Err(_) => return,
             Ok(Err(e)) => {
                 if !matches!(e, LinkError::Io(..)) {
-                    engine.bad_input(&peer, None, format!("link fault: {e}")).await;
+                    engine
+                        .bad_input(&peer, None, format!("link fault: {e}"))
+                        .await;
                 }
                 return;
             }
         };
         let reply = match LinkMsg::from_bytes(&bytes) {
             Err(e) => {
-                let t = engine.bad_input(&peer, None, format!("undecodable link message: {e}")).await;
-                Some(LinkMsg::Error { code: codes::MALFORMED, text: t })
+                let t = engine
+                    .bad_input(&peer, None, format!("undecodable link message: {e}"))
+                    .await;
+                Some(LinkMsg::Error {
+                    code: codes::MALFORMED,
+                    text: t,
+                })
             }
             Ok(LinkMsg::Hello { version, .. }) if version != LINK_VERSION => Some(LinkMsg::Error {
                 code: codes::VERSION,
-                text: format!("link version {version} is not supported; this station speaks {LINK_VERSION}"),
+                text: format!(
+                    "link version {version} is not supported; this station speaks {LINK_VERSION}"
+                ),
             }),
-            Ok(LinkMsg::Hello { .. }) | Ok(LinkMsg::Pong { .. }) | Ok(LinkMsg::Checkpoint { .. }) => None,
+            Ok(LinkMsg::Hello { .. })
+            | Ok(LinkMsg::Pong { .. })
+            | Ok(LinkMsg::Checkpoint { .. }) => None,
             Ok(LinkMsg::Ping { n }) => Some(LinkMsg::Pong { n }),
             Ok(LinkMsg::Error { code, text }) => {
                 tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
                 None
             }
             Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
-                let t = engine.bad_input(&peer, None, format!("{} entries in one message (limit {BATCH_ENTRIES})", envelopes.len())).await;
-                Some(LinkMsg::Error { code: codes::MALFORMED, text: t })
+                let t = engine
+                    .bad_input(
+                        &peer,
+                        None,
+                        format!(
+                            "{} entries in one message (limit {BATCH_ENTRIES})",
+                            envelopes.len()
+                        ),
+                    )
+                    .await;
+                Some(LinkMsg::Error {
+                    code: codes::MALFORMED,
+                    text: t,
+                })
             }
-            Ok(LinkMsg::Entries { channel, envelopes }) => match engine.receive(&peer, channel, envelopes).await {
-                Ok(Some(c)) => Some(LinkMsg::Checkpoint { envelope: c }),
-                Ok(None) => None,
-                Err(t) => Some(LinkMsg::Error { code: codes::REJECTED, text: t }),
-            },
+            Ok(LinkMsg::Entries { channel, envelopes }) => {
+                match engine.receive(&peer, channel, envelopes).await {
+                    Ok(Some(c)) => Some(LinkMsg::Checkpoint { envelope: c }),
+                    Ok(None) => None,
+                    Err(t) => Some(LinkMsg::Error {
+                        code: codes::REJECTED,
+                        text: t,
+                    }),
+                }
+            }
         };
         if let Some(r) = reply {
             let fatal = matches!(r, LinkMsg::Error { .. });
@@ -193,13 +239,20 @@ async fn inbound(
 }
 
 /// Keeps an outbound session to one peer, sending our entries, until shutdown.
-pub async fn dial_loop(engine: Arc<Engine>, peer_id: i64, secret: Arc<StaticSecret>, mut shutdown: watch::Receiver<bool>) {
+pub async fn dial_loop(
+    engine: Arc<Engine>,
+    peer_id: i64,
+    secret: Arc<StaticSecret>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut backoff = BACKOFF_MIN;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let Ok(peer) = engine.peer(peer_id) else { return };
+        let Ok(peer) = engine.peer(peer_id) else {
+            return;
+        };
         if engine.channels_of(peer_id).is_empty() {
             // Nothing to carry yet: wait for a channel (or shutdown).
             let n = engine.notifier(peer_id);
@@ -258,14 +311,21 @@ async fn outbound(
 ) -> Result<(), String> {
     let peer_id = peer.row.id;
     let (mut rx, mut tx) = session.split();
-    let hello = LinkMsg::Hello { version: LINK_VERSION, heads: heads_for(engine, peer_id).await };
-    tx.send(&hello.to_bytes()).await.map_err(|e| e.to_string())?;
+    let hello = LinkMsg::Hello {
+        version: LINK_VERSION,
+        heads: heads_for(engine, peer_id).await,
+    };
+    tx.send(&hello.to_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, rx.recv(link_limit(engine, peer_id)))
         .await
         .map_err(|_| "no Hello from the peer".to_string())?
         .map_err(|e| e.to_string())?;
     let their: HashMap<Hash, [(u64, Hash); 2]> = match LinkMsg::from_bytes(&first) {
-        Ok(LinkMsg::Hello { version, heads }) if version == LINK_VERSION => heads.into_iter().map(|h| (h.channel, h.heads)).collect(),
+        Ok(LinkMsg::Hello { version, heads }) if version == LINK_VERSION => {
+            heads.into_iter().map(|h| (h.channel, h.heads)).collect()
+        }
         Ok(LinkMsg::Error { text, .. }) => return Err(format!("peer refused: {text}")),
         _ => return Err("the peer's first message is not a Hello".into()),
     };
@@ -295,19 +355,28 @@ async fn outbound(
                     let _ = ev_tx.send(FromReader::Pong(n)).await;
                 }
                 Ok(LinkMsg::Checkpoint { envelope }) => {
-                    if let Err(e) = reader_engine.receive_checkpoint(&reader_peer, &envelope).await {
+                    if let Err(e) = reader_engine
+                        .receive_checkpoint(&reader_peer, &envelope)
+                        .await
+                    {
                         let _ = ev_tx.send(FromReader::Closed(e)).await;
                         return;
                     }
                     reader_notify.notify_one();
                 }
                 Ok(LinkMsg::Error { code, text }) => {
-                    let _ = ev_tx.send(FromReader::Closed(format!("peer rejected our input ({code}): {text}"))).await;
+                    let _ = ev_tx
+                        .send(FromReader::Closed(format!(
+                            "peer rejected our input ({code}): {text}"
+                        )))
+                        .await;
                     return;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let t = reader_engine.bad_input(&reader_peer, None, format!("undecodable link message: {e}")).await;
+                    let t = reader_engine
+                        .bad_input(&reader_peer, None, format!("undecodable link message: {e}"))
+                        .await;
                     let _ = ev_tx.send(FromReader::Closed(t)).await;
                     return;
                 }

@@ -28,7 +28,9 @@ pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
     /// The database was written by a newer hotline.
-    #[error("the database schema version {found} is newer than this hotline understands ({known})")]
+    #[error(
+        "the database schema version {found} is newer than this hotline understands ({known})"
+    )]
     TooNew {
         /// Version on disk.
         found: i64,
@@ -241,7 +243,14 @@ pub trait Store: Send {
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
 
     /// Pins a new peer.
-    fn add_peer(&mut self, name: &str, token: &str, addrs: &[String], rel: Option<&str>, at: u64) -> Result<PeerRow>;
+    fn add_peer(
+        &mut self,
+        name: &str,
+        token: &str,
+        addrs: &[String],
+        rel: Option<&str>,
+        at: u64,
+    ) -> Result<PeerRow>;
     /// All peers.
     fn peers(&self) -> Result<Vec<PeerRow>>;
     /// Marks a peer verified.
@@ -252,7 +261,13 @@ pub trait Store: Send {
     /// Entries of a channel with cursor above `after`, in commit order.
     fn entries_after(&self, channel: &Hash, after: u64, limit: usize) -> Result<Vec<EntryRow>>;
     /// Entries of one author of a channel from `from_seq` on, in seq order.
-    fn chain_from(&self, channel: &Hash, author: u8, from_seq: u64, limit: usize) -> Result<Vec<EntryRow>>;
+    fn chain_from(
+        &self,
+        channel: &Hash,
+        author: u8,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<EntryRow>>;
     /// One entry by hash.
     fn entry_by_hash(&self, hash: &Hash) -> Result<Option<EntryRow>>;
     /// One entry by position.

@@ -14,7 +14,11 @@ pub struct SqliteStore {
 
 fn h32(v: Vec<u8>) -> rusqlite::Result<Hash> {
     v.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "hash is not 32 bytes".into())
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            "hash is not 32 bytes".into(),
+        )
     })
 }
 
@@ -119,7 +123,9 @@ impl SqliteStore {
 
     fn migrate(&mut self) -> Result<()> {
         let known = MIGRATIONS.len() as i64;
-        let found: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         if found > known {
             return Err(StoreError::TooNew { found, known });
         }
@@ -134,8 +140,12 @@ impl SqliteStore {
 
     /// The journal mode and synchronous setting in force, for tests and diagnostics.
     pub fn durability(&self) -> Result<(String, i64)> {
-        let mode: String = self.conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
-        let sync: i64 = self.conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        let mode: String = self
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        let sync: i64 = self
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok((mode, sync))
     }
 
@@ -149,8 +159,10 @@ impl SqliteStore {
 fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
     Ok(match op {
         WriteOp::Channel(c) => {
-            tx.prepare_cached("INSERT INTO channels (id, peer_id, me, created_at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![c.id.to_vec(), c.peer_id, c.me, c.created_at as i64])?;
+            tx.prepare_cached(
+                "INSERT INTO channels (id, peer_id, me, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![c.id.to_vec(), c.peer_id, c.me, c.created_at as i64])?;
             WriteResult::Done
         }
         WriteOp::Entry { entry, stored_at } => {
@@ -281,13 +293,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn add_peer(&mut self, name: &str, token: &str, addrs: &[String], rel: Option<&str>, at: u64) -> Result<PeerRow> {
+    fn add_peer(
+        &mut self,
+        name: &str,
+        token: &str,
+        addrs: &[String],
+        rel: Option<&str>,
+        at: u64,
+    ) -> Result<PeerRow> {
         let addrs_json = serde_json::to_string(addrs).expect("strings serialize");
         match self.conn.execute(
             "INSERT INTO peers (name, token, addrs, rel, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![name, token, addrs_json, rel, at as i64],
         ) {
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::Exists("a peer with this name or key")),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Exists("a peer with this name or key"))
+            }
             r => r?,
         };
         let id = self.conn.last_insert_rowid();
@@ -303,17 +324,20 @@ impl Store for SqliteStore {
     }
 
     fn peers(&self) -> Result<Vec<PeerRow>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, name, token, addrs, rel, verified, handshake_ts FROM peers ORDER BY id")?;
-        let rows = st.query_map([], peer_row)?.collect::<rusqlite::Result<_>>()?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, name, token, addrs, rel, verified, handshake_ts FROM peers ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], peer_row)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 
     fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()> {
-        let n = self
-            .conn
-            .execute("UPDATE peers SET verified = ?2 WHERE id = ?1", params![peer_id, verified])?;
+        let n = self.conn.execute(
+            "UPDATE peers SET verified = ?2 WHERE id = ?1",
+            params![peer_id, verified],
+        )?;
         if n == 0 {
             return Err(StoreError::NotFound("peer"));
         }
@@ -321,9 +345,9 @@ impl Store for SqliteStore {
     }
 
     fn channels(&self) -> Result<Vec<ChannelRow>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, peer_id, me, created_at FROM channels ORDER BY created_at, id")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, peer_id, me, created_at FROM channels ORDER BY created_at, id",
+        )?;
         let rows = st
             .query_map([], |r| {
                 Ok(ChannelRow {
@@ -342,12 +366,21 @@ impl Store for SqliteStore {
             "SELECT {ENTRY_COLS} FROM entries WHERE channel = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3"
         ))?;
         let rows = st
-            .query_map(params![channel.to_vec(), after as i64, limit as i64], entry_row)?
+            .query_map(
+                params![channel.to_vec(), after as i64, limit as i64],
+                entry_row,
+            )?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 
-    fn chain_from(&self, channel: &Hash, author: u8, from_seq: u64, limit: usize) -> Result<Vec<EntryRow>> {
+    fn chain_from(
+        &self,
+        channel: &Hash,
+        author: u8,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<EntryRow>> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {ENTRY_COLS} FROM entries WHERE channel = ?1 AND author = ?2 AND seq >= ?3 ORDER BY seq LIMIT ?4"
         ))?;
@@ -389,7 +422,11 @@ impl Store for SqliteStore {
     fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRow>> {
         let sql = format!(
             "SELECT {ALERT_COLS} FROM alerts {} ORDER BY id DESC LIMIT ?1",
-            if open_only { "WHERE cleared_at IS NULL" } else { "" }
+            if open_only {
+                "WHERE cleared_at IS NULL"
+            } else {
+                ""
+            }
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st
@@ -403,7 +440,9 @@ impl Store for SqliteStore {
             "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![name, role, token_hash.to_vec(), at as i64],
         ) {
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::Exists("a user with this name")),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Exists("a user with this name"))
+            }
             r => r?,
         };
         Ok(UserRow {
@@ -426,10 +465,12 @@ impl Store for SqliteStore {
     }
 
     fn users(&self) -> Result<Vec<UserRow>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id")?;
-        let rows = st.query_map([], user_row)?.collect::<rusqlite::Result<_>>()?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], user_row)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 
@@ -497,25 +538,44 @@ mod tests {
     fn entries_commit_in_one_batch_and_read_back_by_cursor_and_position() {
         let mut s = SqliteStore::memory().unwrap();
         let (a, b) = (keys(1), keys(2));
-        let peer = s.add_peer("b", &b.identity().token(), &["127.0.0.1:1".into()], None, 1).unwrap();
-        let (mut book, open) = ChannelBook::open(&a, b.identity(), Terms::default(), None, "alice", 10);
+        let peer = s
+            .add_peer("b", &b.identity().token(), &["127.0.0.1:1".into()], None, 1)
+            .unwrap();
+        let (mut book, open) =
+            ChannelBook::open(&a, b.identity(), Terms::default(), None, "alice", 10);
         let m = book
             .author(&a, Body::ContactCheck, "", 11, true)
             .expect_err("a proposed channel allows no contact check");
         assert!(matches!(m, hotline_core::Refusal::Forbidden(_)));
         let res = s
             .write(&[
-                WriteOp::Channel(ChannelRow { id: book.id(), peer_id: peer.id, me: 0, created_at: 10 }),
-                WriteOp::Entry { entry: open.clone(), stored_at: 10 },
+                WriteOp::Channel(ChannelRow {
+                    id: book.id(),
+                    peer_id: peer.id,
+                    me: 0,
+                    created_at: 10,
+                }),
+                WriteOp::Entry {
+                    entry: open.clone(),
+                    stored_at: 10,
+                },
             ])
             .unwrap();
         assert!(matches!(res[1], WriteResult::Cursor(1)));
         let rows = s.entries_after(&book.id(), 0, 10).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].envelope, open.envelope().bytes());
-        assert_eq!(s.entry_at(&book.id(), 0, 1).unwrap().unwrap().hash, open.hash());
+        assert_eq!(
+            s.entry_at(&book.id(), 0, 1).unwrap().unwrap().hash,
+            open.hash()
+        );
         // The same (channel, author, seq) twice is refused and the batch leaves nothing behind.
-        assert!(s.write(&[WriteOp::Entry { entry: open, stored_at: 11 }]).is_err());
+        assert!(s
+            .write(&[WriteOp::Entry {
+                entry: open,
+                stored_at: 11
+            }])
+            .is_err());
         assert_eq!(s.entries_after(&book.id(), 0, 10).unwrap().len(), 1);
         book.refuse(1);
     }
@@ -536,7 +596,11 @@ mod tests {
         assert!(matches!(&raise(&mut s, 1)[0], WriteResult::Alert(Some(_))));
         assert_eq!(raise(&mut s, 2)[0], WriteResult::Alert(None));
         let cleared = s
-            .write(&[WriteOp::ClearAlert { channel: None, key: "link-down:b".into(), at: 3 }])
+            .write(&[WriteOp::ClearAlert {
+                channel: None,
+                key: "link-down:b".into(),
+                at: 3,
+            }])
             .unwrap();
         assert!(matches!(&cleared[0], WriteResult::Alert(Some(a)) if a.cleared_at == Some(3)));
         assert!(matches!(&raise(&mut s, 4)[0], WriteResult::Alert(Some(_))));
@@ -549,6 +613,9 @@ mod tests {
         let mut s = SqliteStore::memory().unwrap();
         let t = keys(3).identity().token();
         s.add_peer("p", &t, &[], None, 1).unwrap();
-        assert!(matches!(s.add_peer("p", &t, &[], None, 1), Err(StoreError::Exists(_))));
+        assert!(matches!(
+            s.add_peer("p", &t, &[], None, 1),
+            Err(StoreError::Exists(_))
+        ));
     }
 }
