@@ -154,6 +154,8 @@ pub enum Refusal {
 }
 
 /// What checking an incoming envelope found.
+// Consumed immediately by the caller, never stored: boxing would only add an allocation per entry.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A new valid entry, to be committed and then applied.

@@ -209,12 +209,14 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                             e
                         }
                         Ok(Outcome::Duplicate) => return Err(fault(n, "duplicated entry")),
-                        Ok(Outcome::Equivocation { seq, .. }) => return Err(fault(
-                            n,
-                            format!(
+                        Ok(Outcome::Equivocation { seq, .. }) => {
+                            return Err(fault(
+                                n,
+                                format!(
                                 "equivocation: a second, different entry {seq} of author {author}"
                             ),
-                        )),
+                            ))
+                        }
                         Err(r) => return Err(fault(n, format!("entry rejected: {r}"))),
                     }
                 }

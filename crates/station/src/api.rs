@@ -889,28 +889,17 @@ async fn events(
     user_of(&h, &api)?;
     let rx = api.engine.events.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(v) => {
-                    let ev = Event::default()
-                        .event(
-                            v.get("type")
-                                .and_then(Value::as_str)
-                                .unwrap_or("event")
-                                .to_owned(),
-                        )
-                        .data(v.to_string());
-                    return Some((Ok::<_, std::convert::Infallible>(ev), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let ev = Event::default()
-                        .event("lagged")
-                        .data(json!({"type": "lagged", "missed": n}).to_string());
-                    return Some((Ok(ev), rx));
-                }
-                Err(_) => return None,
-            }
-        }
+        let ev = match rx.recv().await {
+            Ok(v) => Event::default()
+                .event(v.get("type").and_then(Value::as_str).unwrap_or("event"))
+                .data(v.to_string()),
+            // A slow client missed events: tell it, so the console reloads its view.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Event::default()
+                .event("lagged")
+                .data(json!({"type": "lagged", "missed": n}).to_string()),
+            Err(_) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(ev), rx))
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())

@@ -23,7 +23,7 @@ pub fn parse(s: &str) -> Result<u64, String> {
         }
     };
     let ms = n * mult;
-    if !ms.is_finite() || ms < 1.0 || ms > 1e15 {
+    if !ms.is_finite() || !(1.0..=1e15).contains(&ms) {
         return Err(format!("{s:?} is out of range"));
     }
     Ok(ms.round() as u64)

@@ -199,7 +199,7 @@ impl Station {
                         _ = tick.tick() => {
                             engine.tick().await;
                             n += 1;
-                            if n % 10 == 0 {
+                            if n.is_multiple_of(10) {
                                 engine.check_links(LINK_DOWN_AFTER_MS).await;
                             }
                         }

@@ -151,6 +151,8 @@ pub struct AuditRow {
 }
 
 /// One write in a group-committed batch.
+// Batches are short-lived and mostly entries, the large variant: boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     /// Create a channel row (before its first entry).
