@@ -179,6 +179,7 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/identity", get(identity))
+        .route("/v1/whoami", get(whoami))
         .route("/v1/peers", get(peers).post(add_peer))
         .route("/v1/peers/{name}/verify", post(verify_peer))
         .route("/v1/channels", get(channels).post(open_channel))
@@ -261,6 +262,11 @@ async fn identity(State(api): State<Api>, h: HeaderMap) -> R {
     Ok(Json(
         json!({"name": api.engine.name, "token": id.token(), "fingerprint": id.fingerprint().to_string()}),
     ))
+}
+
+async fn whoami(State(api): State<Api>, h: HeaderMap) -> R {
+    let u = user_of(&h, &api)?;
+    Ok(Json(json!({"name": u.name, "role": u.role.name()})))
 }
 
 fn peer_json(api: &Api, p: &crate::engine::PeerRt) -> Value {
