@@ -1,0 +1,265 @@
+//! The offline verifier rejects every tampering of an export, naming the fault.
+
+use hotline_core::book::Outcome;
+use hotline_core::{export, ChannelBook, VerifiedEntry};
+use hotline_proto::{Body, Checkpoint, Precedence, SecretKeys, Terms};
+use serde_json::Value;
+
+struct Pair {
+    a: SecretKeys,
+    b: SecretKeys,
+    ba: ChannelBook,
+    bb: ChannelBook,
+    envs: Vec<Vec<u8>>,
+}
+
+fn deliver(to: &mut ChannelBook, author: u8, v: &VerifiedEntry) {
+    match to.check(author, v.envelope().bytes(), true).unwrap() {
+        Outcome::New(x) => to.apply(&x, 0),
+        o => panic!("{o:?}"),
+    }
+}
+
+fn msg(t: &str) -> Body {
+    Body::Message {
+        precedence: Precedence::Routine,
+        subject: "s".into(),
+        text: t.into(),
+        labels: vec![],
+        reply_to: None,
+    }
+}
+
+fn pair() -> Pair {
+    let a = SecretKeys::generate([1; 32], [1; 32]);
+    let b = SecretKeys::generate([2; 32], [2; 32]);
+    let (mut ba, open) = ChannelBook::open(&a, b.identity(), Terms::default(), None, "a", 1);
+    let (mut bb, _) = ChannelBook::genesis(open.envelope().bytes(), 1).unwrap();
+    let mut envs = vec![open.envelope().bytes().to_vec()];
+    let acc = bb
+        .author(
+            &b,
+            Body::Accept {
+                terms_hash: Terms::default().hash(),
+            },
+            "b",
+            2,
+            true,
+        )
+        .unwrap();
+    bb.apply(&acc, 2);
+    deliver(&mut ba, 1, &acc);
+    envs.push(acc.envelope().bytes().to_vec());
+    for i in 0..4 {
+        // Concurrent messages: both write before seeing the other's.
+        let ma = ba
+            .author(&a, msg(&format!("a{i}")), "a", 10 + i, true)
+            .unwrap();
+        let mb = bb
+            .author(&b, msg(&format!("b{i}")), "b", 10 + i, true)
+            .unwrap();
+        ba.apply(&ma, 0);
+        bb.apply(&mb, 0);
+        deliver(&mut bb, 0, &ma);
+        deliver(&mut ba, 1, &mb);
+        envs.push(ma.envelope().bytes().to_vec());
+        envs.push(mb.envelope().bytes().to_vec());
+    }
+    Pair { a, b, ba, bb, envs }
+}
+
+fn export_of(p: &Pair) -> String {
+    let ckb = Checkpoint {
+        channel: p.bb.id(),
+        signer: 1,
+        heads: [p.bb.head(0), p.bb.head(1)],
+        time: 5,
+        peer_checkpoint: None,
+    }
+    .sign(&p.b);
+    let cka = Checkpoint {
+        channel: p.ba.id(),
+        signer: 0,
+        heads: [p.ba.head(0), p.ba.head(1)],
+        time: 6,
+        peer_checkpoint: Some(ckb.hash()),
+    }
+    .sign(&p.a);
+    export::write(
+        &p.ba.id(),
+        p.ba.identities(),
+        0,
+        7,
+        &p.envs,
+        &[ckb.bytes().to_vec(), cka.bytes().to_vec()],
+    )
+    .unwrap()
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(String::from).collect()
+}
+
+fn join(l: &[String]) -> String {
+    l.iter().map(|x| format!("{x}\n")).collect()
+}
+
+fn fails(text: &str, expect: &str) {
+    match export::verify(text) {
+        Ok(s) => panic!("tampered export verified: {s}"),
+        Err(f) => assert!(
+            f.to_string().contains(expect),
+            "fault {f:?} does not mention {expect:?}"
+        ),
+    }
+}
+
+#[test]
+fn an_untouched_export_verifies() {
+    let p = pair();
+    let s = export::verify(&export_of(&p)).unwrap();
+    assert_eq!(s.counts, [5, 5]);
+    assert_eq!(s.state, "active");
+    assert_eq!(s.checkpoints.len(), 2);
+}
+
+#[test]
+fn a_flipped_byte_in_any_envelope_is_caught() {
+    let p = pair();
+    let l = lines(&export_of(&p));
+    for i in 1..=10 {
+        let mut l = l.clone();
+        let mut v: Value = serde_json::from_str(&l[i]).unwrap();
+        let mut b = data_encoding::BASE64
+            .decode(v["envelope"].as_str().unwrap().as_bytes())
+            .unwrap();
+        let at = b.len() / 2;
+        b[at] ^= 0x01;
+        v["envelope"] = Value::String(data_encoding::BASE64.encode(&b));
+        l[i] = v.to_string();
+        assert!(
+            export::verify(&join(&l)).is_err(),
+            "flip in line {} not caught",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn dropped_lines_are_caught_anywhere() {
+    let p = pair();
+    let l = lines(&export_of(&p));
+    for i in 1..l.len() {
+        let mut d = l.clone();
+        d.remove(i);
+        assert!(
+            export::verify(&join(&d)).is_err(),
+            "dropping line {} not caught",
+            i + 1
+        );
+    }
+    // Dropping the last entry and fixing the header count is still caught by the exporter's checkpoint.
+    let mut d = l.clone();
+    d.remove(10);
+    let mut h: Value = serde_json::from_str(&d[0]).unwrap();
+    h["entries"] = Value::from(9);
+    d[0] = h.to_string();
+    fails(&join(&d), "checkpoint");
+}
+
+#[test]
+fn duplicated_and_reordered_lines_are_caught() {
+    let p = pair();
+    let l = lines(&export_of(&p));
+    let mut d = l.clone();
+    d.insert(4, l[4].clone());
+    fails(&join(&d), "line 6");
+    let mut r = l.clone();
+    r.swap(3, 5);
+    assert!(export::verify(&join(&r)).is_err());
+    // Two concurrent entries with the same lamport swapped: only the merged order rule sees it.
+    let mut r = l.clone();
+    r.swap(3, 4);
+    fails(&join(&r), "order");
+}
+
+#[test]
+fn a_decoded_view_that_disagrees_with_its_envelope_is_caught() {
+    let p = pair();
+    let mut l = lines(&export_of(&p));
+    let mut v: Value = serde_json::from_str(&l[5]).unwrap();
+    v["entry"]["body"]["text"] = Value::String("something else".into());
+    l[5] = v.to_string();
+    fails(&join(&l), "view");
+}
+
+#[test]
+fn missing_or_inconsistent_checkpoints_are_caught() {
+    let p = pair();
+    let l = lines(&export_of(&p));
+    let n = l.len();
+    let mut d = l.clone();
+    d.remove(n - 1);
+    fails(&join(&d), "exporting station's checkpoint is missing");
+    let mut d = l.clone();
+    d.remove(n - 2);
+    fails(&join(&d), "missing");
+    // A counterpart checkpoint other than the one the exporter signed for.
+    let older = Checkpoint {
+        channel: p.bb.id(),
+        signer: 1,
+        heads: [p.bb.head(0), p.bb.head(1)],
+        time: 1,
+        peer_checkpoint: None,
+    }
+    .sign(&p.b);
+    let mut d = l.clone();
+    let mut v: Value = serde_json::from_str(&d[n - 2]).unwrap();
+    v["checkpoint"] = Value::String(data_encoding::BASE64.encode(older.bytes()));
+    v["hash"] = Value::String(hotline_proto::hex(&older.hash()));
+    v["view"] = hotline_proto::view::checkpoint(older.checkpoint());
+    d[n - 2] = v.to_string();
+    fails(&join(&d), "not the one");
+    // A flipped byte in a checkpoint.
+    let mut d = l.clone();
+    let mut v: Value = serde_json::from_str(&d[n - 1]).unwrap();
+    let mut b = data_encoding::BASE64
+        .decode(v["checkpoint"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 0x80;
+    v["checkpoint"] = Value::String(data_encoding::BASE64.encode(&b));
+    d[n - 1] = v.to_string();
+    assert!(export::verify(&join(&d)).is_err());
+}
+
+#[test]
+fn a_checkpoint_that_disagrees_with_the_chain_is_caught() {
+    let p = pair();
+    let wrong = Checkpoint {
+        channel: p.bb.id(),
+        signer: 1,
+        heads: [(2, [9; 32]), p.bb.head(1)],
+        time: 5,
+        peer_checkpoint: None,
+    }
+    .sign(&p.b);
+    let cka = Checkpoint {
+        channel: p.ba.id(),
+        signer: 0,
+        heads: [p.ba.head(0), p.ba.head(1)],
+        time: 6,
+        peer_checkpoint: Some(wrong.hash()),
+    }
+    .sign(&p.a);
+    let text = export::write(
+        &p.ba.id(),
+        p.ba.identities(),
+        0,
+        7,
+        &p.envs,
+        &[wrong.bytes().to_vec(), cka.bytes().to_vec()],
+    )
+    .unwrap();
+    fails(&text, "disagrees");
+}
