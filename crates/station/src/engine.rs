@@ -823,12 +823,17 @@ impl Engine {
     /// Raises a `bad-input` alert about a peer and returns the sentence (for the link's Error).
     pub async fn bad_input(&self, peer: &PeerRt, channel: Option<Hash>, what: String) -> String {
         tracing::warn!(peer = %peer.row.name, "rejected input: {what}");
+        // One open bad-input alert per peer, whatever the channel: it clears when
+        // that peer's input is valid again.
+        let on = channel
+            .map(|c| format!(" on channel {}", hex(&c)))
+            .unwrap_or_default();
         self.raise_alert(
             AlertKind::BadInput,
-            channel.map(|_| channel).unwrap_or(None),
+            None,
             format!("bad-input:{}", peer.row.name),
             format!(
-                "{} sent invalid input, rejected and not stored: {what}",
+                "{} sent invalid input{on}, rejected and not stored: {what}",
                 peer.row.name
             ),
         )

@@ -1,0 +1,348 @@
+//! Every validity rule, through the station's real receive path: the entry is
+//! rejected, a `bad-input` (or `equivocation`) alert is raised, and nothing
+//! is stored.
+
+use hotline_core::ChannelBook;
+use hotline_proto::{Body, Entry, Envelope, Precedence, SecretKeys, Terms};
+use hotline_station::db::Db;
+use hotline_station::engine::{Engine, PeerRt};
+use hotline_store::Store;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    engine: Engine,
+    peer: PeerRt,
+    a: SecretKeys,
+    /// Alpha's own book of the channel (alpha is author 0).
+    book: ChannelBook,
+}
+
+fn keys() -> SecretKeys {
+    let (s, p) = hotline_link::generate_keypair();
+    SecretKeys::generate(*s.as_bytes(), p)
+}
+
+async fn fixture(verified: bool, terms: Terms) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bravo");
+    hotline_station::init(&data, "bravo", "127.0.0.1:0", "127.0.0.1:0").unwrap();
+    let d = hotline_station::DataDir(data);
+    let kb = d.load_keys().unwrap();
+    let db = Db::open(&d.db(), 1).unwrap();
+    let engine = Engine::load("bravo".into(), kb, db, None).unwrap();
+    let a = keys();
+    engine
+        .add_peer(
+            "alpha",
+            &a.identity().token(),
+            vec!["127.0.0.1:9".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    if verified {
+        assert!(engine
+            .verify_peer("alpha", &a.identity().fingerprint().to_string())
+            .await
+            .unwrap());
+    }
+    let peer = engine.peer_by_name("alpha").unwrap();
+    let (book, open) = ChannelBook::open(&a, engine.identity, terms, None, "a", 1);
+    engine
+        .receive(&peer, book.id(), vec![open.envelope().bytes().to_vec()])
+        .await
+        .expect("a valid proposal is stored");
+    Fixture {
+        _dir: dir,
+        engine,
+        peer,
+        a,
+        book,
+    }
+}
+
+impl Fixture {
+    async fn stored(&self) -> usize {
+        let id = self.book.id();
+        self.engine
+            .db
+            .read(move |s| s.entries_after(&id, 0, 100_000))
+            .await
+            .unwrap()
+            .len()
+    }
+    async fn open_alerts(&self, kind: &str) -> usize {
+        let k = kind.to_owned();
+        self.engine
+            .db
+            .read(move |s| s.alerts(true, 1000))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|a| a.kind == k)
+            .count()
+    }
+    async fn accept(&mut self) {
+        let arc = self.engine.channel(&self.book.id()).unwrap();
+        let th = arc.lock().await.book.terms().hash();
+        let v = self
+            .engine
+            .author(&self.book.id(), Body::Accept { terms_hash: th }, "b")
+            .await
+            .unwrap();
+        match self.book.check(1, v.envelope().bytes(), true).unwrap() {
+            hotline_core::Outcome::New(x) => self.book.apply(&x, 2),
+            o => panic!("{o:?}"),
+        }
+    }
+    fn next(&self, body: Body) -> Entry {
+        let v = self.book.author(&self.a, body, "a", 10, true).unwrap();
+        v.entry().clone()
+    }
+    fn sign(&self, e: &Entry) -> Vec<u8> {
+        Envelope::sign(e, &self.a).bytes().to_vec()
+    }
+    /// Feeds bytes through the receive path and checks: refused, alerted, nothing stored.
+    async fn refused(&self, bytes: Vec<u8>, what: &str) {
+        let before = self.stored().await;
+        let r = self
+            .engine
+            .receive(&self.peer, self.book.id(), vec![bytes])
+            .await;
+        assert!(r.is_err(), "{what}: accepted");
+        assert_eq!(self.stored().await, before, "{what}: something was stored");
+        assert_eq!(
+            self.open_alerts("bad-input").await,
+            1,
+            "{what}: no bad-input alert"
+        );
+        // Clear it so the next case must raise its own.
+        self.engine.clear_alert(None, "bad-input:alpha").await;
+        assert_eq!(self.open_alerts("bad-input").await, 0);
+    }
+}
+
+fn msg(p: Precedence, t: &str) -> Body {
+    Body::Message {
+        precedence: p,
+        subject: String::new(),
+        text: t.into(),
+        labels: vec![],
+        reply_to: None,
+    }
+}
+
+#[tokio::test]
+async fn every_validity_rule_is_enforced_on_the_receive_path() {
+    let mut f = fixture(
+        true,
+        Terms {
+            max_entry_bytes: 4096,
+            ..Terms::default()
+        },
+    )
+    .await;
+    assert_eq!(f.stored().await, 1);
+
+    // Body forbidden by the state: a message while the channel is only proposed.
+    f.refused(
+        f.sign(&f.next_unchecked(msg(Precedence::Routine, "early"))),
+        "forbidden by state",
+    )
+    .await;
+    f.accept().await;
+    let good = f.next(msg(Precedence::Routine, "hello"));
+
+    f.refused(
+        f.sign(&Entry {
+            body: msg(Precedence::Routine, &"x".repeat(5000)),
+            ..good.clone()
+        }),
+        "over max_entry_bytes",
+    )
+    .await;
+    f.refused(
+        b"\xa2\x65entry\x41\x00\x63sig\x41\x00".to_vec(),
+        "undecodable envelope",
+    )
+    .await;
+    f.refused(
+        Envelope::sign(&good, &keys()).bytes().to_vec(),
+        "forged signature",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            channel: [9; 32],
+            ..good.clone()
+        }),
+        "wrong channel",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            author: 1,
+            ..good.clone()
+        }),
+        "wrong author",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            seq: good.seq + 1,
+            ..good.clone()
+        }),
+        "seq gap",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            prev: [3; 32],
+            ..good.clone()
+        }),
+        "wrong prev",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            seen: (7, [1; 32]),
+            ..good.clone()
+        }),
+        "seen pointing nowhere",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            lamport: good.lamport + 1,
+            ..good.clone()
+        }),
+        "wrong lamport",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            body: Body::Ack { of: [4; 32] },
+            ..good.clone()
+        }),
+        "reference outside the causal past",
+    )
+    .await;
+    f.refused(
+        f.sign(&Entry {
+            body: Body::Accept {
+                terms_hash: [0; 32],
+            },
+            ..good.clone()
+        }),
+        "accept by the proposer",
+    )
+    .await;
+
+    // The good one still goes in after all that.
+    let n = f.stored().await;
+    f.engine
+        .receive(&f.peer, f.book.id(), vec![f.sign(&good)])
+        .await
+        .unwrap();
+    assert_eq!(f.stored().await, n + 1);
+    // Replaying it is harmless: ignored, nothing stored twice.
+    f.engine
+        .receive(&f.peer, f.book.id(), vec![f.sign(&good)])
+        .await
+        .unwrap();
+    assert_eq!(f.stored().await, n + 1);
+}
+
+#[tokio::test]
+async fn an_unverified_peer_cannot_send_flash() {
+    let mut f = fixture(false, Terms::default()).await;
+    f.accept().await;
+    let flash = f.next_unverified(msg(Precedence::Flash, "urgent"));
+    f.refused(f.sign(&flash), "FLASH from an unverified peer")
+        .await;
+}
+
+#[tokio::test]
+async fn equivocation_is_alerted_with_evidence_and_refuses_the_chain() {
+    let mut f = fixture(true, Terms::default()).await;
+    f.accept().await;
+    let one = f.next(msg(Precedence::Routine, "one"));
+    f.engine
+        .receive(&f.peer, f.book.id(), vec![f.sign(&one)])
+        .await
+        .unwrap();
+    let n = f.stored().await;
+    let two = Entry {
+        body: msg(Precedence::Routine, "two"),
+        ..one.clone()
+    };
+    assert!(f
+        .engine
+        .receive(&f.peer, f.book.id(), vec![f.sign(&two)])
+        .await
+        .is_err());
+    assert_eq!(f.stored().await, n);
+    assert_eq!(f.open_alerts("equivocation").await, 1);
+    // The rest of that chain is refused, however valid it looks.
+    let mut book = f.book.clone();
+    let v = match book.check(0, &f.sign(&one), true).unwrap() {
+        hotline_core::Outcome::New(v) => v,
+        o => panic!("{o:?}"),
+    };
+    book.apply(&v, 11);
+    let three = book
+        .author(&f.a, msg(Precedence::Routine, "three"), "a", 12, true)
+        .unwrap();
+    assert!(f
+        .engine
+        .receive(
+            &f.peer,
+            f.book.id(),
+            vec![three.envelope().bytes().to_vec()]
+        )
+        .await
+        .is_err());
+    assert_eq!(f.stored().await, n);
+}
+
+#[tokio::test]
+async fn a_proposal_naming_other_stations_is_refused() {
+    let f = fixture(true, Terms::default()).await;
+    let stranger = keys();
+    let (book, open) = ChannelBook::open(&f.a, stranger.identity(), Terms::default(), None, "a", 1);
+    assert!(f
+        .engine
+        .receive(&f.peer, book.id(), vec![open.envelope().bytes().to_vec()])
+        .await
+        .is_err());
+    assert!(f.engine.channel(&book.id()).is_err());
+}
+
+impl Fixture {
+    /// The next entry, built by hand so the state check of `author` does not stop it.
+    fn next_unchecked(&self, body: Body) -> Entry {
+        let (seq, prev) = self.book.head(0);
+        let seen = self.book.head(1);
+        let lamport = self
+            .book
+            .meta(0, seq)
+            .map(|m| m.lamport)
+            .unwrap_or(0)
+            .max(self.book.meta(1, seen.0).map(|m| m.lamport).unwrap_or(0))
+            + 1;
+        Entry {
+            channel: self.book.id(),
+            author: 0,
+            seq: seq + 1,
+            prev,
+            seen,
+            lamport,
+            time: 10,
+            by: "a".into(),
+            body,
+        }
+    }
+    fn next_unverified(&self, body: Body) -> Entry {
+        self.next_unchecked(body)
+    }
+}
