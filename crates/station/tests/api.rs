@@ -1,0 +1,260 @@
+//! The HTTP API against a real station on port 0: authentication, roles,
+//! malformed input, and the audit log of every attempt.
+
+use hotline_station::Station;
+use serde_json::{json, Value};
+
+struct Api {
+    _dir: tempfile::TempDir,
+    st: Option<Station>,
+    base: String,
+    admin: String,
+    http: reqwest::Client,
+}
+
+async fn station() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("s");
+    let i = hotline_station::init(&data, "s", "127.0.0.1:0", "127.0.0.1:0").unwrap();
+    let st = Station::start(&data, None).await.unwrap();
+    let base = format!("http://{}", st.api_addr());
+    Api {
+        _dir: dir,
+        st: Some(st),
+        base,
+        admin: i.admin_token,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.header("content-type", "application/json").body(b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(token), Some(body.to_string()))
+            .await
+    }
+    async fn user(&self, name: &str, role: &str) -> String {
+        let (s, v) = self
+            .post(
+                "/v1/users",
+                &self.admin,
+                json!({"name": name, "role": role}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+    async fn stop(mut self) {
+        self.st.take().unwrap().stop().await;
+    }
+}
+
+const CH: &str = "/v1/channels/0000000000000000000000000000000000000000000000000000000000000001";
+
+#[tokio::test]
+async fn health_needs_no_token_and_everything_else_does() {
+    let api = station().await;
+    assert_eq!(api.call("GET", "/v1/health", None, None).await.0, 200);
+    let (s, v) = api.call("GET", "/v1/channels", None, None).await;
+    assert_eq!(s, 401);
+    assert!(v["error"].as_str().unwrap().contains("token"));
+    assert_eq!(
+        api.call("GET", "/v1/channels", Some("hlt_wrong"), None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        api.call("GET", "/v1/channels", Some(&api.admin), None)
+            .await
+            .0,
+        200
+    );
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_clear_400_and_change_nothing() {
+    let api = station().await;
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/peers",
+            Some(&api.admin),
+            Some("{not json".into()),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        v["error"].as_str().unwrap().contains("malformed JSON"),
+        "{v}"
+    );
+    let (s, v) = api
+        .post(
+            "/v1/peers",
+            &api.admin,
+            json!({"name": "x", "key": "hotline1nope", "addrs": ["127.0.0.1:1"]}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        v["error"].as_str().unwrap().contains("identity token"),
+        "{v}"
+    );
+    let (s, _) = api
+        .post(
+            "/v1/peers",
+            &api.admin,
+            json!({"name": "x", "key": "k", "unknown_field": 1}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = api
+        .call("GET", "/v1/channels/xyz/entries", Some(&api.admin), None)
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = api
+        .call(
+            "GET",
+            &format!("{CH}/entries?after=minus"),
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/peers",
+            Some(&api.admin),
+            Some(format!("\"{}\"", "x".repeat(3 << 20))),
+        )
+        .await;
+    assert_eq!(s, 413);
+    assert_eq!(
+        api.call("GET", "/v1/peers", Some(&api.admin), None).await.1["peers"],
+        json!([])
+    );
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn roles_are_enforced_and_every_attempt_is_audited() {
+    let api = station().await;
+    let auditor = api.user("aud", "auditor").await;
+    let operator = api.user("op", "operator").await;
+    let principal = api.user("boss", "principal").await;
+    let msg = |p: &str| json!({"precedence": p, "subject": "s", "text": "t"});
+    let h = "00".repeat(32);
+    // An auditor reads but cannot act.
+    assert_eq!(
+        api.call("GET", "/v1/channels", Some(&auditor), None)
+            .await
+            .0,
+        200
+    );
+    for (path, body) in [
+        ("messages", msg("routine")),
+        ("acks", json!({"of": h})),
+        ("decisions", json!({"request": h, "choice": "x"})),
+        ("suspend", json!({})),
+        ("terminate", json!({})),
+        ("requests", json!({"question": "q", "deadline": "1m"})),
+    ] {
+        let (s, v) = api.post(&format!("{CH}/{path}"), &auditor, body).await;
+        assert_eq!(s, 403, "auditor {path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("role"), "{v}");
+    }
+    // An operator sends up to IMMEDIATE, never FLASH, and cannot terminate.
+    let (s, v) = api
+        .post(&format!("{CH}/messages"), &operator, msg("flash"))
+        .await;
+    assert_eq!(s, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("FLASH"));
+    assert_eq!(
+        api.post(&format!("{CH}/terminate"), &operator, json!({}))
+            .await
+            .0,
+        403
+    );
+    // Past the role check, the unknown channel is the only objection.
+    assert_eq!(
+        api.post(&format!("{CH}/messages"), &operator, msg("immediate"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        api.post(&format!("{CH}/messages"), &principal, msg("flash"))
+            .await
+            .0,
+        404
+    );
+    // Peers and users are the admin's.
+    assert_eq!(
+        api.post(
+            "/v1/users",
+            &principal,
+            json!({"name": "x", "role": "admin"})
+        )
+        .await
+        .0,
+        403
+    );
+    // Revoked: 401.
+    assert_eq!(
+        api.post("/v1/users/op/revoke", &api.admin, json!({}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        api.call("GET", "/v1/channels", Some(&operator), None)
+            .await
+            .0,
+        401
+    );
+
+    let (s, v) = api.call("GET", "/v1/audit", Some(&api.admin), None).await;
+    assert_eq!(s, 200);
+    let lines = v["audit"].as_array().unwrap();
+    let denied = lines.iter().filter(|l| l["result"] == "403").count();
+    assert_eq!(denied, 9, "every refused attempt is in the log");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["user"] == "op" && l["result"] == "404"),
+        "allowed attempts too"
+    );
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(hotline_core::audit::verify(&text).unwrap(), lines.len());
+    // A flipped byte anywhere is caught.
+    let tampered = text.replacen("\"op\"", "\"oq\"", 1);
+    assert!(hotline_core::audit::verify(&tampered).is_err());
+    let dropped: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    assert!(hotline_core::audit::verify(&dropped).is_err());
+    api.stop().await;
+}
