@@ -1,0 +1,319 @@
+//! kill -9 of either station at random moments while messages flow both ways;
+//! restart; repeat. Every message the API accepted (201) must end up exactly
+//! once at both ends, and both exports must verify.
+//!
+//! CI size by default; scale with HOTLINE_CRASH_SECONDS (how long to keep
+//! killing) for a soak, e.g. `HOTLINE_CRASH_SECONDS=600 cargo nextest run -p
+//! hotline-cli --release crash` (docs/RELIABILITY.md records the figures).
+
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+
+struct St {
+    name: String,
+    dir: PathBuf,
+    api: String,
+    listen: String,
+    token: String,
+    admin: String,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+impl St {
+    fn new(root: &Path, name: &str) -> St {
+        let dir = root.join(name);
+        let listen = format!("127.0.0.1:{}", free_port());
+        let api = format!("127.0.0.1:{}", free_port());
+        let o = cli(
+            &dir,
+            &["init", "--name", name, "--listen", &listen, "--api", &api],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+        let admin = std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        St {
+            name: name.into(),
+            dir,
+            api,
+            listen,
+            token,
+            admin,
+            child: None,
+        }
+    }
+    fn serve(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.with_extension("log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("--data")
+            .arg(&self.dir)
+            .arg("serve")
+            .env("HOTLINE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let t = Instant::now();
+        while std::net::TcpStream::connect(&self.api).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{} did not come up",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+    fn cli(&self, args: &[&str]) -> String {
+        let o = cli(&self.dir, args);
+        assert!(
+            o.status.success(),
+            "hotline {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+impl Drop for St {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn get(h: &reqwest::blocking::Client, api: &str, token: &str, path: &str) -> Option<Value> {
+    h.get(format!("http://{api}{path}"))
+        .bearer_auth(token)
+        .send()
+        .ok()?
+        .json()
+        .ok()
+}
+
+fn messages(h: &reqwest::blocking::Client, s: &St, ch: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut after = 0;
+    loop {
+        let v = get(
+            h,
+            &s.api,
+            &s.admin,
+            &format!("/v1/channels/{ch}/entries?after={after}&limit=1000"),
+        )
+        .expect("entries");
+        let batch = v["entries"].as_array().unwrap().clone();
+        if batch.is_empty() {
+            return out;
+        }
+        after = batch.last().unwrap()["cursor"].as_u64().unwrap();
+        for e in batch {
+            if e["kind"] == "message" {
+                out.push((
+                    e["hash"].as_str().unwrap().to_owned(),
+                    e["body"]["text"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
+    let seconds: u64 = std::env::var("HOTLINE_CRASH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let root = tempfile::tempdir().unwrap();
+    let mut a = St::new(root.path(), "alpha");
+    let mut b = St::new(root.path(), "bravo");
+    a.serve();
+    b.serve();
+    a.cli(&[
+        "peer", "add", "bravo", "--key", &b.token, "--addr", &b.listen,
+    ]);
+    b.cli(&[
+        "peer", "add", "alpha", "--key", &a.token, "--addr", &a.listen,
+    ]);
+    let fb = b.cli(&["id", "--fingerprint"]);
+    let fa = a.cli(&["id", "--fingerprint"]);
+    a.cli(&["peer", "verify", "bravo", "--fingerprint", fb.trim()]);
+    b.cli(&["peer", "verify", "alpha", "--fingerprint", fa.trim()]);
+    let ch = a
+        .cli(&["channel", "open", "bravo"])
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let t = Instant::now();
+    while !cli(&b.dir, &["channel", "accept", &ch]).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "proposal did not arrive"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted: Arc<Mutex<Vec<(String, String)>>> = Default::default();
+    let mut senders = vec![];
+    for s in [&a, &b] {
+        let (api, token, tag, ch) = (s.api.clone(), s.admin.clone(), s.name.clone(), ch.clone());
+        let (stop, accepted) = (stop.clone(), accepted.clone());
+        senders.push(std::thread::spawn(move || {
+            let h = http();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let text = format!("{tag}-{i}");
+                i += 1;
+                let r = h
+                    .post(format!("http://{api}/v1/channels/{ch}/messages"))
+                    .bearer_auth(&token)
+                    .json(&json!({"text": text}))
+                    .send();
+                match r {
+                    Ok(r) if r.status().as_u16() == 201 => {
+                        let v: Value = r.json().unwrap();
+                        accepted
+                            .lock()
+                            .unwrap()
+                            .push((v["hash"].as_str().unwrap().to_owned(), text));
+                    }
+                    // Down, or killed mid-request: not accepted; it may or may not have been stored.
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }));
+    }
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let mut rand = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let start = Instant::now();
+    let mut kills = 0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(300 + rand(1200)));
+        let victim = if rand(2) == 0 { &mut a } else { &mut b };
+        victim.kill9();
+        kills += 1;
+        std::thread::sleep(Duration::from_millis(rand(400)));
+        victim.serve();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.join().unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        kills >= 4 && accepted.len() > 100,
+        "too little happened: {kills} kills, {} accepted",
+        accepted.len()
+    );
+
+    // Let the line settle: everything delivered both ways.
+    let h = http();
+    let t = Instant::now();
+    loop {
+        let da = get(&h, &a.api, &a.admin, &format!("/v1/channels/{ch}"));
+        let db = get(&h, &b.api, &b.admin, &format!("/v1/channels/{ch}"));
+        let settled = |v: &Option<Value>| {
+            v.as_ref()
+                .is_some_and(|v| v["delivery"]["delivered"] == v["entries"]["ours"])
+        };
+        if settled(&da)
+            && settled(&db)
+            && da.as_ref().unwrap()["entries"]["theirs"] == db.as_ref().unwrap()["entries"]["ours"]
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the line did not settle: {da:?} {db:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ma = messages(&h, &a, &ch);
+    let mb = messages(&h, &b, &ch);
+    for (side, got) in [("alpha", &ma), ("bravo", &mb)] {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (_, text) in got.iter() {
+            *seen.entry(text).or_default() += 1;
+        }
+        let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(dups.is_empty(), "{side} holds duplicates: {dups:?}");
+        let hashes: HashSet<&str> = got.iter().map(|(h, _)| h.as_str()).collect();
+        let lost: Vec<_> = accepted
+            .iter()
+            .filter(|(h, _)| !hashes.contains(h.as_str()))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{side} lost {} accepted messages, e.g. {:?}",
+            lost.len(),
+            lost.first()
+        );
+    }
+    let set = |v: &Vec<(String, String)>| v.iter().map(|(h, _)| h.clone()).collect::<HashSet<_>>();
+    assert_eq!(set(&ma), set(&mb), "the two ends hold different messages");
+    for s in [&a, &b] {
+        let f = root.path().join(format!("{}.jsonl", s.name));
+        s.cli(&["transcript", "export", &ch, "-o", f.to_str().unwrap()]);
+        let o = Command::new(BIN)
+            .args(["transcript", "verify", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "export of {} does not verify: {}",
+            s.name,
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    eprintln!("crash test: {kills} kill -9s in {seconds} s, {} messages accepted, 0 lost, 0 duplicated, {} at each end", accepted.len(), ma.len());
+}
