@@ -30,14 +30,29 @@ impl Side {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn side(root: &std::path::Path, name: &str, hook: Option<String>) -> Side {
     let dir = root.join(name);
     // Fixed ports, so a restarted station is found where its peer expects it.
-    let id = init(&dir, name, &format!("127.0.0.1:{}", free_port()), "127.0.0.1:0").unwrap();
-    let mut s = Side { dir, id, st: None, hook };
+    let id = init(
+        &dir,
+        name,
+        &format!("127.0.0.1:{}", free_port()),
+        "127.0.0.1:0",
+    )
+    .unwrap();
+    let mut s = Side {
+        dir,
+        id,
+        st: None,
+        hook,
+    };
     s.start().await;
     s
 }
@@ -53,31 +68,62 @@ async fn until<F: FnMut() -> bool>(what: &str, secs: u64, mut f: F) {
 }
 
 fn state(e: &Engine, ch: &Hash) -> String {
-    e.channel(ch).ok().and_then(|c| c.try_lock().ok().map(|c| c.book.state().word().to_owned())).unwrap_or_default()
+    e.channel(ch)
+        .ok()
+        .and_then(|c| c.try_lock().ok().map(|c| c.book.state().word().to_owned()))
+        .unwrap_or_default()
 }
 
 fn count(e: &Engine, ch: &Hash, kind: hotline_proto::Kind) -> usize {
     let c = e.channel(ch).unwrap();
     let c = c.try_lock().unwrap();
-    (0..2u8).map(|a| (1..=c.book.len(a)).filter(|s| c.book.meta(a, *s).unwrap().kind == kind).count()).sum()
+    (0..2u8)
+        .map(|a| {
+            (1..=c.book.len(a))
+                .filter(|s| c.book.meta(a, *s).unwrap().kind == kind)
+                .count()
+        })
+        .sum()
 }
 
 async fn line(a: &Side, b: &Side, terms: Terms) -> Hash {
     let (ea, eb) = (a.engine(), b.engine());
-    ea.add_peer("b", &b.id.token, vec![b.st.as_ref().unwrap().link_addr().to_string()], None).await.unwrap();
-    eb.add_peer("a", &a.id.token, vec![a.st.as_ref().unwrap().link_addr().to_string()], None).await.unwrap();
+    ea.add_peer(
+        "b",
+        &b.id.token,
+        vec![b.st.as_ref().unwrap().link_addr().to_string()],
+        None,
+    )
+    .await
+    .unwrap();
+    eb.add_peer(
+        "a",
+        &a.id.token,
+        vec![a.st.as_ref().unwrap().link_addr().to_string()],
+        None,
+    )
+    .await
+    .unwrap();
     assert!(ea.verify_peer("b", &b.id.fingerprint).await.unwrap());
     assert!(eb.verify_peer("a", &a.id.fingerprint).await.unwrap());
     let th = terms.hash();
     let ch = ea.open_channel("b", terms, None, "a").await.unwrap();
     until("the proposal", 10, || eb.channel(&ch).is_ok()).await;
-    eb.author(&ch, Body::Accept { terms_hash: th }, "b").await.unwrap();
+    eb.author(&ch, Body::Accept { terms_hash: th }, "b")
+        .await
+        .unwrap();
     until("active at a", 10, || state(&ea, &ch) == "active").await;
     ch
 }
 
 fn msg(p: Precedence, t: &str) -> Body {
-    Body::Message { precedence: p, subject: String::new(), text: t.into(), labels: vec![], reply_to: None }
+    Body::Message {
+        precedence: p,
+        subject: String::new(),
+        text: t.into(),
+        labels: vec![],
+        reply_to: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +135,16 @@ async fn a_deadline_missed_while_the_requester_was_down_is_acted_on_once_after_r
     let now = hotline_station::engine::now_ms();
     let rq = a
         .engine()
-        .author(&ch, Body::Request { question: "q".into(), options: vec![], deadline: now + 1500, on_miss: OnMiss::Terminate }, "a")
+        .author(
+            &ch,
+            Body::Request {
+                question: "q".into(),
+                options: vec![],
+                deadline: now + 1500,
+                on_miss: OnMiss::Terminate,
+            },
+            "a",
+        )
         .await
         .unwrap();
     a.stop().await;
@@ -109,7 +164,10 @@ async fn a_deadline_missed_while_the_requester_was_down_is_acted_on_once_after_r
     let text = ea.export(&ch).await.unwrap();
     assert!(text.contains(&format!("deadline missed: {}", hex(&rq.hash()))));
     hotline_core::export::verify(&text).unwrap();
-    let err = ea.author(&ch, msg(Precedence::Routine, "still there?"), "a").await.unwrap_err();
+    let err = ea
+        .author(&ch, msg(Precedence::Routine, "still there?"), "a")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("terminated"), "{err}");
     a.stop().await;
     let mut b = b;
@@ -126,18 +184,42 @@ async fn messages_queued_while_the_peer_is_down_are_delivered_when_it_returns() 
     let ea = a.engine();
     let mut hashes = vec![];
     for i in 0..50 {
-        hashes.push(ea.author(&ch, msg(Precedence::Routine, &format!("m{i}")), "a").await.unwrap().hash());
+        hashes.push(
+            ea.author(&ch, msg(Precedence::Routine, &format!("m{i}")), "a")
+                .await
+                .unwrap()
+                .hash(),
+        );
     }
     let queued = ea.channel_json(&ch, false).await.unwrap();
-    assert!(queued["delivery"]["queued"].as_u64().unwrap() + queued["delivery"]["sent"].as_u64().unwrap() >= 50, "{queued}");
+    assert!(
+        queued["delivery"]["queued"].as_u64().unwrap()
+            + queued["delivery"]["sent"].as_u64().unwrap()
+            >= 50,
+        "{queued}"
+    );
     b.start().await;
     let eb = b.engine();
     until("all 50 at b", 15, || {
-        eb.channel(&ch).ok().and_then(|c| c.try_lock().ok().map(|c| hashes.iter().all(|h| c.book.locate(h).is_some()))).unwrap_or(false)
+        eb.channel(&ch)
+            .ok()
+            .and_then(|c| {
+                c.try_lock()
+                    .ok()
+                    .map(|c| hashes.iter().all(|h| c.book.locate(h).is_some()))
+            })
+            .unwrap_or(false)
     })
     .await;
     until("delivery confirmed at a", 10, || {
-        ea.channel(&ch).ok().and_then(|c| c.try_lock().ok().map(|c| c.delivered_upto() == c.book.len(0))).unwrap_or(false)
+        ea.channel(&ch)
+            .ok()
+            .and_then(|c| {
+                c.try_lock()
+                    .ok()
+                    .map(|c| c.delivered_upto() == c.book.len(0))
+            })
+            .unwrap_or(false)
     })
     .await;
     for e in [&ea, &eb] {
@@ -167,24 +249,50 @@ async fn the_alert_hook_receives_every_alert_once_as_json() {
     let mut terms = Terms::default();
     terms.ack_windows_ms[Precedence::Flash as usize] = 1000;
     let ch = line(&a, &b, terms).await;
-    let m = a.engine().author(&ch, msg(Precedence::Flash, "launch"), "a").await.unwrap();
+    let m = a
+        .engine()
+        .author(&ch, msg(Precedence::Flash, "launch"), "a")
+        .await
+        .unwrap();
     let read = |p: &PathBuf| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(p).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("hook input is JSON")).collect()
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("hook input is JSON"))
+            .collect()
     };
-    until("hook calls", 10, || read(&log_b).len() >= 2 && !read(&log_a).is_empty()).await;
+    until("hook calls", 10, || {
+        read(&log_b).len() >= 2 && !read(&log_a).is_empty()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let hb = read(&log_b);
     let ha = read(&log_a);
-    let kinds = |v: &[serde_json::Value]| v.iter().map(|x| x["kind"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let kinds = |v: &[serde_json::Value]| {
+        v.iter()
+            .map(|x| x["kind"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(kinds(&hb), vec!["ack-overdue", "ack-overdue"], "{hb:?}");
     assert_eq!(kinds(&ha), vec!["peer-ack-overdue"], "{ha:?}");
     let ids: std::collections::HashSet<_> = hb.iter().map(|x| x["id"].as_i64().unwrap()).collect();
     assert_eq!(ids.len(), 2, "two distinct alerts, each once");
-    assert!(hb.iter().all(|x| x["channel"] == hex(&ch) && x["cleared_at"].is_null() && x["cause"].as_str().unwrap().contains("FLASH")));
+    assert!(hb.iter().all(|x| x["channel"] == hex(&ch)
+        && x["cleared_at"].is_null()
+        && x["cause"].as_str().unwrap().contains("FLASH")));
     // Acknowledging clears them; clearing calls no hook.
-    b.engine().author(&ch, Body::Ack { of: m.hash() }, "b").await.unwrap();
+    b.engine()
+        .author(&ch, Body::Ack { of: m.hash() }, "b")
+        .await
+        .unwrap();
     let eb = b.engine();
-    until("cleared at b", 5, || eb.channel(&ch).ok().and_then(|c| c.try_lock().ok().map(|c| c.open_alerts.is_empty())).unwrap_or(false)).await;
+    until("cleared at b", 5, || {
+        eb.channel(&ch)
+            .ok()
+            .and_then(|c| c.try_lock().ok().map(|c| c.open_alerts.is_empty()))
+            .unwrap_or(false)
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(read(&log_b).len(), 2);
     a.stop().await;
