@@ -425,6 +425,13 @@ impl Engine {
                     "--reopens names a channel with another peer".into(),
                 ));
             }
+            if rt.book.state().phase != hotline_core::Phase::Terminated {
+                return Err(StationError::Conflict(format!(
+                    "channel {} is {}: only an ended channel can be reopened",
+                    hex(&old),
+                    rt.book.state().word()
+                )));
+            }
         }
         let now = now_ms();
         let (book, v) = ChannelBook::open(&self.keys, p.identity, terms, reopens, by, now);

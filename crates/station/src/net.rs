@@ -36,6 +36,42 @@ pub const BATCH_ENTRIES: usize = 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
+/// Sustained link messages per second accepted from one peer connection. A
+/// healthy sender needs a few per second (pings, and `Entries` of up to 1,024
+/// entries each); a flood beyond this is cut off so the station stays
+/// responsive to its other peers and its API.
+pub const RATE_PER_SEC: u64 = 500;
+/// Burst allowance above the sustained rate.
+const RATE_BURST: f64 = 1000.0;
+
+/// A token bucket over link messages.
+struct RateLimit {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        RateLimit {
+            tokens: RATE_BURST,
+            at: std::time::Instant::now(),
+        }
+    }
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        self.tokens = (self.tokens
+            + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC as f64)
+            .min(RATE_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 fn link_limit(engine: &Engine, peer_id: i64) -> usize {
     let mut max = hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES;
     for (_, c) in engine.channels_of(peer_id) {
@@ -157,6 +193,7 @@ async fn inbound(
         return;
     }
     tracing::info!(peer = %peer.row.name, "inbound link from {from} up");
+    let mut bucket = RateLimit::new();
     loop {
         if !current() {
             return; // a newer connection from the same peer took over
@@ -178,6 +215,25 @@ async fn inbound(
                 return;
             }
         };
+        if !bucket.take() {
+            let t = engine
+                .bad_input(
+                    &peer,
+                    None,
+                    format!("more than {RATE_PER_SEC} link messages per second; connection closed"),
+                )
+                .await;
+            let _ = tx
+                .send(
+                    &LinkMsg::Error {
+                        code: codes::RATE,
+                        text: t,
+                    }
+                    .to_bytes(),
+                )
+                .await;
+            return;
+        }
         let reply = match LinkMsg::from_bytes(&bytes) {
             Err(e) => {
                 let t = engine

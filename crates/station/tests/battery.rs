@@ -1,0 +1,330 @@
+//! Bad input against a running station, over real sockets: each case ends with
+//! the connection dropped or the input rejected, an alert where the sender is
+//! known, nothing stored, and the station still serving.
+
+use hotline_core::ChannelBook;
+use hotline_link::StaticSecret;
+use hotline_proto::link::ChannelHeads;
+use hotline_proto::{Body, Envelope, LinkMsg, Precedence, SecretKeys, Terms};
+use hotline_station::engine::{now_ns, Engine};
+use hotline_station::Station;
+use hotline_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Fake {
+    keys: SecretKeys,
+    dh: StaticSecret,
+}
+
+fn fake() -> Fake {
+    let (dh, pk) = hotline_link::generate_keypair();
+    let keys = SecretKeys::generate(*dh.as_bytes(), pk);
+    Fake { keys, dh }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    st: Station,
+    a: Fake,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("b");
+    hotline_station::init(&data, "b", "127.0.0.1:0", "127.0.0.1:0").unwrap();
+    let st = Station::start(&data, None).await.unwrap();
+    let a = fake();
+    st.engine
+        .add_peer(
+            "a",
+            &a.keys.identity().token(),
+            vec!["127.0.0.1:9".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(st
+        .engine
+        .verify_peer("a", &a.keys.identity().fingerprint().to_string())
+        .await
+        .unwrap());
+    Rig { _dir: dir, st, a }
+}
+
+impl Rig {
+    fn e(&self) -> Arc<Engine> {
+        self.st.engine.clone()
+    }
+    async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.st.link_addr()).await.unwrap()
+    }
+    async fn session(
+        &self,
+    ) -> (
+        hotline_link::Receiver<tokio::io::ReadHalf<TcpStream>>,
+        hotline_link::Sender<tokio::io::WriteHalf<TcpStream>>,
+    ) {
+        let s = hotline_link::initiate(
+            self.connect().await,
+            &self.a.dh,
+            &self.e().identity.dh_pk,
+            now_ns(),
+        )
+        .await
+        .unwrap();
+        let (mut rx, tx) = s.split();
+        let hello = rx.recv(1 << 20).await.unwrap();
+        assert!(matches!(
+            LinkMsg::from_bytes(&hello),
+            Ok(LinkMsg::Hello { .. })
+        ));
+        (rx, tx)
+    }
+    async fn alerts(&self, kind: &str) -> usize {
+        let k = kind.to_owned();
+        self.e()
+            .db
+            .read(move |s| s.alerts(true, 1000))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|a| a.kind == k)
+            .count()
+    }
+    async fn wait_alert(&self, kind: &str) {
+        for _ in 0..250 {
+            if self.alerts(kind).await > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no {kind} alert");
+    }
+    async fn reset(&self) {
+        self.e().clear_alert(None, "bad-input:a").await;
+    }
+    async fn entries(&self) -> usize {
+        let ids: Vec<_> = self.e().channels.read().unwrap().keys().copied().collect();
+        let mut n = 0;
+        for id in ids {
+            n += self
+                .e()
+                .db
+                .read(move |s| s.entries_after(&id, 0, 1_000_000))
+                .await
+                .unwrap()
+                .len();
+        }
+        n
+    }
+    /// The station still answers its API.
+    async fn serving(&self) {
+        let r = reqwest::get(format!("http://{}/v1/health", self.st.api_addr()))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+}
+
+/// Reads until the peer closes (or 5 s pass, which fails the test).
+async fn closed(mut s: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let r = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "the station kept the connection open");
+}
+
+async fn recv_closed(
+    rx: &mut hotline_link::Receiver<tokio::io::ReadHalf<TcpStream>>,
+) -> Vec<LinkMsg> {
+    let mut got = vec![];
+    let r = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(b) = rx.recv(1 << 20).await {
+            if let Ok(m) = LinkMsg::from_bytes(&b) {
+                got.push(m);
+            }
+        }
+    })
+    .await;
+    assert!(r.is_ok(), "the station kept the session open");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_before_the_handshake_is_dropped() {
+    let r = rig().await;
+    let mut s = r.connect().await;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    closed(s).await;
+    let mut s = r.connect().await;
+    s.write_all(&[0, 0]).await.unwrap();
+    closed(s).await;
+    assert_eq!(r.entries().await, 0);
+    r.serving().await;
+    r.st.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_from_an_unpinned_key_is_refused_and_alerted() {
+    let r = rig().await;
+    let stranger = fake();
+    let res = hotline_link::initiate(
+        r.connect().await,
+        &stranger.dh,
+        &r.e().identity.dh_pk,
+        now_ns(),
+    )
+    .await;
+    assert!(res.is_err());
+    r.wait_alert("unpinned-key").await;
+    assert_eq!(r.entries().await, 0);
+    r.serving().await;
+    r.st.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_and_messages_after_the_handshake() {
+    let r = rig().await;
+
+    // Undecodable CBOR inside a valid Noise frame.
+    let (mut rx, mut tx) = r.session().await;
+    tx.send(b"\xff\xfe\xfd").await.unwrap();
+    let got = recv_closed(&mut rx).await;
+    assert!(
+        got.iter().any(|m| matches!(m, LinkMsg::Error { .. })),
+        "{got:?}"
+    );
+    r.wait_alert("bad-input").await;
+    r.reset().await;
+
+    // A message beyond the reassembly bound.
+    let (mut rx, mut tx) = r.session().await;
+    let _ = tx.send(&vec![0u8; 3 << 20]).await;
+    recv_closed(&mut rx).await;
+    r.wait_alert("bad-input").await;
+    r.reset().await;
+
+    // A frame cut short, then silence: the session is dropped, nothing stored.
+    let mut s = r.connect().await;
+    s.write_all(&[0x01, 0x00, 1, 2, 3]).await.unwrap();
+    drop(s);
+
+    // Too many envelopes in one message.
+    let (mut rx, mut tx) = r.session().await;
+    let m = LinkMsg::Entries {
+        channel: [1; 32],
+        envelopes: vec![vec![0]; 2000],
+    };
+    tx.send(&m.to_bytes()).await.unwrap();
+    recv_closed(&mut rx).await;
+    r.wait_alert("bad-input").await;
+    r.reset().await;
+
+    // A replayed handshake clock is refused.
+    let old = now_ns() - 1_000_000_000_000;
+    assert!(
+        hotline_link::initiate(r.connect().await, &r.a.dh, &r.e().identity.dh_pk, old)
+            .await
+            .is_err()
+    );
+
+    assert_eq!(r.entries().await, 0);
+    r.serving().await;
+    r.st.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_entry_over_the_wire_is_rejected_and_nothing_stored() {
+    let r = rig().await;
+    let (book, open) = ChannelBook::open(&r.a.keys, r.e().identity, Terms::default(), None, "a", 1);
+    let (mut rx, mut tx) = r.session().await;
+    tx.send(
+        &LinkMsg::Entries {
+            channel: book.id(),
+            envelopes: vec![open.envelope().bytes().to_vec()],
+        }
+        .to_bytes(),
+    )
+    .await
+    .unwrap();
+    let cp = rx.recv(1 << 20).await.unwrap();
+    assert!(
+        matches!(LinkMsg::from_bytes(&cp), Ok(LinkMsg::Checkpoint { .. })),
+        "a valid proposal is checkpointed"
+    );
+    assert_eq!(r.entries().await, 1);
+    // The proposer may withdraw; a forged withdrawal (signed by someone else) is rejected.
+    let v = book
+        .author(
+            &r.a.keys,
+            Body::Terminate { reason: "x".into() },
+            "a",
+            2,
+            true,
+        )
+        .unwrap();
+    let forged = Envelope::sign(v.entry(), &fake().keys);
+    tx.send(
+        &LinkMsg::Entries {
+            channel: book.id(),
+            envelopes: vec![forged.bytes().to_vec()],
+        }
+        .to_bytes(),
+    )
+    .await
+    .unwrap();
+    let got = recv_closed(&mut rx).await;
+    assert!(
+        got.iter()
+            .any(|m| matches!(m, LinkMsg::Error { text, .. } if text.contains("signature"))),
+        "{got:?}"
+    );
+    r.wait_alert("bad-input").await;
+    assert_eq!(r.entries().await, 1);
+    let _ = Precedence::Routine;
+    r.serving().await;
+    r.st.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_cut_off_and_the_station_stays_responsive() {
+    let r = rig().await;
+    let (mut rx, mut tx) = r.session().await;
+    let hello = LinkMsg::Hello {
+        version: 1,
+        heads: vec![ChannelHeads {
+            channel: [0; 32],
+            heads: [(0, [0; 32]), (0, [0; 32])],
+        }],
+    };
+    let flood = hello.to_bytes();
+    let sender = tokio::spawn(async move {
+        for _ in 0..20_000 {
+            if tx.send(&flood).await.is_err() {
+                break;
+            }
+        }
+    });
+    let got = recv_closed(&mut rx).await;
+    assert!(got.iter().any(|m| matches!(m, LinkMsg::Error { code, .. } if *code == hotline_proto::link::codes::RATE)), "{got:?}");
+    let _ = sender.await;
+    r.wait_alert("bad-input").await;
+    r.serving().await;
+    // And the same peer can come back and be served normally.
+    r.reset().await;
+    let (_rx, mut tx) = r.session().await;
+    tx.send(&LinkMsg::Ping { n: 1 }.to_bytes()).await.unwrap();
+    r.st.stop().await;
+}
