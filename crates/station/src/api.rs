@@ -996,9 +996,10 @@ async fn audit(State(api): State<Api>, h: HeaderMap, Query(q): Query<AuditQuery>
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
     let e = &api.engine;
     let m = &e.metrics;
-    use std::sync::atomic::Ordering::Relaxed;
     let up = e.health.read().unwrap().values().filter(|h| h.up).count();
     let open =
         e.db.read(|s| s.alerts(true, 100_000))
@@ -1011,18 +1012,33 @@ async fn metrics(State(api): State<Api>) -> Response {
         let c = c.lock().await;
         queue += c.book.len(c.book.me()) - c.delivered_upto();
     }
-    let text = format!(
-        "# HELP hotline_entries_authored_total Entries this station wrote.\n# TYPE hotline_entries_authored_total counter\nhotline_entries_authored_total {}\n\
-# HELP hotline_entries_received_total Entries received from peers and committed.\n# TYPE hotline_entries_received_total counter\nhotline_entries_received_total {}\n\
-# HELP hotline_entries_rejected_total Peer input rejected.\n# TYPE hotline_entries_rejected_total counter\nhotline_entries_rejected_total {}\n\
-# HELP hotline_checkpoints_received_total Checkpoints received.\n# TYPE hotline_checkpoints_received_total counter\nhotline_checkpoints_received_total {}\n\
-# HELP hotline_links_up Outbound links up.\n# TYPE hotline_links_up gauge\nhotline_links_up {up}\n\
-# HELP hotline_alerts_open Open alerts.\n# TYPE hotline_alerts_open gauge\nhotline_alerts_open {open}\n\
-# HELP hotline_queue_depth Own entries not yet covered by a peer checkpoint.\n# TYPE hotline_queue_depth gauge\nhotline_queue_depth {queue}\n",
-        m.entries_authored.load(Relaxed),
-        m.entries_received.load(Relaxed),
-        m.entries_rejected.load(Relaxed),
-        m.checkpoints_received.load(Relaxed),
+    let mut t = String::new();
+    let _ = writeln!(t, "# HELP hotline_entries_total Entries committed, by direction and kind.\n# TYPE hotline_entries_total counter");
+    for ((dir, kind), n) in m.entries.lock().unwrap().iter() {
+        let _ = writeln!(
+            t,
+            "hotline_entries_total{{direction=\"{dir}\",kind=\"{kind}\"}} {n}"
+        );
+    }
+    let _ = writeln!(t, "# HELP hotline_entries_rejected_total Peer input rejected.\n# TYPE hotline_entries_rejected_total counter\nhotline_entries_rejected_total {}", m.entries_rejected.load(Relaxed));
+    let _ = writeln!(t, "# HELP hotline_checkpoints_received_total Checkpoints received from peers.\n# TYPE hotline_checkpoints_received_total counter\nhotline_checkpoints_received_total {}", m.checkpoints_received.load(Relaxed));
+    let h = &m.delivery_ms;
+    let _ = writeln!(t, "# HELP hotline_delivery_latency_ms From our commit to the peer's checkpoint covering the entry.\n# TYPE hotline_delivery_latency_ms histogram");
+    let mut cum = 0;
+    for (i, b) in h.bounds.iter().enumerate() {
+        cum += h.counts[i].load(Relaxed);
+        let _ = writeln!(t, "hotline_delivery_latency_ms_bucket{{le=\"{b}\"}} {cum}");
+    }
+    cum += h.counts[h.bounds.len()].load(Relaxed);
+    let _ = writeln!(t, "hotline_delivery_latency_ms_bucket{{le=\"+Inf\"}} {cum}");
+    let _ = writeln!(
+        t,
+        "hotline_delivery_latency_ms_sum {}\nhotline_delivery_latency_ms_count {}",
+        h.sum.load(Relaxed),
+        h.count.load(Relaxed)
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let _ = writeln!(t, "# HELP hotline_links_up Outbound links up.\n# TYPE hotline_links_up gauge\nhotline_links_up {up}");
+    let _ = writeln!(t, "# HELP hotline_alerts_open Open alerts.\n# TYPE hotline_alerts_open gauge\nhotline_alerts_open {open}");
+    let _ = writeln!(t, "# HELP hotline_queue_depth Own entries not yet covered by a peer checkpoint.\n# TYPE hotline_queue_depth gauge\nhotline_queue_depth {queue}");
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
 }

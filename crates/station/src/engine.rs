@@ -126,14 +126,58 @@ pub struct Engine {
 /// Counters exported at /metrics.
 #[derive(Default)]
 pub struct Metrics {
-    /// Own entries committed.
-    pub entries_authored: AtomicU64,
-    /// Peer entries committed.
-    pub entries_received: AtomicU64,
+    /// Entries committed, by direction (`sent` = ours, `received` = the peer's) and kind.
+    pub entries: std::sync::Mutex<std::collections::BTreeMap<(&'static str, &'static str), u64>>,
+    /// Delivery latency: from our commit to the peer's checkpoint covering the entry.
+    pub delivery_ms: Histogram,
     /// Entries rejected from peers.
     pub entries_rejected: AtomicU64,
     /// Checkpoints received.
     pub checkpoints_received: AtomicU64,
+}
+
+/// A Prometheus-style cumulative histogram.
+pub struct Histogram {
+    /// Upper bounds of the buckets, in the unit observed.
+    pub bounds: &'static [u64],
+    /// Count per bucket (not cumulative; summed when rendered).
+    pub counts: Vec<AtomicU64>,
+    /// Sum of observations.
+    pub sum: AtomicU64,
+    /// Number of observations.
+    pub count: AtomicU64,
+}
+
+/// Delivery latency buckets, ms: from loopback (1 ms) to a line down for minutes.
+const DELIVERY_BOUNDS: &[u64] = &[
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 60_000, 600_000,
+];
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            bounds: DELIVERY_BOUNDS,
+            counts: (0..=DELIVERY_BOUNDS.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            sum: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, v: u64) {
+        let i = self
+            .bounds
+            .iter()
+            .position(|b| v <= *b)
+            .unwrap_or(self.bounds.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(v, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 fn fatal(e: StationError) -> ! {
@@ -462,11 +506,8 @@ impl Engine {
             .write()
             .unwrap()
             .insert(id, Arc::new(Mutex::new(rt)));
-        self.metrics
-            .entries_authored
-            .fetch_add(1, Ordering::Relaxed);
         self.emit(json!({"type": "channel", "channel": hex(&id), "state": "proposed"}));
-        self.emit_entry(&id, &v, 0, true);
+        self.after_commit(&id, &v, 0, true);
         self.wake_peer(p.row.id);
         Ok(id)
     }
@@ -499,15 +540,20 @@ impl Engine {
             Some(WriteResult::Cursor(c)) => *c,
             _ => 0,
         };
-        self.metrics
-            .entries_authored
-            .fetch_add(1, Ordering::Relaxed);
         self.after_commit(channel, &v, cursor, true);
         self.wake_peer(peer_id);
         Ok(v)
     }
 
     fn after_commit(&self, channel: &Hash, v: &VerifiedEntry, cursor: u64, own: bool) {
+        let dir = if own { "sent" } else { "received" };
+        *self
+            .metrics
+            .entries
+            .lock()
+            .unwrap()
+            .entry((dir, v.entry().body.kind().name()))
+            .or_default() += 1;
         self.emit_entry(channel, v, cursor, own);
         if hotline_core::state::changes_state(v.entry().body.kind()) {
             self.emit(json!({"type": "state", "channel": hex(channel)}));
@@ -725,9 +771,6 @@ impl Engine {
         }
         for v in &applied {
             let c = cursors.next().unwrap_or(0);
-            self.metrics
-                .entries_received
-                .fetch_add(1, Ordering::Relaxed);
             self.after_commit(&channel, v, c, false);
         }
         for r in &results {
@@ -800,6 +843,15 @@ impl Engine {
                                 envelope: bytes.to_vec(),
                                 stored_at: now,
                             }]);
+                            let (from, to) =
+                                (rt.delivered_upto() + 1, c.checkpoint().heads[me as usize].0);
+                            for seq in from..=to {
+                                if let Some(m) = rt.book.meta(me, seq) {
+                                    self.metrics
+                                        .delivery_ms
+                                        .observe(now.saturating_sub(m.stored_at));
+                                }
+                            }
                             rt.peer_ckpt = Some(c);
                             rt.last_delivery_at = Some(now);
                             let upto = rt.delivered_upto();
@@ -982,9 +1034,6 @@ impl Engine {
                 _ => None,
             });
             for v in &authored {
-                self.metrics
-                    .entries_authored
-                    .fetch_add(1, Ordering::Relaxed);
                 self.after_commit(&id, v, cursors.next().unwrap_or(0), true);
             }
             for r in &results {

@@ -225,6 +225,23 @@ async fn messages_queued_while_the_peer_is_down_are_delivered_when_it_returns() 
     for e in [&ea, &eb] {
         hotline_core::export::verify(&e.export(&ch).await.unwrap()).unwrap();
     }
+    let api = a.st.as_ref().unwrap().api_addr();
+    let m = reqwest::get(format!("http://{api}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("hotline_entries_total{direction=\"sent\",kind=\"message\"} 50"),
+        "{m}"
+    );
+    let count = m
+        .lines()
+        .find_map(|l| l.strip_prefix("hotline_delivery_latency_ms_count "))
+        .unwrap();
+    assert!(count.parse::<u64>().unwrap() >= 50, "{m}");
+    assert!(m.contains("hotline_queue_depth 0"), "{m}");
     a.stop().await;
     b.stop().await;
 }
