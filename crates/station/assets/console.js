@@ -213,7 +213,7 @@ function clockEl(cls, due, start, mode) {
   e.dataset.due = String(due);
   if (start) e.dataset.start = String(start);
   e.dataset.mode = mode;
-  e.append(el('span', 'clock-label'), el('span', 'clock-time'));
+  e.append(el('span', 'clock-label'), document.createTextNode(' '), el('span', 'clock-time'));
   paintClock(e, now());
   return e;
 }
@@ -235,8 +235,8 @@ function paintClock(e, t) {
   e.classList.toggle('overdue', over);
   e.classList.toggle('warn', Boolean(warn));
   e.dataset.overdue = over ? 'true' : 'false';
-  e.firstChild.textContent = over ? words[1] : words[0];
-  e.lastChild.textContent = (over ? '+' : '') + fmtSpan(left);
+  e.querySelector('.clock-label').textContent = over ? words[1] : words[0];
+  e.querySelector('.clock-time').textContent = (over ? '+' : '') + fmtSpan(left);
 }
 
 function tick() {
@@ -276,8 +276,10 @@ async function signIn(token) {
   $('signin-error').textContent = '';
   $('token').value = '';
   await Promise.all([refreshChannels(), refreshAlerts()]);
+  // Reopen what this tab showed last; otherwise the first channel in the list (live ones first).
   const remembered = sessionStorage.getItem('hotline-channel');
-  const pick = S.channels.has(remembered) ? remembered : (S.channels.size === 1 ? [...S.channels.keys()][0] : null);
+  const first = $('channels').firstElementChild;
+  const pick = S.channels.has(remembered) ? remembered : (first ? first.dataset.id : null);
   if (pick) await openChannel(pick);
   listen();
 }
@@ -409,7 +411,9 @@ function renderAlerts() {
       const b = el('button', 'alert-channel link', peer.peer);
       b.type = 'button';
       b.title = 'open this channel';
-      b.addEventListener('click', () => openChannel(a.channel));
+      // Alert keys such as ack-overdue:HASH:50 name the entry: show it too.
+      const m = /[0-9a-f]{64}/.exec(a.key || '');
+      b.addEventListener('click', async () => { await openChannel(a.channel); if (m) reveal(m[0]); });
       li.append(b);
     }
     li.append(el('span', 'alert-cause', a.cause), agoEl(a.raised_at, 'alert-when'));
@@ -427,6 +431,8 @@ async function refreshChannels() {
   S.channels = new Map((j.channels || []).map((c) => [c.id, c]));
   renderChannelList();
   renderAlerts(); // peer names in the banner
+  // A station's first channel (say, a proposal just arrived) opens by itself.
+  if (!S.current && S.channels.size === 1 && S.user) openChannel([...S.channels.keys()][0]);
 }
 
 const STATE_ORDER = { active: 0, suspended: 1, proposed: 2, terminated: 3 };
@@ -456,6 +462,9 @@ function channelCard(c) {
   if (!c.peer_verified) li.append(el('div', 'unverified-note', '⚠ UNVERIFIED — ROUTINE only'));
 
   const h = c.health || {};
+  const idLine = el('div', 'card-id', 'channel ' + short(c.id));
+  idLine.title = c.id;
+  li.append(idLine);
   const link = el('div', 'card-line');
   link.append(el('span', 'k', 'link '), el('strong', 'link-' + h.link, h.link || '?'));
   if (h.since) link.append(el('span', null, ' since '), timeEl(h.since));
@@ -485,6 +494,13 @@ function linkDot(h) {
   const d = el('span', 'link-dot ' + (up ? 'up' : 'down'));
   d.title = up ? 'link up' : 'link down';
   return d;
+}
+
+/** Larger type for a wall display; remembered by this browser, not per user. */
+function setWall(on) {
+  document.documentElement.classList.toggle('wall', on);
+  $('wall-toggle').setAttribute('aria-pressed', String(on));
+  localStorage.setItem('hotline-wall', on ? '1' : '0');
 }
 
 function updateTitle() {
@@ -596,10 +612,14 @@ function delivery(e) {
 function renderChannel() {
   const c = S.detail;
   if (!c) return;
+  const ol = $('transcript');
+  // Follow new entries only if the reader is at the bottom; never yank them away from what they read.
+  const follow = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
   renderHead(c);
   renderTranscript(c);
   renderAttention(c);
   renderForms(c);
+  if (follow) ol.scrollTop = ol.scrollHeight;
 }
 
 function renderHead(c) {
@@ -735,7 +755,6 @@ function ordered() {
 
 function renderTranscript(c) {
   const ol = $('transcript');
-  const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
   let prev = null;
   const list = ordered();
   for (const e of list) {
@@ -757,7 +776,6 @@ function renderTranscript(c) {
   }
   const checks = list.filter((e) => e.kind === 'contact_check').length;
   $('transcript-count').textContent = list.length + ' entries' + (checks ? ' · ' + checks + ' contact checks' : '');
-  if (atBottom) ol.scrollTop = ol.scrollHeight;
 }
 
 /** Everything that changes an entry's rendering after it was first drawn. */
@@ -793,6 +811,9 @@ function renderEntry(e, c) {
   if (e.own) who.append(el('span', 'us-tag', 'us'));
   if (e.by) who.append(el('span', 'by', ' · ' + e.by));
   head.append(who, timeEl(e.time), el('span', 'grow'));
+  const h = el('code', 'hash', short(e.hash));
+  h.title = e.hash;
+  head.append(h);
   // A counterpart's non-message entry is simply held here; its badge would only be noise.
   if (e.own || e.kind === 'message') {
     const ds = el('span', 'delivery d-' + dstate, dstate);
@@ -812,12 +833,11 @@ function renderEntry(e, c) {
     li.append(tr);
   }
 
-  const foot = el('div', 'entry-foot');
-  if (e.kind === 'message') messageFoot(e, c, p, dstate, foot);
-  const h = el('code', 'hash', short(e.hash));
-  h.title = e.hash;
-  foot.append(el('span', 'grow'), h);
-  li.append(foot);
+  if (e.kind === 'message') {
+    const foot = el('div', 'entry-foot');
+    messageFoot(e, c, p, dstate, foot);
+    if (foot.childNodes.length) li.append(foot);
+  }
   return li;
 }
 
@@ -933,8 +953,11 @@ function renderAttention(c) {
   unackedTheirs.sort(urgent);
   unackedOurs.sort(urgent);
 
-  const fill = (listId, countId, items, render, empty) => {
+  const fill = (listId, countId, items, render, empty, sig = (x) => x.hash) => {
     const ul = $(listId);
+    const key = [c.state, S.user && S.user.role, ...items.map(sig)].join('|');
+    if (ul.dataset.sig === key) return;
+    ul.dataset.sig = key;
     ul.replaceChildren();
     for (const x of items) ul.append(render(x));
     if (!items.length) ul.append(el('li', 'empty', empty));
@@ -973,7 +996,7 @@ function renderAttention(c) {
     row.append(el('span', 'delivery d-' + d, d));
     li.append(row);
     return li;
-  }, 'Nothing outstanding.');
+  }, 'Nothing outstanding.', (e) => e.hash + delivery(e));
 }
 
 function attnItem(e) {
@@ -1171,6 +1194,8 @@ $('signin-form').addEventListener('submit', async (e) => {
   }
 });
 $('signout').addEventListener('click', () => signOut(''));
+$('wall-toggle').addEventListener('click', () => setWall(!document.documentElement.classList.contains('wall')));
+setWall(localStorage.getItem('hotline-wall') === '1');
 $('send-form').addEventListener('submit', sendMessage);
 $('send-precedence').addEventListener('change', paintPrecedence);
 $('send-text').addEventListener('keydown', (e) => {

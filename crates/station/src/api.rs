@@ -244,6 +244,11 @@ async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Respon
             .db
             .submit(vec![hotline_store::WriteOp::Audit(row)]);
         drop(head);
+        if api.engine.unsafe_ack_before_commit() {
+            // Deliberately broken test variant: do not wait for durability here either.
+            tokio::spawn(pending.wait());
+            return resp;
+        }
         if let Err(e) = pending.wait().await {
             tracing::error!("audit log write failed: {e}");
             return StationError::Storage(e.to_string()).into_response();

@@ -52,9 +52,8 @@ impl Db {
     /// Opens the database: one writer, `readers` reader connections.
     pub fn open(path: &Path, readers: usize) -> Result<Db, StationError> {
         let writer = SqliteStore::open(path).map_err(storage)?;
-        if std::env::var_os("HOTLINE_UNSAFE_NO_SYNC").is_some() {
-            // Test-only switch (issue: broken variants must be caught by the checkers).
-            tracing::warn!("HOTLINE_UNSAFE_NO_SYNC is set: commits are NOT durable");
+        if std::env::var_os(UNSAFE_NO_SYNC).is_some() {
+            tracing::warn!("{UNSAFE_NO_SYNC} is set: commits are NOT durable");
         }
         let pool = (0..readers.max(1))
             .map(|_| SqliteStore::open(path).map(Mutex::new).map_err(storage))
@@ -131,11 +130,26 @@ impl Db {
     }
 }
 
+/// Test-only switch: `synchronous=OFF`. One of the deliberately broken variants
+/// that the durability checkers must catch; never set it in production.
+pub const UNSAFE_NO_SYNC: &str = "HOTLINE_UNSAFE_NO_SYNC";
+/// Test-only switch: hold every group commit back this many milliseconds, to
+/// widen the window in which a crash finds work accepted but not committed
+/// (used together with `engine::UNSAFE_ACK_BEFORE_COMMIT`).
+pub const TEST_COMMIT_DELAY_MS: &str = "HOTLINE_TEST_COMMIT_DELAY_MS";
+
 fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBuf) {
-    if std::env::var_os("HOTLINE_UNSAFE_NO_SYNC").is_some() {
+    if std::env::var_os(UNSAFE_NO_SYNC).is_some() {
         let _ = store.set_unsafe_no_sync();
     }
+    let delay = std::env::var(TEST_COMMIT_DELAY_MS)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis);
     while let Ok(first) = rx.recv() {
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
         let mut writes: Vec<(Vec<WriteOp>, Reply)> = Vec::new();
         let mut pending_call = None;
         match first {

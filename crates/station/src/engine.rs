@@ -121,7 +121,14 @@ pub struct Engine {
     pub started_at: u64,
     /// Counters for /metrics.
     pub metrics: Metrics,
+    /// Test-only: acknowledge local entries before their commit (see `UNSAFE_ACK_BEFORE_COMMIT`).
+    unsafe_ack_before_commit: bool,
 }
+
+/// Test-only switch: report a local entry accepted before it is committed. A
+/// deliberately broken variant that the crash test's checker must catch; never
+/// set it in production.
+pub const UNSAFE_ACK_BEFORE_COMMIT: &str = "HOTLINE_UNSAFE_ACK_BEFORE_COMMIT";
 
 /// Counters exported at /metrics.
 #[derive(Default)]
@@ -210,7 +217,13 @@ impl Engine {
             alert_hook,
             started_at: now_ms(),
             metrics: Metrics::default(),
+            unsafe_ack_before_commit: std::env::var_os(UNSAFE_ACK_BEFORE_COMMIT).is_some(),
         };
+        if engine.unsafe_ack_before_commit {
+            tracing::warn!(
+                "{UNSAFE_ACK_BEFORE_COMMIT} is set: entries are reported before they are durable"
+            );
+        }
         let peers = engine.db.read_now(|s| s.peers())?;
         for p in peers {
             engine.insert_peer(p)?;
@@ -307,6 +320,11 @@ impl Engine {
             sent_upto: delivered,
             last_delivery_at: None,
         })
+    }
+
+    /// Whether the deliberately broken test variant is on (see `UNSAFE_ACK_BEFORE_COMMIT`).
+    pub fn unsafe_ack_before_commit(&self) -> bool {
+        self.unsafe_ack_before_commit
     }
 
     /// A peer by id.
@@ -535,6 +553,14 @@ impl Engine {
             rt.book.apply(&v, now);
             (v, pending, rt.peer_id)
         };
+        if self.unsafe_ack_before_commit {
+            // Deliberately broken variant (tests only): report before the commit.
+            tokio::spawn(async move {
+                let _ = pending.wait().await;
+            });
+            self.wake_peer(peer_id);
+            return Ok(v);
+        }
         let res = pending.wait().await.unwrap_or_else(|e| fatal(e));
         let cursor = match res.first() {
             Some(WriteResult::Cursor(c)) => *c,
