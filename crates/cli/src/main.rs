@@ -505,21 +505,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a line to stderr, ignoring failure: a full disk under the log file
+/// must not take the station down (`eprintln!` would panic).
+macro_rules! note {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 fn serve(data: &std::path::Path, hook: Option<String>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let st = hotline_station::Station::start(data, hook)
-            .await
-            .map_err(|e| Failure::Refused(e.to_string()))?;
-        eprintln!(
-            "hotline: station serving; API http://{} · link {} · Ctrl-C to stop",
-            st.api_addr(),
-            st.link_addr()
-        );
-        shutdown_signal().await;
-        eprintln!("hotline: stopping: draining and committing");
-        st.stop().await;
-        Ok::<_, anyhow::Error>(())
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        let mut backoff = std::time::Duration::from_secs(1);
+        loop {
+            hotline_station::engine::reset_storage_failed();
+            let st = match hotline_station::Station::start(data, hook.clone()).await {
+                Ok(st) => st,
+                Err(e @ hotline_station::StationError::Storage(_)) => {
+                    // Storage unusable (e.g. disk full at start-up): keep trying, nothing is served meanwhile.
+                    note!("hotline: cannot start: {e}; retrying in {} s", backoff.as_secs());
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = &mut stop => return Ok(()),
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                    continue;
+                }
+                Err(e) => return Err(Failure::Refused(e.to_string()).into()),
+            };
+            note!("hotline: station serving; API http://{} · link {} · Ctrl-C to stop", st.api_addr(), st.link_addr());
+            tokio::select! {
+                _ = &mut stop => {
+                    note!("hotline: stopping: draining and committing");
+                    st.stop().await;
+                    return Ok::<_, anyhow::Error>(());
+                }
+                _ = st.failed() => {
+                    note!("hotline: a commit failed; restarting from what is on disk in {} s", backoff.as_secs());
+                    st.stop().await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = &mut stop => return Ok(()),
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                }
+            }
+        }
     })
 }
 

@@ -290,6 +290,9 @@ function signOut(message) {
   Object.assign(S, { token: '', user: null, station: null, current: null, detail: null });
   S.channels.clear();
   resetTranscript();
+  $('channel-view').hidden = true;
+  $('empty-view').hidden = false;
+  $('conn-error').hidden = true;
   $('app').hidden = true;
   $('alerts').hidden = true;
   $('station').hidden = true;
@@ -336,8 +339,11 @@ async function flush() {
     if (d.alerts || d.reload) jobs.push(refreshAlerts());
     await Promise.all(jobs);
     if (S.current && (d.entries || d.reload)) await loadChannel(S.current, d.reload);
+    $('conn-error').hidden = true;
   } catch (e) {
-    showError('ch-error', e);
+    // Shown apart from action errors, and cleared by the next refresh that works.
+    $('conn-error').textContent = 'Could not refresh from the station: ' + e.message + ' The view may be out of date; it catches up when the station answers again.';
+    $('conn-error').hidden = !S.user;
   } finally {
     flushing = false;
     if (Object.values(dirty).some(Boolean)) flushTimer = setTimeout(flush, DEBOUNCE_MS);
@@ -359,14 +365,27 @@ function listen() {
   setLive('connecting', 'connecting');
   es.onopen = () => {
     setLive('live', 'live');
-    // Events sent while the stream was down are lost: catch up once.
-    if (wasDown) mark('reload');
+    // Events sent before the stream opened, or while it was down, are lost:
+    // catch up once (cursor-based, so this costs only what changed).
+    if (wasDown) mark('reload'); else mark('channels', 'alerts', 'entries');
     wasDown = false;
   };
   es.onerror = () => {
     wasDown = true;
-    setLive(es.readyState === EventSource.CLOSED ? 'down' : 'connecting',
-      es.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting');
+    if (es.readyState !== EventSource.CLOSED) { setLive('connecting', 'reconnecting'); return; }
+    // The browser gives up on an HTTP error (a revoked token, a station restarting):
+    // find out which, then sign out or subscribe again.
+    setLive('down', 'disconnected');
+    setTimeout(async () => {
+      if (S.es !== es || !S.user) return;
+      try {
+        await api('GET', '/v1/whoami'); // a 401 here signs out with the reason
+        listen();
+        mark('reload');
+      } catch (_) {
+        if (S.user) { S.es = null; setTimeout(() => { if (S.user && !S.es) listen(); }, 3000); }
+      }
+    }, 2000);
   };
   const data = (ev) => { try { return JSON.parse(ev.data); } catch (_) { return {}; } };
   es.addEventListener('entry', (ev) => {
@@ -396,11 +415,17 @@ async function refreshAlerts() {
   renderAlerts();
 }
 
+/** Open alerts worth a line: the station keeps the 50 % ack-overdue alert open beside the 100 % one. */
+function visibleAlerts() {
+  const keys = new Set(S.alerts.map((a) => a.key));
+  return S.alerts.filter((a) => !(/:50$/.test(a.key || '') && keys.has(a.key.replace(/:50$/, ':100'))));
+}
+
 function renderAlerts() {
   const box = $('alerts');
   const list = $('alert-list');
   list.replaceChildren();
-  const alerts = S.alerts.slice().sort((a, b) => b.raised_at - a.raised_at);
+  const alerts = visibleAlerts().sort((a, b) => b.raised_at - a.raised_at);
   for (const a of alerts) {
     const li = el('li', 'alert');
     li.dataset.kind = a.kind;
@@ -432,7 +457,7 @@ async function refreshChannels() {
   renderChannelList();
   renderAlerts(); // peer names in the banner
   // A station's first channel (say, a proposal just arrived) opens by itself.
-  if (!S.current && S.channels.size === 1 && S.user) openChannel([...S.channels.keys()][0]);
+  if (!S.current && S.channels.size === 1 && S.es) openChannel([...S.channels.keys()][0]);
 }
 
 const STATE_ORDER = { active: 0, suspended: 1, proposed: 2, terminated: 3 };
@@ -479,7 +504,7 @@ function channelCard(c) {
   if (dl.unacknowledged_theirs) counts.append(el('span', 'pill pill-hot', dl.unacknowledged_theirs + ' to acknowledge'));
   if (dl.unacknowledged_ours) counts.append(el('span', 'pill', dl.unacknowledged_ours + ' awaiting their ack'));
   if (dl.queued) counts.append(el('span', 'pill pill-warn', dl.queued + ' queued'));
-  const alerts = S.alerts.filter((a) => a.channel === c.id).length;
+  const alerts = visibleAlerts().filter((a) => a.channel === c.id).length;
   if (alerts) counts.append(el('span', 'pill pill-alert', alerts + ' alert' + (alerts > 1 ? 's' : '')));
   if (counts.childElementCount) li.append(counts);
 
@@ -514,6 +539,7 @@ function updateTitle() {
 // Channel view
 
 function resetTranscript() {
+  pinned = true;
   S.entries = new Map();
   S.cursor = 0;
   S.nodes = new Map();
@@ -542,17 +568,30 @@ async function openChannel(id) {
   }
 }
 
-/** Fetches the channel's detail and any entries past our cursor, then redraws. */
-async function loadChannel(id, full) {
+/**
+ * Fetches the channel's detail and any entries past our cursor, then redraws.
+ * Loads run one after another (a click can land during an event-driven
+ * refresh), so the cursor and the indexes are never updated twice at once.
+ */
+let loadChain = Promise.resolve();
+function loadChannel(id, full) {
+  const run = loadChain.then(() => loadChannelNow(id, full));
+  loadChain = run.catch(() => {});
+  return run;
+}
+
+async function loadChannelNow(id, full) {
   if (full) resetTranscript();
+  // Detail first, entries second: every request or unacked message the detail
+  // names is then among the entries we hold.
   const detail = await api('GET', '/v1/channels/' + id);
   const fresh = [];
   for (;;) {
     const j = await api('GET', '/v1/channels/' + id + '/entries?after=' + S.cursor + '&limit=' + PAGE);
     if (S.current !== id) return; // the user moved on meanwhile
     for (const e of j.entries) {
+      if (!S.entries.has(e.hash)) fresh.push(e);
       S.entries.set(e.hash, e);
-      fresh.push(e);
       S.cursor = Math.max(S.cursor, e.cursor);
     }
     if (j.entries.length < PAGE) break;
@@ -612,14 +651,21 @@ function delivery(e) {
 function renderChannel() {
   const c = S.detail;
   if (!c) return;
-  const ol = $('transcript');
-  // Follow new entries only if the reader is at the bottom; never yank them away from what they read.
-  const follow = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
   renderHead(c);
   renderTranscript(c);
   renderAttention(c);
   renderForms(c);
-  if (follow) ol.scrollTop = ol.scrollHeight;
+  followTranscript();
+}
+
+/**
+ * The transcript follows new entries while the reader is at its end, and never
+ * yanks them away from an older entry they scrolled back to read.
+ */
+let pinned = true;
+function followTranscript() {
+  const ol = $('transcript');
+  if (pinned) ol.scrollTop = ol.scrollHeight;
 }
 
 function renderHead(c) {
@@ -1204,6 +1250,12 @@ $('send-text').addEventListener('keydown', (e) => {
 $('request-form').addEventListener('submit', sendRequest);
 $('lifecycle-form').addEventListener('submit', submitLifecycle);
 $('lifecycle-cancel').addEventListener('click', closeLifecycle);
+$('transcript').addEventListener('scroll', () => {
+  const ol = $('transcript');
+  pinned = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+});
+// The pane changes size when the header wraps, alerts come and go, or the type grows.
+new ResizeObserver(followTranscript).observe($('transcript'));
 $('show-checks').addEventListener('change', (e) => $('transcript').classList.toggle('hide-checks', !e.target.checked));
 
 tick();

@@ -122,7 +122,8 @@ impl IntoResponse for StationError {
             StationError::Conflict(_) => StatusCode::CONFLICT,
             StationError::Unauthorized => StatusCode::UNAUTHORIZED,
             StationError::Forbidden(_) => StatusCode::FORBIDDEN,
-            StationError::Setup(_) | StationError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            StationError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StationError::Setup(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({"error": self.to_string()}))).into_response()
     }
@@ -250,8 +251,9 @@ async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Respon
             return resp;
         }
         if let Err(e) = pending.wait().await {
-            tracing::error!("audit log write failed: {e}");
-            return StationError::Storage(e.to_string()).into_response();
+            // The audit chain's head in memory is now ahead of the disk: restart from disk.
+            crate::engine::storage_failure(&e);
+            return StationError::Storage(format!("the audit log could not be written ({e}); the action's outcome is unknown, check before retrying")).into_response();
         }
     }
     resp

@@ -146,6 +146,10 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(std::time::Duration::from_millis);
+    // After a failed commit, in-memory state above us may hold entries that are
+    // not on disk; writing anything after them could leave a hole in a chain.
+    // So one failure stops all writes until the station restarts from disk.
+    let mut poisoned = false;
     while let Ok(first) = rx.recv() {
         if let Some(d) = delay {
             std::thread::sleep(d);
@@ -165,7 +169,15 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
             }
         }
         if !writes.is_empty() {
-            commit_group(&mut store, writes, &path);
+            if poisoned {
+                for (_, reply) in writes {
+                    let _ = reply.send(Err(StationError::Storage(
+                        "an earlier commit failed; nothing more is written until the station restarts from disk".into(),
+                    )));
+                }
+            } else {
+                poisoned = !commit_group(&mut store, writes, &path);
+            }
         }
         if let Some(c) = pending_call {
             c(&mut store);
@@ -173,7 +185,8 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
     }
 }
 
-fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, path: &Path) {
+/// Commits a group; false if anything failed.
+fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, path: &Path) -> bool {
     let all: Vec<WriteOp> = writes
         .iter()
         .flat_map(|(ops, _)| ops.iter().cloned())
@@ -184,22 +197,34 @@ fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, pat
                 let rest = results.split_off(ops.len());
                 let _ = reply.send(Ok(std::mem::replace(&mut results, rest)));
             }
+            true
         }
         Err(e) if writes.len() > 1 => {
             // Find the faulty batch: commit each alone so one bad batch fails alone.
             tracing::warn!("group commit failed ({e}); retrying batches one by one");
+            let mut ok = true;
             for (ops, reply) in writes {
-                let r = store
-                    .write(&ops)
-                    .map_err(|e| StationError::Storage(e.to_string()));
+                // Once one fails, the rest are refused too (see `poisoned`).
+                let r = if ok {
+                    store
+                        .write(&ops)
+                        .map_err(|e| StationError::Storage(e.to_string()))
+                } else {
+                    Err(StationError::Storage(
+                        "an earlier commit in this group failed".into(),
+                    ))
+                };
+                ok &= r.is_ok();
                 let _ = reply.send(r);
             }
+            ok
         }
         Err(e) => {
             tracing::error!("commit to {} failed: {e}", path.display());
             for (_, reply) in writes {
                 let _ = reply.send(Err(StationError::Storage(e.to_string())));
             }
+            false
         }
     }
 }

@@ -187,11 +187,35 @@ impl Histogram {
     }
 }
 
+/// Set when a commit failed: the in-memory state can no longer be trusted.
+static STORAGE_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a commit has failed since the flag was last reset. `hotline serve`
+/// watches this and restarts the station from what is durable.
+pub fn storage_failed() -> bool {
+    STORAGE_FAILED.load(Ordering::SeqCst)
+}
+
+/// Clears the failure flag before a restart.
+pub fn reset_storage_failed() {
+    STORAGE_FAILED.store(false, Ordering::SeqCst);
+}
+
+/// A commit failed (I/O error, full disk): nothing more may be reported from
+/// this state. The task stops here (the request in hand gets no success), the
+/// flag tells the supervisor to drop every in-memory structure and restart
+/// from storage — the only state the station can vouch for (SPEC §1, principle 3).
 fn fatal(e: StationError) -> ! {
-    // Storage we cannot trust: stop rather than carry on (SPEC §1, principle 3).
-    tracing::error!("fatal storage error, stopping: {e}");
-    eprintln!("hotline: fatal storage error, stopping: {e}");
-    std::process::exit(70)
+    storage_failure(&e);
+    panic!("storage failure: {e}")
+}
+
+/// Records a failed commit: the supervisor restarts the station from disk.
+pub fn storage_failure(e: &StationError) {
+    STORAGE_FAILED.store(true, Ordering::SeqCst);
+    tracing::error!(
+        "storage failure: {e}; nothing more is acknowledged until the station restarts from disk"
+    );
 }
 
 impl Engine {
@@ -561,7 +585,16 @@ impl Engine {
             self.wake_peer(peer_id);
             return Ok(v);
         }
-        let res = pending.wait().await.unwrap_or_else(|e| fatal(e));
+        let res = match pending.wait().await {
+            Ok(r) => r,
+            Err(e) => {
+                // Not committed: say so; the supervisor restarts the station from disk.
+                storage_failure(&e);
+                return Err(StationError::Storage(format!(
+                    "not accepted: {e}; the station is restarting from what is on disk, retry shortly"
+                )));
+            }
+        };
         let cursor = match res.first() {
             Some(WriteResult::Cursor(c)) => *c,
             _ => 0,

@@ -23,7 +23,7 @@ pub enum StationError {
     #[error("{0}")]
     Forbidden(String),
     /// Storage failed; the station cannot vouch for its state.
-    #[error("storage failed: {0}")]
+    #[error("{0}")]
     Storage(String),
 }
 

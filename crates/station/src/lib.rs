@@ -230,6 +230,13 @@ impl Station {
         })
     }
 
+    /// Resolves when a commit has failed and this station must be restarted from storage.
+    pub async fn failed(&self) {
+        while !engine::storage_failed() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Where the API listens.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
