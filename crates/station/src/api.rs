@@ -112,6 +112,9 @@ pub struct Api {
     pub users: Arc<RwLock<HashMap<Hash, User>>>,
     /// Hash of the newest audit line.
     pub audit_head: Arc<tokio::sync::Mutex<Hash>>,
+    /// Turns true when the station stops: live event streams end then, so
+    /// shutdown does not wait on open consoles.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl IntoResponse for StationError {
@@ -913,6 +916,10 @@ async fn events(
             Err(_) => return None,
         };
         Some((Ok::<_, std::convert::Infallible>(ev), rx))
+    });
+    let mut stop = api.shutdown.clone();
+    let stream = futures::StreamExt::take_until(stream, async move {
+        let _ = stop.wait_for(|s| *s).await;
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())

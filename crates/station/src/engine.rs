@@ -1136,9 +1136,9 @@ impl Engine {
                     None,
                     key,
                     format!(
-                        "the link to {} is down since {} ms ago",
+                        "the link to {} has been down for {:.1} s",
                         p.row.name,
-                        now - since
+                        (now - since) as f64 / 1000.0
                     ),
                 )
                 .await;

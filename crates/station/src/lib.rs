@@ -148,13 +148,14 @@ impl Station {
             })?
             .map(|a| a.hash)
             .unwrap_or(hotline_proto::ZERO_HASH);
+        let (tx, rx) = watch::channel(false);
         let api_state = api::Api {
             engine: engine.clone(),
             users: Arc::new(RwLock::new(user_map)),
             audit_head: Arc::new(tokio::sync::Mutex::new(audit_head)),
+            shutdown: rx.clone(),
         };
 
-        let (tx, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(net::accept_loop(
             engine.clone(),
