@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         Side { keys: b_keys, book: bb, committed: vec![(0, ob), (1, acc.envelope().bytes().to_vec())], me: 1 },
     ];
     // Network queues: entries in flight towards each side.
-    let mut wire: [Vec<VerifiedEntry>; 2] = [vec![], vec![acc.clone()]];
+    let mut wire: [Vec<VerifiedEntry>; 2] = [vec![acc.clone()], vec![]];
     let mut t = 10u64;
     for &op in data.iter().take(400) {
         t += 1;
