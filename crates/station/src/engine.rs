@@ -74,6 +74,13 @@ impl ChannelRt {
     }
 }
 
+/// The fixed facts of a channel.
+#[derive(Debug, Clone, Copy)]
+struct ChannelSlot {
+    peer_id: i64,
+    max_entry_bytes: u64,
+}
+
 /// A peer in memory.
 #[derive(Clone)]
 pub struct PeerRt {
@@ -107,6 +114,8 @@ pub struct Engine {
     pub db: Db,
     /// Channels by id.
     pub channels: RwLock<HashMap<Hash, Arc<Mutex<ChannelRt>>>>,
+    /// What never changes about a channel, readable without its lock.
+    slots: RwLock<HashMap<Hash, ChannelSlot>>,
     /// Peers by row id.
     pub peers: RwLock<HashMap<i64, PeerRt>>,
     /// Per-peer wake-up for the sender task.
@@ -234,6 +243,7 @@ impl Engine {
             identity,
             db,
             channels: RwLock::new(HashMap::new()),
+            slots: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
             wake: RwLock::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
@@ -256,11 +266,7 @@ impl Engine {
         let open_alerts = engine.db.read_now(|s| s.alerts(true, 1_000_000))?;
         for row in rows {
             let rt = engine.load_channel(&row, &open_alerts)?;
-            engine
-                .channels
-                .write()
-                .unwrap()
-                .insert(row.id, Arc::new(Mutex::new(rt)));
+            engine.insert_channel(row.id, rt);
         }
         Ok(engine)
     }
@@ -394,18 +400,41 @@ impl Engine {
         })
     }
 
+    /// Registers a channel in memory.
+    fn insert_channel(&self, id: Hash, rt: ChannelRt) -> Arc<Mutex<ChannelRt>> {
+        let slot = ChannelSlot {
+            peer_id: rt.peer_id,
+            max_entry_bytes: rt.book.terms().max_entry_bytes,
+        };
+        let arc = Arc::new(Mutex::new(rt));
+        // Index first: a reader that finds the channel also finds its peer.
+        self.slots.write().unwrap().insert(id, slot);
+        self.channels.write().unwrap().insert(id, arc.clone());
+        arc
+    }
+
     /// All channels with a peer.
     pub fn channels_of(&self, peer_id: i64) -> Vec<(Hash, Arc<Mutex<ChannelRt>>)> {
-        let all: Vec<(Hash, Arc<Mutex<ChannelRt>>)> = self
-            .channels
+        let slots = self.slots.read().unwrap();
+        self.channels
             .read()
             .unwrap()
             .iter()
+            .filter(|(k, _)| slots.get(*k).is_some_and(|s| s.peer_id == peer_id))
             .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        all.into_iter()
-            .filter(|(_, c)| c.try_lock().map(|c| c.peer_id == peer_id).unwrap_or(true))
             .collect()
+    }
+
+    /// The largest entry any channel with this peer allows (bounds link reassembly).
+    pub fn max_entry_bytes_with(&self, peer_id: i64) -> u64 {
+        self.slots
+            .read()
+            .unwrap()
+            .values()
+            .filter(|s| s.peer_id == peer_id)
+            .map(|s| s.max_entry_bytes)
+            .max()
+            .unwrap_or(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES)
     }
 
     /// Wakes the sender task of a peer.
@@ -544,10 +573,7 @@ impl Engine {
             },
         ];
         self.db.write(ops).await.unwrap_or_else(|e| fatal(e));
-        self.channels
-            .write()
-            .unwrap()
-            .insert(id, Arc::new(Mutex::new(rt)));
+        self.insert_channel(id, rt);
         self.emit(json!({"type": "channel", "channel": hex(&id), "state": "proposed"}));
         self.after_commit(&id, &v, 0, true);
         self.wake_peer(p.row.id);
@@ -713,16 +739,18 @@ impl Engine {
                     stored_at: now,
                 });
                 applied.push(v);
-                let arc = Arc::new(Mutex::new(ChannelRt {
-                    book,
-                    peer_id: peer.row.id,
-                    peer_ckpt: None,
-                    own_ckpt: None,
-                    open_alerts: BTreeSet::new(),
-                    sent_upto: 0,
-                    last_delivery_at: None,
-                }));
-                self.channels.write().unwrap().insert(channel, arc.clone());
+                let arc = self.insert_channel(
+                    channel,
+                    ChannelRt {
+                        book,
+                        peer_id: peer.row.id,
+                        peer_ckpt: None,
+                        own_ckpt: None,
+                        open_alerts: BTreeSet::new(),
+                        sent_upto: 0,
+                        last_delivery_at: None,
+                    },
+                );
                 arc
             }
         };

@@ -72,13 +72,13 @@ impl RateLimit {
     }
 }
 
+/// The reassembly bound for a peer's link messages: a batch, or the largest
+/// entry its channels allow, plus framing overhead. A proposal arriving for a
+/// new channel is bounded by the default entry size until it is stored.
 fn link_limit(engine: &Engine, peer_id: i64) -> usize {
-    let mut max = hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES;
-    for (_, c) in engine.channels_of(peer_id) {
-        if let Ok(c) = c.try_lock() {
-            max = max.max(c.book.terms().max_entry_bytes);
-        }
-    }
+    let max = engine
+        .max_entry_bytes_with(peer_id)
+        .max(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES);
     (max as usize).max(BATCH_BYTES) + 64 * 1024
 }
 
