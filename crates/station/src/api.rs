@@ -579,34 +579,64 @@ struct MessageReq {
     reply_to: Option<String>,
 }
 
+fn precedence_of(r: &MessageReq) -> Result<Precedence, StationError> {
+    match &r.precedence {
+        Some(p) => Precedence::parse(p).map_err(|e| {
+            StationError::BadRequest(format!("{e}: use flash, immediate, priority or routine"))
+        }),
+        None => Ok(Precedence::Routine),
+    }
+}
+
 async fn message(
     State(api): State<Api>,
     h: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> R<(StatusCode, Json<Value>)> {
-    let u = user_of(&h, &api)?;
+    user_of(&h, &api)?;
     let r: MessageReq = parse(&body)?;
-    let precedence = match &r.precedence {
-        Some(p) => Precedence::parse(p).map_err(|e| {
-            StationError::BadRequest(format!("{e}: use flash, immediate, priority or routine"))
-        })?,
-        None => Precedence::Routine,
-    };
-    need(&u, Act::Send(precedence))?;
-    let reply_to = r
-        .reply_to
-        .as_deref()
-        .map(|s| hash_arg("reply_to", s))
-        .transpose()?;
-    let body = Body::Message {
-        precedence,
-        subject: r.subject,
-        text: r.text,
-        labels: r.labels,
-        reply_to,
-    };
-    let v = api.engine.author(&chan(&id)?, body, &u.name).await?;
+    // A bad precedence is a bad request whoever asks; the role check needs a valid one.
+    precedence_of(&r)?;
+    write_entry(
+        &api,
+        &h,
+        &id,
+        &body,
+        |r: &MessageReq| Act::Send(precedence_of(r).unwrap_or(Precedence::Flash)),
+        |r| {
+            let reply_to = r
+                .reply_to
+                .as_deref()
+                .map(|s| hash_arg("reply_to", s))
+                .transpose()?;
+            Ok(Body::Message {
+                precedence: precedence_of(&r)?,
+                subject: r.subject,
+                text: r.text,
+                labels: r.labels,
+                reply_to,
+            })
+        },
+    )
+    .await
+}
+
+/// The common shape of every request that writes one entry: authenticate,
+/// parse, check the role for what is asked, build the body, author it.
+async fn write_entry<T: DeserializeOwned>(
+    api: &Api,
+    h: &HeaderMap,
+    id: &str,
+    body: &Bytes,
+    act: impl FnOnce(&T) -> Act,
+    make: impl FnOnce(T) -> Result<Body, StationError>,
+) -> R<(StatusCode, Json<Value>)> {
+    let u = user_of(h, api)?;
+    let r: T = parse(body)?;
+    need(&u, act(&r))?;
+    let entry = make(r)?;
+    let v = api.engine.author(&chan(id)?, entry, &u.name).await?;
     Ok(created(&v))
 }
 
@@ -622,20 +652,19 @@ async fn ack(
     Path(id): Path<String>,
     body: Bytes,
 ) -> R<(StatusCode, Json<Value>)> {
-    let u = user_of(&h, &api)?;
-    need(&u, Act::Ack)?;
-    let r: AckReq = parse(&body)?;
-    let v = api
-        .engine
-        .author(
-            &chan(&id)?,
-            Body::Ack {
+    write_entry(
+        &api,
+        &h,
+        &id,
+        &body,
+        |_: &AckReq| Act::Ack,
+        |r| {
+            Ok(Body::Ack {
                 of: hash_arg("of", &r.of)?,
-            },
-            &u.name,
-        )
-        .await?;
-    Ok(created(&v))
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -789,22 +818,21 @@ async fn translation(
     Path(id): Path<String>,
     body: Bytes,
 ) -> R<(StatusCode, Json<Value>)> {
-    let u = user_of(&h, &api)?;
-    need(&u, Act::Channel)?;
-    let r: TranslationReq = parse(&body)?;
-    let v = api
-        .engine
-        .author(
-            &chan(&id)?,
-            Body::Translation {
+    write_entry(
+        &api,
+        &h,
+        &id,
+        &body,
+        |_: &TranslationReq| Act::Channel,
+        |r| {
+            Ok(Body::Translation {
                 of: hash_arg("of", &r.of)?,
                 lang: r.lang,
                 text: r.text,
-            },
-            &u.name,
-        )
-        .await?;
-    Ok(created(&v))
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -821,14 +849,15 @@ async fn lifecycle(
     body: Bytes,
     make: fn(String) -> Body,
 ) -> R<(StatusCode, Json<Value>)> {
-    let u = user_of(&h, &api)?;
-    need(&u, Act::Channel)?;
-    let r: ReasonReq = parse(&body)?;
-    let v = api
-        .engine
-        .author(&chan(&id)?, make(r.reason), &u.name)
-        .await?;
-    Ok(created(&v))
+    write_entry(
+        &api,
+        &h,
+        &id,
+        &body,
+        |_: &ReasonReq| Act::Channel,
+        |r| Ok(make(r.reason)),
+    )
+    .await
 }
 
 async fn suspend(

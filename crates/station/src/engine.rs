@@ -739,7 +739,7 @@ impl Engine {
                     stored_at: now,
                 });
                 applied.push(v);
-                let arc = self.insert_channel(
+                self.insert_channel(
                     channel,
                     ChannelRt {
                         book,
@@ -750,8 +750,7 @@ impl Engine {
                         sent_upto: 0,
                         last_delivery_at: None,
                     },
-                );
-                arc
+                )
             }
         };
         let mut rt = arc.lock().await;
