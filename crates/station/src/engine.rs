@@ -65,6 +65,19 @@ pub struct ChannelRt {
 }
 
 impl ChannelRt {
+    /// A channel just created here: nothing sent, nothing confirmed, no alerts.
+    fn new(book: ChannelBook, peer_id: i64) -> ChannelRt {
+        ChannelRt {
+            book,
+            peer_id,
+            peer_ckpt: None,
+            own_ckpt: None,
+            open_alerts: BTreeSet::new(),
+            sent_upto: 0,
+            last_delivery_at: None,
+        }
+    }
+
     /// Highest own seq covered by the peer's checkpoint.
     pub fn delivered_upto(&self) -> u64 {
         self.peer_ckpt
@@ -551,15 +564,7 @@ impl Engine {
         let now = now_ms();
         let (book, v) = ChannelBook::open(&self.keys, p.identity, terms, reopens, by, now);
         let id = book.id();
-        let rt = ChannelRt {
-            book,
-            peer_id: p.row.id,
-            peer_ckpt: None,
-            own_ckpt: None,
-            open_alerts: BTreeSet::new(),
-            sent_upto: 0,
-            last_delivery_at: None,
-        };
+        let rt = ChannelRt::new(book, p.row.id);
         let ops = vec![
             WriteOp::Channel(ChannelRow {
                 id,
@@ -739,18 +744,7 @@ impl Engine {
                     stored_at: now,
                 });
                 applied.push(v);
-                self.insert_channel(
-                    channel,
-                    ChannelRt {
-                        book,
-                        peer_id: peer.row.id,
-                        peer_ckpt: None,
-                        own_ckpt: None,
-                        open_alerts: BTreeSet::new(),
-                        sent_upto: 0,
-                        last_delivery_at: None,
-                    },
-                )
+                self.insert_channel(channel, ChannelRt::new(book, peer.row.id))
             }
         };
         let mut rt = arc.lock().await;
