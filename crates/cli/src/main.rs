@@ -644,9 +644,11 @@ fn channel(c: Client, cmd: ChannelCmd) -> anyhow::Result<()> {
                 json!({"peer": peer, "contact_every": contact_every, "contact_at": contact_at, "contact_grace": contact_grace,
                        "ack_windows": windows, "max_entry_bytes": max_entry_bytes, "reopens": reopens}),
             )?;
-            eprintln!(
-                "proposed to {peer}; it becomes active when they run `hotline channel accept`"
-            );
+            if r["proposal_delivered"] == true {
+                eprintln!("proposed to {peer} (delivered); it becomes active when they run `hotline channel accept`");
+            } else {
+                eprintln!("proposed to {peer}; not delivered yet (is the link up?): it goes out when the link is up");
+            }
             println!("{}", r["id"].as_str().unwrap_or_default());
         }
         ChannelCmd::Accept { channel } => {

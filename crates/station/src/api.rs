@@ -459,10 +459,12 @@ async fn open_channel(
         .engine
         .open_channel(&r.peer, terms, reopens, &u.name)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(api.engine.channel_json(&id, true).await?),
-    ))
+    // Wait briefly for the proposal to reach the peer, so that it can be
+    // accepted there as soon as this returns; an unreachable peer gets it later.
+    let delivered = await_delivery(&api, &id, 1, DELIVERY_WAIT).await?;
+    let mut body = api.engine.channel_json(&id, true).await?;
+    body["proposal_delivered"] = json!(delivered);
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 async fn channel(State(api): State<Api>, h: HeaderMap, Path(id): Path<String>) -> R {
@@ -503,19 +505,36 @@ async fn accept(
         .await?;
     // Wait briefly for the proposer to hold the acceptance, so that when this
     // returns both ends normally agree the channel is active.
-    let seq = v.entry().seq;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut delivered = false;
-    while tokio::time::Instant::now() < deadline {
-        if api.engine.channel(&id)?.lock().await.delivered_upto() >= seq {
-            delivered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let delivered = await_delivery(&api, &id, v.entry().seq, DELIVERY_WAIT).await?;
     let (status, Json(mut body)) = created(&v);
     body["delivered"] = json!(delivered);
     Ok((status, Json(body)))
+}
+
+/// How long opening or accepting a channel waits to see its entry delivered.
+const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Waits until the peer's checkpoint covers our entry `seq`, or `wait` passes.
+async fn await_delivery(
+    api: &Api,
+    id: &Hash,
+    seq: u64,
+    wait: std::time::Duration,
+) -> Result<bool, StationError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut events = api.engine.events.subscribe();
+    loop {
+        if api.engine.channel(id)?.lock().await.delivered_upto() >= seq {
+            return Ok(true);
+        }
+        // Any event may be the checkpoint we wait for; re-check on each, or every 50 ms.
+        let tick = tokio::time::sleep(std::time::Duration::from_millis(50));
+        tokio::select! {
+            _ = events.recv() => {}
+            _ = tick => {}
+            _ = tokio::time::sleep_until(deadline) => return Ok(false),
+        }
+    }
 }
 
 #[derive(Deserialize)]
