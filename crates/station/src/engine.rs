@@ -354,6 +354,8 @@ impl Engine {
             .as_ref()
             .map(|c| c.checkpoint().heads[book.me() as usize].0)
             .unwrap_or(0);
+        // The peer's own clock on its last checkpoint: the best we know after a restart.
+        let last_delivery_at = peer_ckpt.as_ref().map(|c| c.checkpoint().time);
         Ok(ChannelRt {
             book,
             peer_id: row.peer_id,
@@ -361,7 +363,7 @@ impl Engine {
             own_ckpt,
             open_alerts,
             sent_upto: delivered,
-            last_delivery_at: None,
+            last_delivery_at,
         })
     }
 
