@@ -1,0 +1,141 @@
+//! The `hotline` command as scripts see it: output, exit codes, help.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+
+fn run(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn init_prints_one_token_line_and_keeps_secrets_private() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("s");
+    let o = run(
+        &d,
+        &[
+            "init",
+            "--name",
+            "alpha",
+            "--listen",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.starts_with("hotline1"));
+    let id = run(&d, &["id"]);
+    assert_eq!(String::from_utf8(id.stdout).unwrap(), out);
+    let fp = String::from_utf8(run(&d, &["id", "--fingerprint"]).stdout).unwrap();
+    assert_eq!(fp.trim().split(' ').count(), 12);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["identity.key", "admin.token"] {
+            let mode = std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
+    }
+    // A second init in the same place is refused and changes nothing.
+    let again = run(&d, &["init", "--name", "beta"]);
+    assert_eq!(code(&again), 4);
+    assert!(text(&again).contains("already holds a station"));
+    assert_eq!(String::from_utf8(run(&d, &["id"]).stdout).unwrap(), out);
+}
+
+#[test]
+fn commands_needing_a_station_say_so_with_exit_3() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("s");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    assert_eq!(
+        code(&run(
+            &d,
+            &["init", "--name", "a", "--api", &format!("127.0.0.1:{port}")]
+        )),
+        0
+    );
+    let o = run(&d, &["channel", "list"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("hotline serve"));
+    let none = run(&t.path().join("nothing"), &["peer", "list"]);
+    assert_eq!(code(&none), 2);
+    assert!(text(&none).contains("hotline init"));
+}
+
+#[test]
+fn help_teaches_and_bad_usage_exits_2() {
+    let o = Command::new(BIN).arg("--help").output().unwrap();
+    assert_eq!(code(&o), 0);
+    let h = text(&o);
+    for c in [
+        "init",
+        "serve",
+        "demo",
+        "peer",
+        "channel",
+        "send",
+        "inbox",
+        "ack",
+        "request",
+        "decide",
+        "suspend",
+        "resume",
+        "terminate",
+        "alerts",
+        "user",
+        "transcript",
+        "Exit codes",
+    ] {
+        assert!(h.contains(c), "--help does not mention {c}");
+    }
+    let o = Command::new(BIN).args(["send"]).output().unwrap();
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn transcript_verify_exits_1_naming_the_fault() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("x.jsonl");
+    std::fs::write(
+        &f,
+        "{\"hotline_export\":1,\"exported_by\":0,\"entries\":0}\n",
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args(["transcript", "verify", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    assert!(text(&o).contains("holds no entry"), "{}", text(&o));
+    let o = Command::new(BIN)
+        .args(["transcript", "verify", "/nonexistent/file"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+}
