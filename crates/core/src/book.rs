@@ -479,13 +479,22 @@ impl ChannelBook {
             ProtoError::BadSignature => Reject::BadSignature,
             e => Reject::Entry(e),
         })?;
+        let hash = envelope.hash();
+        // An entry already stored (the same signed bytes) is a duplicate, whatever
+        // else holds: the genesis `Open` carries channel zero and would otherwise
+        // fail the channel test when it is delivered twice.
+        if self
+            .locate(&hash)
+            .is_some_and(|(a, s)| a == author && s == entry.seq)
+        {
+            return Ok(Outcome::Duplicate);
+        }
         if entry.channel != self.id {
             return Err(Reject::WrongChannel);
         }
         if entry.author != author {
             return Err(Reject::WrongAuthor);
         }
-        let hash = envelope.hash();
         let last = self.len(author);
         if entry.seq >= 1 && entry.seq <= last {
             let stored = self.meta(author, entry.seq).expect("seq within chain");
@@ -668,9 +677,12 @@ impl ChannelBook {
                 self.decided.insert(*request);
             }
             Body::Suspend { reason } | Body::Terminate { reason } => {
+                // Only the requester's own action counts: the counterpart must not be
+                // able to cancel our deadline by writing such a reason itself.
                 if let Some(h) = reason
                     .strip_prefix("deadline missed: ")
                     .and_then(|h| hotline_proto::parse_hash(h).ok())
+                    .filter(|h| self.locate(h).is_some_and(|(a, _)| a == author))
                 {
                     self.deadline_acted.insert(h);
                 }

@@ -22,8 +22,9 @@ use tokio::sync::{mpsc, watch};
 pub const PING_EVERY: Duration = Duration::from_millis(500);
 /// A path is down after this many unanswered pings (SPEC §3).
 pub const MISSED_PONGS: u64 = 3;
-/// Time allowed for TCP connect plus handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for TCP connect plus handshake. Short, with a short backoff
+/// cap, so that a healed partition is noticed within a few seconds.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// An inbound session with no frame for this long is dropped (pings come every 500 ms).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most own entries in flight (sent, not yet covered by a peer checkpoint) per channel.
@@ -34,7 +35,7 @@ const BATCH_BYTES: usize = 1024 * 1024;
 pub const BATCH_ENTRIES: usize = 1024;
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// Sustained link messages per second accepted from one peer connection. A
 /// healthy sender needs a few per second (pings, and `Entries` of up to 1,024
@@ -390,6 +391,26 @@ async fn outbound(
     for (id, c) in engine.channels_of(peer_id) {
         let me = c.lock().await.book.me() as usize;
         cursor.insert(id, their.get(&id).map(|h| h[me].0).unwrap_or(0));
+    }
+    // Entries the peer holds but has not checkpointed to us (its checkpoint was
+    // lost with the last connection): ask for a checkpoint with an empty batch,
+    // so their delivery is proven without waiting for new traffic.
+    for (id, c) in engine.channels_of(peer_id) {
+        let (me, delivered) = {
+            let c = c.lock().await;
+            (c.book.me() as usize, c.delivered_upto())
+        };
+        if their.get(&id).is_some_and(|h| h[me].0 > delivered) {
+            tx.send(
+                &LinkMsg::Entries {
+                    channel: id,
+                    envelopes: vec![],
+                }
+                .to_bytes(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
     }
     let (ev_tx, mut ev_rx) = mpsc::channel(64);
     let reader_engine = engine.clone();
