@@ -516,3 +516,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_counterpart_cannot_cancel_our_deadline_by_citing_it() {
+    let mut p = pair(Terms::default());
+    let d = T0 + 3000;
+    let r = p.a_says(request(d, OnMiss::Terminate), T0 + 1);
+    // Bravo suspends with a reason that looks like our deadline action, then resumes.
+    p.b_says(
+        Body::Suspend {
+            reason: deadline_reason(&r.hash()),
+        },
+        T0 + 2,
+    );
+    p.b_says(Body::Resume, T0 + 3);
+    let at = evaluate(&p.ba, &BTreeSet::new(), d);
+    assert_eq!(
+        authored(&at),
+        vec![Body::Terminate {
+            reason: deadline_reason(&r.hash())
+        }]
+    );
+}
