@@ -66,6 +66,9 @@ impl St {
         }
     }
     fn serve(&mut self) {
+        self.serve_with(&[]);
+    }
+    fn serve_with(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -76,6 +79,7 @@ impl St {
                 .arg("--data")
                 .arg(&self.dir)
                 .arg("serve")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -159,9 +163,14 @@ fn get(api: &str, path: &str) -> Option<Value> {
 
 /// Two stations with an active channel a→b.
 fn pair(a_dir: &Path, b_dir: &Path) -> (St, St, String) {
+    pair_with(a_dir, b_dir, &[])
+}
+
+/// Two stations with an active channel a→b; `a` runs with `env`.
+fn pair_with(a_dir: &Path, b_dir: &Path, env: &[(&str, &str)]) -> (St, St, String) {
     let mut a = St::new(a_dir, "a");
     let mut b = St::new(b_dir, "b");
-    a.serve();
+    a.serve_with(env);
     b.serve();
     a.cli(&["peer", "add", "b", "--key", &b.token, "--addr", &b.listen]);
     b.cli(&["peer", "add", "a", "--key", &a.token, "--addr", &a.listen]);
@@ -226,31 +235,8 @@ fn a_failing_fsync_never_leads_to_an_acknowledgement() {
         .0,
         201
     );
-    let pid = a.child.as_ref().unwrap().id().to_string();
-    let mut strace = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-p",
-            &pid,
-            "-e",
-            "trace=fsync,fdatasync",
-            "-e",
-            "inject=fsync,fdatasync:error=EIO",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let r = a.post(
-        &format!("/v1/channels/{ch}/messages"),
-        json!({"text": "during"}),
-    );
-    assert!(
-        !matches!(r, Ok((201, _))),
-        "acknowledged although fsync failed: {r:?}"
-    );
+    let (acknowledged, mut strace) = acknowledged_while_fsync_fails(&a, &ch);
+    assert!(!acknowledged, "acknowledged although fsync failed");
     // Restore fsync: the station restarts itself from disk and serves again.
     let _ = strace.kill();
     let _ = strace.wait();
@@ -285,6 +271,58 @@ fn a_failing_fsync_never_leads_to_an_acknowledgement() {
     }
     verify_export(&a, &ch, root.path());
     verify_export(&b, &ch, root.path());
+}
+
+/// The checker: attach strace to `a` so every fsync fails with EIO, post a
+/// message, and report whether the station acknowledged it (it must not).
+/// Returns the strace process so the caller decides when fsync works again.
+fn acknowledged_while_fsync_fails(a: &St, ch: &str) -> (bool, std::process::Child) {
+    let pid = a.child.as_ref().unwrap().id().to_string();
+    let strace = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-p",
+            &pid,
+            "-e",
+            "trace=fsync,fdatasync",
+            "-e",
+            "inject=fsync,fdatasync:error=EIO",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = a.post(
+        &format!("/v1/channels/{ch}/messages"),
+        json!({"text": "during"}),
+    );
+    (matches!(r, Ok((201, _))), strace)
+}
+
+/// The same checker against a station with fsync turned off
+/// (`HOTLINE_UNSAFE_NO_SYNC`, the deliberately broken variant): the failing
+/// fsync never happens, the message is acknowledged, and the checker sees it.
+#[test]
+fn the_fsync_checker_catches_a_station_that_does_not_sync() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        unavailable("strace");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let (a, _b, ch) = pair_with(
+        &root.path().join("a"),
+        &root.path().join("b"),
+        &[("HOTLINE_UNSAFE_NO_SYNC", "1")],
+    );
+    let (acknowledged, mut strace) = acknowledged_while_fsync_fails(&a, &ch);
+    let _ = strace.kill();
+    let _ = strace.wait();
+    assert!(
+        acknowledged,
+        "the checker did not see the unsynced acknowledgement"
+    );
 }
 
 #[test]
