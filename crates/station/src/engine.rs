@@ -298,7 +298,8 @@ impl Engine {
 
     fn load_channel(&self, row: &ChannelRow, open: &[AlertRow]) -> Result<ChannelRt, StationError> {
         let id = row.id;
-        let peer = self.peer(row.peer_id)?;
+        // The peer must still be pinned: a channel whose peer row is gone is damage.
+        self.peer(row.peer_id)?;
         let mut after = 0;
         let mut book: Option<ChannelBook> = None;
         loop {
@@ -344,7 +345,6 @@ impl Engine {
             .db
             .read_now(|s| s.checkpoint(&id, book.me()))?
             .map(|b| hotline_proto::sha256(&b));
-        let _ = peer;
         let open_alerts = open
             .iter()
             .filter(|a| a.channel == Some(id) && is_policy_key(&a.key))

@@ -34,8 +34,8 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// A link down this long raises `link-down`.
 pub const LINK_DOWN_AFTER_MS: u64 = 3000;
 
-/// What `init` made.
-#[derive(Debug, Clone)]
+/// What `init` made. `Debug` leaves the admin token out.
+#[derive(Clone)]
 pub struct Initialized {
     /// The station's identity token.
     pub token: String,
@@ -43,6 +43,16 @@ pub struct Initialized {
     pub fingerprint: String,
     /// The admin API token.
     pub admin_token: String,
+}
+
+impl std::fmt::Debug for Initialized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Initialized")
+            .field("token", &self.token)
+            .field("fingerprint", &self.fingerprint)
+            .field("admin_token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Creates a data directory: keys (0600), config, database, admin token (0600).
