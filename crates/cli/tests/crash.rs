@@ -8,115 +8,13 @@
 
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hotline");
-
-struct St {
-    name: String,
-    dir: PathBuf,
-    api: String,
-    listen: String,
-    token: String,
-    admin: String,
-    child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--data")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-impl St {
-    fn new(root: &Path, name: &str) -> St {
-        let dir = root.join(name);
-        let listen = format!("127.0.0.1:{}", free_port());
-        let api = format!("127.0.0.1:{}", free_port());
-        let o = cli(
-            &dir,
-            &["init", "--name", name, "--listen", &listen, "--api", &api],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
-        let admin = std::fs::read_to_string(dir.join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        St {
-            name: name.into(),
-            dir,
-            api,
-            listen,
-            token,
-            admin,
-            child: None,
-        }
-    }
-    fn serve(&mut self, env: &[(&str, &str)]) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.with_extension("log"))
-            .unwrap();
-        let child = Command::new(BIN)
-            .arg("--data")
-            .arg(&self.dir)
-            .arg("serve")
-            .env("HOTLINE_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let t = Instant::now();
-        while std::net::TcpStream::connect(&self.api).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "{} did not come up",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-    fn cli(&self, args: &[&str]) -> String {
-        let o = cli(&self.dir, args);
-        assert!(
-            o.status.success(),
-            "hotline {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-}
-
-impl Drop for St {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
+#[path = "common/station.rs"]
+mod station;
+use station::{pair, St};
 
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -219,35 +117,11 @@ fn the_checker_catches_a_station_that_acknowledges_before_committing() {
 
 fn crash_run(seconds: u64, env: &'static [(&'static str, &'static str)]) -> Report {
     let root = tempfile::tempdir().unwrap();
-    let mut a = St::new(root.path(), "alpha");
-    let mut b = St::new(root.path(), "bravo");
+    let mut a = St::new(&root.path().join("alpha"), "alpha");
+    let mut b = St::new(&root.path().join("bravo"), "bravo");
     a.serve(env);
     b.serve(env);
-    a.cli(&[
-        "peer", "add", "bravo", "--key", &b.token, "--addr", &b.listen,
-    ]);
-    b.cli(&[
-        "peer", "add", "alpha", "--key", &a.token, "--addr", &a.listen,
-    ]);
-    let fb = b.cli(&["id", "--fingerprint"]);
-    let fa = a.cli(&["id", "--fingerprint"]);
-    a.cli(&["peer", "verify", "bravo", "--fingerprint", fb.trim()]);
-    b.cli(&["peer", "verify", "alpha", "--fingerprint", fa.trim()]);
-    let ch = a
-        .cli(&["channel", "open", "bravo"])
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
-    let t = Instant::now();
-    while !cli(&b.dir, &["channel", "accept", &ch]).status.success() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "proposal did not arrive"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let ch = pair(&a, &b);
 
     let stop = Arc::new(AtomicBool::new(false));
     let accepted: Arc<Mutex<Vec<(String, String)>>> = Default::default();
@@ -349,18 +223,7 @@ fn crash_run(seconds: u64, env: &'static [(&'static str, &'static str)]) -> Repo
     let set = |v: &Vec<(String, String)>| v.iter().map(|(h, _)| h.clone()).collect::<HashSet<_>>();
     assert_eq!(set(&ma), set(&mb), "the two ends hold different messages");
     for s in [&a, &b] {
-        let f = root.path().join(format!("{}.jsonl", s.name));
-        s.cli(&["transcript", "export", &ch, "-o", f.to_str().unwrap()]);
-        let o = Command::new(BIN)
-            .args(["transcript", "verify", f.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "export of {} does not verify: {}",
-            s.name,
-            String::from_utf8_lossy(&o.stdout)
-        );
+        s.verify_export(&ch, root.path());
     }
     Report {
         kills,

@@ -5,20 +5,14 @@
 //! Needs root (mount, ptrace) and strace; without them the tests say so and
 //! stop, except under CI (CI=true), where a missing tool is a failure.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hotline");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "common/station.rs"]
+mod station;
+use station::St;
 
 fn unavailable(what: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -26,139 +20,6 @@ fn unavailable(what: &str) -> bool {
     }
     eprintln!("SKIPPED: {what} is not available here; this test runs in CI");
     true
-}
-
-struct St {
-    dir: PathBuf,
-    api: String,
-    listen: String,
-    token: String,
-    admin: String,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl St {
-    fn new(dir: &Path, name: &str) -> St {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let api = format!("127.0.0.1:{}", free_port());
-        let o = Command::new(BIN)
-            .arg("--data")
-            .arg(dir)
-            .args(["init", "--name", name, "--listen", &listen, "--api", &api])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
-        let admin = std::fs::read_to_string(dir.join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        let log = dir.with_extension("log");
-        St {
-            dir: dir.to_owned(),
-            api,
-            listen,
-            token,
-            admin,
-            child: None,
-            log,
-        }
-    }
-    fn serve(&mut self) {
-        self.serve_with(&[]);
-    }
-    fn serve_with(&mut self, env: &[(&str, &str)]) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        self.child = Some(
-            Command::new(BIN)
-                .arg("--data")
-                .arg(&self.dir)
-                .arg("serve")
-                .envs(env.iter().copied())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        self.wait_up();
-    }
-    fn wait_up(&self) {
-        let t = Instant::now();
-        while get(&self.api, "/v1/health").is_none() {
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "station did not come up; log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-    fn cli(&self, args: &[&str]) -> String {
-        let o = Command::new(BIN)
-            .arg("--data")
-            .arg(&self.dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "hotline {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-    fn post(&self, path: &str, body: Value) -> Result<(u16, Value), String> {
-        let c = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        let r = c
-            .post(format!("http://{}{path}", self.api))
-            .bearer_auth(&self.admin)
-            .json(&body)
-            .send()
-            .map_err(|e| e.to_string())?;
-        let s = r.status().as_u16();
-        Ok((s, r.json().unwrap_or(Value::Null)))
-    }
-    fn get(&self, path: &str) -> Value {
-        let c = reqwest::blocking::Client::new();
-        c.get(format!("http://{}{path}", self.api))
-            .bearer_auth(&self.admin)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-}
-
-impl Drop for St {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn get(api: &str, path: &str) -> Option<Value> {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap()
-        .get(format!("http://{api}{path}"))
-        .send()
-        .ok()?
-        .json()
-        .ok()
 }
 
 /// Two stations with an active channel a→b.
@@ -170,52 +31,10 @@ fn pair(a_dir: &Path, b_dir: &Path) -> (St, St, String) {
 fn pair_with(a_dir: &Path, b_dir: &Path, env: &[(&str, &str)]) -> (St, St, String) {
     let mut a = St::new(a_dir, "a");
     let mut b = St::new(b_dir, "b");
-    a.serve_with(env);
-    b.serve();
-    a.cli(&["peer", "add", "b", "--key", &b.token, "--addr", &b.listen]);
-    b.cli(&["peer", "add", "a", "--key", &a.token, "--addr", &a.listen]);
-    let fa = a.cli(&["id", "--fingerprint"]);
-    let fb = b.cli(&["id", "--fingerprint"]);
-    a.cli(&["peer", "verify", "b", "--fingerprint", fb.trim()]);
-    b.cli(&["peer", "verify", "a", "--fingerprint", fa.trim()]);
-    let ch = a
-        .cli(&["channel", "open", "b"])
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
-    let t = Instant::now();
-    while !Command::new(BIN)
-        .arg("--data")
-        .arg(&b.dir)
-        .args(["channel", "accept", &ch])
-        .output()
-        .unwrap()
-        .status
-        .success()
-    {
-        assert!(t.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    a.serve(env);
+    b.serve(&[]);
+    let ch = station::pair(&a, &b);
     (a, b, ch)
-}
-
-fn verify_export(s: &St, ch: &str, root: &Path) {
-    let f = root.join(format!(
-        "{}.jsonl",
-        s.dir.file_name().unwrap().to_string_lossy()
-    ));
-    s.cli(&["transcript", "export", ch, "-o", f.to_str().unwrap()]);
-    let o = Command::new(BIN)
-        .args(["transcript", "verify", f.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "export does not verify: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
 }
 
 #[test]
@@ -262,15 +81,20 @@ fn a_failing_fsync_never_leads_to_an_acknowledgement() {
     // Delivered to b, and both records verify.
     let h = after["hash"].as_str().unwrap().to_owned();
     let t = Instant::now();
-    while b.get(&format!("/v1/entries/{h}")).get("hash").is_none() {
+    while b
+        .get(&format!("/v1/entries/{h}"))
+        .unwrap_or_default()
+        .get("hash")
+        .is_none()
+    {
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "not delivered after recovery"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    verify_export(&a, &ch, root.path());
-    verify_export(&b, &ch, root.path());
+    a.verify_export(&ch, root.path());
+    b.verify_export(&ch, root.path());
 }
 
 /// The checker: attach strace to `a` so every fsync fails with EIO, post a
@@ -419,13 +243,16 @@ fn a_full_disk_gives_a_clear_error_corrupts_nothing_and_the_station_resumes() {
     }
     for h in &accepted {
         assert!(
-            a.get(&format!("/v1/entries/{h}")).get("hash").is_some(),
+            a.get(&format!("/v1/entries/{h}"))
+                .unwrap_or_default()
+                .get("hash")
+                .is_some(),
             "acknowledged entry {h} lost"
         );
     }
     let t = Instant::now();
     loop {
-        let c = a.get(&format!("/v1/channels/{ch}"));
+        let c = a.get(&format!("/v1/channels/{ch}")).unwrap_or_default();
         if c["delivery"]["delivered"] == c["entries"]["ours"] {
             break;
         }
@@ -435,6 +262,6 @@ fn a_full_disk_gives_a_clear_error_corrupts_nothing_and_the_station_resumes() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    verify_export(&a, &ch, root.path());
-    verify_export(&b, &ch, root.path());
+    a.verify_export(&ch, root.path());
+    b.verify_export(&ch, root.path());
 }

@@ -1,0 +1,218 @@
+//! A station as a real `hotline` process, for the tests that drive the binary
+//! from outside (crash, storage faults).
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+
+/// A port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `hotline --data DIR ARGS…`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// One station: its data directory, addresses, tokens and (when serving) its process.
+pub struct St {
+    pub name: String,
+    pub dir: PathBuf,
+    pub api: String,
+    pub listen: String,
+    /// Identity token.
+    pub token: String,
+    /// Admin API token.
+    pub admin: String,
+    pub child: Option<Child>,
+    /// stderr of every `serve`, appended.
+    pub log: PathBuf,
+}
+
+impl St {
+    /// `hotline init` in `dir` with loopback ports.
+    pub fn new(dir: &Path, name: &str) -> St {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let api = format!("127.0.0.1:{}", free_port());
+        let o = run(
+            dir,
+            &["init", "--name", name, "--listen", &listen, "--api", &api],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+        let admin = std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        St {
+            name: name.into(),
+            dir: dir.to_owned(),
+            api,
+            listen,
+            token,
+            admin,
+            child: None,
+            log: dir.with_extension("log"),
+        }
+    }
+
+    /// Starts `hotline serve` with extra environment and waits for its API.
+    pub fn serve(&mut self, env: &[(&str, &str)]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        self.child = Some(
+            Command::new(BIN)
+                .arg("--data")
+                .arg(&self.dir)
+                .arg("serve")
+                .env("HOTLINE_LOG", "warn")
+                .envs(env.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        self.wait_up();
+    }
+
+    /// Waits until the API answers `/v1/health`.
+    pub fn wait_up(&self) {
+        let t = Instant::now();
+        while self.get("/v1/health").is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "{} did not come up; log:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// What the station wrote to stderr.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs a CLI command against this station, which must succeed; returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let o = run(&self.dir, args);
+        assert!(
+            o.status.success(),
+            "hotline {args:?} at {}: {}",
+            self.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// POST JSON with the admin token: `(status, body)`, or the transport error.
+    pub fn post(&self, path: &str, body: Value) -> Result<(u16, Value), String> {
+        let c = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let r = c
+            .post(format!("http://{}{path}", self.api))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .map_err(|e| e.to_string())?;
+        let s = r.status().as_u16();
+        Ok((s, r.json().unwrap_or(Value::Null)))
+    }
+
+    /// GET with the admin token; None when unreachable or not JSON.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        let c = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        c.get(format!("http://{}{path}", self.api))
+            .bearer_auth(&self.admin)
+            .send()
+            .ok()?
+            .json()
+            .ok()
+    }
+
+    /// Exports a channel's transcript next to `root` and checks it verifies offline.
+    pub fn verify_export(&self, ch: &str, root: &Path) {
+        let f = root.join(format!("{}.jsonl", self.name));
+        self.cli(&["transcript", "export", ch, "-o", f.to_str().unwrap()]);
+        let o = Command::new(BIN)
+            .args(["transcript", "verify", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "export of {} does not verify: {}",
+            self.name,
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}
+
+impl Drop for St {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Pins and verifies `a` and `b` both ways, opens a channel a→b and accepts it at b.
+pub fn pair(a: &St, b: &St) -> String {
+    a.cli(&[
+        "peer", "add", &b.name, "--key", &b.token, "--addr", &b.listen,
+    ]);
+    b.cli(&[
+        "peer", "add", &a.name, "--key", &a.token, "--addr", &a.listen,
+    ]);
+    let fa = a.cli(&["id", "--fingerprint"]);
+    let fb = b.cli(&["id", "--fingerprint"]);
+    a.cli(&["peer", "verify", &b.name, "--fingerprint", fb.trim()]);
+    b.cli(&["peer", "verify", &a.name, "--fingerprint", fa.trim()]);
+    let ch = a
+        .cli(&["channel", "open", &b.name])
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let t = Instant::now();
+    while !run(&b.dir, &["channel", "accept", &ch]).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the proposal did not reach {}",
+            b.name
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ch
+}
