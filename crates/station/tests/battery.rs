@@ -328,3 +328,230 @@ async fn a_flood_is_cut_off_and_the_station_stays_responsive() {
     tx.send(&LinkMsg::Ping { n: 1 }.to_bytes()).await.unwrap();
     r.st.stop().await;
 }
+
+/// Every validity rule of SPEC §4, sent over a real session: each faulty entry
+/// gets an `Error`, the session closes, `bad-input` is raised, nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invalid_entry_over_the_wire_is_rejected_alerted_and_not_stored() {
+    use hotline_proto::Entry;
+    let r = rig().await;
+    let terms = Terms {
+        max_entry_bytes: 4096,
+        ..Terms::default()
+    };
+    let (mut book, open) = ChannelBook::open(&r.a.keys, r.e().identity, terms, None, "a", 1);
+    let id = book.id();
+    let send = |envs: Vec<Vec<u8>>| {
+        let r = &r;
+        async move {
+            let (mut rx, mut tx) = r.session().await;
+            tx.send(
+                &LinkMsg::Entries {
+                    channel: id,
+                    envelopes: envs,
+                }
+                .to_bytes(),
+            )
+            .await
+            .unwrap();
+            let first = tokio::time::timeout(Duration::from_secs(5), rx.recv(1 << 20))
+                .await
+                .unwrap()
+                .unwrap();
+            LinkMsg::from_bytes(&first).unwrap()
+        }
+    };
+    assert!(matches!(
+        send(vec![open.envelope().bytes().to_vec()]).await,
+        LinkMsg::Checkpoint { .. }
+    ));
+    // The invited station accepts; alpha learns of it as it would over its own link.
+    let th = book.terms().hash();
+    let acc = r
+        .e()
+        .author(&id, Body::Accept { terms_hash: th }, "b")
+        .await
+        .unwrap();
+    match book.check(1, acc.envelope().bytes(), true).unwrap() {
+        hotline_core::Outcome::New(v) => book.apply(&v, 2),
+        o => panic!("{o:?}"),
+    }
+    let good = book
+        .author(
+            &r.a.keys,
+            Body::Message {
+                precedence: Precedence::Routine,
+                subject: String::new(),
+                text: "hi".into(),
+                labels: vec![],
+                reply_to: None,
+            },
+            "a",
+            3,
+            true,
+        )
+        .unwrap()
+        .entry()
+        .clone();
+    let sign = |e: &Entry| Envelope::sign(e, &r.a.keys).bytes().to_vec();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "over max_entry_bytes",
+            sign(&Entry {
+                body: Body::Message {
+                    precedence: Precedence::Routine,
+                    subject: String::new(),
+                    text: "x".repeat(5000),
+                    labels: vec![],
+                    reply_to: None,
+                },
+                ..good.clone()
+            }),
+        ),
+        (
+            "undecodable envelope",
+            b"\xa2\x65entry\x41\x00\x63sig\x41\x00".to_vec(),
+        ),
+        (
+            "forged signature",
+            Envelope::sign(&good, &fake().keys).bytes().to_vec(),
+        ),
+        (
+            "wrong channel",
+            sign(&Entry {
+                channel: [9; 32],
+                ..good.clone()
+            }),
+        ),
+        (
+            "wrong author",
+            sign(&Entry {
+                author: 1,
+                ..good.clone()
+            }),
+        ),
+        (
+            "seq gap",
+            sign(&Entry {
+                seq: good.seq + 1,
+                ..good.clone()
+            }),
+        ),
+        (
+            "wrong prev",
+            sign(&Entry {
+                prev: [3; 32],
+                ..good.clone()
+            }),
+        ),
+        (
+            "seen pointing nowhere",
+            sign(&Entry {
+                seen: (7, [1; 32]),
+                ..good.clone()
+            }),
+        ),
+        (
+            "wrong lamport",
+            sign(&Entry {
+                lamport: good.lamport + 1,
+                ..good.clone()
+            }),
+        ),
+        (
+            "reference outside the causal past",
+            sign(&Entry {
+                body: Body::Ack { of: [4; 32] },
+                ..good.clone()
+            }),
+        ),
+        (
+            "body the state forbids",
+            sign(&Entry {
+                body: Body::Resume,
+                ..good.clone()
+            }),
+        ),
+    ];
+    let before = r.entries().await;
+    for (what, bytes) in cases {
+        let reply = send(vec![bytes]).await;
+        assert!(
+            matches!(reply, LinkMsg::Error { code: 1, .. }),
+            "{what}: {reply:?}"
+        );
+        r.wait_alert("bad-input").await;
+        assert_eq!(r.entries().await, before, "{what}: something was stored");
+        r.reset().await;
+    }
+    // The valid entry still goes in; replaying it is ignored and stored once.
+    assert!(matches!(
+        send(vec![sign(&good)]).await,
+        LinkMsg::Checkpoint { .. }
+    ));
+    assert!(matches!(
+        send(vec![sign(&good)]).await,
+        LinkMsg::Checkpoint { .. }
+    ));
+    assert_eq!(r.entries().await, before + 1);
+    // Equivocation: same seq, other content.
+    let other = Entry {
+        body: Body::Message {
+            precedence: Precedence::Routine,
+            subject: String::new(),
+            text: "other".into(),
+            labels: vec![],
+            reply_to: None,
+        },
+        ..good.clone()
+    };
+    assert!(matches!(
+        send(vec![sign(&other)]).await,
+        LinkMsg::Error { .. }
+    ));
+    r.wait_alert("equivocation").await;
+    assert_eq!(r.entries().await, before + 1);
+    r.serving().await;
+    r.st.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_peer_is_served_while_one_floods() {
+    let r = rig().await;
+    let c = fake();
+    r.e()
+        .add_peer(
+            "c",
+            &c.keys.identity().token(),
+            vec!["127.0.0.1:9".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    let (_rx, mut tx) = r.session().await;
+    let flood = LinkMsg::Ping { n: 0 }.to_bytes();
+    let flooder = tokio::spawn(async move {
+        for _ in 0..50_000 {
+            if tx.send(&flood).await.is_err() {
+                break;
+            }
+        }
+    });
+    let s = hotline_link::initiate(r.connect().await, &c.dh, &r.e().identity.dh_pk, now_ns())
+        .await
+        .unwrap();
+    let (mut crx, mut ctx) = s.split();
+    assert!(matches!(
+        LinkMsg::from_bytes(&crx.recv(1 << 20).await.unwrap()),
+        Ok(LinkMsg::Hello { .. })
+    ));
+    ctx.send(&LinkMsg::Ping { n: 7 }.to_bytes()).await.unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), crx.recv(1 << 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(LinkMsg::from_bytes(&pong).unwrap(), LinkMsg::Pong { n: 7 });
+    let _ = flooder.await;
+    r.serving().await;
+    r.st.stop().await;
+}
