@@ -136,6 +136,23 @@ async fn malformed_requests_get_a_clear_400_and_change_nothing() {
         .call("GET", "/v1/channels/xyz/entries", Some(&api.admin), None)
         .await;
     assert_eq!(s, 400);
+    // Path traversal in any parameter is just a malformed id or name.
+    for p in [
+        "/v1/channels/..%2F..%2Fetc%2Fpasswd/export",
+        "/v1/entries/..%2F..%2Fhotline.db",
+        "/v1/channels/%2e%2e/entries",
+    ] {
+        let (s, _) = api.call("GET", p, Some(&api.admin), None).await;
+        assert!(s == 400 || s == 404, "{p}: {s}");
+    }
+    let (s, _) = api
+        .post(
+            "/v1/peers/..%2F..%2Fadmin/verify",
+            &api.admin,
+            json!({"fingerprint": "1"}),
+        )
+        .await;
+    assert_eq!(s, 404);
     let (s, _) = api
         .call(
             "GET",
