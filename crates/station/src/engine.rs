@@ -127,6 +127,9 @@ pub struct Engine {
     pub db: Db,
     /// Channels by id.
     pub channels: RwLock<HashMap<Hash, Arc<Mutex<ChannelRt>>>>,
+    /// Keys of open `link-down` alerts, so the once-a-second link check
+    /// touches storage only when an alert opens or closes.
+    link_down_open: std::sync::Mutex<std::collections::HashSet<String>>,
     /// What never changes about a channel, readable without its lock.
     slots: RwLock<HashMap<Hash, ChannelSlot>>,
     /// Peers by row id.
@@ -256,6 +259,7 @@ impl Engine {
             identity,
             db,
             channels: RwLock::new(HashMap::new()),
+            link_down_open: Default::default(),
             slots: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
             wake: RwLock::new(HashMap::new()),
@@ -277,6 +281,11 @@ impl Engine {
         }
         let rows = engine.db.read_now(|s| s.channels())?;
         let open_alerts = engine.db.read_now(|s| s.alerts(true, 1_000_000))?;
+        *engine.link_down_open.lock().unwrap() = open_alerts
+            .iter()
+            .filter(|a| a.key.starts_with("link-down:"))
+            .map(|a| a.key.clone())
+            .collect();
         for row in rows {
             let rt = engine.load_channel(&row, &open_alerts)?;
             engine.insert_channel(row.id, rt);
@@ -1153,7 +1162,12 @@ impl Engine {
             } else {
                 h.since
             };
+            let open = self.link_down_open.lock().unwrap().contains(&key);
             if !h.up && live && now.saturating_sub(since) > threshold_ms {
+                if open {
+                    continue;
+                }
+                self.link_down_open.lock().unwrap().insert(key.clone());
                 self.raise_alert(
                     AlertKind::LinkDown,
                     None,
@@ -1165,15 +1179,9 @@ impl Engine {
                     ),
                 )
                 .await;
-            } else if h.up || !live {
-                let open = self
-                    .db
-                    .read(|s| s.alerts(true, 10_000))
-                    .await
-                    .unwrap_or_default();
-                if open.iter().any(|a| a.key == key) {
-                    self.clear_alert(None, &key).await;
-                }
+            } else if (h.up || !live) && open {
+                self.link_down_open.lock().unwrap().remove(&key);
+                self.clear_alert(None, &key).await;
             }
         }
     }

@@ -4,6 +4,7 @@
 use hotline_proto::{hex, Body, Hash, OnMiss, Precedence, Terms};
 use hotline_station::engine::Engine;
 use hotline_station::{init, Initialized, Station};
+use hotline_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -312,6 +313,54 @@ async fn the_alert_hook_receives_every_alert_once_as_json() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(read(&log_b).len(), 2);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_down_is_raised_once_while_the_peer_is_away_and_cleared_when_it_returns() {
+    let root = tempfile::tempdir().unwrap();
+    let a = side(root.path(), "a", None).await;
+    let mut b = side(root.path(), "b", None).await;
+    line(&a, &b, Terms::default()).await;
+    b.stop().await;
+    let ea = a.engine();
+    let link_down = |ea: Arc<Engine>| async move {
+        ea.db
+            .read(|s| s.alerts(false, 1000))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|x| x.kind == "link-down")
+            .collect::<Vec<_>>()
+    };
+    let mut raised = vec![];
+    for _ in 0..100 {
+        raised = link_down(ea.clone()).await;
+        if !raised.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(raised.len(), 1, "link-down raised once");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        link_down(ea.clone()).await.len(),
+        1,
+        "not raised again while still down"
+    );
+    b.start().await;
+    let mut cleared = false;
+    for _ in 0..100 {
+        let l = link_down(ea.clone()).await;
+        if l.len() == 1 && l[0].cleared_at.is_some() {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cleared, "link-down cleared when the peer returned");
+    let mut a = a;
     a.stop().await;
     b.stop().await;
 }
