@@ -130,7 +130,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .tempdir()?;
     eprintln!("measuring ceilings…");
     let sign_verify = ed25519_rate(20_000);
-    let sqlite = hotline_station::db::commit_rate(&root.path().join("ceiling.db"), 300)?;
+    let sqlite = hotline_station::ceiling::commit_rate(&root.path().join("ceiling.db"), 300)?;
 
     eprintln!("starting two stations…");
     let (a, a_link) = start(root.path(), "alpha")?;

@@ -1,8 +1,9 @@
 //! The local HTTP API (SPEC §8): JSON over loopback, bearer tokens per user,
 //! roles enforced in one place, every action in the audit log.
 
-use crate::engine::{alert_json, now_ms, Engine};
+use crate::engine::{now_ms, Engine};
 use crate::error::StationError;
+use crate::views::alert_json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};

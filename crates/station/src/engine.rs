@@ -6,15 +6,17 @@
 
 use crate::db::Db;
 use crate::error::StationError;
+pub use crate::metrics::{Histogram, Metrics};
+use crate::views::alert_json;
 use hotline_core::book::{Outcome, Refusal};
 use hotline_core::policy::{self, Action, AlertKind};
 use hotline_core::{ChannelBook, VerifiedEntry};
 use hotline_proto::checkpoint::SignedCheckpoint;
-use hotline_proto::{hex, view, Body, Checkpoint, Hash, Identity, SecretKeys, Terms};
+use hotline_proto::{hex, Body, Checkpoint, Hash, Identity, SecretKeys, Terms};
 use hotline_store::{AlertRow, ChannelRow, PeerRow, Store, WriteOp, WriteResult};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Mutex, Notify};
 
@@ -76,6 +78,31 @@ impl ChannelRt {
             sent_upto: 0,
             last_delivery_at: None,
         }
+    }
+
+    /// The channel's book: transcript metadata, state, open clocks.
+    pub fn book(&self) -> &ChannelBook {
+        &self.book
+    }
+
+    /// The row id of the peer this channel is with.
+    pub fn peer_id(&self) -> i64 {
+        self.peer_id
+    }
+
+    /// Highest own seq handed to the link (the "sent" delivery state).
+    pub fn sent_upto(&self) -> u64 {
+        self.sent_upto
+    }
+
+    /// When the peer last confirmed delivery (our clock), if ever.
+    pub fn last_delivery_at(&self) -> Option<u64> {
+        self.last_delivery_at
+    }
+
+    /// Keys of this channel's open policy alerts.
+    pub fn open_alerts(&self) -> &BTreeSet<String> {
+        &self.open_alerts
     }
 
     /// Highest own seq covered by the peer's checkpoint.
@@ -154,63 +181,6 @@ pub struct Engine {
 /// deliberately broken variant that the crash test's checker must catch; never
 /// set it in production.
 pub const UNSAFE_ACK_BEFORE_COMMIT: &str = "HOTLINE_UNSAFE_ACK_BEFORE_COMMIT";
-
-/// Counters exported at /metrics.
-#[derive(Default)]
-pub struct Metrics {
-    /// Entries committed, by direction (`sent` = ours, `received` = the peer's) and kind.
-    pub entries: std::sync::Mutex<std::collections::BTreeMap<(&'static str, &'static str), u64>>,
-    /// Delivery latency: from our commit to the peer's checkpoint covering the entry.
-    pub delivery_ms: Histogram,
-    /// Entries rejected from peers.
-    pub entries_rejected: AtomicU64,
-    /// Checkpoints received.
-    pub checkpoints_received: AtomicU64,
-}
-
-/// A Prometheus-style cumulative histogram.
-pub struct Histogram {
-    /// Upper bounds of the buckets, in the unit observed.
-    pub bounds: &'static [u64],
-    /// Count per bucket (not cumulative; summed when rendered).
-    pub counts: Vec<AtomicU64>,
-    /// Sum of observations.
-    pub sum: AtomicU64,
-    /// Number of observations.
-    pub count: AtomicU64,
-}
-
-/// Delivery latency buckets, ms: from loopback (1 ms) to a line down for minutes.
-const DELIVERY_BOUNDS: &[u64] = &[
-    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 60_000, 600_000,
-];
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram {
-            bounds: DELIVERY_BOUNDS,
-            counts: (0..=DELIVERY_BOUNDS.len())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            sum: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&self, v: u64) {
-        let i = self
-            .bounds
-            .iter()
-            .position(|b| v <= *b)
-            .unwrap_or(self.bounds.len());
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        self.sum.fetch_add(v, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// Set when a commit failed: the in-memory state can no longer be trusted.
 static STORAGE_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -379,6 +349,66 @@ impl Engine {
     /// Whether the deliberately broken test variant is on (see `UNSAFE_ACK_BEFORE_COMMIT`).
     pub fn unsafe_ack_before_commit(&self) -> bool {
         self.unsafe_ack_before_commit
+    }
+
+    /// The station's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The station's public identity.
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// The storage handle, for reads.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The counters exported at /metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// A receiver of the live event stream.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+
+    /// Every pinned peer.
+    pub fn peers(&self) -> Vec<PeerRt> {
+        self.peers.read().unwrap().values().cloned().collect()
+    }
+
+    /// The live state of the link to a peer.
+    pub fn link_health(&self, peer_id: i64) -> LinkHealth {
+        self.health
+            .read()
+            .unwrap()
+            .get(&peer_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many outbound links are up.
+    pub fn links_up(&self) -> usize {
+        self.health
+            .read()
+            .unwrap()
+            .values()
+            .filter(|h| h.up)
+            .count()
+    }
+
+    /// Every channel, with its id.
+    pub fn all_channels(&self) -> Vec<(Hash, Arc<Mutex<ChannelRt>>)> {
+        self.channels
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
     }
 
     /// A peer by id.
@@ -1265,137 +1295,6 @@ impl Engine {
         hotline_core::export::write(&id, &ids, me, now_ms(), &envs, &cps)
             .map_err(StationError::Storage)
     }
-
-    /// The JSON summary of a channel.
-    pub async fn channel_json(&self, id: &Hash, detail: bool) -> Result<Value, StationError> {
-        let arc = self.channel(id)?;
-        let rt = arc.lock().await;
-        let peer = self.peer(rt.peer_id)?;
-        let b = &rt.book;
-        let me = b.me();
-        let st = b.state();
-        let h = self
-            .health
-            .read()
-            .unwrap()
-            .get(&rt.peer_id)
-            .cloned()
-            .unwrap_or_default();
-        let own = b.len(me);
-        let delivered = rt.delivered_upto();
-        let sent = rt.sent_upto.max(delivered).min(own);
-        let unacked_own = b.unacked[me as usize].len();
-        let unacked_peer = b.unacked[b.peer() as usize].len();
-        let mut v = json!({
-            "id": hex(id),
-            "peer": peer.row.name,
-            "peer_verified": peer.row.verified,
-            "me": me,
-            "state": st.word(),
-            "suspended_by": (0..2u8).filter(|a| st.suspended[*a as usize]).map(|a| if a == me { "us" } else { "peer" }).collect::<Vec<_>>(),
-            "terminated_by": st.terminated_by.map(|a| if a == me { "us" } else { "peer" }),
-            "entries": {"ours": own, "theirs": b.len(b.peer())},
-            "delivery": {
-                "queued": own - sent,
-                "sent": sent - delivered,
-                "delivered": delivered,
-                "unacknowledged_ours": unacked_own,
-                "unacknowledged_theirs": unacked_peer,
-            },
-            "health": {
-                "link": if h.up { "up" } else { "down" },
-                "since": if h.since == 0 { Value::Null } else { json!(h.since) },
-                "last_from_peer": b.last_stored_at(b.peer()),
-                "last_delivered_to_peer": rt.last_delivery_at,
-            },
-        });
-        if detail {
-            let obj = v.as_object_mut().expect("object");
-            obj.insert("terms".into(), view::terms(b.terms()));
-            obj.insert(
-                "identities".into(),
-                json!([b.identities()[0].token(), b.identities()[1].token()]),
-            );
-            let reqs: Vec<Value> = b.open_requests[me as usize]
-                .iter()
-                .map(|(h, r)| json!({"hash": hex(h), "deadline": r.deadline, "on_miss": r.on_miss.name(), "ours": true}))
-                .chain(b.open_requests[b.peer() as usize].iter().map(|(h, r)| json!({"hash": hex(h), "deadline": r.deadline, "on_miss": r.on_miss.name(), "ours": false})))
-                .collect();
-            obj.insert("open_requests".into(), json!(reqs));
-            obj.insert("open_alerts".into(), json!(rt.open_alerts));
-        }
-        Ok(v)
-    }
-
-    /// JSON of stored entry rows, with delivery state.
-    pub async fn entries_json(
-        &self,
-        id: &Hash,
-        rows: Vec<hotline_store::EntryRow>,
-    ) -> Result<Vec<Value>, StationError> {
-        let arc = self.channel(id)?;
-        let rt = arc.lock().await;
-        let me = rt.book.me();
-        let delivered = rt.delivered_upto();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let env = hotline_proto::Envelope::decode(
-                &r.envelope,
-                hotline_proto::MAX_ENTRY_BYTES_CAP as usize,
-            )
-            .map_err(|e| StationError::Storage(e.to_string()))?;
-            let e = env
-                .peek()
-                .map_err(|e| StationError::Storage(e.to_string()))?;
-            let own = r.author == me;
-            let acked = !rt.book.unacked[r.author as usize].contains_key(&r.hash);
-            let is_msg = e.body.kind() == hotline_proto::Kind::Message;
-            let state = if own {
-                if is_msg && acked && r.seq <= delivered {
-                    "acknowledged"
-                } else if r.seq <= delivered {
-                    "delivered"
-                } else if r.seq <= rt.sent_upto {
-                    "sent"
-                } else {
-                    "queued"
-                }
-            } else if is_msg && acked {
-                "acknowledged"
-            } else {
-                "received"
-            };
-            out.push(json!({
-                "cursor": r.cursor,
-                "hash": hex(&r.hash),
-                "author": r.author,
-                "own": own,
-                "seq": r.seq,
-                "lamport": r.lamport,
-                "time": e.time,
-                "stored_at": r.stored_at,
-                "by": e.by,
-                "kind": e.body.kind().name(),
-                "body": view::body(&e.body),
-                "delivered": !own || r.seq <= delivered,
-                "delivery": state,
-            }));
-        }
-        Ok(out)
-    }
-}
-
-/// The JSON of an alert, as the API and the hook show it.
-pub fn alert_json(a: &AlertRow) -> Value {
-    json!({
-        "id": a.id,
-        "kind": a.kind,
-        "channel": a.channel.map(|c| hex(&c)),
-        "key": a.key,
-        "cause": a.cause,
-        "raised_at": a.raised_at,
-        "cleared_at": a.cleared_at,
-    })
 }
 
 /// Whether a string looks like HOST:PORT.

@@ -7,6 +7,7 @@
 
 pub mod api;
 mod audit;
+pub mod ceiling;
 pub mod config;
 mod console;
 pub mod db;
@@ -14,7 +15,9 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 mod hook;
+pub mod metrics;
 pub mod net;
+pub mod views;
 
 pub use config::{Config, DataDir};
 pub use error::StationError;
