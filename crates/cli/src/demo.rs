@@ -122,7 +122,7 @@ pub fn run() -> anyhow::Result<()> {
                     .and_then(|c| {
                         c.try_lock()
                             .ok()
-                            .map(|c| c.delivered_upto() == c.book.len(c.book.me()))
+                            .map(|c| c.delivered_upto() == c.book().len(c.book().me()))
                     })
                     .unwrap_or(false)
             };

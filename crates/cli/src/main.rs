@@ -521,7 +521,6 @@ fn serve(data: &std::path::Path, hook: Option<String>) -> anyhow::Result<()> {
         tokio::pin!(stop);
         let mut backoff = std::time::Duration::from_secs(1);
         loop {
-            hotline_station::engine::reset_storage_failed();
             let st = match hotline_station::Station::start(data, hook.clone()).await {
                 Ok(st) => st,
                 Err(e @ hotline_station::StationError::Storage(_)) => {

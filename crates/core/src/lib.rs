@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod book;
 pub mod export;
+pub mod machine;
 pub mod policy;
 pub mod state;
 

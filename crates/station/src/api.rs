@@ -246,7 +246,7 @@ async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Respon
         *head = row.hash;
         let pending = api
             .engine
-            .db
+            .db()
             .submit(vec![hotline_store::WriteOp::Audit(row)]);
         drop(head);
         if api.engine.unsafe_ack_before_commit() {
@@ -256,7 +256,7 @@ async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Respon
         }
         if let Err(e) = pending.wait().await {
             // The audit chain's head in memory is now ahead of the disk: restart from disk.
-            crate::engine::storage_failure(&e);
+            api.engine.storage_failure(&e);
             return StationError::Storage(format!("the audit log could not be written ({e}); the action's outcome is unknown, check before retrying")).into_response();
         }
     }
@@ -264,14 +264,16 @@ async fn audit_layer(State(api): State<Api>, req: Request, next: Next) -> Respon
 }
 
 async fn health(State(api): State<Api>) -> Json<Value> {
-    Json(json!({"status": "ok", "name": api.engine.name, "identity": api.engine.identity.token()}))
+    Json(
+        json!({"status": "ok", "name": api.engine.name(), "identity": api.engine.identity().token()}),
+    )
 }
 
 async fn identity(State(api): State<Api>, h: HeaderMap) -> R {
     user_of(&h, &api)?;
-    let id = api.engine.identity;
+    let id = api.engine.identity();
     Ok(Json(
-        json!({"name": api.engine.name, "token": id.token(), "fingerprint": id.fingerprint().to_string()}),
+        json!({"name": api.engine.name(), "token": id.token(), "fingerprint": id.fingerprint().to_string()}),
     ))
 }
 
@@ -281,14 +283,7 @@ async fn whoami(State(api): State<Api>, h: HeaderMap) -> R {
 }
 
 fn peer_json(api: &Api, p: &crate::engine::PeerRt) -> Value {
-    let h = api
-        .engine
-        .health
-        .read()
-        .unwrap()
-        .get(&p.row.id)
-        .cloned()
-        .unwrap_or_default();
+    let h = api.engine.link_health(p.row.id);
     json!({
         "name": p.row.name, "key": p.row.token, "addrs": p.row.addrs, "rel": p.row.rel,
         "verified": p.row.verified, "fingerprint": p.identity.fingerprint().to_string(),
@@ -298,7 +293,7 @@ fn peer_json(api: &Api, p: &crate::engine::PeerRt) -> Value {
 
 async fn peers(State(api): State<Api>, h: HeaderMap) -> R {
     user_of(&h, &api)?;
-    let mut ps: Vec<_> = api.engine.peers.read().unwrap().values().cloned().collect();
+    let mut ps: Vec<_> = api.engine.peers();
     ps.sort_by_key(|p| p.row.id);
     Ok(Json(
         json!({"peers": ps.iter().map(|p| peer_json(&api, p)).collect::<Vec<_>>()}),
@@ -359,14 +354,7 @@ async fn verify_peer(
 
 async fn channels(State(api): State<Api>, h: HeaderMap) -> R {
     user_of(&h, &api)?;
-    let ids: Vec<Hash> = api
-        .engine
-        .channels
-        .read()
-        .unwrap()
-        .keys()
-        .copied()
-        .collect();
+    let ids: Vec<Hash> = api.engine.channel_ids();
     let mut out = Vec::new();
     for id in ids {
         out.push(api.engine.channel_json(&id, false).await?);
@@ -493,12 +481,12 @@ async fn accept(
     let terms_hash = {
         let c = api.engine.channel(&id)?;
         let c = c.lock().await;
-        if c.book.me() != 1 {
+        if c.book().me() != 1 {
             return Err(StationError::Conflict(
                 "this station proposed the channel; the counterpart accepts it".into(),
             ));
         }
-        c.book.terms().hash()
+        c.book().terms().hash()
     };
     let v = api
         .engine
@@ -523,7 +511,7 @@ async fn await_delivery(
     wait: std::time::Duration,
 ) -> Result<bool, StationError> {
     let deadline = tokio::time::Instant::now() + wait;
-    let mut events = api.engine.events.subscribe();
+    let mut events = api.engine.subscribe();
     loop {
         if api.engine.channel(id)?.lock().await.delivered_upto() >= seq {
             return Ok(true);
@@ -560,7 +548,7 @@ async fn entries(
     let after = q.after;
     let rows = api
         .engine
-        .db
+        .db()
         .read(move |s| s.entries_after(&id, after, limit))
         .await?;
     Ok(Json(
@@ -573,7 +561,7 @@ async fn entry(State(api): State<Api>, h: HeaderMap, Path(hash): Path<String>) -
     let hh = hash_arg("entry", &hash)?;
     let row = api
         .engine
-        .db
+        .db()
         .read(move |s| s.entry_by_hash(&hh))
         .await?
         .ok_or_else(|| StationError::NotFound(format!("no entry {hash} here")))?;
@@ -771,7 +759,7 @@ async fn decision(
     let req = hash_arg("request", &r.request)?;
     let row = api
         .engine
-        .db
+        .db()
         .read(move |s| s.entry_by_hash(&req))
         .await?
         .ok_or_else(|| StationError::NotFound("no such request here".into()))?;
@@ -927,7 +915,7 @@ async fn alerts(State(api): State<Api>, h: HeaderMap, Query(q): Query<AlertQuery
     user_of(&h, &api)?;
     let open = q.open.unwrap_or(false);
     let limit = q.limit.unwrap_or(1000).clamp(1, 100_000);
-    let rows = api.engine.db.read(move |s| s.alerts(open, limit)).await?;
+    let rows = api.engine.db().read(move |s| s.alerts(open, limit)).await?;
     Ok(Json(
         json!({"alerts": rows.iter().map(alert_json).collect::<Vec<_>>()}),
     ))
@@ -952,7 +940,7 @@ async fn events(
         }
     }
     user_of(&h, &api)?;
-    let rx = api.engine.events.subscribe();
+    let rx = api.engine.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let ev = match rx.recv().await {
             Ok(v) => Event::default()
@@ -984,7 +972,7 @@ struct NewUser {
 
 async fn users(State(api): State<Api>, h: HeaderMap) -> R {
     need(&user_of(&h, &api)?, Act::Admin)?;
-    let rows = api.engine.db.read(|s| s.users()).await?;
+    let rows = api.engine.db().read(|s| s.users()).await?;
     Ok(Json(
         json!({"users": rows.iter().map(|u| json!({"name": u.name, "role": u.role, "created_at": u.created_at, "revoked_at": u.revoked_at})).collect::<Vec<_>>()}),
     ))
@@ -1014,7 +1002,7 @@ async fn add_user(
     let th = hotline_proto::sha256(token.as_bytes());
     let n2 = name.clone();
     api.engine
-        .db
+        .db()
         .call(move |s| s.add_user(&n2, role.name(), &th, now_ms()))
         .await?;
     api.users.write().unwrap().insert(
@@ -1034,7 +1022,7 @@ async fn revoke_user(State(api): State<Api>, h: HeaderMap, Path(name): Path<Stri
     need(&user_of(&h, &api)?, Act::Admin)?;
     let n2 = name.clone();
     api.engine
-        .db
+        .db()
         .call(move |s| s.revoke_user(&n2, now_ms()))
         .await?;
     api.users.write().unwrap().retain(|_, u| u.name != name);
@@ -1052,7 +1040,11 @@ struct AuditQuery {
 async fn audit(State(api): State<Api>, h: HeaderMap, Query(q): Query<AuditQuery>) -> R {
     user_of(&h, &api)?;
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);
-    let rows = api.engine.db.read(move |s| s.audit(q.after, limit)).await?;
+    let rows = api
+        .engine
+        .db()
+        .read(move |s| s.audit(q.after, limit))
+        .await?;
     Ok(Json(
         json!({"audit": rows.iter().map(crate::audit::to_json).collect::<Vec<_>>()}),
     ))
@@ -1062,18 +1054,19 @@ async fn metrics(State(api): State<Api>) -> Response {
     use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
     let e = &api.engine;
-    let m = &e.metrics;
-    let up = e.health.read().unwrap().values().filter(|h| h.up).count();
-    let open =
-        e.db.read(|s| s.alerts(true, 100_000))
-            .await
-            .map(|a| a.len())
-            .unwrap_or(0);
+    let m = e.metrics();
+    let up = e.links_up();
+    let open = e
+        .db()
+        .read(|s| s.alerts(true, 100_000))
+        .await
+        .map(|a| a.len())
+        .unwrap_or(0);
     let mut queue = 0u64;
-    let chans: Vec<_> = e.channels.read().unwrap().values().cloned().collect();
+    let chans: Vec<_> = e.all_channels().into_iter().map(|(_, c)| c).collect();
     for c in chans {
         let c = c.lock().await;
-        queue += c.book.len(c.book.me()) - c.delivered_upto();
+        queue += c.book().len(c.book().me()) - c.delivered_upto();
     }
     let mut t = String::new();
     let _ = writeln!(t, "# HELP hotline_entries_total Entries committed, by direction and kind.\n# TYPE hotline_entries_total counter");

@@ -154,7 +154,7 @@ impl Station {
 
         let user_map = load_users(&engine)?;
         let audit_head = engine
-            .db
+            .db()
             .read_now(|s| {
                 use hotline_store::Store;
                 s.last_audit()
@@ -183,7 +183,7 @@ impl Station {
                 let mut running: HashSet<i64> = HashSet::new();
                 let mut dialers = JoinSet::new();
                 loop {
-                    let ids: Vec<i64> = engine.peers.read().unwrap().keys().copied().collect();
+                    let ids: Vec<i64> = engine.peer_ids();
                     for id in ids {
                         if running.insert(id) {
                             dialers.spawn(net::dial_loop(
@@ -246,9 +246,7 @@ impl Station {
 
     /// Resolves when a commit has failed and this station must be restarted from storage.
     pub async fn failed(&self) {
-        while !engine::storage_failed() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.engine.failed().await
     }
 
     /// Where the API listens.
@@ -273,14 +271,14 @@ impl Station {
             self.tasks.abort_all();
         }
         // A no-op through the writer returns only after everything queued before it committed.
-        let _ = self.engine.db.call(|_| Ok(())).await;
+        let _ = self.engine.db().call(|_| Ok(())).await;
     }
 }
 
 fn load_users(engine: &Engine) -> Result<HashMap<hotline_proto::Hash, api::User>, StationError> {
     use hotline_store::Store;
     Ok(engine
-        .db
+        .db()
         .read_now(|s| s.user_tokens())?
         .into_iter()
         .filter_map(|(h, name, role)| {

@@ -7,10 +7,11 @@
 //! of which of two simultaneous connections to keep, and a restarted station
 //! resumes from the heads the other side announces in its `Hello`.
 
-use crate::engine::{now_ns, Engine, PeerRt};
+use crate::engine::{now_ns, Answer, Engine, PeerRt};
+use hotline_core::machine::{self, Outbound, BATCH_BYTES, BATCH_ENTRIES};
 use hotline_link::{LinkError, PeerDecision, StaticSecret};
-use hotline_proto::link::{codes, ChannelHeads, LINK_VERSION};
-use hotline_proto::{Hash, LinkMsg};
+use hotline_proto::link::{codes, LINK_VERSION};
+use hotline_proto::LinkMsg;
 use hotline_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,12 +28,6 @@ pub const MISSED_PONGS: u64 = 3;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// An inbound session with no frame for this long is dropped (pings come every 500 ms).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most own entries in flight (sent, not yet covered by a peer checkpoint) per channel.
-pub const WINDOW: u64 = 4096;
-/// Most bytes of envelopes packed into one `Entries` message.
-const BATCH_BYTES: usize = 1024 * 1024;
-/// Most envelopes in one `Entries` message; the receiver refuses more.
-pub const BATCH_ENTRIES: usize = 1024;
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -83,18 +78,38 @@ fn link_limit(engine: &Engine, peer_id: i64) -> usize {
     (max as usize).max(BATCH_BYTES) + 64 * 1024
 }
 
-async fn heads_for(engine: &Engine, peer_id: i64) -> Vec<ChannelHeads> {
-    let mut out = Vec::new();
-    for (id, c) in engine.channels_of(peer_id) {
-        let c = c.lock().await;
-        if c.peer_id == peer_id {
-            out.push(ChannelHeads {
-                channel: id,
-                heads: [c.book.head(0), c.book.head(1)],
-            });
-        }
+/// The channels shared with a peer, locked in id order (so that two tasks
+/// locking several never wait on each other).
+async fn locked_channels(
+    engine: &Engine,
+    peer_id: i64,
+) -> Vec<tokio::sync::OwnedMutexGuard<machine::Channel>> {
+    let mut chans = engine.channels_of(peer_id);
+    chans.sort_by_key(|(id, _)| *id);
+    let mut out = Vec::with_capacity(chans.len());
+    for (_, c) in chans {
+        out.push(c.lock_owned().await);
     }
     out
+}
+
+/// Our `Hello` to a peer: the heads we hold of each shared channel.
+async fn hello_for(engine: &Engine, peer_id: i64) -> LinkMsg {
+    let chans = locked_channels(engine, peer_id).await;
+    machine::hello(chans.iter().map(|c| &**c))
+}
+
+/// Sends an answer's replies; false when the link must close.
+async fn answer<W>(tx: &mut hotline_link::Sender<W>, a: Answer) -> bool
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    for r in &a.replies {
+        if tx.send(&r.to_bytes()).await.is_err() {
+            return false;
+        }
+    }
+    !a.close
 }
 
 /// Accepts peers' connections until shutdown.
@@ -141,14 +156,7 @@ async fn inbound(
     let (session, pk, ts) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
         Ok(Ok(x)) => x,
         Ok(Err(LinkError::UnpinnedKey(pk))) => {
-            engine
-                .raise_alert(
-                    hotline_core::policy::AlertKind::UnpinnedKey,
-                    None,
-                    format!("unpinned-key:{}", hotline_proto::hex(&pk)),
-                    format!("a station whose key is not pinned here tried to connect from {from} (X25519 key {})", hotline_proto::hex(&pk)),
-                )
-                .await;
+            engine.unpinned(&pk, &from).await;
             return;
         }
         Ok(Err(LinkError::Replay { last, got })) => {
@@ -168,16 +176,9 @@ async fn inbound(
         return;
     };
     // Durably advance the replay clock before trusting the session.
-    if let Some(p) = engine.peers.write().unwrap().get_mut(&peer.row.id) {
-        p.row.handshake_ts = p.row.handshake_ts.max(ts);
+    if engine.advance_handshake(peer.row.id, ts).await.is_err() {
+        return;
     }
-    let _ = engine
-        .db
-        .write(vec![hotline_store::WriteOp::HandshakeTs {
-            peer_id: peer.row.id,
-            ts,
-        }])
-        .await;
     let gen = {
         let mut g = generations.lock().unwrap();
         let e = g.entry(peer.row.id).or_insert(0);
@@ -186,10 +187,7 @@ async fn inbound(
     };
     let current = || generations.lock().unwrap().get(&peer.row.id).copied() == Some(gen);
     let (mut rx, mut tx) = session.split();
-    let hello = LinkMsg::Hello {
-        version: LINK_VERSION,
-        heads: heads_for(&engine, peer.row.id).await,
-    };
+    let hello = hello_for(&engine, peer.row.id).await;
     if tx.send(&hello.to_bytes()).await.is_err() {
         return;
     }
@@ -210,87 +208,77 @@ async fn inbound(
             Ok(Err(e)) => {
                 if !matches!(e, LinkError::Io(..)) {
                     engine
-                        .bad_input(&peer, None, format!("link fault: {e}"))
+                        .bad_input(&peer, &format!("link fault: {e}"), None)
                         .await;
                 }
                 return;
             }
         };
-        if !bucket.take() {
-            let t = engine
+        let a = if !bucket.take() {
+            engine
                 .bad_input(
                     &peer,
-                    None,
-                    format!("more than {RATE_PER_SEC} link messages per second; connection closed"),
+                    &format!(
+                        "more than {RATE_PER_SEC} link messages per second; connection closed"
+                    ),
+                    Some(codes::RATE),
                 )
-                .await;
-            let _ = tx
-                .send(
-                    &LinkMsg::Error {
-                        code: codes::RATE,
-                        text: t,
-                    }
-                    .to_bytes(),
-                )
-                .await;
-            return;
-        }
-        let reply = match LinkMsg::from_bytes(&bytes) {
-            Err(e) => {
-                let t = engine
-                    .bad_input(&peer, None, format!("undecodable link message: {e}"))
-                    .await;
-                Some(LinkMsg::Error {
-                    code: codes::MALFORMED,
-                    text: t,
-                })
-            }
-            Ok(LinkMsg::Hello { version, .. }) if version != LINK_VERSION => Some(LinkMsg::Error {
-                code: codes::VERSION,
-                text: format!(
-                    "link version {version} is not supported; this station speaks {LINK_VERSION}"
-                ),
-            }),
-            Ok(LinkMsg::Hello { .. })
-            | Ok(LinkMsg::Pong { .. })
-            | Ok(LinkMsg::Checkpoint { .. }) => None,
-            Ok(LinkMsg::Ping { n }) => Some(LinkMsg::Pong { n }),
-            Ok(LinkMsg::Error { code, text }) => {
-                tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
-                None
-            }
-            Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
-                let t = engine
-                    .bad_input(
-                        &peer,
-                        None,
-                        format!(
-                            "{} entries in one message (limit {BATCH_ENTRIES})",
-                            envelopes.len()
+                .await
+        } else {
+            match LinkMsg::from_bytes(&bytes) {
+                Err(e) => {
+                    engine
+                        .bad_input(
+                            &peer,
+                            &format!("undecodable link message: {e}"),
+                            Some(codes::MALFORMED),
+                        )
+                        .await
+                }
+                Ok(LinkMsg::Hello { version, .. }) if version != LINK_VERSION => Answer {
+                    replies: vec![LinkMsg::Error {
+                        code: codes::VERSION,
+                        text: format!(
+                            "link version {version} is not supported; this station speaks {LINK_VERSION}"
                         ),
-                    )
-                    .await;
-                Some(LinkMsg::Error {
-                    code: codes::MALFORMED,
-                    text: t,
-                })
-            }
-            Ok(LinkMsg::Entries { channel, envelopes }) => {
-                match engine.receive(&peer, channel, envelopes).await {
-                    Ok(Some(c)) => Some(LinkMsg::Checkpoint { envelope: c }),
-                    Ok(None) => None,
-                    Err(t) => Some(LinkMsg::Error {
-                        code: codes::REJECTED,
-                        text: t,
-                    }),
+                    }],
+                    close: true,
+                    fault: None,
+                },
+                Ok(LinkMsg::Hello { .. })
+                | Ok(LinkMsg::Pong { .. })
+                | Ok(LinkMsg::Checkpoint { .. }) => Answer::default(),
+                Ok(LinkMsg::Ping { n }) => Answer {
+                    replies: vec![LinkMsg::Pong { n }],
+                    ..Answer::default()
+                },
+                Ok(LinkMsg::Error { code, text }) => {
+                    tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
+                    Answer::default()
+                }
+                Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
+                    engine
+                        .bad_input(
+                            &peer,
+                            &format!(
+                                "{} entries in one message (limit {BATCH_ENTRIES})",
+                                envelopes.len()
+                            ),
+                            Some(codes::MALFORMED),
+                        )
+                        .await
+                }
+                Ok(LinkMsg::Entries { channel, envelopes }) => {
+                    match engine.receive(&peer, channel, envelopes).await {
+                        Ok(a) => a,
+                        // Storage failed: this station stops answering until it restarts from disk.
+                        Err(_) => return,
+                    }
                 }
             }
         };
-        if let Some(r) = reply {
-            let fatal = matches!(r, LinkMsg::Error { .. });
-            if tx.send(&r.to_bytes()).await.is_err() || fatal {
-                return;
-            }
+        if !answer(&mut tx, a).await {
+            return;
         }
     }
 }
@@ -368,10 +356,7 @@ async fn outbound(
 ) -> Result<(), String> {
     let peer_id = peer.row.id;
     let (mut rx, mut tx) = session.split();
-    let hello = LinkMsg::Hello {
-        version: LINK_VERSION,
-        heads: heads_for(engine, peer_id).await,
-    };
+    let hello = hello_for(engine, peer_id).await;
     tx.send(&hello.to_bytes())
         .await
         .map_err(|e| e.to_string())?;
@@ -379,38 +364,17 @@ async fn outbound(
         .await
         .map_err(|_| "no Hello from the peer".to_string())?
         .map_err(|e| e.to_string())?;
-    let their: HashMap<Hash, [(u64, Hash); 2]> = match LinkMsg::from_bytes(&first) {
-        Ok(LinkMsg::Hello { version, heads }) if version == LINK_VERSION => {
-            heads.into_iter().map(|h| (h.channel, h.heads)).collect()
-        }
+    let their = match LinkMsg::from_bytes(&first) {
+        Ok(LinkMsg::Hello { version, heads }) if version == LINK_VERSION => heads,
         Ok(LinkMsg::Error { text, .. }) => return Err(format!("peer refused: {text}")),
         _ => return Err("the peer's first message is not a Hello".into()),
     };
-    // Where to resume per channel: what the peer says it holds of our chain.
-    let mut cursor: HashMap<Hash, u64> = HashMap::new();
-    for (id, c) in engine.channels_of(peer_id) {
-        let me = c.lock().await.book.me() as usize;
-        cursor.insert(id, their.get(&id).map(|h| h[me].0).unwrap_or(0));
-    }
-    // Entries the peer holds but has not checkpointed to us (its checkpoint was
-    // lost with the last connection): ask for a checkpoint with an empty batch,
-    // so their delivery is proven without waiting for new traffic.
-    for (id, c) in engine.channels_of(peer_id) {
-        let (me, delivered) = {
-            let c = c.lock().await;
-            (c.book.me() as usize, c.delivered_upto())
-        };
-        if their.get(&id).is_some_and(|h| h[me].0 > delivered) {
-            tx.send(
-                &LinkMsg::Entries {
-                    channel: id,
-                    envelopes: vec![],
-                }
-                .to_bytes(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        }
+    let mut out = {
+        let chans = locked_channels(engine, peer_id).await;
+        Outbound::new(&their, chans.iter().map(|c| &**c))
+    };
+    for m in out.checkpoint_requests() {
+        tx.send(&m.to_bytes()).await.map_err(|e| e.to_string())?;
     }
     let (ev_tx, mut ev_rx) = mpsc::channel(64);
     let reader_engine = engine.clone();
@@ -432,14 +396,21 @@ async fn outbound(
                     let _ = ev_tx.send(FromReader::Pong(n)).await;
                 }
                 Ok(LinkMsg::Checkpoint { envelope }) => {
-                    if let Err(e) = reader_engine
+                    match reader_engine
                         .receive_checkpoint(&reader_peer, &envelope)
                         .await
                     {
-                        let _ = ev_tx.send(FromReader::Closed(e)).await;
-                        return;
+                        Ok(a) if !a.close => reader_notify.notify_one(),
+                        Ok(a) => {
+                            let why = a.fault.map(|f| f.to_string()).unwrap_or_default();
+                            let _ = ev_tx.send(FromReader::Closed(why)).await;
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = ev_tx.send(FromReader::Closed(e.to_string())).await;
+                            return;
+                        }
                     }
-                    reader_notify.notify_one();
                 }
                 Ok(LinkMsg::Error { code, text }) => {
                     let _ = ev_tx
@@ -451,9 +422,8 @@ async fn outbound(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let t = reader_engine
-                        .bad_input(&reader_peer, None, format!("undecodable link message: {e}"))
-                        .await;
+                    let t = format!("undecodable link message: {e}");
+                    reader_engine.bad_input(&reader_peer, &t, None).await;
                     let _ = ev_tx.send(FromReader::Closed(t)).await;
                     return;
                 }
@@ -466,36 +436,22 @@ async fn outbound(
         let mut ping_sent_at = std::time::Instant::now();
         loop {
             for (id, c) in engine.channels_of(peer_id) {
-                let (me, own, delivered) = {
-                    let c = c.lock().await;
-                    if c.peer_id != peer_id {
-                        continue;
-                    }
-                    (c.book.me(), c.book.len(c.book.me()), c.delivered_upto())
-                };
-                let cur = cursor.entry(id).or_insert(delivered);
-                *cur = (*cur).max(delivered);
-                while *cur < own && *cur - delivered < WINDOW {
-                    let from = *cur + 1;
-                    let room = (WINDOW - (*cur - delivered)).min(BATCH_ENTRIES as u64) as usize;
-                    let rows = engine.db.read(move |s| s.chain_from(&id, me, from, room)).await.map_err(|e| e.to_string())?;
-                    if rows.is_empty() {
+                // Decide under the lock, read storage without it, pack under it again.
+                loop {
+                    let Some((from, limit)) = out.next(&*c.lock().await, BATCH_ENTRIES) else {
                         break;
-                    }
-                    let mut envelopes = Vec::new();
-                    let mut size = 0;
-                    let mut last = *cur;
-                    for r in rows {
-                        if !envelopes.is_empty() && size + r.envelope.len() > BATCH_BYTES {
-                            break;
-                        }
-                        size += r.envelope.len();
-                        last = r.seq;
-                        envelopes.push(r.envelope);
-                    }
-                    tx.send(&LinkMsg::Entries { channel: id, envelopes }.to_bytes()).await.map_err(|e| e.to_string())?;
-                    *cur = last;
-                    c.lock().await.sent_upto = last;
+                    };
+                    let me = c.lock().await.book().me();
+                    let rows = engine
+                        .db()
+                        .read(move |s| s.chain_from(&id, me, from, limit))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
+                    let Some(msg) = out.pack(&mut *c.lock().await, rows) else {
+                        break;
+                    };
+                    tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
                 }
             }
             tokio::select! {
@@ -513,7 +469,7 @@ async fn outbound(
                         ponged = ponged.max(n);
                         if n == pinged {
                             let rtt = ping_sent_at.elapsed().as_millis() as u64;
-                            if let Some(h) = engine.health.write().unwrap().get_mut(&peer_id) { h.rtt_ms = Some(rtt); }
+                            engine.set_rtt(peer_id, rtt);
                         }
                     }
                     Some(FromReader::Closed(e)) => return Err(e),

@@ -70,7 +70,7 @@ impl Rig {
         let s = hotline_link::initiate(
             self.connect().await,
             &self.a.dh,
-            &self.e().identity.dh_pk,
+            &self.e().identity().dh_pk,
             now_ns(),
         )
         .await
@@ -86,7 +86,7 @@ impl Rig {
     async fn alerts(&self, kind: &str) -> usize {
         let k = kind.to_owned();
         self.e()
-            .db
+            .db()
             .read(move |s| s.alerts(true, 1000))
             .await
             .unwrap()
@@ -107,12 +107,12 @@ impl Rig {
         self.e().clear_alert(None, "bad-input:a").await;
     }
     async fn entries(&self) -> usize {
-        let ids: Vec<_> = self.e().channels.read().unwrap().keys().copied().collect();
+        let ids: Vec<_> = self.e().channel_ids();
         let mut n = 0;
         for id in ids {
             n += self
                 .e()
-                .db
+                .db()
                 .read(move |s| s.entries_after(&id, 0, 1_000_000))
                 .await
                 .unwrap()
@@ -183,7 +183,7 @@ async fn a_handshake_from_an_unpinned_key_is_refused_and_alerted() {
     let res = hotline_link::initiate(
         r.connect().await,
         &stranger.dh,
-        &r.e().identity.dh_pk,
+        &r.e().identity().dh_pk,
         now_ns(),
     )
     .await;
@@ -235,7 +235,7 @@ async fn bad_frames_and_messages_after_the_handshake() {
     // A replayed handshake clock is refused.
     let old = now_ns() - 1_000_000_000_000;
     assert!(
-        hotline_link::initiate(r.connect().await, &r.a.dh, &r.e().identity.dh_pk, old)
+        hotline_link::initiate(r.connect().await, &r.a.dh, &r.e().identity().dh_pk, old)
             .await
             .is_err()
     );
@@ -248,7 +248,8 @@ async fn bad_frames_and_messages_after_the_handshake() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_entry_over_the_wire_is_rejected_and_nothing_stored() {
     let r = rig().await;
-    let (book, open) = ChannelBook::open(&r.a.keys, r.e().identity, Terms::default(), None, "a", 1);
+    let (book, open) =
+        ChannelBook::open(&r.a.keys, r.e().identity(), Terms::default(), None, "a", 1);
     let (mut rx, mut tx) = r.session().await;
     tx.send(
         &LinkMsg::Entries {
@@ -339,7 +340,7 @@ async fn every_invalid_entry_over_the_wire_is_rejected_alerted_and_not_stored() 
         max_entry_bytes: 4096,
         ..Terms::default()
     };
-    let (mut book, open) = ChannelBook::open(&r.a.keys, r.e().identity, terms, None, "a", 1);
+    let (mut book, open) = ChannelBook::open(&r.a.keys, r.e().identity(), terms, None, "a", 1);
     let id = book.id();
     let send = |envs: Vec<Vec<u8>>| {
         let r = &r;
@@ -537,7 +538,7 @@ async fn another_peer_is_served_while_one_floods() {
             }
         }
     });
-    let s = hotline_link::initiate(r.connect().await, &c.dh, &r.e().identity.dh_pk, now_ns())
+    let s = hotline_link::initiate(r.connect().await, &c.dh, &r.e().identity().dh_pk, now_ns())
         .await
         .unwrap();
     let (mut crx, mut ctx) = s.split();

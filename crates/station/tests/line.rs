@@ -71,7 +71,11 @@ async fn until<F: FnMut() -> bool>(what: &str, secs: u64, mut f: F) {
 fn state(e: &Engine, ch: &Hash) -> String {
     e.channel(ch)
         .ok()
-        .and_then(|c| c.try_lock().ok().map(|c| c.book.state().word().to_owned()))
+        .and_then(|c| {
+            c.try_lock()
+                .ok()
+                .map(|c| c.book().state().word().to_owned())
+        })
         .unwrap_or_default()
 }
 
@@ -80,8 +84,8 @@ fn count(e: &Engine, ch: &Hash, kind: hotline_proto::Kind) -> usize {
     let c = c.try_lock().unwrap();
     (0..2u8)
         .map(|a| {
-            (1..=c.book.len(a))
-                .filter(|s| c.book.meta(a, *s).unwrap().kind == kind)
+            (1..=c.book().len(a))
+                .filter(|s| c.book().meta(a, *s).unwrap().kind == kind)
                 .count()
         })
         .sum()
@@ -207,7 +211,7 @@ async fn messages_queued_while_the_peer_is_down_are_delivered_when_it_returns() 
             .and_then(|c| {
                 c.try_lock()
                     .ok()
-                    .map(|c| hashes.iter().all(|h| c.book.locate(h).is_some()))
+                    .map(|c| hashes.iter().all(|h| c.book().locate(h).is_some()))
             })
             .unwrap_or(false)
     })
@@ -218,7 +222,7 @@ async fn messages_queued_while_the_peer_is_down_are_delivered_when_it_returns() 
             .and_then(|c| {
                 c.try_lock()
                     .ok()
-                    .map(|c| c.delivered_upto() == c.book.len(0))
+                    .map(|c| c.delivered_upto() == c.book().len(0))
             })
             .unwrap_or(false)
     })
@@ -307,7 +311,7 @@ async fn the_alert_hook_receives_every_alert_once_as_json() {
     until("cleared at b", 5, || {
         eb.channel(&ch)
             .ok()
-            .and_then(|c| c.try_lock().ok().map(|c| c.open_alerts.is_empty()))
+            .and_then(|c| c.try_lock().ok().map(|c| c.open_alerts().is_empty()))
             .unwrap_or(false)
     })
     .await;
@@ -326,7 +330,7 @@ async fn link_down_is_raised_once_while_the_peer_is_away_and_cleared_when_it_ret
     b.stop().await;
     let ea = a.engine();
     let link_down = |ea: Arc<Engine>| async move {
-        ea.db
+        ea.db()
             .read(|s| s.alerts(false, 1000))
             .await
             .unwrap()

@@ -47,10 +47,13 @@ async fn fixture(verified: bool, terms: Terms) -> Fixture {
             .unwrap());
     }
     let peer = engine.peer_by_name("alpha").unwrap();
-    let (book, open) = ChannelBook::open(&a, engine.identity, terms, None, "a", 1);
+    let (book, open) = ChannelBook::open(&a, engine.identity(), terms, None, "a", 1);
     engine
         .receive(&peer, book.id(), vec![open.envelope().bytes().to_vec()])
         .await
+        .expect("storage works")
+        .fault
+        .map_or(Ok(()), Err)
         .expect("a valid proposal is stored");
     Fixture {
         _dir: dir,
@@ -65,7 +68,7 @@ impl Fixture {
     async fn stored(&self) -> usize {
         let id = self.book.id();
         self.engine
-            .db
+            .db()
             .read(move |s| s.entries_after(&id, 0, 100_000))
             .await
             .unwrap()
@@ -74,7 +77,7 @@ impl Fixture {
     async fn open_alerts(&self, kind: &str) -> usize {
         let k = kind.to_owned();
         self.engine
-            .db
+            .db()
             .read(move |s| s.alerts(true, 1000))
             .await
             .unwrap()
@@ -84,7 +87,7 @@ impl Fixture {
     }
     async fn accept(&mut self) {
         let arc = self.engine.channel(&self.book.id()).unwrap();
-        let th = arc.lock().await.book.terms().hash();
+        let th = arc.lock().await.book().terms().hash();
         let v = self
             .engine
             .author(&self.book.id(), Body::Accept { terms_hash: th }, "b")
@@ -109,7 +112,7 @@ impl Fixture {
             .engine
             .receive(&self.peer, self.book.id(), vec![bytes])
             .await;
-        assert!(r.is_err(), "{what}: accepted");
+        assert!(r.unwrap().fault.is_some(), "{what}: accepted");
         assert_eq!(self.stored().await, before, "{what}: something was stored");
         assert_eq!(
             self.open_alerts("bad-input").await,
@@ -243,12 +246,18 @@ async fn every_validity_rule_is_enforced_on_the_receive_path() {
     f.engine
         .receive(&f.peer, f.book.id(), vec![f.sign(&good)])
         .await
+        .unwrap()
+        .fault
+        .map_or(Ok(()), Err)
         .unwrap();
     assert_eq!(f.stored().await, n + 1);
     // Replaying it is harmless: ignored, nothing stored twice.
     f.engine
         .receive(&f.peer, f.book.id(), vec![f.sign(&good)])
         .await
+        .unwrap()
+        .fault
+        .map_or(Ok(()), Err)
         .unwrap();
     assert_eq!(f.stored().await, n + 1);
 }
@@ -270,6 +279,9 @@ async fn equivocation_is_alerted_with_evidence_and_refuses_the_chain() {
     f.engine
         .receive(&f.peer, f.book.id(), vec![f.sign(&one)])
         .await
+        .unwrap()
+        .fault
+        .map_or(Ok(()), Err)
         .unwrap();
     let n = f.stored().await;
     let two = Entry {
@@ -280,7 +292,9 @@ async fn equivocation_is_alerted_with_evidence_and_refuses_the_chain() {
         .engine
         .receive(&f.peer, f.book.id(), vec![f.sign(&two)])
         .await
-        .is_err());
+        .unwrap()
+        .fault
+        .is_some());
     assert_eq!(f.stored().await, n);
     assert_eq!(f.open_alerts("equivocation").await, 1);
     // The rest of that chain is refused, however valid it looks.
@@ -301,7 +315,9 @@ async fn equivocation_is_alerted_with_evidence_and_refuses_the_chain() {
             vec![three.envelope().bytes().to_vec()]
         )
         .await
-        .is_err());
+        .unwrap()
+        .fault
+        .is_some());
     assert_eq!(f.stored().await, n);
 }
 
@@ -314,7 +330,9 @@ async fn a_proposal_naming_other_stations_is_refused() {
         .engine
         .receive(&f.peer, book.id(), vec![open.envelope().bytes().to_vec()])
         .await
-        .is_err());
+        .unwrap()
+        .fault
+        .is_some());
     assert!(f.engine.channel(&book.id()).is_err());
 }
 

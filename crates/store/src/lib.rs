@@ -11,6 +11,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use hotline_core::machine::{Channel, Durable, ExportPlan};
 use hotline_core::VerifiedEntry;
 use hotline_proto::Hash;
 
@@ -175,7 +176,8 @@ pub enum WriteOp {
         /// When stored.
         stored_at: u64,
     },
-    /// Keep evidence of equivocation.
+    /// Keep evidence of equivocation: the conflicting envelope beside a copy
+    /// of the stored twin at (channel, author, seq), taken in the same transaction.
     Evidence {
         /// Channel.
         channel: Hash,
@@ -183,8 +185,6 @@ pub enum WriteOp {
         author: u8,
         /// The seq both entries claim.
         seq: u64,
-        /// The stored envelope.
-        stored: Vec<u8>,
         /// The conflicting envelope.
         conflicting: Vec<u8>,
         /// When.
@@ -232,6 +232,129 @@ pub enum WriteResult {
     Cursor(u64),
     /// The alert raised or cleared (None: nothing changed).
     Alert(Option<AlertRow>),
+}
+
+impl From<Durable> for WriteOp {
+    fn from(d: Durable) -> WriteOp {
+        match d {
+            Durable::Channel {
+                id,
+                peer,
+                me,
+                created_at,
+            } => WriteOp::Channel(ChannelRow {
+                id,
+                peer_id: peer,
+                me,
+                created_at,
+            }),
+            Durable::Entry { entry, stored_at } => WriteOp::Entry { entry, stored_at },
+            Durable::Checkpoint {
+                channel,
+                signer,
+                envelope,
+                stored_at,
+            } => WriteOp::Checkpoint {
+                channel,
+                signer,
+                envelope,
+                stored_at,
+            },
+            Durable::Evidence {
+                channel,
+                author,
+                seq,
+                conflicting,
+                at,
+            } => WriteOp::Evidence {
+                channel,
+                author,
+                seq,
+                conflicting,
+                at,
+            },
+            Durable::RaiseAlert {
+                kind,
+                channel,
+                key,
+                cause,
+                at,
+            } => WriteOp::RaiseAlert {
+                kind: kind.name().into(),
+                channel,
+                key,
+                cause,
+                at,
+            },
+            Durable::ClearAlert { channel, key, at } => WriteOp::ClearAlert { channel, key, at },
+        }
+    }
+}
+
+/// Rows read at once while restoring or exporting a channel.
+const PAGE: usize = 10_000;
+
+/// Rebuilds a channel of the station machine from what `store` holds
+/// (`open` are the station's open alerts; the channel keeps its own).
+pub fn restore_channel<S: Store + ?Sized>(
+    store: &S,
+    row: &ChannelRow,
+    open: &[AlertRow],
+) -> std::result::Result<Channel, RestoreFailure> {
+    let mut entries = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = store.entries_after(&row.id, after, PAGE)?;
+        let Some(last) = batch.last() else { break };
+        after = last.cursor;
+        entries.extend(
+            batch
+                .into_iter()
+                .map(|r| (r.author, r.seq, r.envelope, r.stored_at)),
+        );
+    }
+    let checkpoints = [store.checkpoint(&row.id, 0)?, store.checkpoint(&row.id, 1)?];
+    let alerts = open
+        .iter()
+        .filter(|a| a.channel == Some(row.id))
+        .map(|a| a.key.clone());
+    Ok(Channel::restore(
+        row.me,
+        row.peer_id,
+        entries,
+        checkpoints,
+        alerts,
+    )?)
+}
+
+/// Why a channel could not be restored from storage.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreFailure {
+    /// Reading failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// What was read does not verify.
+    #[error(transparent)]
+    Damaged(#[from] hotline_core::machine::RestoreError),
+}
+
+/// Writes an oversight export of what `plan`'s checkpoint covers, reading the
+/// channel's entries from `store`.
+pub fn export_text<S: Store + ?Sized>(
+    store: &S,
+    plan: &ExportPlan,
+) -> std::result::Result<String, String> {
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = store
+            .entries_after(&plan.channel, after, PAGE)
+            .map_err(|e| e.to_string())?;
+        let Some(last) = batch.last() else { break };
+        after = last.cursor;
+        rows.extend(batch.into_iter().map(|r| (r.author, r.seq, r.envelope)));
+    }
+    plan.write(rows)
 }
 
 /// Everything the station keeps durably. One implementation per backend; one test suite for all.

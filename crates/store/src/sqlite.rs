@@ -201,14 +201,15 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
             channel,
             author,
             seq,
-            stored,
             conflicting,
             at,
         } => {
             tx.prepare_cached(
-                "INSERT INTO evidence (channel, author, seq, stored, conflicting, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO evidence (channel, author, seq, stored, conflicting, at) VALUES (?1, ?2, ?3,
+                   COALESCE((SELECT envelope FROM entries WHERE channel = ?1 AND author = ?2 AND seq = ?3), x''),
+                   ?4, ?5)",
             )?
-            .execute(params![channel.to_vec(), author, *seq as i64, stored, conflicting, *at as i64])?;
+            .execute(params![channel.to_vec(), author, *seq as i64, conflicting, *at as i64])?;
             WriteResult::Done
         }
         WriteOp::RaiseAlert {

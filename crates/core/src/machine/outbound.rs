@@ -1,0 +1,137 @@
+//! The sending side of a link session to one peer (SPEC §5): where to resume
+//! after the peer's `Hello`, what to send next within the window, and when to
+//! ask for a checkpoint the peer owes us.
+
+use super::Channel;
+use hotline_proto::link::{ChannelHeads, LINK_VERSION};
+use hotline_proto::{Hash, LinkMsg};
+use std::collections::BTreeMap;
+
+/// Most own entries in flight (sent, not yet covered by a peer checkpoint)
+/// per channel: bounds what a slow peer makes us hold in its queues.
+pub const WINDOW: u64 = 4096;
+/// Most envelopes in one `Entries` message; the receiver refuses more.
+pub const BATCH_ENTRIES: usize = 1024;
+/// Most bytes of envelopes packed into one `Entries` message (at least one
+/// envelope always goes, whatever its size up to the channel's limit).
+pub const BATCH_BYTES: usize = 1024 * 1024;
+
+/// The `Hello` a station sends first on a link: per channel shared with the
+/// peer, the heads held, so the other side knows where to resume.
+pub fn hello<'a>(channels: impl IntoIterator<Item = &'a Channel>) -> LinkMsg {
+    LinkMsg::Hello {
+        version: LINK_VERSION,
+        heads: channels
+            .into_iter()
+            .map(|c| ChannelHeads {
+                channel: c.id(),
+                heads: c.heads(),
+            })
+            .collect(),
+    }
+}
+
+/// One outbound session's cursors. Lost with the connection: the next
+/// `Hello` says again where to resume.
+#[derive(Debug, Clone, Default)]
+pub struct Outbound {
+    /// Per channel, the highest own seq sent on this session.
+    cursor: BTreeMap<Hash, u64>,
+    /// Channels whose checkpoint to ask for with an empty batch.
+    ask: Vec<Hash>,
+}
+
+impl Outbound {
+    /// A session after the peer's `Hello` (`their` heads per channel): resume
+    /// above what the peer holds of ours; where it holds more than its last
+    /// checkpoint to us proved (the checkpoint was lost with the last
+    /// connection), ask for a new one, so delivery is proven without waiting
+    /// for new traffic.
+    pub fn new<'a>(
+        their: &[ChannelHeads],
+        channels: impl IntoIterator<Item = &'a Channel>,
+    ) -> Outbound {
+        let theirs: BTreeMap<Hash, [(u64, Hash); 2]> =
+            their.iter().map(|h| (h.channel, h.heads)).collect();
+        let mut out = Outbound::default();
+        for ch in channels {
+            let me = ch.book().me() as usize;
+            let held = theirs.get(&ch.id()).map(|h| h[me].0).unwrap_or(0);
+            out.cursor.insert(ch.id(), held);
+            if held > ch.delivered_upto() {
+                out.ask.push(ch.id());
+            }
+        }
+        out
+    }
+
+    /// The empty `Entries` batches that ask the peer for owed checkpoints (once).
+    pub fn checkpoint_requests(&mut self) -> Vec<LinkMsg> {
+        std::mem::take(&mut self.ask)
+            .into_iter()
+            .map(|channel| LinkMsg::Entries {
+                channel,
+                envelopes: vec![],
+            })
+            .collect()
+    }
+
+    fn cursor(&mut self, ch: &Channel) -> &mut u64 {
+        let delivered = ch.delivered_upto();
+        let cur = self.cursor.entry(ch.id()).or_insert(delivered);
+        *cur = (*cur).max(delivered);
+        cur
+    }
+
+    /// What to read for the next `Entries` of a channel: own entries from
+    /// this seq, at most this many (`max` caps it further); `None` when all
+    /// is sent or the window is full.
+    pub fn next(&mut self, ch: &Channel, max: usize) -> Option<(u64, usize)> {
+        let own = ch.book().len(ch.book().me());
+        let delivered = ch.delivered_upto();
+        let cur = *self.cursor(ch);
+        let in_flight = cur - delivered;
+        if cur >= own || in_flight >= WINDOW {
+            return None;
+        }
+        let room = (WINDOW - in_flight).min(BATCH_ENTRIES as u64) as usize;
+        Some((cur + 1, room.min(max).max(1)))
+    }
+
+    /// Packs rows `(seq, envelope)` read for [`Outbound::next`] into one
+    /// `Entries` (up to [`BATCH_BYTES`]) and advances the cursor past them.
+    pub fn pack(&mut self, ch: &mut Channel, rows: Vec<(u64, Vec<u8>)>) -> Option<LinkMsg> {
+        let cur = *self.cursor(ch);
+        let mut envelopes = Vec::new();
+        let mut size = 0;
+        let mut last = cur;
+        for (seq, env) in rows {
+            if seq != last + 1 || (!envelopes.is_empty() && size + env.len() > BATCH_BYTES) {
+                break;
+            }
+            size += env.len();
+            last = seq;
+            envelopes.push(env);
+        }
+        if envelopes.is_empty() {
+            return None;
+        }
+        *self.cursor(ch) = last;
+        ch.mark_sent(last);
+        Some(LinkMsg::Entries {
+            channel: ch.id(),
+            envelopes,
+        })
+    }
+
+    /// Whether everything of the channel's own chain has been sent (or proven delivered).
+    pub fn caught_up(&self, ch: &Channel) -> bool {
+        let cur = self
+            .cursor
+            .get(&ch.id())
+            .copied()
+            .unwrap_or(0)
+            .max(ch.delivered_upto());
+        cur >= ch.book().len(ch.book().me())
+    }
+}

@@ -1,0 +1,321 @@
+//! The receive path: a batch of the peer's entries, and the peer's checkpoints
+//! (SPEC §4 validity, §5 delivery and equivocation). Input is checked whole:
+//! the first invalid entry stops the batch, raises an alert and is not stored.
+
+use super::{bad_input, Channel, Durable, Effect, Peer, Step};
+use crate::book::{ChannelBook, Outcome, Refusal, Reject};
+use crate::policy::AlertKind;
+use hotline_proto::checkpoint::SignedCheckpoint;
+use hotline_proto::link::codes;
+use hotline_proto::{hex, Hash, LinkMsg, ProtoError, SecretKeys};
+
+/// Why the machine stopped short. Peer faults name the rule and the entry;
+/// the rest are the station's own policy that could not be carried out.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// The first entry of an unknown channel is not an acceptable `Open`.
+    #[error("proposal rejected: {0}")]
+    Proposal(Reject),
+    /// The proposal names other stations, or another channel than the batch.
+    #[error("proposal rejected: it names other stations or another channel")]
+    ForeignProposal,
+    /// The batch names a channel this station holds with another peer.
+    #[error("entries for a channel with another peer")]
+    OtherPeersChannel,
+    /// An entry failed a validity rule.
+    #[error("{reject} (entry {index} of the batch)")]
+    Entry {
+        /// Its position in the batch, from 0.
+        index: usize,
+        /// The rule it broke.
+        reject: Reject,
+    },
+    /// The peer signed two different entries with the same seq.
+    #[error("equivocation at seq {seq}")]
+    Equivocation {
+        /// The seq both entries claim.
+        seq: u64,
+    },
+    /// A checkpoint from the peer is not acceptable.
+    #[error("{0}")]
+    Checkpoint(CheckpointFault),
+    /// The policy asked for an entry the channel refuses (a bug, reported not looped on).
+    #[error("the station refused its own policy action: {0}")]
+    PolicyRefused(Refusal),
+    /// The policy did not reach quiet within its rounds.
+    #[error("the policy engine is not quiet after carrying out its own actions")]
+    PolicyNotQuiet,
+}
+
+impl Fault {
+    /// Whether the fault is the peer's (rejected input), not the station's own.
+    pub fn is_peer_fault(&self) -> bool {
+        !matches!(self, Fault::PolicyRefused(_) | Fault::PolicyNotQuiet)
+    }
+}
+
+/// Why a checkpoint from the peer was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointFault {
+    /// The bytes are not a checkpoint.
+    #[error("checkpoint does not decode: {0}")]
+    Undecodable(ProtoError),
+    /// No channel here has that id.
+    #[error("checkpoint for an unknown channel")]
+    UnknownChannel,
+    /// Signed by the wrong author, or for a channel with another peer.
+    #[error("checkpoint signed for the wrong side")]
+    WrongSide,
+    /// The signature does not verify under the peer's pinned key.
+    #[error("checkpoint rejected: {0}")]
+    Signature(ProtoError),
+    /// Its heads contradict the transcript held here.
+    #[error("checkpoint disagrees with the transcript held here (covers our {ours}, their {theirs}; we hold our {held_ours}, their {held_theirs})")]
+    Disagrees {
+        /// Own seq it covers.
+        ours: u64,
+        /// Peer seq it covers.
+        theirs: u64,
+        /// Own entries held.
+        held_ours: u64,
+        /// Peer entries held.
+        held_theirs: u64,
+    },
+}
+
+/// The channel a checkpoint claims, read before it is verified (to route it).
+pub fn checkpoint_channel(bytes: &[u8]) -> Result<Hash, CheckpointFault> {
+    SignedCheckpoint::peek(bytes)
+        .map(|c| c.channel)
+        .map_err(CheckpointFault::Undecodable)
+}
+
+/// The step for rejected input: the `bad-input` alert, the `Error` reply
+/// when the input came as entries, and the link closes.
+pub fn reject(peer: &Peer, channel: Option<Hash>, fault: Fault, now: u64) -> Step {
+    let reply = match fault {
+        Fault::Checkpoint(_) => None,
+        _ => Some(codes::REJECTED),
+    };
+    let mut step = bad_input(peer, channel, &fault.to_string(), reply, now);
+    step.fault = Some(fault);
+    step
+}
+
+/// Takes a batch for a channel not held here: its first envelope must be the
+/// peer's `Open` proposing a channel to this station. Returns the new
+/// channel (if the proposal is acceptable) and the step for the whole batch.
+pub fn receive_proposal(
+    keys: &SecretKeys,
+    peer: &Peer,
+    channel: Hash,
+    envelopes: Vec<Vec<u8>>,
+    now: u64,
+) -> (Option<Channel>, Step) {
+    let mut envs = envelopes.into_iter();
+    let Some(first) = envs.next() else {
+        return (None, Step::default());
+    };
+    let (book, v) = match ChannelBook::genesis(&first, 1) {
+        Ok(x) => x,
+        Err(e) => return (None, reject(peer, None, Fault::Proposal(e), now)),
+    };
+    let ids = book.identities();
+    if ids[0] != peer.identity || ids[1] != keys.identity() || book.id() != channel {
+        return (None, reject(peer, None, Fault::ForeignProposal, now));
+    }
+    let mut ch = Channel::proposed(book, peer.id);
+    let mut step = Step::default();
+    step.writes.push(Durable::Channel {
+        id: channel,
+        peer: peer.id,
+        me: 1,
+        created_at: now,
+    });
+    step.after.push(Effect::ChannelCreated { channel });
+    ch.committed(&mut step, v, now, false);
+    let step = ch.take(keys, peer, envs, 1, step, now);
+    (Some(ch), step)
+}
+
+impl Channel {
+    /// Takes a batch of the peer's entries for this channel: validates each,
+    /// applies the valid ones, signs a checkpoint over what is then held,
+    /// and replies with it once committed (or with an `Error` on a fault).
+    pub fn receive(
+        &mut self,
+        keys: &SecretKeys,
+        peer: &Peer,
+        envelopes: Vec<Vec<u8>>,
+        now: u64,
+    ) -> Step {
+        if self.peer_id() != peer.id {
+            return reject(peer, Some(self.id()), Fault::OtherPeersChannel, now);
+        }
+        self.take(keys, peer, envelopes.into_iter(), 0, Step::default(), now)
+    }
+
+    fn take(
+        &mut self,
+        keys: &SecretKeys,
+        peer: &Peer,
+        envs: impl Iterator<Item = Vec<u8>>,
+        mut applied: usize,
+        mut step: Step,
+        now: u64,
+    ) -> Step {
+        let id = self.id();
+        let author = self.book().peer();
+        let mut fault = None;
+        for (index, bytes) in envs.enumerate() {
+            match self.book().check(author, &bytes, peer.verified) {
+                Ok(Outcome::New(v)) => {
+                    self.book_mut().apply(&v, now);
+                    self.committed(&mut step, v, now, false);
+                    applied += 1;
+                }
+                Ok(Outcome::Duplicate) => {}
+                Ok(Outcome::Equivocation {
+                    author,
+                    seq,
+                    envelope,
+                }) => {
+                    step.writes.push(Durable::Evidence {
+                        channel: id,
+                        author,
+                        seq,
+                        conflicting: envelope.bytes().to_vec(),
+                        at: now,
+                    });
+                    step.alert(Durable::RaiseAlert {
+                        kind: AlertKind::Equivocation,
+                        channel: Some(id),
+                        key: format!("equivocation:{author}:{seq}"),
+                        cause: format!(
+                            "{} signed two different entries with seq {seq}; both are kept as evidence and the rest of its chain is refused",
+                            peer.name
+                        ),
+                        at: now,
+                    });
+                    self.book_mut().refuse(author);
+                    fault = Some(Fault::Equivocation { seq });
+                    break;
+                }
+                Err(reject) => {
+                    fault = Some(Fault::Entry { index, reject });
+                    break;
+                }
+            }
+        }
+        // A checkpoint over whatever was taken, even an empty batch (which is
+        // how a sender asks for a checkpoint it lost); none for pure garbage.
+        let checkpoint = (applied > 0 || fault.is_none()).then(|| {
+            let (write, bytes) = self.sign_checkpoint(keys, now);
+            step.writes.push(write);
+            bytes
+        });
+        match fault {
+            Some(f) => step.extend(reject(peer, Some(id), f, now)),
+            None => {
+                if applied > 0 {
+                    // Valid input again: the peer's bad-input alert has lost its cause.
+                    step.alert(Durable::ClearAlert {
+                        channel: None,
+                        key: super::alerts::bad_input_key(&peer.name),
+                        at: now,
+                    });
+                }
+                if let Some(envelope) = checkpoint {
+                    step.after
+                        .push(Effect::Reply(LinkMsg::Checkpoint { envelope }));
+                }
+            }
+        }
+        step
+    }
+
+    /// Takes a checkpoint from the peer: verified under its pinned key,
+    /// checked against the transcript held here, stored if newer.
+    pub fn receive_checkpoint(&mut self, peer: &Peer, bytes: &[u8], now: u64) -> Step {
+        match self.check_checkpoint(peer, bytes) {
+            Err(f) => reject(peer, Some(self.id()), Fault::Checkpoint(f), now),
+            Ok(None) => Step::default(),
+            Ok(Some(c)) => {
+                let me = self.book().me();
+                let (from, to) = (
+                    self.delivered_upto() + 1,
+                    c.checkpoint().heads[me as usize].0,
+                );
+                let latencies = (from..=to)
+                    .filter_map(|seq| self.book().meta(me, seq))
+                    .map(|m| now.saturating_sub(m.stored_at))
+                    .collect();
+                let channel = self.id();
+                let signer = c.checkpoint().signer;
+                self.set_peer_checkpoint(c, now);
+                let mut step = Step::default();
+                step.writes.push(Durable::Checkpoint {
+                    channel,
+                    signer,
+                    envelope: bytes.to_vec(),
+                    stored_at: now,
+                });
+                step.after.push(Effect::Delivered {
+                    channel,
+                    upto: self.delivered_upto(),
+                    latencies,
+                });
+                step.after.push(Effect::Wake { peer: peer.id });
+                step
+            }
+        }
+    }
+
+    /// The verified checkpoint if it is acceptable and newer than the one held.
+    fn check_checkpoint(
+        &self,
+        peer: &Peer,
+        bytes: &[u8],
+    ) -> Result<Option<SignedCheckpoint>, CheckpointFault> {
+        let claimed = SignedCheckpoint::peek(bytes).map_err(CheckpointFault::Undecodable)?;
+        let book = self.book();
+        let (me, them) = (book.me(), book.peer());
+        if self.peer_id() != peer.id || claimed.signer != them || claimed.channel != self.id() {
+            return Err(CheckpointFault::WrongSide);
+        }
+        let key = peer
+            .identity
+            .verifying_key()
+            .map_err(CheckpointFault::Signature)?;
+        let c = SignedCheckpoint::open(bytes, &key).map_err(CheckpointFault::Signature)?;
+        let heads = c.checkpoint().heads;
+        let (seq, h) = heads[me as usize];
+        let ours_ok = seq == 0 || book.meta(me, seq).map(|m| m.hash) == Some(h);
+        let (pseq, ph) = heads[them as usize];
+        // The peer may hold entries of its own that have not reached us yet.
+        let theirs_ok =
+            pseq == 0 || pseq > book.len(them) || book.meta(them, pseq).map(|m| m.hash) == Some(ph);
+        if !ours_ok || !theirs_ok {
+            return Err(CheckpointFault::Disagrees {
+                ours: seq,
+                theirs: pseq,
+                held_ours: book.len(me),
+                held_theirs: book.len(them),
+            });
+        }
+        let newer = self.peer_checkpoint().is_none_or(|old| {
+            let o = old.checkpoint().heads;
+            heads[0].0 >= o[0].0 && heads[1].0 >= o[1].0
+        });
+        Ok(newer.then_some(c))
+    }
+}
+
+/// Hex of a channel id for sentences.
+pub(super) fn on_channel(channel: Option<Hash>) -> String {
+    channel
+        .map(|c| format!(" on channel {}", hex(&c)))
+        .unwrap_or_default()
+}

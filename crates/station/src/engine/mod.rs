@@ -1,0 +1,330 @@
+//! The station's engine: the shell around the station machine
+//! (`hotline_core::machine`).
+//!
+//! Every procedure has one shape: take the channel's lock, ask the machine,
+//! hand its writes to the group-commit writer while still holding the lock
+//! (so commit order is decision order), release the lock, wait for the
+//! commit, and only then perform the step's effects (`commit.rs`). The
+//! machine decides; this shell only locks, commits and performs.
+
+mod commit;
+mod peers;
+mod procedures;
+
+pub use commit::{Answer, UNSAFE_ACK_BEFORE_COMMIT};
+pub use peers::{valid_addr, PeerRt};
+
+use crate::db::Db;
+use crate::error::StationError;
+use crate::metrics::Metrics;
+use hotline_core::machine::Channel;
+use hotline_proto::{hex, Hash, Identity, SecretKeys};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{broadcast, Mutex, Notify, OwnedMutexGuard};
+
+/// The per-channel runtime the API's views lock and read.
+pub type ChannelRt = Channel;
+
+/// Unix milliseconds from the system clock: the shell's only clock read for entries.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Unix nanoseconds, for the handshake replay clock.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// What never changes about a channel, readable without its lock (the link
+/// routes and bounds by it while the channel is busy).
+#[derive(Debug, Clone, Copy)]
+struct ChannelSlot {
+    /// The peer the channel is with.
+    peer_id: i64,
+    /// The channel's entry size limit, which bounds link reassembly.
+    max_entry_bytes: u64,
+}
+
+/// Live state of the link to a peer.
+#[derive(Debug, Clone, Default)]
+pub struct LinkHealth {
+    /// Whether our outbound session is up.
+    pub up: bool,
+    /// Since when (Unix ms) it has been up or down; 0 before the first attempt.
+    pub since: u64,
+    /// The address in use or last tried.
+    pub addr: Option<String>,
+    /// Last round trip, ms.
+    pub rtt_ms: Option<u64>,
+}
+
+/// Everything one station's tasks share. Two stations in one process share
+/// nothing: every flag and map lives here.
+pub struct Engine {
+    /// Shown to people and in alerts.
+    name: String,
+    /// Signs our entries and checkpoints.
+    keys: SecretKeys,
+    /// Our public identity (derived from `keys`, kept to avoid re-deriving).
+    identity: Identity,
+    /// The group-commit writer and reader pool.
+    db: Db,
+    /// Each channel behind its own lock: one decision at a time per channel.
+    channels: RwLock<HashMap<Hash, Arc<Mutex<Channel>>>>,
+    /// Keys of open `link-down` alerts, so the once-a-second link check
+    /// touches storage only when an alert opens or closes.
+    link_down_open: std::sync::Mutex<HashSet<String>>,
+    /// What never changes about a channel, readable without its lock.
+    slots: RwLock<HashMap<Hash, ChannelSlot>>,
+    /// Pinned peers by row id.
+    peers: RwLock<HashMap<i64, PeerRt>>,
+    /// Per-peer wake-up for the sender task.
+    wake: RwLock<HashMap<i64, Arc<Notify>>>,
+    /// Link health per peer, for views and the link-down check.
+    health: RwLock<HashMap<i64, LinkHealth>>,
+    /// Live events for the API's event stream.
+    events: broadcast::Sender<Value>,
+    /// Program run with each new alert as JSON on stdin, if configured.
+    alert_hook: Option<String>,
+    /// When the station started (Unix ms): a link never up counts as down since then.
+    started_at: u64,
+    /// Counters for /metrics.
+    metrics: Metrics,
+    /// Test-only broken variant (see [`UNSAFE_ACK_BEFORE_COMMIT`]).
+    unsafe_ack_before_commit: bool,
+    /// Set when a commit failed: this station's memory can no longer be trusted.
+    failed: AtomicBool,
+    /// Wakes whoever waits for `failed`.
+    failed_notify: Notify,
+}
+
+impl Engine {
+    /// Loads everything from storage into memory.
+    pub fn load(
+        name: String,
+        keys: SecretKeys,
+        db: Db,
+        alert_hook: Option<String>,
+    ) -> Result<Engine, StationError> {
+        let identity = keys.identity();
+        let (events, _) = broadcast::channel(4096);
+        let engine = Engine {
+            name,
+            keys,
+            identity,
+            db,
+            channels: RwLock::new(HashMap::new()),
+            link_down_open: Default::default(),
+            slots: RwLock::new(HashMap::new()),
+            peers: RwLock::new(HashMap::new()),
+            wake: RwLock::new(HashMap::new()),
+            health: RwLock::new(HashMap::new()),
+            events,
+            alert_hook,
+            started_at: now_ms(),
+            metrics: Metrics::default(),
+            unsafe_ack_before_commit: std::env::var_os(UNSAFE_ACK_BEFORE_COMMIT).is_some(),
+            failed: AtomicBool::new(false),
+            failed_notify: Notify::new(),
+        };
+        if engine.unsafe_ack_before_commit {
+            tracing::warn!(
+                "{UNSAFE_ACK_BEFORE_COMMIT} is set: entries are reported before they are durable"
+            );
+        }
+        use hotline_store::Store;
+        for p in engine.db.read_now(|s| s.peers())? {
+            engine.insert_peer(p)?;
+        }
+        let rows = engine.db.read_now(|s| s.channels())?;
+        let open = engine.db.read_now(|s| s.alerts(true, 1_000_000))?;
+        *engine.link_down_open.lock().unwrap() = open
+            .iter()
+            .filter(|a| a.key.starts_with("link-down:"))
+            .map(|a| a.key.clone())
+            .collect();
+        for row in rows {
+            // The peer must still be pinned: a channel whose peer row is gone is damage.
+            engine.peer(row.peer_id)?;
+            let ch = engine
+                .db
+                .read_now(|s| Ok(hotline_store::restore_channel(s, &row, &open)))?
+                .map_err(|e| StationError::Storage(e.to_string()))?;
+            let _ = engine.insert_channel(ch);
+        }
+        Ok(engine)
+    }
+
+    /// The station's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The station's public identity.
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// The storage handle, for reads.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The counters exported at /metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// A receiver of the live event stream.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+
+    /// Publishes a live event.
+    pub fn emit(&self, event: Value) {
+        let _ = self.events.send(event);
+    }
+
+    /// Whether the deliberately broken test variant is on (see [`UNSAFE_ACK_BEFORE_COMMIT`]).
+    pub fn unsafe_ack_before_commit(&self) -> bool {
+        self.unsafe_ack_before_commit
+    }
+
+    /// The live state of the link to a peer.
+    pub fn link_health(&self, peer_id: i64) -> LinkHealth {
+        self.health
+            .read()
+            .unwrap()
+            .get(&peer_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many outbound links are up.
+    pub fn links_up(&self) -> usize {
+        self.health
+            .read()
+            .unwrap()
+            .values()
+            .filter(|h| h.up)
+            .count()
+    }
+
+    /// Records the state of the link to a peer.
+    pub fn set_link(&self, peer_id: i64, up: bool, addr: Option<String>) {
+        let mut h = self.health.write().unwrap();
+        let e = h.entry(peer_id).or_default();
+        if e.up != up || e.since == 0 {
+            e.up = up;
+            e.since = now_ms();
+            drop(h);
+            self.emit(serde_json::json!({"type": "link", "peer_id": peer_id, "up": up}));
+        } else if addr.is_some() {
+            e.addr = addr;
+        }
+    }
+
+    /// Records the last round trip to a peer.
+    pub fn set_rtt(&self, peer_id: i64, rtt_ms: u64) {
+        if let Some(h) = self.health.write().unwrap().get_mut(&peer_id) {
+            h.rtt_ms = Some(rtt_ms);
+        }
+    }
+
+    /// Every channel, with its id.
+    pub fn all_channels(&self) -> Vec<(Hash, Arc<Mutex<Channel>>)> {
+        self.channels
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    /// Ids of every channel held here.
+    pub fn channel_ids(&self) -> Vec<Hash> {
+        self.channels.read().unwrap().keys().copied().collect()
+    }
+
+    /// A channel by id.
+    pub fn channel(&self, id: &Hash) -> Result<Arc<Mutex<Channel>>, StationError> {
+        self.channels.read().unwrap().get(id).cloned().ok_or_else(|| {
+            StationError::NotFound(format!(
+                "no channel {} here (a proposal may not have arrived yet; see `hotline channel list`)",
+                hex(id)
+            ))
+        })
+    }
+
+    /// Registers a channel in memory and returns it locked, so that no other
+    /// task decides on it before the caller's writes are queued; if a channel
+    /// with its id is already there (a proposal that raced with itself),
+    /// returns that one instead.
+    fn insert_channel(&self, ch: Channel) -> Result<OwnedMutexGuard<Channel>, Arc<Mutex<Channel>>> {
+        let id = ch.id();
+        let slot = ChannelSlot {
+            peer_id: ch.peer_id(),
+            max_entry_bytes: ch.book().terms().max_entry_bytes,
+        };
+        let mut map = self.channels.write().unwrap();
+        if let Some(existing) = map.get(&id) {
+            return Err(existing.clone());
+        }
+        let arc = Arc::new(Mutex::new(ch));
+        let guard = arc.clone().try_lock_owned().expect("a new lock is free");
+        // Index first: a reader that finds the channel also finds its peer.
+        self.slots.write().unwrap().insert(id, slot);
+        map.insert(id, arc);
+        Ok(guard)
+    }
+
+    /// All channels with a peer.
+    pub fn channels_of(&self, peer_id: i64) -> Vec<(Hash, Arc<Mutex<Channel>>)> {
+        let slots = self.slots.read().unwrap();
+        self.channels
+            .read()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| slots.get(*k).is_some_and(|s| s.peer_id == peer_id))
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    /// The largest entry any channel with this peer allows (bounds link reassembly).
+    pub fn max_entry_bytes_with(&self, peer_id: i64) -> u64 {
+        self.slots
+            .read()
+            .unwrap()
+            .values()
+            .filter(|s| s.peer_id == peer_id)
+            .map(|s| s.max_entry_bytes)
+            .max()
+            .unwrap_or(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES)
+    }
+
+    /// Wakes the sender task of a peer.
+    pub fn wake_peer(&self, peer_id: i64) {
+        if let Some(n) = self.wake.read().unwrap().get(&peer_id) {
+            n.notify_one();
+        }
+    }
+
+    /// The notifier of a peer's sender.
+    pub fn notifier(&self, peer_id: i64) -> Arc<Notify> {
+        self.wake
+            .write()
+            .unwrap()
+            .entry(peer_id)
+            .or_default()
+            .clone()
+    }
+}

@@ -1,0 +1,173 @@
+//! Pinned peers: adding, verifying, looking up (SPEC §2).
+
+use super::{now_ms, Engine};
+use crate::error::StationError;
+use hotline_core::machine::{self, Peer};
+use hotline_proto::Identity;
+use hotline_store::PeerRow;
+use serde_json::json;
+
+/// A peer in memory: its stored row and its parsed identity.
+#[derive(Clone)]
+pub struct PeerRt {
+    /// The stored row (name, addresses, verified, handshake clock).
+    pub row: PeerRow,
+    /// The identity parsed once from the row's token.
+    pub identity: Identity,
+}
+
+impl PeerRt {
+    /// The peer as the station machine sees it.
+    pub fn machine(&self) -> Peer {
+        Peer {
+            id: self.row.id,
+            name: self.row.name.clone(),
+            identity: self.identity,
+            verified: self.row.verified,
+        }
+    }
+}
+
+/// Whether a string looks like HOST:PORT.
+pub fn valid_addr(a: &str) -> bool {
+    match a.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => false,
+    }
+}
+
+impl Engine {
+    pub(super) fn insert_peer(&self, row: PeerRow) -> Result<(), StationError> {
+        let identity = Identity::parse(&row.token).map_err(|_| {
+            StationError::Setup(format!("stored key of peer {} is damaged", row.name))
+        })?;
+        self.wake.write().unwrap().entry(row.id).or_default();
+        self.peers
+            .write()
+            .unwrap()
+            .insert(row.id, PeerRt { row, identity });
+        Ok(())
+    }
+
+    /// Every pinned peer.
+    pub fn peers(&self) -> Vec<PeerRt> {
+        self.peers.read().unwrap().values().cloned().collect()
+    }
+
+    /// Row ids of every pinned peer.
+    pub fn peer_ids(&self) -> Vec<i64> {
+        self.peers.read().unwrap().keys().copied().collect()
+    }
+
+    /// A peer by id.
+    pub fn peer(&self, id: i64) -> Result<PeerRt, StationError> {
+        self.peers
+            .read()
+            .unwrap()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StationError::NotFound("no such peer".into()))
+    }
+
+    /// A peer by name.
+    pub fn peer_by_name(&self, name: &str) -> Result<PeerRt, StationError> {
+        self.peers
+            .read()
+            .unwrap()
+            .values()
+            .find(|p| p.row.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                StationError::NotFound(format!("no peer named {name:?} (see `hotline peer list`)"))
+            })
+    }
+
+    /// The peer holding an X25519 static key, for the handshake.
+    pub fn peer_by_dh(&self, dh: &[u8; 32]) -> Option<PeerRt> {
+        self.peers
+            .read()
+            .unwrap()
+            .values()
+            .find(|p| &p.identity.dh_pk == dh)
+            .cloned()
+    }
+
+    /// Durably advances a peer's handshake replay clock (SPEC §3) before its
+    /// session is trusted.
+    pub async fn advance_handshake(&self, peer_id: i64, ts: u64) -> Result<(), StationError> {
+        if let Some(p) = self.peers.write().unwrap().get_mut(&peer_id) {
+            p.row.handshake_ts = p.row.handshake_ts.max(ts);
+        }
+        self.db
+            .write(vec![hotline_store::WriteOp::HandshakeTs { peer_id, ts }])
+            .await
+            .map(|_| ())
+    }
+
+    /// Pins a new peer.
+    pub async fn add_peer(
+        &self,
+        name: &str,
+        token: &str,
+        addrs: Vec<String>,
+        rel: Option<String>,
+    ) -> Result<PeerRow, StationError> {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == '/') {
+            return Err(StationError::BadRequest(
+                "a peer name is 1–64 printable characters without '/'".into(),
+            ));
+        }
+        let id =
+            Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
+        if id == self.identity {
+            return Err(StationError::BadRequest(
+                "that is this station's own identity".into(),
+            ));
+        }
+        if addrs.is_empty() {
+            return Err(StationError::BadRequest(
+                "give at least one address (--addr HOST:PORT)".into(),
+            ));
+        }
+        if let Some(a) = addrs.iter().find(|a| !valid_addr(a)) {
+            return Err(StationError::BadRequest(format!(
+                "address {a:?} is not HOST:PORT"
+            )));
+        }
+        let t = id.token();
+        let row = self
+            .db
+            .call(move |s| {
+                use hotline_store::Store;
+                s.add_peer(&name, &t, &addrs, rel.as_deref(), now_ms())
+            })
+            .await?;
+        self.insert_peer(row.clone())?;
+        // The key that was knocking unpinned is pinned now: that alert's cause is gone.
+        self.clear_alert(None, &machine::unpinned_key_key(&id.dh_pk))
+            .await;
+        self.emit(json!({"type": "peer", "peer": row.name}));
+        Ok(row)
+    }
+
+    /// Confirms a peer's fingerprint; `Ok(false)` when it does not match.
+    pub async fn verify_peer(&self, name: &str, fingerprint: &str) -> Result<bool, StationError> {
+        let p = self.peer_by_name(name)?;
+        if !p.identity.fingerprint().matches(fingerprint) {
+            return Ok(false);
+        }
+        let id = p.row.id;
+        self.db
+            .call(move |s| {
+                use hotline_store::Store;
+                s.set_verified(id, true)
+            })
+            .await?;
+        if let Some(p) = self.peers.write().unwrap().get_mut(&id) {
+            p.row.verified = true;
+        }
+        self.emit(json!({"type": "peer", "peer": name, "verified": true}));
+        Ok(true)
+    }
+}

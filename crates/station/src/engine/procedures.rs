@@ -1,0 +1,266 @@
+//! The station's procedures, each the same shell around one machine call:
+//! lock, step, submit, unlock, wait for the commit, perform.
+
+use super::commit::Answer;
+use super::{now_ms, Engine, PeerRt};
+use crate::error::StationError;
+use hotline_core::book::Refusal;
+use hotline_core::machine::{self, Channel, Fault};
+use hotline_core::VerifiedEntry;
+use hotline_proto::{Body, Hash, Terms};
+use std::sync::atomic::Ordering;
+
+impl Engine {
+    /// Opens a channel to a peer; returns its id after the `Open` is committed.
+    pub async fn open_channel(
+        &self,
+        peer: &str,
+        terms: Terms,
+        reopens: Option<Hash>,
+        by: &str,
+    ) -> Result<Hash, StationError> {
+        let p = self.peer_by_name(peer)?;
+        let now = now_ms();
+        let (ch, step) = match reopens {
+            Some(old) => {
+                let arc = self.channel(&old)?;
+                let old_ch = arc.lock().await;
+                Channel::open(
+                    &self.keys,
+                    &p.machine(),
+                    terms,
+                    Some((old, &old_ch)),
+                    by,
+                    now,
+                )
+            }
+            None => Channel::open(&self.keys, &p.machine(), terms, None, by, now),
+        }
+        .map_err(|r| match r {
+            machine::OpenRefusal::ReopenOtherPeer => StationError::BadRequest(r.to_string()),
+            r => StationError::Conflict(r.to_string()),
+        })?;
+        let id = ch.id();
+        // The channel becomes visible only once its Open is durable.
+        self.run(step).await?;
+        let _ = self.insert_channel(ch);
+        self.wake_peer(p.row.id);
+        Ok(id)
+    }
+
+    /// Authors an entry on a channel for a local user; returns it once committed.
+    pub async fn author(
+        &self,
+        channel: &Hash,
+        body: Body,
+        by: &str,
+    ) -> Result<VerifiedEntry, StationError> {
+        let arc = self.channel(channel)?;
+        let (v, submitted) = {
+            let mut ch = arc.lock().await;
+            let peer = self.peer(ch.peer_id())?;
+            let (v, step) = ch
+                .author(&self.keys, &peer.machine(), body, by, now_ms())
+                .map_err(|r| self.explain(&ch, r, &peer))?;
+            (v, self.submit(step))
+        };
+        if self.unsafe_ack_before_commit {
+            // Deliberately broken variant (tests only): report before the commit.
+            self.report_early(submitted);
+            return Ok(v);
+        }
+        self.finish(submitted).await?;
+        Ok(v)
+    }
+
+    /// Turns a refusal into a sentence naming the state and who caused it.
+    fn explain(&self, ch: &Channel, r: Refusal, peer: &PeerRt) -> StationError {
+        match r {
+            Refusal::Forbidden(f) => {
+                let st = f.state;
+                let me = ch.book().me() as usize;
+                let who = |a: usize| {
+                    if a == me {
+                        format!("this station ({})", self.name)
+                    } else {
+                        format!("{} (the counterpart)", peer.row.name)
+                    }
+                };
+                let why = if st.is_suspended() {
+                    let by: Vec<String> = (0..2).filter(|a| st.suspended[*a]).map(who).collect();
+                    format!("the channel is suspended by {}", by.join(" and "))
+                } else if let Some(t) = st.terminated_by {
+                    format!("the channel was terminated by {}", who(t as usize))
+                } else {
+                    format!("the channel is {}", st.word())
+                };
+                StationError::Conflict(format!("{} is not allowed: {why}", f.kind.name()))
+            }
+            Refusal::Reference(what) => StationError::BadRequest(what.to_string()),
+            other => StationError::Conflict(other.to_string()),
+        }
+    }
+
+    /// Handles an `Entries` batch from a peer: the machine validates and
+    /// applies it, the valid entries are committed with our checkpoint over
+    /// them, and the answer (checkpoint, or `Error` and close) goes back.
+    pub async fn receive(
+        &self,
+        peer: &PeerRt,
+        channel: Hash,
+        envelopes: Vec<Vec<u8>>,
+    ) -> Result<Answer, StationError> {
+        let p = peer.machine();
+        let now = now_ms();
+        let existing = self.channel(&channel).ok();
+        let submitted = match existing {
+            Some(arc) => {
+                let mut ch = arc.lock().await;
+                self.submit(ch.receive(&self.keys, &p, envelopes, now))
+            }
+            None => {
+                let (new, step) =
+                    machine::receive_proposal(&self.keys, &p, channel, envelopes.clone(), now);
+                match new {
+                    None => self.submit(step),
+                    Some(ch) => match self.insert_channel(ch) {
+                        // Queued while the new channel is still locked: its row and Open come first.
+                        Ok(_locked) => self.submit(step),
+                        Err(arc) => {
+                            // Another batch registered the channel first: this one is a batch for it.
+                            let mut ch = arc.lock().await;
+                            self.submit(ch.receive(&self.keys, &p, envelopes, now))
+                        }
+                    },
+                }
+            }
+        };
+        let done = self.finish(submitted).await?;
+        if done.answer.fault.as_ref().is_some_and(Fault::is_peer_fault) {
+            self.metrics
+                .entries_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            if let Some(f) = &done.answer.fault {
+                tracing::warn!(peer = %peer.row.name, "rejected input: {f}");
+            }
+        }
+        Ok(done.answer)
+    }
+
+    /// Handles a checkpoint from a peer: verify, check against our chain, store if newer.
+    pub async fn receive_checkpoint(
+        &self,
+        peer: &PeerRt,
+        bytes: &[u8],
+    ) -> Result<Answer, StationError> {
+        let p = peer.machine();
+        let now = now_ms();
+        let step = match machine::checkpoint_channel(bytes) {
+            Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),
+            Ok(id) => match self.channel(&id) {
+                Err(_) => machine::reject(
+                    &p,
+                    None,
+                    Fault::Checkpoint(machine::CheckpointFault::UnknownChannel),
+                    now,
+                ),
+                Ok(arc) => {
+                    let mut ch = arc.lock().await;
+                    let s = self.submit(ch.receive_checkpoint(&p, bytes, now));
+                    drop(ch);
+                    return Ok(self.finish(s).await?.answer);
+                }
+            },
+        };
+        Ok(self.run(step).await?.answer)
+    }
+
+    /// Raises `bad-input` about a peer for a fault the link itself found
+    /// (undecodable message, too fast, too large); `reply` is the `Error` code
+    /// to answer with, if any. Returns what to send.
+    pub async fn bad_input(&self, peer: &PeerRt, what: &str, reply: Option<u64>) -> Answer {
+        tracing::warn!(peer = %peer.row.name, "rejected input: {what}");
+        let step = machine::bad_input(&peer.machine(), None, what, reply, now_ms());
+        self.run(step).await.map(|d| d.answer).unwrap_or_default()
+    }
+
+    /// A handshake from a key that is not pinned.
+    pub async fn unpinned(&self, dh_pk: &[u8; 32], from: &str) {
+        let _ = self.run(machine::unpinned_key(dh_pk, from, now_ms())).await;
+    }
+
+    /// One policy tick over every channel.
+    pub async fn tick(&self) {
+        for (_, arc) in self.all_channels() {
+            let submitted = {
+                let mut ch = arc.lock().await;
+                let Ok(peer) = self.peer(ch.peer_id()) else {
+                    continue;
+                };
+                let step = ch.tick(&self.keys, &peer.machine(), now_ms());
+                if step.is_empty() {
+                    continue;
+                }
+                self.submit(step)
+            };
+            match self.finish(submitted).await {
+                Ok(d) => {
+                    if let Some(f) = d.answer.fault {
+                        tracing::error!("policy: {f}");
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Raises or clears `link-down` for peers whose link has been down past the threshold.
+    pub async fn check_links(&self, threshold_ms: u64) {
+        let now = now_ms();
+        for p in self.peers() {
+            let h = self.link_health(p.row.id);
+            let mut live = false;
+            for (_, c) in self.channels_of(p.row.id) {
+                live |= c.lock().await.is_live();
+            }
+            let since = if h.since == 0 {
+                self.started_at
+            } else {
+                h.since
+            };
+            let key = format!("link-down:{}", p.row.name);
+            let open = self.link_down_open.lock().unwrap().contains(&key);
+            let step =
+                machine::link_check(&p.machine(), open, h.up, since, live, threshold_ms, now);
+            if step.is_empty() {
+                continue;
+            }
+            {
+                let mut set = self.link_down_open.lock().unwrap();
+                if open {
+                    set.remove(&key);
+                } else {
+                    set.insert(key);
+                }
+            }
+            let _ = self.run(step).await;
+        }
+    }
+
+    /// The oversight export of a channel (SPEC §9), with a fresh checkpoint of ours.
+    pub async fn export(&self, id: &Hash) -> Result<String, StationError> {
+        let arc = self.channel(id)?;
+        let submitted = {
+            let mut ch = arc.lock().await;
+            self.submit(ch.export_checkpoint(&self.keys, now_ms()))
+        };
+        let plan =
+            self.finish(submitted).await?.export.ok_or_else(|| {
+                StationError::Storage("the export checkpoint was not written".into())
+            })?;
+        self.db
+            .read(move |s| Ok(hotline_store::export_text(s, &plan)))
+            .await?
+            .map_err(StationError::Storage)
+    }
+}
