@@ -67,7 +67,11 @@ pub fn run() -> anyhow::Result<()> {
         wait_for("the acceptance at alpha", || {
             ea.channel(&ch)
                 .ok()
-                .and_then(|c| c.try_lock().ok().map(|c| c.book.state().word() == "active"))
+                .and_then(|c| {
+                    c.try_lock()
+                        .ok()
+                        .map(|c| c.book().state().word() == "active")
+                })
                 .unwrap_or(false)
         })
         .await?;
@@ -88,7 +92,7 @@ pub fn run() -> anyhow::Result<()> {
                 .and_then(|c| {
                     c.try_lock()
                         .ok()
-                        .map(|c| c.book.locate(&m1.hash()).is_some())
+                        .map(|c| c.book().locate(&m1.hash()).is_some())
                 })
                 .unwrap_or(false)
         })

@@ -163,7 +163,7 @@ impl Checker {
         channel: Option<Hash>,
         key: &str,
     ) -> Result<(), String> {
-        if !crate::station::is_policy_key(key) || key == "contact-missed" {
+        if !hotline_core::machine::is_policy_key(key) || key == "contact-missed" {
             return Ok(());
         }
         let n = self
@@ -309,13 +309,13 @@ impl Checker {
                 }
                 continue;
             };
-            if [ch.book.head(0), ch.book.head(1)] != m.heads() {
+            if ch.heads() != m.heads() {
                 return Err(format!(
                     "{}: the book rebuilt on restart is not the stored transcript",
                     st.name
                 ));
             }
-            same_fold(b, &ch.book, &format!("{} after restart", st.name))?;
+            same_fold(b, ch.book(), &format!("{} after restart", st.name))?;
         }
         Ok(())
     }
@@ -480,8 +480,8 @@ impl Checker {
                     .and_then(|rt| rt.channels.get(&spec.id))
             };
             if let (Some(cx), Some(cy)) = (live(x), live(y)) {
-                if [cx.book.head(0), cx.book.head(1)] == [cy.book.head(0), cy.book.head(1)] {
-                    same_fold(&cx.book, &cy.book, "the two stations' books")?;
+                if cx.heads() == cy.heads() {
+                    same_fold(cx.book(), cy.book(), "the two stations' books")?;
                 }
             }
             // With nothing queued, memory is exactly the store.
@@ -497,18 +497,18 @@ impl Checker {
                 else {
                     continue;
                 };
-                if [ch.book.head(0), ch.book.head(1)] != m.heads() {
+                if ch.heads() != m.heads() {
                     return Err(format!(
                         "{}: with nothing waiting for commit, memory holds heads {:?} but the store {:?}",
                         stations[i].name,
-                        [ch.book.head(0).0, ch.book.head(1).0],
+                        [ch.book().head(0).0, ch.book().head(1).0],
                         [m.heads()[0].0, m.heads()[1].0]
                     ));
                 }
                 if let Some(b) = &m.book {
                     same_fold(
                         b,
-                        &ch.book,
+                        ch.book(),
                         &format!("{}'s memory and store", stations[i].name),
                     )?;
                 }

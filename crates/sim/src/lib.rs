@@ -34,8 +34,6 @@ pub use world::{run, ChannelEnd, Failure, Fault, Options, Report, Stats};
 pub const SEED_VAR: &str = "HOTLINE_SIM_SEED";
 /// The environment variable holding how many seeds `sim_soak` runs.
 pub const SEEDS_VAR: &str = "HOTLINE_SIM_SEEDS";
-/// Set (to anything) to also fail on the known bugs (`Options::strict`).
-pub const STRICT_VAR: &str = "HOTLINE_SIM_STRICT";
 /// Worker threads for a series (default: the machine's parallelism).
 pub const THREADS_VAR: &str = "HOTLINE_SIM_THREADS";
 
@@ -76,11 +74,6 @@ pub fn nth_seed(base: u64, i: u64) -> u64 {
 /// The first 8 hex digits of a hash, for traces.
 pub(crate) fn short(h: &hotline_proto::Hash) -> String {
     hotline_proto::hex(&h[..4])
-}
-
-/// Whether `HOTLINE_SIM_STRICT` asks for the known bugs to fail runs too.
-pub fn strict_from_env() -> bool {
-    std::env::var_os(STRICT_VAR).is_some()
 }
 
 /// Runs seeds `nth_seed(base, 0..count)` on `threads` workers and adds up

@@ -2,16 +2,17 @@
 //! random actions of one run, and the drain and final checks at its end.
 
 use crate::check::{Accepted, Checker};
-use crate::net::{Packet, Payload};
+use crate::net::{describe, Msg, Packet};
 use crate::rng::Rng;
-use crate::station::{Effect, RecvFault, Station};
+use crate::station::{Batch, Origin, Station, ALL};
 use hotline_core::book::{Refusal, Reject};
 use hotline_core::export;
+use hotline_core::machine::{is_policy_key, Effect, ExportPlan, Fault as MachineFault};
 use hotline_core::Phase;
 use hotline_proto::{
     Body, ContactSchedule, Hash, Identity, Kind, OnMiss, Precedence, SecretKeys, Terms,
 };
-use hotline_store::Store;
+use hotline_store::{Store, WriteOp, WriteResult};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 
@@ -38,11 +39,6 @@ pub struct Options {
     /// Two stations that never reach each other, draining included: the other
     /// channel must still work to the end (isolation).
     pub severed: Option<(usize, usize)>,
-    /// Fail on the three faults the simulator first found (a re-delivered `Open`
-    /// refused as `WrongChannel`, delivered entries left without the
-    /// counterpart's checkpoint after draining, `bad-input` alerts left open).
-    /// All three are fixed, so this is on by default; off, they are only counted.
-    pub strict: bool,
 }
 
 impl Default for Options {
@@ -52,7 +48,6 @@ impl Default for Options {
             stations: None,
             steps: None,
             severed: None,
-            strict: true,
         }
     }
 }
@@ -105,14 +100,6 @@ pub struct Stats {
     pub foreign_rejected: u64,
     /// Exports written and verified offline.
     pub exports_verified: u64,
-    /// Re-delivered `Open`s refused as `WrongChannel` (known core bug; see `Options::strict`).
-    pub duplicate_open_rejected: u64,
-    /// Channel ends whose delivered entries are, after draining, still not covered
-    /// by the counterpart's checkpoint (known station gap; see `Options::strict`).
-    pub unproven_delivery: u64,
-    /// `bad-input` alerts left open after the station meant to clear them
-    /// (known station bug; see `Options::strict`).
-    pub stale_bad_input: u64,
     /// Channels that ended terminated.
     pub terminated: u64,
     /// Channels that were seen suspended at some step.
@@ -149,9 +136,6 @@ impl Stats {
             out_of_order,
             unverified,
             foreign_rejected,
-            duplicate_open_rejected,
-            unproven_delivery,
-            stale_bad_input,
             exports_verified,
             terminated,
             suspended,
@@ -217,12 +201,7 @@ impl fmt::Display for Failure {
         {
             write!(
                 f,
-                "replay: {}HOTLINE_SIM_SEED={} cargo test -p hotline-sim sim_ci -- --nocapture",
-                if o.strict {
-                    "HOTLINE_SIM_STRICT=1 "
-                } else {
-                    ""
-                },
+                "replay: HOTLINE_SIM_SEED={} cargo test -p hotline-sim sim_ci -- --nocapture",
                 self.seed
             )
         } else {
@@ -310,13 +289,6 @@ struct World {
     epoch: u64,
     /// Per-seed chance (‰) that a user action is a Terminate.
     p_terminate: u64,
-    /// Fail on known bugs too.
-    strict: bool,
-    /// Per (station, `bad-input` key): commit order of the last raise that opened
-    /// one and of the last clear the station committed.
-    bad_input_log: std::collections::BTreeMap<(usize, String), (u64, u64)>,
-    /// Orders the entries of `bad_input_log`.
-    commit_seq: u64,
     /// Set once the drain is over: exports must then be complete.
     final_phase: bool,
     /// Channels seen suspended at some step (coverage).
@@ -401,7 +373,7 @@ impl World {
                 if i != j {
                     let (name, id) = (stations[j].name.clone(), stations[j].identity);
                     let verified = rng.chance(800);
-                    stations[i].pin(j, &name, &id, verified, now)?;
+                    stations[i].pin(j, &name, &id, verified)?;
                 }
             }
             stations[i].start()?;
@@ -449,9 +421,6 @@ impl World {
             step: 0,
             epoch: 0,
             final_phase: false,
-            strict: opts.strict,
-            bad_input_log: Default::default(),
-            commit_seq: 0,
             suspended_seen: BTreeSet::new(),
         };
         if let Some(p) = w.severed {
@@ -480,7 +449,7 @@ impl World {
         let terms = random_terms(&mut self.rng);
         let now = self.clock(opener);
         let peer_id = self.stations[other].identity;
-        let id = self.stations[opener].open_channel(other, peer_id, terms, reopens, now);
+        let id = self.stations[opener].open_channel(other, terms, reopens, now)?;
         self.chans.push(ChanSpec {
             id,
             parties: [opener, other],
@@ -513,8 +482,16 @@ impl World {
         if between.len() >= CHANNELS_PER_PAIR || !self.stations[st].up() {
             return Ok(());
         }
+        // Only an ended channel can be reopened; the machine refuses any other.
+        let ended = |id: &Hash| {
+            self.stations[st]
+                .rt
+                .as_ref()
+                .and_then(|rt| rt.channels.get(id))
+                .is_some_and(|c| !c.is_live())
+        };
         let reopens = if self.rng.chance(600) {
-            between.first().copied()
+            between.first().copied().filter(ended)
         } else {
             None
         };
@@ -573,8 +550,9 @@ impl World {
     /// After an action: carry out early effects (broken variants) and check.
     fn settle(&mut self) -> Result<(), String> {
         for st in 0..self.stations.len() {
-            let early = self.stations[st].take_outbox();
-            self.effects(st, early)?;
+            for (e, origin) in self.stations[st].take_outbox() {
+                self.effect(st, e, origin)?;
+            }
         }
         for spec in &self.chans {
             for &p in &spec.parties {
@@ -583,7 +561,7 @@ impl World {
                     .as_ref()
                     .and_then(|rt| rt.channels.get(&spec.id))
                 {
-                    if ch.book.state().is_suspended() {
+                    if ch.book().state().is_suspended() {
                         self.suspended_seen.insert(spec.id);
                     }
                 }
@@ -645,7 +623,7 @@ impl World {
             DUPLICATE => {
                 if let Some(i) = self.rng.index(self.net.len()) {
                     let p = self.net[i].clone();
-                    self.note(format!("network duplicates {}", p.payload.describe()));
+                    self.note(format!("network duplicates {}", describe(&p.msg, p.epoch)));
                     self.stats.duplicated += 1;
                     self.net.push_back(p);
                 }
@@ -654,7 +632,7 @@ impl World {
             DROP => {
                 if let Some(i) = self.rng.index(self.net.len()) {
                     let p = self.net.remove(i).expect("index in range");
-                    self.note(format!("network drops {}", p.payload.describe()));
+                    self.note(format!("network drops {}", describe(&p.msg, p.epoch)));
                     self.stats.dropped += 1;
                 }
                 Ok(())
@@ -781,7 +759,7 @@ impl World {
         self.checker.after_restart(&self.stations[st], &self.chans)
     }
 
-    /// Commits up to `k` queued batches of a station, then carries out their effects.
+    /// Commits up to `k` queued batches of a station, then performs their effects.
     fn flush(&mut self, st: usize, k: usize) -> Result<(), String> {
         let pending = self.stations[st]
             .rt
@@ -791,7 +769,7 @@ impl World {
         if pending == 0 {
             return Ok(());
         }
-        let f = self.stations[st].flush(k)?;
+        let committed = self.stations[st].flush(k)?;
         self.stats.commits += 1;
         self.note(format!(
             "{} commits {} of {pending} batches",
@@ -799,27 +777,63 @@ impl World {
             k.min(pending)
         ));
         self.checker.ingest(&self.stations[st], &self.chans)?;
-        for (channel, key) in &f.raised {
-            self.stats.alerts_raised += crate::station::is_policy_key(key) as u64;
-            self.checker.raised(&self.stations[st], *channel, key)?;
-        }
-        if f.new_channel {
-            self.checker
-                .store_matches_mirror(&self.stations[st], &self.chans)?;
-        }
-        for (raise, key) in f.bad_input {
-            self.commit_seq += 1;
-            let e = self.bad_input_log.entry((st, key)).or_insert((0, 0));
-            if raise {
-                e.0 = self.commit_seq;
-            } else {
-                e.1 = self.commit_seq;
-            }
-        }
-        if f.drained {
+        self.committed(st, &committed)?;
+        if k >= pending {
             self.alerts_match(st)?;
         }
-        self.effects(st, f.effects)
+        for (b, _) in committed {
+            for e in b.after {
+                self.effect(st, e, b.origin)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the checker learns from a group commit's writes and results:
+    /// policy alerts raised (each at most once), new channels (isolation), and
+    /// that an alert whose last write was a clear is closed, whatever channel
+    /// it was raised with (SPEC §6: an alert clears when its cause does).
+    fn committed(&mut self, st: usize, group: &[(Batch, Vec<WriteResult>)]) -> Result<(), String> {
+        let mut last_is_clear = std::collections::BTreeMap::new();
+        for (op, r) in group.iter().flat_map(|(b, rs)| b.ops.iter().zip(rs)) {
+            match (op, r) {
+                (WriteOp::RaiseAlert { channel, key, .. }, r) => {
+                    last_is_clear.insert((*channel, key.clone()), false);
+                    last_is_clear.insert((None, key.clone()), false);
+                    if matches!(r, WriteResult::Alert(Some(_))) {
+                        self.stats.alerts_raised += is_policy_key(key) as u64;
+                        self.checker.raised(&self.stations[st], *channel, key)?;
+                    }
+                }
+                (WriteOp::ClearAlert { channel, key, .. }, _) => {
+                    last_is_clear.insert((*channel, key.clone()), true);
+                }
+                (WriteOp::Channel(_), _) => {
+                    self.checker
+                        .store_matches_mirror(&self.stations[st], &self.chans)?;
+                }
+                _ => {}
+            }
+        }
+        let open = self.stations[st]
+            .store
+            .alerts(true, ALL)
+            .map_err(|e| e.to_string())?;
+        for a in open {
+            // A clear without a channel closes the key on any channel.
+            let cleared = |c: Option<Hash>| last_is_clear.get(&(c, a.key.clone())) == Some(&true);
+            if cleared(a.channel) || cleared(None) {
+                return Err(format!(
+                    "{}: alert {} (channel {}) is still open after the station cleared it",
+                    self.stations[st].name,
+                    a.key,
+                    a.channel
+                        .map(|c| crate::short(&c))
+                        .unwrap_or_else(|| "none".into())
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// With nothing queued, the open policy alerts in memory are those in the store.
@@ -828,94 +842,82 @@ impl World {
         let Some(rt) = s.rt.as_ref() else {
             return Ok(());
         };
-        let open = s
-            .store
-            .alerts(true, crate::station::ALL)
-            .map_err(|e| e.to_string())?;
+        let open = s.store.alerts(true, ALL).map_err(|e| e.to_string())?;
         for (id, ch) in &rt.channels {
             let stored: BTreeSet<String> = open
                 .iter()
-                .filter(|a| a.channel == Some(*id) && crate::station::is_policy_key(&a.key))
+                .filter(|a| a.channel == Some(*id) && is_policy_key(&a.key))
                 .map(|a| a.key.clone())
                 .collect();
-            if stored != ch.open_alerts {
+            if &stored != ch.open_alerts() {
                 return Err(format!(
                     "{}: open policy alerts in memory {:?} differ from the store's {:?}",
-                    s.name, ch.open_alerts, stored
+                    s.name,
+                    ch.open_alerts(),
+                    stored
                 ));
             }
         }
         Ok(())
     }
 
-    fn effects(&mut self, st: usize, effects: Vec<Effect>) -> Result<(), String> {
-        for e in effects {
-            match e {
-                Effect::Accepted {
+    /// Performs one effect of a station's committed step (or, in a broken
+    /// variant, of a step not yet committed).
+    fn effect(&mut self, st: usize, e: Effect, origin: Origin) -> Result<(), String> {
+        match (e, origin) {
+            (
+                Effect::Committed {
                     channel,
                     author,
                     seq,
                     hash,
-                    incarnation,
-                } => self.checker.accepted(Accepted {
-                    station: st,
-                    incarnation,
-                    channel,
-                    author,
-                    seq,
-                    hash,
-                }),
-                Effect::Send { to, payload } => self.send(st, to, payload, false),
-                Effect::Export {
-                    channel,
-                    me,
-                    identities,
-                    heads,
-                    checkpoints,
-                    at,
-                } => self.export(st, channel, me, identities, heads, checkpoints, at)?,
+                    own: true,
+                    ..
+                },
+                _,
+            ) => self.checker.accepted(Accepted {
+                station: st,
+                incarnation: self.stations[st].incarnation,
+                channel,
+                author,
+                seq,
+                hash,
+            }),
+            (Effect::Reply(msg), Origin::Entries(to, epoch)) => {
+                self.send(st, to, msg, epoch, false)
             }
+            (Effect::Reply(msg), Origin::Checkpoint(to)) => self.send(st, to, msg, 0, false),
+            (Effect::Close, Origin::Checkpoint(from)) => {
+                if let Some(rt) = self.stations[st].rt.as_mut() {
+                    rt.sessions.remove(&from);
+                }
+            }
+            (Effect::Export(plan), _) => self.export(st, plan)?,
+            _ => {}
         }
         Ok(())
     }
 
-    fn send(&mut self, from: usize, to: usize, payload: Payload, foreign: bool) {
+    fn send(&mut self, from: usize, to: usize, msg: Msg, epoch: u64, foreign: bool) {
         self.stats.sent += 1;
-        self.note(format!("{from}→{to} sends {}", payload.describe()));
+        self.note(format!("{from}→{to} sends {}", describe(&msg, epoch)));
         self.net.push_back(Packet {
             from,
             to,
             to_incarnation: self.stations[to].incarnation,
-            payload,
+            msg,
+            epoch,
             foreign,
         });
     }
 
     /// Writes an export from the store over the heads the fresh checkpoint
     /// covers, and verifies it as an oversight body would.
-    #[allow(clippy::too_many_arguments)]
-    fn export(
-        &mut self,
-        st: usize,
-        channel: Hash,
-        me: u8,
-        identities: [Identity; 2],
-        heads: [(u64, Hash); 2],
-        checkpoints: Vec<Vec<u8>>,
-        at: u64,
-    ) -> Result<(), String> {
+    fn export(&mut self, st: usize, plan: ExportPlan) -> Result<(), String> {
         let s = &self.stations[st];
-        let rows = s
-            .store
-            .entries_after(&channel, 0, crate::station::ALL)
-            .map_err(|e| e.to_string())?;
-        let envs: Vec<Vec<u8>> = rows
-            .into_iter()
-            .filter(|r| r.seq <= heads[r.author as usize].0)
-            .map(|r| r.envelope)
-            .collect();
-        let text = export::write(&channel, &identities, me, at, &envs, &checkpoints)
+        let text = hotline_store::export_text(&s.store, &plan)
             .map_err(|e| format!("{}: export cannot be written: {e}", s.name))?;
+        let (channel, heads) = (plan.channel, plan.heads);
         let sum = export::verify(&text).map_err(|f| {
             format!(
                 "{}'s export of {} fails verification: {f}",
@@ -967,7 +969,7 @@ impl World {
         };
         let now = self.clock(st);
         let body = {
-            let book = &self.stations[st].rt.as_ref().expect("up").channels[&id].book;
+            let book = self.stations[st].rt.as_ref().expect("up").channels[&id].book();
             user_body(&mut self.rng, book, now, self.p_terminate)
         };
         let Some(body) = body else {
@@ -1023,7 +1025,7 @@ impl World {
         // has its alert open and, where the state allows it, its on_miss done.
         let rt = self.stations[st].rt.as_ref().expect("up");
         for (id, ch) in &rt.channels {
-            let b = &ch.book;
+            let b = ch.book();
             if b.state().phase != Phase::Active {
                 continue;
             }
@@ -1032,7 +1034,7 @@ impl World {
                     continue;
                 }
                 let key = format!("deadline-missed:{}", hotline_proto::hex(h));
-                if !ch.open_alerts.contains(&key) {
+                if !ch.open_alerts().contains(&key) {
                     return Err(format!(
                         "{}: request {} is past its deadline with no decision and no alert on {}",
                         self.stations[st].name,
@@ -1075,68 +1077,78 @@ impl World {
             self.stations[from].connect(to, self.epoch, &hello);
             self.note(format!("{from}→{to} connects (session {})", self.epoch));
         }
-        for payload in self.stations[from].pump(to, max)? {
-            self.send(from, to, payload, false);
+        let epoch = self.stations[from]
+            .rt
+            .as_ref()
+            .and_then(|rt| rt.sessions.get(&to))
+            .map_or(0, |s| s.epoch);
+        for msg in self.stations[from].pump(to, max)? {
+            self.send(from, to, msg, epoch, false);
         }
         Ok(())
     }
 
     fn deliver(&mut self, p: Packet) -> Result<(), String> {
         let to = p.to;
+        let what = describe(&p.msg, p.epoch);
         if !self.stations[to].up() || self.stations[to].incarnation != p.to_incarnation {
             self.stats.dropped += 1;
             self.note(format!(
-                "{}→{to} {} is lost: the receiver restarted or is down",
-                p.from,
-                p.payload.describe()
+                "{}→{to} {what} is lost: the receiver restarted or is down",
+                p.from
             ));
             return Ok(());
         }
         self.stats.delivered += 1;
         let now = self.clock(to);
-        let from_id = self.stations[p.from].identity;
-        let what = p.payload.describe();
-        match p.payload {
-            Payload::Entries {
-                channel,
-                envelopes,
-                epoch,
-            } => {
-                let r = self.stations[to].receive(p.from, from_id, channel, envelopes, epoch, now);
-                self.stats.received += r.applied as u64;
+        match p.msg {
+            Msg::Entries { channel, envelopes } => {
+                let first_is_open = envelopes.first().is_some_and(|b| {
+                    hotline_proto::Envelope::decode(b, hotline_proto::MAX_ENTRY_BYTES_CAP as usize)
+                        .ok()
+                        .and_then(|e| e.peek().ok())
+                        .is_some_and(|e| e.is_open())
+                });
+                let (applied, fault) =
+                    self.stations[to].receive(p.from, channel, envelopes, p.epoch, now);
+                self.stats.received += applied as u64;
                 self.note(format!(
-                    "{}→{to} delivers {what}: {} new, {:?}",
-                    p.from, r.applied, r.fault
+                    "{}→{to} delivers {what}: {applied} new, {fault:?}",
+                    p.from
                 ));
-                self.judge_receive(p.from, to, p.foreign, r.applied, r.fault, r.first_is_open)
+                self.judge_receive(p.from, to, p.foreign, applied, fault, first_is_open)
             }
-            Payload::Checkpoint { bytes } => {
-                let r = self.stations[to].receive_checkpoint(p.from, from_id, &bytes, now);
-                self.note(format!("{}→{to} delivers checkpoint: {r:?}", p.from));
-                match (r, p.foreign) {
-                    (Ok(_), false) => Ok(()),
-                    (Err(_), true) => {
+            Msg::Checkpoint { envelope } => {
+                let fault = self.stations[to].receive_checkpoint(p.from, &envelope, now);
+                self.note(format!("{}→{to} delivers checkpoint: {fault:?}", p.from));
+                match (fault, p.foreign) {
+                    (None, false) => Ok(()),
+                    (Some(_), true) => {
                         self.stats.foreign_rejected += 1;
                         Ok(())
                     }
-                    (Ok(_), true) => Err(format!(
+                    (None, true) => Err(format!(
                         "station {to} took a checkpoint of a channel it is not party to"
                     )),
-                    (Err(e), false) => Err(format!(
+                    (Some(e), false) => Err(format!(
                         "station {to} rejected an honest checkpoint from {}: {e}",
                         p.from
                     )),
                 }
             }
-            Payload::Error { epoch, text } => {
-                self.note(format!("{}→{to} delivers error s{epoch}: {text}", p.from));
+            Msg::Error { text, .. } => {
+                self.note(format!(
+                    "{}→{to} delivers error s{}: {text}",
+                    p.from, p.epoch
+                ));
                 if let Some(rt) = self.stations[to].rt.as_mut() {
-                    if rt.sessions.get(&p.from).is_some_and(|s| s.epoch == epoch) {
+                    if rt.sessions.get(&p.from).is_some_and(|s| s.epoch == p.epoch) {
                         rt.sessions.remove(&p.from);
                     }
                 }
                 Ok(())
             }
+            _ => Ok(()),
         }
     }
 
@@ -1148,11 +1160,9 @@ impl World {
         to: usize,
         foreign: bool,
         applied: usize,
-        fault: Option<RecvFault>,
+        fault: Option<MachineFault>,
         first_is_open: bool,
     ) -> Result<(), String> {
-        // A re-delivered Open: the receiver already held it before this batch.
-        let reopen = first_is_open && applied == 0;
         if foreign {
             return if applied == 0 && fault.is_some() {
                 self.stats.foreign_rejected += 1;
@@ -1163,27 +1173,26 @@ impl World {
                 ))
             };
         }
-        let verified = self.stations[to].rt.as_ref().expect("up").verified[from];
+        let verified = self.stations[to].peer(from).verified;
         match fault {
             None => Ok(()),
             // The network reordered: a later batch came before an earlier one.
-            Some(RecvFault::Reject(Reject::SeqGap { .. })) => {
+            Some(MachineFault::Entry {
+                reject: Reject::SeqGap { .. },
+                ..
+            }) => {
                 self.stats.out_of_order += 1;
                 Ok(())
             }
-            Some(RecvFault::Genesis(Reject::BadOpen(_))) if !first_is_open => {
+            Some(MachineFault::Proposal(Reject::BadOpen(_))) if !first_is_open => {
                 self.stats.out_of_order += 1;
                 Ok(())
             }
-            Some(RecvFault::Reject(Reject::Unverified)) if !verified => {
+            Some(MachineFault::Entry {
+                reject: Reject::Unverified,
+                ..
+            }) if !verified => {
                 self.stats.unverified += 1;
-                Ok(())
-            }
-            // Known core bug (crates/core/src/book.rs `check`): the channel test
-            // comes before the duplicate test, and an `Open` carries channel zero,
-            // so a re-delivered `Open` is refused as WrongChannel, not ignored.
-            Some(RecvFault::Reject(Reject::WrongChannel)) if reopen && !self.strict => {
-                self.stats.duplicate_open_rejected += 1;
                 Ok(())
             }
             Some(f) => Err(format!(
@@ -1224,12 +1233,11 @@ impl World {
             "{st} reflects {to}'s own entries of {} back to it",
             crate::short(&spec.id)
         ));
-        let payload = Payload::Entries {
+        let msg = Msg::Entries {
             channel: spec.id,
             envelopes: rows.into_iter().map(|r| r.envelope).collect(),
-            epoch: 0,
         };
-        self.send(st, to, payload, true);
+        self.send(st, to, msg, 0, true);
         Ok(())
     }
 
@@ -1267,7 +1275,7 @@ impl World {
         } else {
             spec.id
         };
-        let payload = if self.rng.chance(700) {
+        let msg = if self.rng.chance(700) {
             let rows = self.stations[st]
                 .store
                 .chain_from(&spec.id, me, 1, self.rng.range(1, 4) as usize)
@@ -1275,10 +1283,9 @@ impl World {
             if rows.is_empty() {
                 return Ok(());
             }
-            Payload::Entries {
+            Msg::Entries {
                 channel: label,
                 envelopes: rows.into_iter().map(|r| r.envelope).collect(),
-                epoch: 0,
             }
         } else {
             let Some(bytes) = self.stations[st]
@@ -1288,13 +1295,13 @@ impl World {
             else {
                 return Ok(());
             };
-            Payload::Checkpoint { bytes }
+            Msg::Checkpoint { envelope: bytes }
         };
         self.note(format!(
             "{st} misroutes channel {}'s traffic to {to}",
             crate::short(&spec.id)
         ));
-        self.send(st, to, payload, true);
+        self.send(st, to, msg, 0, true);
         Ok(())
     }
 
@@ -1376,39 +1383,6 @@ impl World {
         ))
     }
 
-    /// SPEC §6, an alert clears when its cause does: the station clears
-    /// `bad-input` once it accepts the peer's input again. Known station bug
-    /// (crates/station/src/engine.rs `receive`): the alert is raised with the
-    /// channel and cleared without one, so it stays open; counted unless strict.
-    fn bad_input_cleared(&mut self) -> Result<(), String> {
-        for st in 0..self.stations.len() {
-            let open = self.stations[st]
-                .store
-                .alerts(true, crate::station::ALL)
-                .map_err(|e| e.to_string())?;
-            for a in open.iter().filter(|a| a.key.starts_with("bad-input:")) {
-                let (raised, cleared) = self
-                    .bad_input_log
-                    .get(&(st, a.key.clone()))
-                    .copied()
-                    .unwrap_or((0, 0));
-                if cleared > raised {
-                    if !self.strict {
-                        self.stats.stale_bad_input += 1;
-                        continue;
-                    }
-                    return Err(format!(
-                        "{}: alert {} (channel {}) is still open after the station cleared it on accepting that peer's input again",
-                        self.stations[st].name,
-                        a.key,
-                        a.channel.map(|c| crate::short(&c)).unwrap_or_else(|| "none".into())
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn final_checks(&mut self) -> Result<Hash, String> {
         self.checker.all_confirmed()?;
         for s in &self.stations {
@@ -1441,14 +1415,6 @@ impl World {
                         .as_ref()
                         .map(|c| c.checkpoint().heads[author]);
                     if own.0 > 0 && peer_ck != Some(own) {
-                        // Known station gap (crates/station/src/net.rs `outbound`):
-                        // when a checkpoint reply is lost, the next Hello shows the
-                        // peer holds the entries, nothing is resent, and nothing
-                        // asks the peer for a new checkpoint.
-                        if !self.strict {
-                            self.stats.unproven_delivery += 1;
-                            continue;
-                        }
                         return Err(format!(
                             "after draining, {}'s entries up to {} are not all covered by the counterpart's checkpoint ({:?})",
                             self.stations[st].name,
@@ -1464,7 +1430,6 @@ impl World {
                 }
             }
         }
-        self.bad_input_cleared()?;
         self.final_phase = true;
         for st in 0..self.stations.len() {
             let ids: Vec<Hash> = self.stations[st]

@@ -2,8 +2,7 @@
 //!
 //! `HOTLINE_SIM_SEED=<seed> cargo test -p hotline-sim sim_ci -- --nocapture`
 //! replays one run; `HOTLINE_SIM_SEEDS=1000000 cargo test -p hotline-sim
-//! --release sim_soak -- --nocapture` soaks. Add `HOTLINE_SIM_STRICT=1` to fail
-//! on the known bugs as well (see `known_bugs.rs`).
+//! --release sim_soak -- --nocapture` soaks.
 
 use hotline_sim::{Options, Stats};
 use std::time::Instant;
@@ -14,10 +13,7 @@ const CI_SEEDS: u64 = 10_000;
 const SOAK_DEFAULT: u64 = 200;
 
 fn options() -> Options {
-    Options {
-        strict: hotline_sim::strict_from_env(),
-        ..Options::default()
-    }
+    Options::default()
 }
 
 /// Runs a series from a random base (or the one seed in `HOTLINE_SIM_SEED`),

@@ -53,6 +53,9 @@ pub struct Peer {
 /// A write the shell must make durable before performing any effect of the
 /// same step. Committed in order, in one transaction with whatever else is
 /// queued (group commit).
+// Each value is moved once, from the machine to the writer: boxing the entry
+// would only add an allocation per entry on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Durable {
     /// A new channel row, before its first entry.
