@@ -40,21 +40,21 @@ pub enum StoreError {
     },
 }
 
-/// Shorthand.
+/// Every store call fails only with a [`StoreError`].
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A pinned peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerRow {
-    /// Row id.
+    /// The shell's handle for the peer; channels refer to it.
     pub id: i64,
-    /// Local name.
+    /// What this station calls the peer (unique here; shown in alerts).
     pub name: String,
-    /// Identity token.
+    /// The pinned identity token: its keys decide what verifies.
     pub token: String,
     /// Addresses, primary first.
     pub addrs: Vec<String>,
-    /// Releasability code.
+    /// Releasability code: which reports may go to this peer (SPEC §7).
     pub rel: Option<String>,
     /// Fingerprint confirmed out of band.
     pub verified: bool,
@@ -65,9 +65,9 @@ pub struct PeerRow {
 /// A channel this station takes part in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelRow {
-    /// Channel id.
+    /// SHA-256 of the channel's `Open` envelope.
     pub id: Hash,
-    /// The peer.
+    /// The peer row: only this peer's input is taken for the channel.
     pub peer_id: i64,
     /// This station's author index.
     pub me: u8,
@@ -80,28 +80,28 @@ pub struct ChannelRow {
 pub struct EntryRow {
     /// Commit order at this station.
     pub cursor: u64,
-    /// Channel.
+    /// The channel the entry belongs to.
     pub channel: Hash,
-    /// Author index.
+    /// 0 for the station that opened the channel, 1 for the other.
     pub author: u8,
-    /// Seq.
+    /// Position in the author's chain, from 1.
     pub seq: u64,
-    /// Hash of the envelope.
+    /// SHA-256 of the envelope: the entry's identity.
     pub hash: Hash,
-    /// Lamport value.
+    /// Orders the merged transcript (kept as a column for ordered reads).
     pub lamport: u64,
-    /// When stored here.
+    /// This station's clock at commit: acknowledgement clocks start here.
     pub stored_at: u64,
-    /// Envelope bytes.
+    /// The exact signed bytes; everything else is derived from them.
     pub envelope: Vec<u8>,
 }
 
-/// An alert.
+/// An alert, open until its cause goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRow {
-    /// Row id.
+    /// Order of raising, for listing newest first.
     pub id: i64,
-    /// Kind name.
+    /// The kind's kebab-case name, as the API shows it.
     pub kind: String,
     /// Channel, if the alert is about one.
     pub channel: Option<Hash>,
@@ -118,13 +118,13 @@ pub struct AlertRow {
 /// An API user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
-    /// Row id.
+    /// Order of creation.
     pub id: i64,
-    /// Name.
+    /// Unique; recorded in the audit log as who acted.
     pub name: String,
-    /// Role name.
+    /// What the user may do (principal, operator, auditor, admin).
     pub role: String,
-    /// Created at.
+    /// Unix ms.
     pub created_at: u64,
     /// Revoked at, if revoked.
     pub revoked_at: Option<u64>,
@@ -135,15 +135,15 @@ pub struct UserRow {
 pub struct AuditRow {
     /// Row id (the log's order).
     pub id: i64,
-    /// When.
+    /// Unix ms, this station's clock.
     pub at: u64,
-    /// Who.
+    /// The user who acted (or `-` when unauthenticated).
     pub user: String,
-    /// What.
+    /// The request, as method and route.
     pub action: String,
-    /// On what.
+    /// The object acted on (channel, peer, user), if any.
     pub target: String,
-    /// Outcome.
+    /// The HTTP status returned.
     pub result: String,
     /// Hash of the previous line.
     pub prev: Hash,
