@@ -141,6 +141,8 @@ fn open_writes_the_channel_then_its_open_and_reports_both() {
     let (ka, kb) = (keys(1), keys(2));
     let pb = peer(7, "bravo", &kb, false);
     let (ch, step) = Channel::open(&ka, &pb, Terms::default(), None, "ops", T0).unwrap();
+    assert_eq!(ch.own_checkpoint(), None, "nothing signed yet");
+    assert!(ch.peer_checkpoint().is_none());
     assert!(matches!(
         step.writes[0],
         Durable::Channel { peer: 7, me: 0, created_at: T0, id } if id == ch.id()
@@ -284,7 +286,10 @@ fn a_valid_batch_is_applied_checkpointed_and_answered() {
         .filter(|e| matches!(e, Effect::Committed { own: false, .. }))
         .count();
     assert_eq!(own, 2);
-    assert!(l.b.own_checkpoint().is_some());
+    let Durable::Checkpoint { envelope, .. } = &r.writes[2] else {
+        unreachable!()
+    };
+    assert_eq!(l.b.own_checkpoint(), Some(hotline_proto::sha256(envelope)));
     // The checkpoint proves delivery to alpha.
     let ck = checkpoint_reply(&r);
     let d = l.a.receive_checkpoint(&l.pb, &ck, T0 + 10);
@@ -779,6 +784,16 @@ fn outbound_packs_within_the_byte_budget_and_the_window() {
     let rows: Vec<(u64, Vec<u8>)> = (1..=3).map(|s| (s, vec![0; big])).collect();
     let m = out.pack(&mut l.a, rows).unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 1));
+    // Envelopes that fit the budget together go together.
+    let mut l2 = line(Terms::default());
+    let mut out2 = Outbound::new(&[], [&l2.a]);
+    let m = out2
+        .pack(
+            &mut l2.a,
+            vec![(1, vec![0; 400_000]), (2, vec![0; 400_000])],
+        )
+        .unwrap();
+    assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 2));
     // A single envelope over the budget still goes alone.
     let m = out
         .pack(&mut l.a, vec![(2, vec![0; BATCH_BYTES + 1])])
@@ -851,6 +866,10 @@ fn bad_input_and_unpinned_keys_raise_one_alert_per_cause() {
     );
     let s = machine::bad_input(&p, None, "x", None, T0);
     assert_eq!(s.after, vec![Effect::Alert { write: 0 }, Effect::Close]);
+    assert_eq!(
+        machine::unpinned_key_key(&[7; 32]),
+        format!("unpinned-key:{}", "07".repeat(32))
+    );
     let s = machine::unpinned_key(&[7; 32], "10.0.0.1:5", T0);
     assert_eq!(
         raised(&s),
@@ -879,6 +898,40 @@ fn steps_extend_with_shifted_write_indices() {
         "the first fault stays"
     );
     assert!(!c.is_empty());
+    // Entry reports shift too: their index must still name their own write.
+    let (ka, kb) = (keys(1), keys(2));
+    let (_, open) = Channel::open(
+        &ka,
+        &peer(2, "b", &kb, true),
+        Terms::default(),
+        None,
+        "o",
+        T0,
+    )
+    .unwrap();
+    let mut d = machine::bad_input(&p, None, "first", None, T0);
+    d.extend(open);
+    assert!(d.after.iter().any(|e| matches!(
+        e,
+        Effect::Committed {
+            write: 2,
+            kind: Kind::Open,
+            ..
+        }
+    )));
+    assert!(matches!(d.writes[2], Durable::Entry { .. }));
+    // Empty means nothing to write, nothing to do and no fault.
+    let only_effect = Step {
+        after: vec![Effect::Close],
+        ..Step::default()
+    };
+    assert!(!only_effect.is_empty());
+    let only_fault = Step {
+        fault: Some(Fault::PolicyNotQuiet),
+        ..Step::default()
+    };
+    assert!(!only_fault.is_empty());
+    assert!(Step::default().is_empty());
     assert!(Fault::ForeignProposal.is_peer_fault());
     assert!(!Fault::PolicyNotQuiet.is_peer_fault());
     let _: Hash = [0; 32];
