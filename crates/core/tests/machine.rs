@@ -336,6 +336,16 @@ fn an_invalid_entry_stops_the_batch_keeps_the_valid_prefix_and_is_alerted() {
         })
     );
     assert_eq!(l.b.book().len(0), 2, "the valid prefix is kept");
+    assert!(
+        r.writes
+            .iter()
+            .any(|w| matches!(w, Durable::Checkpoint { signer: 1, .. })),
+        "and checkpointed, though no checkpoint is sent"
+    );
+    assert!(!r
+        .after
+        .iter()
+        .any(|e| matches!(e, Effect::Reply(LinkMsg::Checkpoint { .. }))));
     assert_eq!(
         raised(&r),
         vec![(AlertKind::BadInput, "bad-input:alpha".into())]
@@ -791,6 +801,17 @@ fn outbound_packs_within_the_byte_budget_and_the_window() {
         .pack(
             &mut l2.a,
             vec![(1, vec![0; 400_000]), (2, vec![0; 400_000])],
+        )
+        .unwrap();
+    assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 2));
+    // Exactly the budget still fits.
+    let mut l3 = line(Terms::default());
+    let mut out3 = Outbound::new(&[], [&l3.a]);
+    let half = BATCH_BYTES / 2;
+    let m = out3
+        .pack(
+            &mut l3.a,
+            vec![(1, vec![0; half]), (2, vec![0; BATCH_BYTES - half])],
         )
         .unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 2));
