@@ -1,19 +1,14 @@
 //! Deterministic simulation of hotline stations (SPEC §4–§6).
 //!
-//! Two or three simulated stations, each an in-memory SQLite [`hotline_store`]
-//! and [`hotline_core`] books rebuilt from it on restart, exchange entries and
-//! checkpoints over a simulated network that drops, duplicates, delays,
-//! reorders and partitions, while a simulated clock drives the policy engine
-//! and crashes throw away everything not yet committed. Every run is one
-//! seed: the same seed replays the same run, step for step.
-//!
-//! After every step the checker verifies, from what the stores hold:
-//! no accepted entry is lost; both ends' transcripts agree wherever both hold
-//! an entry, and every checkpoint is backed by its signer's store; no entry is
-//! stored twice; equal transcripts fold to equal channel state; each policy
-//! action happens at most once and only when due; every stored entry verifies.
-//! At the end the network heals and drains, both ends must hold the same
-//! transcript, and each side's export must pass the offline verifier.
+//! Two or three simulated stations run the station machine
+//! ([`hotline_core::machine`]) over an in-memory SQLite [`hotline_store`], and
+//! exchange entries and checkpoints over a simulated network that drops,
+//! duplicates, reorders and partitions, while a simulated clock drives the
+//! policy and crashes throw away everything not yet committed. Every run is one
+//! seed: the same seed replays the same run, step for step. The invariants
+//! (`check.rs`, listed in the README) are checked after every step from what
+//! the stores hold; at the end the network heals and drains, both ends must
+//! hold the same transcript, and each side's export must verify offline.
 //!
 //! Run `cargo test -p hotline-sim`; replay a failure with
 //! `HOTLINE_SIM_SEED=<seed> cargo test -p hotline-sim sim_ci -- --nocapture`;
@@ -21,8 +16,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// What a step of a run returns: `Err` says, in words, what broke.
+type Res<T = ()> = Result<T, String>;
+
+/// Returns early with an error message, formatted.
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(format!($($t)*))
+    };
+}
+
 mod check;
-mod net;
 mod rng;
 mod station;
 mod world;
@@ -54,15 +58,9 @@ pub fn seed_from_env() -> Option<u64> {
 
 /// A fresh seed from the process's randomly keyed hasher and the time.
 pub fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    std::collections::hash_map::RandomState::new().hash_one(now.map_or(0, |d| d.as_nanos()))
 }
 
 /// The seed of run `i` of a series starting at `base`: spread so that
@@ -76,6 +74,11 @@ pub(crate) fn short(h: &hotline_proto::Hash) -> String {
     hotline_proto::hex(&h[..4])
 }
 
+/// A storage error, as a failure of the run.
+pub(crate) fn db(e: impl std::fmt::Display) -> String {
+    format!("storage failed: {e}")
+}
+
 /// Runs seeds `nth_seed(base, 0..count)` on `threads` workers and adds up
 /// their statistics; stops at the first failure and returns it.
 pub fn run_series(
@@ -84,50 +87,33 @@ pub fn run_series(
     opts: &Options,
     threads: usize,
 ) -> Result<Stats, Box<Failure>> {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     let next = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let total = Mutex::new(Stats::default());
-    let failure: Mutex<Option<Box<Failure>>> = Mutex::new(None);
+    let out = std::sync::Mutex::new((Stats::default(), None));
+    let lock = || out.lock().unwrap_or_else(|p| p.into_inner());
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
-            s.spawn(|| {
-                let mut mine = Stats::default();
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        break;
-                    }
-                    match run(nth_seed(base, i), opts) {
-                        Ok(r) => mine.add(&r.stats),
-                        Err(f) => {
-                            stop.store(true, Ordering::Relaxed);
-                            failure
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(f);
-                        }
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Relaxed);
+                match (i < count).then(|| run(nth_seed(base, i), opts)) {
+                    None => break,
+                    Some(Ok(r)) => lock().0.add(&r.stats),
+                    Some(Err(f)) => {
+                        next.store(count, Relaxed);
+                        lock().1.get_or_insert(f);
                     }
                 }
-                total.lock().unwrap_or_else(|p| p.into_inner()).add(&mine);
             });
         }
     });
-    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(f) => Err(f),
-        None => Ok(total.into_inner().unwrap_or_else(|p| p.into_inner())),
-    }
+    let (stats, failure) = out.into_inner().unwrap_or_else(|p| p.into_inner());
+    failure.map_or(Ok(stats), Err)
 }
 
 /// Worker threads for a series: `HOTLINE_SIM_THREADS`, else the machine's parallelism.
 pub fn threads_from_env() -> usize {
-    std::env::var(THREADS_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+    let set = std::env::var(THREADS_VAR).map(|v| v.trim().parse());
+    set.ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -11,6 +11,13 @@ pub struct Rng {
     s: [u64; 4],
 }
 
+impl Default for Rng {
+    /// The generator of seed 0.
+    fn default() -> Rng {
+        Rng::new(0)
+    }
+}
+
 impl Rng {
     /// A generator for one seed.
     pub fn new(seed: u64) -> Rng {
@@ -58,6 +65,11 @@ impl Rng {
     /// An index into a collection of `len` items; `None` when it is empty.
     pub fn index(&mut self, len: usize) -> Option<usize> {
         (len > 0).then(|| self.below(len as u64) as usize)
+    }
+
+    /// One of `items`, uniformly; `None` when there are none.
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
+        self.index(items.len()).map(|i| items[i].clone())
     }
 
     /// Fills a byte array.

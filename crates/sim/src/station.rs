@@ -8,20 +8,21 @@
 //! step, so the writer's queue is explicit: [`Runtime::pending`] is decided
 //! and applied in memory but not yet durable, and a crash throws it away.
 
-use crate::net::Msg;
-use crate::world::Fault;
+use crate::world::Fault::{self as Broken, AckBeforeCommit, CheckpointBeforeCommit};
+use crate::{db, Res};
 use hotline_core::book::Refusal;
-use hotline_core::machine::{self, Channel, Effect, Outbound, Peer, Step};
+use hotline_core::machine::{self, Channel, CheckpointFault::UnknownChannel, Effect, Fault};
+use hotline_core::machine::{Outbound, Peer, Step};
 use hotline_proto::{Body, Hash, Identity, LinkMsg, SecretKeys, Terms};
 use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Rows read at once when rebuilding; far above any simulated transcript.
-pub(crate) const ALL: usize = 1_000_000;
+pub const ALL: usize = 1_000_000;
 
 /// Where the input that caused a step came from: replies go back there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
+#[derive(Debug, Clone, Copy)]
+pub enum Origin {
     /// A local user, the policy timer, or an export.
     Local,
     /// An `Entries` batch from this station on its session `epoch`.
@@ -31,51 +32,38 @@ pub(crate) enum Origin {
 }
 
 /// A queued step: its writes, and what to do once they are committed.
-pub(crate) struct Batch {
-    /// The writes, committed in one transaction with whatever else is queued.
+pub struct Batch {
     pub ops: Vec<WriteOp>,
-    /// Performed after the commit, in order.
     pub after: Vec<Effect>,
-    /// Where replies go.
     pub origin: Origin,
 }
 
-/// An outbound link session: one connection's cursors.
-pub(crate) struct Session {
-    /// Distinguishes this session from earlier ones to the same peer.
-    pub epoch: u64,
-    /// The machine's sending side.
-    pub out: Outbound,
-}
+/// Batches committed together, each with its write results.
+pub type Group = Vec<(Batch, Vec<WriteResult>)>;
 
 /// Everything a station holds only in memory: lost on a crash.
-pub(crate) struct Runtime {
-    /// Channels by id.
+pub struct Runtime {
     pub channels: BTreeMap<Hash, Channel>,
-    /// Each other station as pinned here (copied from the store at start).
-    pub peers: Vec<Option<Peer>>,
+    /// Each other station as pinned here (read from the store at start).
+    peers: Vec<Option<Peer>>,
     /// The writer's queue: submitted, not yet committed.
     pub pending: VecDeque<Batch>,
-    /// Outbound sessions by peer station.
-    pub sessions: BTreeMap<usize, Session>,
+    /// Outbound sessions by peer station: the session's epoch and cursors.
+    sessions: BTreeMap<usize, (u64, Outbound)>,
     /// Effects a broken variant performs before the commit.
-    pub outbox: Vec<(Effect, Origin)>,
+    outbox: Vec<(Effect, Origin)>,
 }
 
 /// One station.
-pub(crate) struct Station {
-    /// Index in the world.
+pub struct Station {
+    /// Index in the world; the name is "A", "B" or "C".
     pub idx: usize,
-    /// Name, as peers know it.
-    pub name: String,
-    /// Signing keys (derived from the seed).
+    pub name: &'static str,
     pub keys: SecretKeys,
-    /// Public identity.
-    pub identity: Identity,
     /// Durable storage: survives crashes.
     pub store: SqliteStore,
     /// The peer row id here of each other station.
-    pub peer_rows: Vec<Option<i64>>,
+    pub peer_rows: [Option<i64>; 3],
     /// Offset of this station's clock from the world's.
     pub skew: u64,
     /// Counts starts: packets to an earlier incarnation are never read.
@@ -83,29 +71,18 @@ pub(crate) struct Station {
     /// The running process; `None` while crashed.
     pub rt: Option<Runtime>,
     /// The deliberately broken behaviour, if any.
-    pub fault: Fault,
-}
-
-fn db(e: impl std::fmt::Display) -> String {
-    format!("storage failed: {e}")
+    fault: Broken,
 }
 
 impl Station {
     /// A fresh station with an empty in-memory database; not started.
-    pub(crate) fn new(
-        idx: usize,
-        keys: SecretKeys,
-        skew: u64,
-        n: usize,
-        fault: Fault,
-    ) -> Result<Station, String> {
+    pub fn new(idx: usize, keys: SecretKeys, skew: u64, fault: Broken) -> Res<Station> {
         Ok(Station {
             idx,
-            name: ["A", "B", "C"][idx].to_string(),
-            identity: keys.identity(),
+            name: ["A", "B", "C"][idx],
             keys,
             store: SqliteStore::memory().map_err(db)?,
-            peer_rows: vec![None; n],
+            peer_rows: [None; 3],
             skew,
             incarnation: 0,
             rt: None,
@@ -114,46 +91,38 @@ impl Station {
     }
 
     /// Pins another station (administrative setup, committed at once).
-    pub(crate) fn pin(
-        &mut self,
-        other: usize,
-        name: &str,
-        id: &Identity,
-        verified: bool,
-    ) -> Result<(), String> {
-        let row = (self.store)
-            .add_peer(name, &id.token(), &["sim:1".into()], None, 0)
-            .map_err(db)?;
-        if verified {
-            self.store.set_verified(row.id, true).map_err(db)?;
-        }
+    pub fn pin(&mut self, other: usize, name: &str, id: Identity, verified: bool) -> Res {
+        let row = self
+            .store
+            .add_peer(name, &id.token(), &["sim:1".into()], None, 0);
+        let row = row.map_err(db)?;
+        self.store.set_verified(row.id, verified).map_err(db)?;
         self.peer_rows[other] = Some(row.id);
         Ok(())
     }
 
     /// Whether the process is running.
-    pub(crate) fn up(&self) -> bool {
+    pub fn up(&self) -> bool {
         self.rt.is_some()
     }
 
-    pub(crate) fn rt(&mut self) -> &mut Runtime {
+    fn rt(&mut self) -> &mut Runtime {
         self.rt.as_mut().expect("station is up")
     }
 
     /// Starts (or restarts) the process: everything in memory is rebuilt from
     /// the store by the same restore the daemon uses.
-    pub(crate) fn start(&mut self) -> Result<(), String> {
+    pub fn start(&mut self) -> Res {
         self.incarnation += 1;
-        let mut peers = vec![None; self.peer_rows.len()];
+        let mut peers = vec![None; 3];
         for p in self.store.peers().map_err(db)? {
-            if let Some(i) = self.peer_rows.iter().position(|r| *r == Some(p.id)) {
-                peers[i] = Some(Peer {
-                    id: p.id,
-                    name: p.name,
-                    identity: Identity::parse(&p.token).map_err(db)?,
-                    verified: p.verified,
-                });
-            }
+            let i = self.peer_rows.iter().position(|r| *r == Some(p.id));
+            peers[i.expect("pinned")] = Some(Peer {
+                id: p.id,
+                name: p.name,
+                identity: Identity::parse(&p.token).map_err(db)?,
+                verified: p.verified,
+            });
         }
         let open = self.store.alerts(true, ALL).map_err(db)?;
         let mut channels = BTreeMap::new();
@@ -161,76 +130,95 @@ impl Station {
             let ch = hotline_store::restore_channel(&self.store, &row, &open).map_err(db)?;
             channels.insert(row.id, ch);
         }
+        let (pending, sessions, outbox) = Default::default();
         self.rt = Some(Runtime {
             channels,
             peers,
-            pending: VecDeque::new(),
-            sessions: BTreeMap::new(),
-            outbox: Vec::new(),
+            pending,
+            sessions,
+            outbox,
         });
         Ok(())
     }
 
     /// Kills the process: memory, queued writes and sessions are gone.
     /// Returns how many batches were waiting for their commit.
-    pub(crate) fn crash(&mut self) -> usize {
-        self.rt.take().map(|rt| rt.pending.len()).unwrap_or(0)
+    pub fn crash(&mut self) -> usize {
+        self.rt.take().map_or(0, |rt| rt.pending.len())
+    }
+
+    /// Batches waiting for their commit.
+    pub fn pending(&self) -> usize {
+        self.rt.as_ref().map_or(0, |rt| rt.pending.len())
     }
 
     /// Whether an entry with this hash waits in the writer's queue.
-    pub(crate) fn pending_has(&self, hash: &Hash) -> bool {
-        self.rt.as_ref().is_some_and(|rt| {
-            rt.pending.iter().any(|b| {
-                b.ops
-                    .iter()
-                    .any(|op| matches!(op, WriteOp::Entry { entry, .. } if entry.hash() == *hash))
-            })
-        })
+    pub fn pending_has(&self, hash: &Hash) -> bool {
+        let queued =
+            |op: &WriteOp| matches!(op, WriteOp::Entry { entry, .. } if entry.hash() == *hash);
+        let mut batches = self.rt.iter().flat_map(|rt| &rt.pending);
+        batches.any(|b| b.ops.iter().any(queued))
+    }
+
+    /// A channel held in memory, if the station is up.
+    pub fn channel(&self, id: &Hash) -> Option<&Channel> {
+        self.rt.as_ref()?.channels.get(id)
+    }
+
+    /// The channels held in memory (none while down).
+    pub fn channel_ids(&self) -> Vec<Hash> {
+        let rt = self.rt.iter();
+        rt.flat_map(|rt| rt.channels.keys().copied()).collect()
     }
 
     /// Another station as pinned here.
-    pub(crate) fn peer(&self, other: usize) -> Peer {
+    pub fn peer(&self, other: usize) -> Peer {
         let rt = self.rt.as_ref().expect("station is up");
         rt.peers[other].clone().expect("pinned")
     }
 
-    /// The station that a channel here is with.
-    pub(crate) fn party(&self, ch: &Channel) -> Option<usize> {
-        self.peer_rows.iter().position(|r| *r == Some(ch.peer_id()))
+    /// What a machine call takes: the keys, station `other` as pinned here, the channels.
+    fn parts(&mut self, other: usize) -> (&SecretKeys, Peer, &mut BTreeMap<Hash, Channel>) {
+        let rt = self.rt.as_mut().expect("station is up");
+        (
+            &self.keys,
+            rt.peers[other].clone().expect("pinned"),
+            &mut rt.channels,
+        )
     }
 
-    /// Queues a step; a broken variant performs some effects at once.
-    pub(crate) fn submit(&mut self, step: Step, origin: Origin) {
-        let fault = self.fault;
-        let early = |e: &Effect| match fault {
-            Fault::None => false,
-            Fault::AckBeforeCommit => matches!(e, Effect::Committed { own: true, .. }),
-            Fault::CheckpointBeforeCommit => {
-                matches!(e, Effect::Reply(LinkMsg::Checkpoint { .. }))
-            }
+    /// What a machine call on channel `id` takes: the keys, its peer as pinned here, the channel.
+    fn on(&mut self, id: &Hash) -> (&SecretKeys, Peer, &mut Channel) {
+        let row = Some(self.channel(id).expect("held").peer_id());
+        let other = self.peer_rows.iter().position(|r| *r == row);
+        let (keys, p, chans) = self.parts(other.expect("pinned"));
+        (keys, p, chans.get_mut(id).expect("held"))
+    }
+
+    /// Queues a step (a broken variant performs some effects at once), and
+    /// returns why the machine stopped short, if it did.
+    pub fn submit(&mut self, step: Step, origin: Origin) -> Option<Fault> {
+        let early = |e: &Effect| match e {
+            Effect::Committed { own: true, .. } => self.fault == AckBeforeCommit,
+            Effect::Reply(LinkMsg::Checkpoint { .. }) => self.fault == CheckpointBeforeCommit,
+            _ => false,
         };
-        let rt = self.rt();
-        let (now, later): (Vec<Effect>, Vec<Effect>) = step.after.into_iter().partition(early);
+        let (now, after): (Vec<Effect>, Vec<Effect>) = step.after.into_iter().partition(early);
+        let rt = self.rt.as_mut().expect("station is up");
         rt.outbox.extend(now.into_iter().map(|e| (e, origin)));
-        rt.pending.push_back(Batch {
-            ops: step.writes.into_iter().map(WriteOp::from).collect(),
-            after: later,
-            origin,
-        });
+        let ops = step.writes.into_iter().map(WriteOp::from).collect();
+        rt.pending.push_back(Batch { ops, after, origin });
+        step.fault
     }
 
     /// Commits the first `k` queued batches in one transaction (group commit).
     /// Returns each committed batch with its results.
-    pub(crate) fn flush(&mut self, k: usize) -> Result<Vec<(Batch, Vec<WriteResult>)>, String> {
-        let Some(rt) = self.rt.as_mut() else {
-            return Ok(vec![]);
-        };
+    pub fn flush(&mut self, k: usize) -> Res<Group> {
+        let rt = self.rt.as_mut().expect("station is up");
         let batches: Vec<Batch> = rt.pending.drain(..k.min(rt.pending.len())).collect();
         let ops: Vec<WriteOp> = batches.iter().flat_map(|b| b.ops.iter().cloned()).collect();
-        let mut results = self
-            .store
-            .write(&ops)
-            .map_err(|e| format!("{}: a group commit failed: {e}", self.name))?;
+        let failed = |e| format!("{}: a group commit failed: {e}", self.name);
+        let mut results = self.store.write(&ops).map_err(failed)?;
         let mut out = Vec::new();
         for b in batches {
             let rest = results.split_off(b.ops.len());
@@ -239,200 +227,162 @@ impl Station {
         Ok(out)
     }
 
-    /// Opens a channel to `peer` (this station is author 0), continuing
-    /// `reopens` if that channel has ended here.
-    pub(crate) fn open_channel(
-        &mut self,
-        peer: usize,
-        terms: Terms,
-        reopens: Option<Hash>,
-        now: u64,
-    ) -> Result<Hash, String> {
-        let p = self.peer(peer);
-        let rt = self.rt.as_ref().expect("station is up");
-        let old = reopens.and_then(|id| rt.channels.get(&id).map(|c| (id, c)));
+    /// Opens a channel to station `to` (this station is author 0),
+    /// continuing `old` if that channel has ended here.
+    pub fn open(&mut self, to: usize, terms: Terms, old: Option<Hash>, now: u64) -> Res<Hash> {
+        let (keys, p, chans) = self.parts(to);
+        let old = old.and_then(|id| Some((id, chans.get(&id)?)));
         let (ch, step) =
-            Channel::open(&self.keys, &p, terms, old, "opener", now).map_err(|e| e.to_string())?;
+            Channel::open(keys, &p, terms, old, "opener", now).map_err(|e| e.to_string())?;
         let id = ch.id();
+        chans.insert(id, ch);
         self.submit(step, Origin::Local);
-        self.rt().channels.insert(id, ch);
         Ok(id)
     }
 
-    /// A local user's entry.
-    pub(crate) fn author(
-        &mut self,
-        channel: &Hash,
-        body: Body,
-        by: &str,
-        now: u64,
-    ) -> Result<hotline_core::VerifiedEntry, Refusal> {
-        let ch = &self.rt.as_ref().expect("up").channels[channel];
-        let p = self.peer(self.party(ch).expect("a party"));
-        let rt = self.rt.as_mut().expect("up");
-        let ch = rt.channels.get_mut(channel).expect("held");
-        let (v, step) = ch.author(&self.keys, &p, body, by, now)?;
+    /// A local user's entry: its author index and seq.
+    pub fn author(&mut self, id: &Hash, b: Body, by: &str, now: u64) -> Result<(u8, u64), Refusal> {
+        let (keys, p, ch) = self.on(id);
+        let (v, step) = ch.author(keys, &p, b, by, now)?;
         self.submit(step, Origin::Local);
-        Ok(v)
+        Ok((v.entry().author, v.entry().seq))
     }
 
-    /// An `Entries` batch from `from` on its session `epoch`. Returns the step
-    /// it queued (writes taken, effects left for inspection).
-    pub(crate) fn receive(
+    /// A message from station `from`: entries on its session `epoch`, or a
+    /// checkpoint on our own session to it. Returns how many of its entries
+    /// were applied, and why the machine stopped short, if it did.
+    pub fn receive(
         &mut self,
         from: usize,
-        channel: Hash,
-        envelopes: Vec<Vec<u8>>,
+        msg: LinkMsg,
         epoch: u64,
         now: u64,
-    ) -> (usize, Option<machine::Fault>) {
-        let p = self.peer(from);
-        let rt = self.rt.as_mut().expect("up");
-        let step = match rt.channels.get_mut(&channel) {
-            Some(ch) => ch.receive(&self.keys, &p, envelopes, now),
-            None => {
-                let (new, step) =
-                    machine::receive_proposal(&self.keys, &p, channel, envelopes, now);
-                if let Some(ch) = new {
-                    rt.channels.insert(channel, ch);
-                }
-                step
+    ) -> (usize, Option<Fault>) {
+        let (keys, p, chans) = self.parts(from);
+        let (step, origin) = match msg {
+            LinkMsg::Entries { channel, envelopes } => {
+                let step = match chans.get_mut(&channel) {
+                    Some(ch) => ch.receive(keys, &p, envelopes, now),
+                    None => {
+                        let (new, step) =
+                            machine::receive_proposal(keys, &p, channel, envelopes, now);
+                        chans.extend(new.map(|ch| (channel, ch)));
+                        step
+                    }
+                };
+                (step, Origin::Entries(from, epoch))
             }
+            LinkMsg::Checkpoint { envelope } => {
+                let id = machine::checkpoint_channel(&envelope);
+                let step = match id.and_then(|id| chans.get_mut(&id).ok_or(UnknownChannel)) {
+                    Ok(ch) => ch.receive_checkpoint(&p, &envelope, now),
+                    Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),
+                };
+                (step, Origin::Checkpoint(from))
+            }
+            _ => return (0, None),
         };
         let applied = step
             .after
             .iter()
-            .filter(|e| matches!(e, Effect::Committed { own: false, .. }))
-            .count();
-        let fault = step.fault.clone();
-        self.submit(step, Origin::Entries(from, epoch));
-        (applied, fault)
-    }
-
-    /// A checkpoint from `from`, on our own session to it.
-    pub(crate) fn receive_checkpoint(
-        &mut self,
-        from: usize,
-        bytes: &[u8],
-        now: u64,
-    ) -> Option<machine::Fault> {
-        let p = self.peer(from);
-        let step = match machine::checkpoint_channel(bytes) {
-            Err(f) => machine::reject(&p, None, machine::Fault::Checkpoint(f), now),
-            Ok(id) => match self.rt().channels.get_mut(&id) {
-                Some(ch) => ch.receive_checkpoint(&p, bytes, now),
-                None => machine::reject(
-                    &p,
-                    None,
-                    machine::Fault::Checkpoint(machine::CheckpointFault::UnknownChannel),
-                    now,
-                ),
-            },
-        };
-        let fault = step.fault.clone();
-        self.submit(step, Origin::Checkpoint(from));
-        fault
+            .filter(|e| matches!(e, Effect::Committed { own: false, .. }));
+        (applied.count(), self.submit(step, origin))
     }
 
     /// One policy tick over every channel; the station's own policy failing
     /// to reach quiet, or refusing its own action, fails the run.
-    pub(crate) fn tick(&mut self, now: u64) -> Result<Vec<Body>, String> {
-        let ids: Vec<Hash> = self.rt().channels.keys().copied().collect();
+    pub fn tick(&mut self, now: u64) -> Res<Vec<Body>> {
         let mut authored = Vec::new();
-        for id in ids {
-            let party = self.party(&self.rt.as_ref().expect("up").channels[&id]);
-            let p = self.peer(party.expect("a party"));
-            let rt = self.rt.as_mut().expect("up");
-            let step = rt
-                .channels
-                .get_mut(&id)
-                .expect("listed")
-                .tick(&self.keys, &p, now);
-            if let Some(f) = &step.fault {
-                return Err(format!("{}: {f}", self.name));
-            }
+        for id in self.channel_ids() {
+            let (keys, p, ch) = self.on(&id);
+            let step = ch.tick(keys, &p, now);
             authored.extend(step.entries().map(|v| v.entry().body.clone()));
-            self.submit(step, Origin::Local);
+            if let Some(f) = self.submit(step, Origin::Local) {
+                bail!("{}: {f}", self.name);
+            }
         }
         Ok(authored)
     }
 
     /// An oversight export: a fresh checkpoint, then the file once committed.
-    pub(crate) fn export(&mut self, channel: &Hash, now: u64) {
-        let keys = &self.keys;
-        if let Some(ch) = self.rt.as_mut().and_then(|rt| rt.channels.get_mut(channel)) {
-            let step = ch.export_checkpoint(keys, now);
-            self.submit(step, Origin::Local);
-        }
+    pub fn export(&mut self, id: &Hash, now: u64) {
+        let (keys, _, ch) = self.on(id);
+        let step = ch.export_checkpoint(keys, now);
+        self.submit(step, Origin::Local);
     }
 
     /// The channels shared with station `to`.
     fn with(&self, to: usize) -> impl Iterator<Item = &Channel> {
-        let rt = self.rt.as_ref().expect("station is up");
-        let row = self.peer_rows[to];
+        let (row, rt) = (self.peer_rows[to], self.rt.as_ref().expect("station is up"));
         rt.channels
             .values()
             .filter(move |c| Some(c.peer_id()) == row)
     }
 
     /// The `Hello` this station sends to `to`.
-    pub(crate) fn hello(&self, to: usize) -> Msg {
+    pub fn hello(&self, to: usize) -> LinkMsg {
         machine::hello(self.with(to))
     }
 
     /// Opens an outbound session to `to` after its `Hello`.
-    pub(crate) fn connect(&mut self, to: usize, epoch: u64, hello: &Msg) {
-        let LinkMsg::Hello { heads, .. } = hello else {
-            return;
-        };
-        let out = Outbound::new(heads, self.with(to));
-        self.rt().sessions.insert(to, Session { epoch, out });
+    pub fn connect(&mut self, to: usize, epoch: u64, hello: &LinkMsg) {
+        if let LinkMsg::Hello { heads, .. } = hello {
+            let out = Outbound::new(heads, self.with(to));
+            self.rt().sessions.insert(to, (epoch, out));
+        }
+    }
+
+    /// The epoch of the outbound session to `to`, if there is one.
+    pub fn session(&self, to: usize) -> Option<u64> {
+        self.rt.as_ref()?.sessions.get(&to).map(|s| s.0)
+    }
+
+    /// Closes the outbound session to `to`; whether there was one.
+    pub fn disconnect(&mut self, to: usize) -> bool {
+        let rt = self.rt.as_mut();
+        rt.is_some_and(|rt| rt.sessions.remove(&to).is_some())
     }
 
     /// The sender's loop body: owed checkpoint requests, then per channel the
     /// next committed own entries above the cursor (at most `max`).
-    pub(crate) fn pump(&mut self, to: usize, max: usize) -> Result<Vec<Msg>, String> {
-        let row = self.peer_rows[to];
-        let Station { rt, store, .. } = self;
-        let rt = rt.as_mut().expect("station is up");
-        let Some(sess) = rt.sessions.get_mut(&to) else {
+    pub fn pump(&mut self, to: usize, max: usize) -> Res<Vec<LinkMsg>> {
+        let (row, rt) = (self.peer_rows[to], self.rt.as_mut().expect("station is up"));
+        let Some((_, out)) = rt.sessions.get_mut(&to) else {
             return Ok(vec![]);
         };
-        let mut msgs = sess.out.checkpoint_requests();
-        for (id, ch) in rt.channels.iter_mut() {
-            if Some(ch.peer_id()) != row {
-                continue;
-            }
-            let Some((from, n)) = sess.out.next(ch, max) else {
+        let mut msgs = out.checkpoint_requests();
+        let theirs = |(_, c): &(&Hash, &mut Channel)| Some(c.peer_id()) == row;
+        for (id, ch) in rt.channels.iter_mut().filter(theirs) {
+            let Some((from, n)) = out.next(ch, max) else {
                 continue;
             };
-            let rows = store.chain_from(id, ch.book().me(), from, n).map_err(db)?;
-            let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
-            msgs.extend(sess.out.pack(ch, rows));
+            let rows = self
+                .store
+                .chain_from(id, ch.book().me(), from, n)
+                .map_err(db)?;
+            msgs.extend(out.pack(ch, rows.into_iter().map(|r| (r.seq, r.envelope)).collect()));
         }
         Ok(msgs)
     }
 
     /// Whether the outbound session to `to` has nothing left to send.
-    pub(crate) fn caught_up(&self, to: usize) -> bool {
+    pub fn caught_up(&self, to: usize) -> bool {
         let Some(rt) = self.rt.as_ref() else {
             return true;
         };
-        let sess = rt.sessions.get(&to);
-        self.with(to)
-            .all(|c| sess.is_some_and(|s| s.out.caught_up(c)))
+        let out = rt.sessions.get(&to).map(|s| &s.1);
+        self.with(to).all(|c| out.is_some_and(|o| o.caught_up(c)))
     }
 
     /// Takes the effects a broken variant performs early.
-    pub(crate) fn take_outbox(&mut self) -> Vec<(Effect, Origin)> {
-        self.rt
-            .as_mut()
-            .map(|rt| std::mem::take(&mut rt.outbox))
+    pub fn take_outbox(&mut self) -> Vec<(Effect, Origin)> {
+        let rt = self.rt.as_mut();
+        rt.map(|rt| std::mem::take(&mut rt.outbox))
             .unwrap_or_default()
     }
 
     /// Confirms a peer's fingerprint.
-    pub(crate) fn verify_peer(&mut self, other: usize) -> Result<(), String> {
+    pub fn verify_peer(&mut self, other: usize) -> Res {
         let row = self.peer_rows[other].expect("pinned");
         self.store.set_verified(row, true).map_err(db)?;
         if let Some(p) = self.rt.as_mut().and_then(|rt| rt.peers[other].as_mut()) {
