@@ -536,6 +536,34 @@ fn checkpoints_are_checked_against_the_transcript() {
 }
 
 #[test]
+fn a_checkpoint_naming_another_entry_at_the_peers_head_disagrees() {
+    // Two lines with the same keys and the same start, whose bravos then say different things.
+    let mut l = line(Terms::default());
+    let mut other = line(Terms::default());
+    assert_eq!(l.a.id(), other.a.id());
+    let _ = l.b_says(msg(Precedence::Routine, "yes"), T0 + 1);
+    let _ = other.b_says(msg(Precedence::Routine, "no"), T0 + 1);
+    let forked = match other.b.export_checkpoint(&other.kb, T0 + 2).after.pop() {
+        Some(Effect::Export(p)) => p.checkpoints.last().unwrap().clone(),
+        e => panic!("{e:?}"),
+    };
+    // It covers bravo's seq 2, which alpha holds, with another hash.
+    let r = l.a.receive_checkpoint(&l.pb, &forked, T0 + 3);
+    assert!(
+        matches!(
+            r.fault,
+            Some(Fault::Checkpoint(CheckpointFault::Disagrees {
+                theirs: 2,
+                held_theirs: 2,
+                ..
+            }))
+        ),
+        "{:?}",
+        r.fault
+    );
+}
+
+#[test]
 fn the_tick_writes_contact_checks_and_acts_on_missed_deadlines_once() {
     let terms = Terms {
         contact: ContactSchedule::Every(10 * MIN),
