@@ -162,7 +162,7 @@ pub fn run() -> anyhow::Result<()> {
             "\nData in {} (removed on exit). Ctrl-C to stop.",
             dir.path().display()
         );
-        crate::shutdown_signal().await;
+        crate::serve::shutdown_signal().await;
         println!("stopping both stations");
         a.stop().await;
         b.stop().await;
