@@ -23,7 +23,7 @@ pub fn run(data: &Path, hook: Option<String>) -> anyhow::Result<()> {
         tokio::pin!(stop);
         let mut backoff = Duration::from_secs(1);
         loop {
-            hotline_station::engine::reset_storage_failed();
+            // A freshly started station begins with no failure of its own.
             let st = match Station::start(data, hook.clone()).await {
                 Ok(st) => st,
                 Err(e @ StationError::Storage(_)) => {
