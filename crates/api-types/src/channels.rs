@@ -66,7 +66,7 @@ pub struct Channel {
     /// Detail only: requests awaiting a decision, ours first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_requests: Option<Vec<OpenRequest>>,
-    /// The local name of the peer.
+    /// The peer's local name, as `hotline peer list` shows it.
     pub peer: String,
     /// Whether the peer's fingerprint was confirmed; until then only ROUTINE traffic flows.
     pub peer_verified: bool,

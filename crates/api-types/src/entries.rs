@@ -14,7 +14,7 @@ pub struct NewMessage {
     /// One-line subject; may be empty.
     #[serde(default)]
     pub subject: String,
-    /// The message itself.
+    /// The message, signed as written: neither station can alter it later.
     pub text: String,
     /// Free labels the sender attaches, e.g. for routing at the receiving end.
     #[serde(default)]
@@ -53,7 +53,7 @@ pub struct NewRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDecision {
-    /// The request's hash, 64 hex.
+    /// The request answered (64 hex); its options decide what `choice` may be.
     pub request: String,
     /// One of the request's options (by text or 1-based number), or free text if it offered none.
     pub choice: String,
@@ -70,7 +70,7 @@ pub struct NewTranslation {
     pub of: String,
     /// Language tag, e.g. en, ru, uk.
     pub lang: String,
-    /// The rendering.
+    /// The entry's text in `lang`, recorded beside the original, never replacing it.
     pub text: String,
 }
 
@@ -117,7 +117,7 @@ pub enum DeliveryState {
     Delivered,
     /// A message read by a person at the other end (ours) or here (theirs).
     Acknowledged,
-    /// The peer's, stored here.
+    /// The peer's, durably stored here.
     Received,
 }
 
@@ -151,9 +151,9 @@ pub struct Entry {
     pub cursor: u64,
     /// Whether it is durable at both ends (always true for the peer's entries).
     pub delivered: bool,
-    /// How far it got.
+    /// How far it got; `delivered` alone says whether it is safe at both ends.
     pub delivery: DeliveryState,
-    /// The entry's hash, 64 hex.
+    /// SHA-256 of the signed envelope, 64 hex: what acks, decisions and replies cite.
     pub hash: String,
     /// The body's kind (message, ack, request, …), repeated here for filtering.
     pub kind: String,
@@ -190,7 +190,7 @@ pub struct MessageBody {
     pub reply_to: Option<String>,
     /// One-line subject; may be empty.
     pub subject: String,
-    /// The message itself.
+    /// The message as signed; show it with control characters escaped.
     pub text: String,
 }
 

@@ -21,13 +21,13 @@ pub enum Event {
 pub struct EntryEvent {
     /// Author number within the channel.
     pub author: u8,
-    /// The channel, 64 hex.
+    /// The channel it belongs to (64 hex), so a client refreshes only that one.
     pub channel: String,
     /// Storage order here, as `GET …/entries?after=` pages by.
     pub cursor: u64,
-    /// The entry's hash, 64 hex.
+    /// The entry's hash (64 hex), as the writing request's answer gave it.
     pub hash: String,
-    /// The body's kind.
+    /// The body's kind, so a client can pass over what it does not show.
     pub kind: String,
     /// Whether this station wrote it.
     pub own: bool,
@@ -38,7 +38,7 @@ pub struct EntryEvent {
 pub struct Lagged {
     /// How many events were dropped for this client.
     pub missed: u64,
-    /// Always `"lagged"`.
+    /// Always `"lagged"`: every event names itself in `type`.
     #[serde(rename = "type")]
     pub kind: String,
 }

@@ -58,13 +58,13 @@ pub struct Peer {
     pub addrs: Vec<String>,
     /// The fingerprint of the pinned key, to compare with what the counterpart reads.
     pub fingerprint: String,
-    /// The pinned identity token.
+    /// The pinned identity token: the only key the link accepts from this peer.
     pub key: String,
     /// Whether the outbound session is up now.
     pub link: LinkState,
     /// Unix ms since when the link has been in its current state (0: never changed).
     pub link_since: u64,
-    /// The local name of the peer.
+    /// The local name commands use for it.
     pub name: String,
     /// Releasability code, if one was given when pinning.
     pub rel: Option<String>,
@@ -84,7 +84,7 @@ pub struct Peers {
 /// `POST /v1/peers/{name}/verify` when the fingerprint matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerVerified {
-    /// The peer now verified.
+    /// The peer whose channels may now carry every precedence.
     pub name: String,
     /// Always true: a mismatch is a 409 refusal instead.
     pub verified: bool,

@@ -17,7 +17,7 @@ pub struct NewUser {
 pub struct User {
     /// Unix ms when the user was added.
     pub created_at: u64,
-    /// The user's name.
+    /// The name the user's entries and audit lines carry.
     pub name: String,
     /// Unix ms when the token was revoked; `null` while it is active.
     pub revoked_at: Option<u64>,
@@ -37,7 +37,7 @@ pub struct Users {
 pub struct UserCreated {
     /// The name as stored (trimmed).
     pub name: String,
-    /// The role granted.
+    /// The role granted: what the token may do.
     pub role: String,
     /// The bearer token; only its hash is kept, so it cannot be shown again.
     pub token: String,

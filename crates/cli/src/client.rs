@@ -129,20 +129,20 @@ impl Client {
         })
     }
 
-    /// GET returning JSON.
+    /// GET, decoding the answer into the type the API promises for `path`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let r = self.send(self.http.get(format!("{}{path}", self.base)))?;
         self.decode(&format!("GET {path}"), r)
     }
 
-    /// GET returning text.
+    /// GET of a non-JSON answer (an export), as text.
     pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
         Ok(self
             .send(self.http.get(format!("{}{path}", self.base)))?
             .text()?)
     }
 
-    /// POST JSON returning JSON.
+    /// POST of a JSON body, decoding the answer into the type the API promises.
     pub fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

@@ -119,7 +119,7 @@ pub struct Api {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Builds the router.
+/// The routes, behind the audit layer and the body limit.
 pub fn router(api: Api) -> Router {
     Router::new()
         .route("/v1/health", get(station::health))

@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 /// What a handler returns: its body, or the error [`super::error`] maps to a status.
 type R<T> = Result<T, StationError>;
 
-/// A 201 with its body.
+/// A 201 Created with its body: the answer of every POST that makes something.
 type CreatedJson<T> = (StatusCode, Json<T>);
 
 /// Reads a JSON body. The body is taken as bytes rather than with axum's
@@ -43,7 +43,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> R<T> {
         .map_err(|e| StationError::BadRequest(format!("malformed JSON body: {e}")))
 }
 
-/// A channel id from the path.
+/// A channel id from the path, refused (400) unless it is 64 hex.
 fn chan(id: &str) -> R<Hash> {
     parse_hash(id)
         .map_err(|_| StationError::BadRequest(format!("{id:?} is not a 64-hex channel id")))
