@@ -7,7 +7,10 @@
 
 use crate::client::Client;
 use clap::Args;
-use serde_json::{json, Value};
+use hotline_api_types::{
+    Channel, Created, Empty, Event, NewMessage, NewPeer, OpenChannel, Peer, PeerVerified,
+    VerifyPeer,
+};
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -116,6 +119,14 @@ fn ed25519_rate(n: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
+/// A ROUTINE message with only a text.
+fn text(text: String) -> NewMessage {
+    NewMessage {
+        text,
+        ..NewMessage::default()
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -137,30 +148,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (b, b_link) = start(root.path(), "bravo")?;
     let ca = Client::new(&a.dir, None)?;
     let cb = Client::new(&b.dir, None)?;
-    ca.post(
-        "/v1/peers",
-        json!({"name": "bravo", "key": b.token, "addrs": [b_link]}),
-    )?;
-    cb.post(
-        "/v1/peers",
-        json!({"name": "alpha", "key": a.token, "addrs": [a_link]}),
-    )?;
+    let pin = |name: &str, key: &str, addr: String| NewPeer {
+        name: name.into(),
+        key: key.into(),
+        addrs: vec![addr],
+        ..NewPeer::default()
+    };
+    let _: Peer = ca.post("/v1/peers", &pin("bravo", &b.token, b_link))?;
+    let _: Peer = cb.post("/v1/peers", &pin("alpha", &a.token, a_link))?;
     let fa = hotline_proto::Identity::parse(&a.token)?
         .fingerprint()
         .to_string();
     let fb = hotline_proto::Identity::parse(&b.token)?
         .fingerprint()
         .to_string();
-    ca.post("/v1/peers/bravo/verify", json!({"fingerprint": fb}))?;
-    cb.post("/v1/peers/alpha/verify", json!({"fingerprint": fa}))?;
-    let ch = ca.post("/v1/channels", json!({"peer": "bravo"}))?["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let _: PeerVerified = ca.post("/v1/peers/bravo/verify", &VerifyPeer { fingerprint: fb })?;
+    let _: PeerVerified = cb.post("/v1/peers/alpha/verify", &VerifyPeer { fingerprint: fa })?;
+    let open = OpenChannel {
+        peer: "bravo".into(),
+        ..Default::default()
+    };
+    let ch = ca.post::<_, Channel>("/v1/channels", &open)?.id;
     let mut accepted = false;
     for _ in 0..200 {
         if cb
-            .post(&format!("/v1/channels/{ch}/accept"), json!({}))
+            .post::<_, Created>(&format!("/v1/channels/{ch}/accept"), &Empty {})
             .is_ok()
         {
             accepted = true;
@@ -191,12 +203,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             for line in std::io::BufReader::new(resp).lines() {
                 let Ok(line) = line else { return };
                 if let Some(data) = line.strip_prefix("data:") {
-                    if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
-                        if v["type"] == "entry" {
-                            if let Some(h) = v["hash"].as_str() {
-                                seen.lock().unwrap().insert(h.to_owned(), Instant::now());
-                            }
-                        }
+                    if let Ok(Event::Entry(e)) = serde_json::from_str(data.trim()) {
+                        seen.lock().unwrap().insert(e.hash, Instant::now());
                     }
                 }
             }
@@ -207,11 +215,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut lat = Vec::new();
     for i in 0..args.latency_samples {
         let t0 = Instant::now();
-        let r = ca.post(
-            &format!("/v1/channels/{ch}/messages"),
-            json!({"text": format!("latency {i}")}),
-        )?;
-        let h = r["hash"].as_str().unwrap_or_default().to_owned();
+        let h = ca
+            .post::<_, Created>(
+                &format!("/v1/channels/{ch}/messages"),
+                &text(format!("latency {i}")),
+            )?
+            .hash;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             if let Some(t) = seen.lock().unwrap().get(&h) {
@@ -231,9 +240,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "throughput: {} messages from {} clients…",
         args.messages, args.concurrency
     );
-    let before = ca.get(&format!("/v1/channels/{ch}"))?["entries"]["ours"]
-        .as_u64()
-        .unwrap_or(0);
+    let before = ca
+        .get::<Channel>(&format!("/v1/channels/{ch}"))?
+        .entries
+        .ours;
     let t0 = Instant::now();
     let per = args.messages.div_ceil(args.concurrency);
     let mut threads = Vec::new();
@@ -242,9 +252,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let ch = ch.clone();
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             for i in 0..per {
-                c.post(
+                let _: Created = c.post(
                     &format!("/v1/channels/{ch}/messages"),
-                    json!({"text": format!("bulk {t}-{i}")}),
+                    &text(format!("bulk {t}-{i}")),
                 )?;
             }
             Ok(())
@@ -257,8 +267,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let accepted_at = t0.elapsed().as_secs_f64();
     let total = before + (per * args.concurrency) as u64;
     loop {
-        let c = ca.get(&format!("/v1/channels/{ch}"))?;
-        if c["delivery"]["delivered"].as_u64().unwrap_or(0) >= total {
+        let c: Channel = ca.get(&format!("/v1/channels/{ch}"))?;
+        if c.delivery.delivered >= total {
             break;
         }
         anyhow::ensure!(

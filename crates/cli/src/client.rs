@@ -1,6 +1,11 @@
 //! The CLI's HTTP client for the station's API, and the failures that map to exit codes.
+//!
+//! Every answer is decoded into its type from `hotline-api-types`: an answer
+//! that does not fit is a failure of its own (exit 5), never a silent default.
 
-use serde_json::Value;
+use hotline_api_types::{ApiError, Entries, Entry};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +20,8 @@ pub enum Failure {
     Unreachable(String),
     /// The station refused (exit 4).
     Refused(String),
+    /// The station answered with something this command cannot read (exit 5).
+    BadAnswer(String),
 }
 
 impl std::error::Error for Failure {}
@@ -25,7 +32,8 @@ impl std::fmt::Display for Failure {
             Failure::Check(m)
             | Failure::Usage(m)
             | Failure::Unreachable(m)
-            | Failure::Refused(m) => f.write_str(m),
+            | Failure::Refused(m)
+            | Failure::BadAnswer(m) => f.write_str(m),
         }
     }
 }
@@ -38,6 +46,7 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::Unreachable(_) => 3,
             Failure::Refused(_) => 4,
+            Failure::BadAnswer(_) => 5,
         }
     }
 }
@@ -60,11 +69,16 @@ impl Client {
                 .load_admin_token()
                 .map_err(|e| Failure::Usage(format!("{e}; pass --token or set HOTLINE_TOKEN")))?,
         };
+        Client::at(&cfg.api, token)
+    }
+
+    /// A client of the API at `addr` (HOST:PORT), acting with `token`.
+    pub fn at(addr: &str, token: String) -> anyhow::Result<Client> {
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()?;
         Ok(Client {
-            base: format!("http://{}", cfg.api),
+            base: format!("http://{addr}"),
             token,
             http,
         })
@@ -85,9 +99,10 @@ impl Client {
             return Ok(r);
         }
         let text = r.text().unwrap_or_default();
-        let msg = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(String::from))
+        // A refusal without the station's error body (a proxy, an older
+        // station) is shown as it came.
+        let msg = serde_json::from_str::<ApiError>(&text)
+            .map(|e| e.error)
             .unwrap_or(text);
         if status.is_client_error() {
             Err(Failure::Refused(format!("{msg} (HTTP {})", status.as_u16())).into())
@@ -99,44 +114,57 @@ impl Client {
         }
     }
 
-    /// GET returning JSON.
-    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(self
-            .send(self.http.get(format!("{}{path}", self.base)))?
-            .json()?)
+    /// Decodes an answer into the type the API promises for it.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        r: reqwest::blocking::Response,
+    ) -> anyhow::Result<T> {
+        let text = r.text()?;
+        serde_json::from_str(&text).map_err(|e| {
+            Failure::BadAnswer(format!(
+                "the station's answer to {what} is not what this hotline expects ({e}); are the station and this command the same version?"
+            ))
+            .into()
+        })
     }
 
-    /// GET returning text.
+    /// GET, decoding the answer into the type the API promises for `path`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let r = self.send(self.http.get(format!("{}{path}", self.base)))?;
+        self.decode(&format!("GET {path}"), r)
+    }
+
+    /// GET of a non-JSON answer (an export), as text.
     pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
         Ok(self
             .send(self.http.get(format!("{}{path}", self.base)))?
             .text()?)
     }
 
-    /// POST JSON returning JSON.
-    pub fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        Ok(self
-            .send(self.http.post(format!("{}{path}", self.base)).json(&body))?
-            .json()?)
+    /// POST of a JSON body, decoding the answer into the type the API promises.
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let r = self.send(self.http.post(format!("{}{path}", self.base)).json(body))?;
+        self.decode(&format!("POST {path}"), r)
     }
 
     /// Every entry of a channel, paging by cursor.
-    pub fn all_entries(&self, channel: &str) -> anyhow::Result<Vec<Value>> {
+    pub fn all_entries(&self, channel: &str) -> anyhow::Result<Vec<Entry>> {
         let mut out = Vec::new();
         let mut after = 0;
         loop {
-            let r = self.get(&format!(
+            let page: Entries = self.get(&format!(
                 "/v1/channels/{channel}/entries?after={after}&limit=1000"
             ))?;
-            let batch = r["entries"].as_array().cloned().unwrap_or_default();
-            if batch.is_empty() {
+            let Some(last) = page.entries.last() else {
                 return Ok(out);
-            }
-            after = batch
-                .last()
-                .and_then(|e| e["cursor"].as_u64())
-                .unwrap_or(after);
-            out.extend(batch);
+            };
+            after = last.cursor;
+            out.extend(page.entries);
         }
     }
 }

@@ -1,177 +1,215 @@
 //! `hotline demo`: two stations on loopback, pinned and verified, a channel
 //! open, a few messages exchanged, both consoles printed — until Ctrl-C.
+//!
+//! The stations run in this process; everything after starting them goes
+//! through their HTTP API, as it would from another terminal.
 
-use hotline_proto::{hex, Body, Precedence, Terms};
-use hotline_station::{init, Station};
+use crate::client::Client;
+use hotline_api_types::{
+    Channel, Created, Empty, Entry, NewAck, NewMessage, NewPeer, NewUser, OpenChannel, Peer,
+    PeerVerified, UserCreated, VerifyPeer,
+};
+use hotline_station::{init, Initialized, Station};
 use std::time::Duration;
 
-async fn wait_for<F: Fn() -> bool>(what: &str, f: F) -> anyhow::Result<()> {
+/// The user the demo's entries are written by, as a duty officer would.
+const OFFICER: &str = "duty-officer";
+
+/// Retries `f` every 50 ms for up to 10 s, until it holds.
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
     for _ in 0..200 {
         if f() {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::thread::sleep(Duration::from_millis(50));
     }
     anyhow::bail!("demo: timed out waiting for {what}")
+}
+
+/// One demo station: the running station and a client acting as its duty officer.
+struct Side {
+    station: Station,
+    init: Initialized,
+    officer: Client,
+}
+
+impl Side {
+    /// Starts the station in `dir` and signs in a principal to act with.
+    fn start(
+        rt: &tokio::runtime::Runtime,
+        dir: &std::path::Path,
+        name: &str,
+    ) -> anyhow::Result<Side> {
+        let init = init(dir, name, "127.0.0.1:0", "127.0.0.1:0")?;
+        let station = rt.block_on(Station::start(dir, None))?;
+        let api = station.api_addr().to_string();
+        let admin = Client::at(&api, init.admin_token.clone())?;
+        let officer: UserCreated = admin.post(
+            "/v1/users",
+            &NewUser {
+                name: OFFICER.into(),
+                role: "principal".into(),
+            },
+        )?;
+        Ok(Side {
+            officer: Client::at(&api, officer.token)?,
+            station,
+            init,
+        })
+    }
+
+    /// Pins and verifies `other` under `name`. The admin pins peers; in real
+    /// life the fingerprint is read aloud over a telephone.
+    fn pin(&self, other: &Side, name: &str, rel: &str) -> anyhow::Result<()> {
+        let admin = Client::at(
+            &self.station.api_addr().to_string(),
+            self.init.admin_token.clone(),
+        )?;
+        let _: Peer = admin.post(
+            "/v1/peers",
+            &NewPeer {
+                name: name.into(),
+                key: other.init.token.clone(),
+                addrs: vec![other.station.link_addr().to_string()],
+                addr: None,
+                rel: Some(rel.into()),
+            },
+        )?;
+        let _: PeerVerified = admin.post(
+            &format!("/v1/peers/{name}/verify"),
+            &VerifyPeer {
+                fingerprint: other.init.fingerprint.clone(),
+            },
+        )?;
+        Ok(())
+    }
+
+    fn channel(&self, ch: &str) -> anyhow::Result<Channel> {
+        self.officer.get(&format!("/v1/channels/{ch}"))
+    }
+
+    fn send(
+        &self,
+        ch: &str,
+        precedence: &str,
+        subject: &str,
+        text: &str,
+    ) -> anyhow::Result<String> {
+        let body = NewMessage {
+            precedence: Some(precedence.into()),
+            subject: subject.into(),
+            text: text.into(),
+            ..NewMessage::default()
+        };
+        let r: Created = self
+            .officer
+            .post(&format!("/v1/channels/{ch}/messages"), &body)?;
+        Ok(r.hash)
+    }
+
+    /// Whether every entry this side wrote is held by the other.
+    fn all_delivered(&self, ch: &str) -> bool {
+        self.channel(ch)
+            .map(|c| c.delivery.delivered == c.entries.ours)
+            .unwrap_or(false)
+    }
 }
 
 /// Runs the demo.
 pub fn run() -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("hotline-demo.").tempdir()?;
+    // The stations run on the runtime's workers; this thread is their client.
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let a_dir = dir.path().join("alpha");
-        let b_dir = dir.path().join("bravo");
-        let ia = init(&a_dir, "alpha", "127.0.0.1:0", "127.0.0.1:0")?;
-        let ib = init(&b_dir, "bravo", "127.0.0.1:0", "127.0.0.1:0")?;
-        let a = Station::start(&a_dir, None).await?;
-        let b = Station::start(&b_dir, None).await?;
-        let (ea, eb) = (a.engine.clone(), b.engine.clone());
-        ea.add_peer(
-            "bravo",
-            &ib.token,
-            vec![b.link_addr().to_string()],
-            Some("BRAVO".into()),
-        )
-        .await?;
-        eb.add_peer(
-            "alpha",
-            &ia.token,
-            vec![a.link_addr().to_string()],
-            Some("ALPHA".into()),
-        )
-        .await?;
-        // In real life the two fingerprints are read aloud over a telephone.
-        anyhow::ensure!(
-            ea.verify_peer("bravo", &ib.fingerprint).await?,
-            "fingerprint mismatch"
-        );
-        anyhow::ensure!(
-            eb.verify_peer("alpha", &ia.fingerprint).await?,
-            "fingerprint mismatch"
-        );
-        let ch = ea
-            .open_channel("bravo", Terms::default(), None, "duty-officer")
-            .await?;
-        wait_for("the proposal at bravo", || eb.channel(&ch).is_ok()).await?;
-        let th = Terms::default().hash();
-        eb.author(&ch, Body::Accept { terms_hash: th }, "duty-officer")
-            .await?;
-        let msg = |p, subject: &str, text: &str| Body::Message {
-            precedence: p,
-            subject: subject.into(),
-            text: text.into(),
-            labels: vec![],
-            reply_to: None,
-        };
-        wait_for("the acceptance at alpha", || {
-            ea.channel(&ch)
-                .ok()
-                .and_then(|c| {
-                    c.try_lock()
-                        .ok()
-                        .map(|c| c.book().state().word() == "active")
-                })
-                .unwrap_or(false)
-        })
-        .await?;
-        let m1 = ea
-            .author(
-                &ch,
-                msg(
-                    Precedence::Routine,
-                    "Line check",
-                    "Alpha here. Confirm you read this line.",
-                ),
-                "duty-officer",
-            )
-            .await?;
-        wait_for("the first message at bravo", || {
-            eb.channel(&ch)
-                .ok()
-                .and_then(|c| {
-                    c.try_lock()
-                        .ok()
-                        .map(|c| c.book().locate(&m1.hash()).is_some())
-                })
-                .unwrap_or(false)
-        })
-        .await?;
-        eb.author(&ch, Body::Ack { of: m1.hash() }, "duty-officer")
-            .await?;
-        eb.author(
-            &ch,
-            msg(
-                Precedence::Immediate,
-                "Reply",
-                "Bravo reads you clearly. Standing by.",
-            ),
-            "duty-officer",
-        )
-        .await?;
-        ea.author(
-            &ch,
-            msg(
-                Precedence::Flash,
-                "Exercise",
-                "EXERCISE EXERCISE: acknowledge this FLASH in the bravo console.",
-            ),
-            "duty-officer",
-        )
-        .await?;
-        wait_for("delivery both ways", || {
-            let done = |e: &std::sync::Arc<hotline_station::engine::Engine>| {
-                e.channel(&ch)
-                    .ok()
-                    .and_then(|c| {
-                        c.try_lock()
-                            .ok()
-                            .map(|c| c.delivered_upto() == c.book().len(c.book().me()))
-                    })
-                    .unwrap_or(false)
-            };
-            done(&ea) && done(&eb)
-        })
-        .await?;
-        let export = ea.export(&ch).await?;
-        let summary = hotline_core::export::verify(&export)
-            .map_err(|f| anyhow::anyhow!("demo transcript does not verify: {f}"))?;
+    let a_dir = dir.path().join("alpha");
+    let b_dir = dir.path().join("bravo");
+    let a = Side::start(&rt, &a_dir, "alpha")?;
+    let b = Side::start(&rt, &b_dir, "bravo")?;
+    a.pin(&b, "bravo", "BRAVO")?;
+    b.pin(&a, "alpha", "ALPHA")?;
 
-        let url = |s: &Station| format!("http://{}", s.api_addr());
-        println!("hotline demo: two stations on loopback, pinned, verified, one channel open.\n");
-        println!("alpha  API and console  {}/", url(&a));
-        println!("       admin token      {}", ia.admin_token);
-        println!(
-            "       sign in at       {}/#token={}",
-            url(&a),
-            ia.admin_token
-        );
-        println!("bravo  API and console  {}/", url(&b));
-        println!("       admin token      {}", ib.admin_token);
-        println!(
-            "       sign in at       {}/#token={}",
-            url(&b),
-            ib.admin_token
-        );
-        println!("\nchannel {}", hex(&ch));
-        println!("\nverified transcript, as exported by alpha:\n{summary}\n");
-        println!("Try, in another terminal:");
-        println!(
-            "  curl -s -H 'Authorization: Bearer {}' {}/v1/channels | python3 -m json.tool",
-            ib.admin_token,
-            url(&b)
-        );
-        println!("  HOTLINE_DATA={} hotline inbox", b_dir.display());
-        println!(
-            "\nData in {} (removed on exit). Ctrl-C to stop.",
-            dir.path().display()
-        );
-        crate::shutdown_signal().await;
-        println!("stopping both stations");
-        a.stop().await;
-        b.stop().await;
-        Ok::<_, anyhow::Error>(())
+    let open = OpenChannel {
+        peer: "bravo".into(),
+        ..OpenChannel::default()
+    };
+    let ch = a.officer.post::<_, Channel>("/v1/channels", &open)?.id;
+    // The proposal may still be on its way: bravo accepts once it holds it.
+    wait_for("the proposal at bravo", || {
+        b.officer
+            .post::<_, Created>(&format!("/v1/channels/{ch}/accept"), &Empty {})
+            .is_ok()
     })?;
+    wait_for("the acceptance at alpha", || {
+        a.channel(&ch).is_ok_and(|c| c.state == "active")
+    })?;
+    let m1 = a.send(
+        &ch,
+        "routine",
+        "Line check",
+        "Alpha here. Confirm you read this line.",
+    )?;
+    wait_for("the first message at bravo", || {
+        b.officer.get::<Entry>(&format!("/v1/entries/{m1}")).is_ok()
+    })?;
+    let _: Created = b
+        .officer
+        .post(&format!("/v1/channels/{ch}/acks"), &NewAck { of: m1 })?;
+    b.send(
+        &ch,
+        "immediate",
+        "Reply",
+        "Bravo reads you clearly. Standing by.",
+    )?;
+    a.send(
+        &ch,
+        "flash",
+        "Exercise",
+        "EXERCISE EXERCISE: acknowledge this FLASH in the bravo console.",
+    )?;
+    wait_for("delivery both ways", || {
+        a.all_delivered(&ch) && b.all_delivered(&ch)
+    })?;
+    let export = a.officer.get_text(&format!("/v1/channels/{ch}/export"))?;
+    let summary = hotline_core::export::verify(&export)
+        .map_err(|f| anyhow::anyhow!("demo transcript does not verify: {f}"))?;
+
+    let url = |s: &Side| format!("http://{}", s.station.api_addr());
+    let (ia, ib) = (&a.init, &b.init);
+    println!("hotline demo: two stations on loopback, pinned, verified, one channel open.\n");
+    println!("alpha  API and console  {}/", url(&a));
+    println!("       admin token      {}", ia.admin_token);
+    println!(
+        "       sign in at       {}/#token={}",
+        url(&a),
+        ia.admin_token
+    );
+    println!("bravo  API and console  {}/", url(&b));
+    println!("       admin token      {}", ib.admin_token);
+    println!(
+        "       sign in at       {}/#token={}",
+        url(&b),
+        ib.admin_token
+    );
+    println!("\nchannel {ch}");
+    println!("\nverified transcript, as exported by alpha:\n{summary}\n");
+    println!("Try, in another terminal:");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' {}/v1/channels | python3 -m json.tool",
+        ib.admin_token,
+        url(&b)
+    );
+    println!("  HOTLINE_DATA={} hotline inbox", b_dir.display());
+    println!(
+        "\nData in {} (removed on exit). Ctrl-C to stop.",
+        dir.path().display()
+    );
+    rt.block_on(crate::serve::shutdown_signal());
+    println!("stopping both stations");
+    // The clients stay out here: a blocking client may not be dropped on the runtime.
+    let (sa, sb) = (a.station, b.station);
+    rt.block_on(async {
+        sa.stop().await;
+        sb.stop().await;
+    });
     drop(dir);
     Ok(())
 }

@@ -1,14 +1,10 @@
 //! Human-readable output. Counterpart text is printed as-is, control characters escaped.
 
-use serde_json::Value;
+use hotline_api_types::{Alert, Channel, Entry, MessageBody, Peer};
 
-fn s(v: &Value) -> String {
-    let t = match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        v => v.to_string(),
-    };
-    // Terminal escape sequences from the counterpart must not reach the terminal.
+/// Text as it may reach a terminal: escape sequences from the counterpart
+/// must not, so control characters other than newlines are escaped.
+fn clean(t: &str) -> String {
     t.chars()
         .flat_map(|c| {
             if c.is_control() && c != '\n' {
@@ -20,8 +16,9 @@ fn s(v: &Value) -> String {
         .collect()
 }
 
-fn ago(ms: &Value) -> String {
-    let Some(t) = ms.as_u64() else {
+/// A Unix-ms time as an age; `never` when there is none.
+fn ago(ms: Option<u64>) -> String {
+    let Some(t) = ms else {
         return "never".into();
     };
     let now = std::time::SystemTime::now()
@@ -37,39 +34,36 @@ fn ago(ms: &Value) -> String {
 }
 
 /// `peer list`.
-pub fn peers(v: &Value) {
-    for p in v.as_array().into_iter().flatten() {
+pub fn peers(peers: &[Peer]) {
+    for p in peers {
         println!(
             "{:<16} {:<11} link {:<5} {}\n  fingerprint {}\n  key {}",
-            s(&p["name"]),
-            if p["verified"] == true {
-                "verified"
-            } else {
-                "UNVERIFIED"
-            },
-            s(&p["link"]),
-            p["addrs"]
-                .as_array()
-                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default(),
-            s(&p["fingerprint"]),
-            s(&p["key"])
+            clean(&p.name),
+            if p.verified { "verified" } else { "UNVERIFIED" },
+            p.link.as_str(),
+            p.addrs
+                .iter()
+                .map(|a| clean(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+            clean(&p.fingerprint),
+            clean(&p.key)
         );
     }
 }
 
 /// `channel list`.
-pub fn channels(v: &Value) {
-    for c in v.as_array().into_iter().flatten() {
+pub fn channels(channels: &[Channel]) {
+    for c in channels {
         println!(
             "{}  {:<12} {:<10} link {:<4} ours {} theirs {}{}",
-            s(&c["id"]),
-            s(&c["peer"]),
-            s(&c["state"]),
-            s(&c["health"]["link"]),
-            c["entries"]["ours"],
-            c["entries"]["theirs"],
-            if c["peer_verified"] == true {
+            clean(&c.id),
+            clean(&c.peer),
+            clean(&c.state),
+            c.health.link.as_str(),
+            c.entries.ours,
+            c.entries.theirs,
+            if c.peer_verified {
                 ""
             } else {
                 "  (peer unverified: ROUTINE only)"
@@ -79,80 +73,84 @@ pub fn channels(v: &Value) {
 }
 
 /// `channel show`.
-pub fn channel(c: &Value) {
-    println!("channel   {}", s(&c["id"]));
+pub fn channel(c: &Channel) -> anyhow::Result<()> {
+    println!("channel   {}", clean(&c.id));
     println!(
         "peer      {}{}",
-        s(&c["peer"]),
-        if c["peer_verified"] == true {
+        clean(&c.peer),
+        if c.peer_verified {
             ""
         } else {
             " (UNVERIFIED: ROUTINE only)"
         }
     );
-    println!("state     {}", s(&c["state"]));
-    let h = &c["health"];
-    println!("link      {} since {}", s(&h["link"]), ago(&h["since"]));
+    println!("state     {}", clean(&c.state));
+    let h = &c.health;
+    println!("link      {} since {}", h.link.as_str(), ago(h.since));
     println!(
         "last from peer {} · last delivery confirmed {}",
-        ago(&h["last_from_peer"]),
-        ago(&h["last_delivered_to_peer"])
+        ago(h.last_from_peer),
+        ago(h.last_delivered_to_peer)
     );
-    let d = &c["delivery"];
+    let d = &c.delivery;
     println!(
         "ours      queued {} · sent {} · delivered {} · awaiting their ack {}",
-        d["queued"], d["sent"], d["delivered"], d["unacknowledged_ours"]
+        d.queued, d.sent, d.delivered, d.unacknowledged_ours
     );
-    println!("theirs    awaiting our ack {}", d["unacknowledged_theirs"]);
-    println!("terms     {}", c["terms"]);
-    for r in c["open_requests"].as_array().into_iter().flatten() {
+    println!("theirs    awaiting our ack {}", d.unacknowledged_theirs);
+    let terms = match &c.terms {
+        Some(t) => serde_json::to_string(t)?,
+        None => "null".into(),
+    };
+    println!("terms     {terms}");
+    for r in c.open_requests.iter().flatten() {
         println!(
             "request   {} ({}) deadline {} on miss {}",
-            s(&r["hash"]),
-            if r["ours"] == true { "ours" } else { "theirs" },
-            r["deadline"],
-            s(&r["on_miss"])
+            clean(&r.hash),
+            if r.ours { "ours" } else { "theirs" },
+            r.deadline,
+            clean(&r.on_miss)
         );
     }
+    Ok(())
 }
 
-/// `inbox`.
-pub fn inbox(items: &[Value]) {
+/// `inbox`: counterpart messages, already in the order to show.
+pub fn inbox(items: &[(Entry, MessageBody)]) {
     if items.is_empty() {
         println!("no counterpart messages");
     }
-    for e in items {
-        let b = &e["body"];
+    for (e, m) in items {
         println!(
             "{:<9} {}  {}  [{}]  {}",
-            s(&b["precedence"]).to_uppercase(),
-            s(&e["hash"]),
-            ago(&e["stored_at"]),
-            s(&e["delivery"]),
-            s(&b["subject"])
+            clean(&m.precedence).to_uppercase(),
+            clean(&e.hash),
+            ago(Some(e.stored_at)),
+            e.delivery.as_str(),
+            clean(&m.subject)
         );
-        println!("          {}", s(&b["text"]).replace('\n', "\n          "));
+        println!("          {}", clean(&m.text).replace('\n', "\n          "));
     }
 }
 
 /// `alerts`.
-pub fn alerts(v: &Value) {
-    let list: Vec<&Value> = v.as_array().into_iter().flatten().collect();
-    if list.is_empty() {
+pub fn alerts(alerts: &[Alert]) {
+    if alerts.is_empty() {
         println!("no alerts");
     }
-    for a in list {
+    for a in alerts {
+        // The id column has never been padded; scripts may split on it as it is.
         println!(
-            "{:<6} {:<17} {:<8} {}  {}",
-            a["id"],
-            s(&a["kind"]),
-            if a["cleared_at"].is_null() {
+            "{} {:<17} {:<8} {}  {}",
+            a.id,
+            clean(&a.kind),
+            if a.cleared_at.is_none() {
                 "OPEN"
             } else {
                 "cleared"
             },
-            ago(&a["raised_at"]),
-            s(&a["cause"])
+            ago(Some(a.raised_at)),
+            clean(&a.cause)
         );
     }
 }

@@ -139,3 +139,57 @@ fn transcript_verify_exits_1_naming_the_fault() {
         .unwrap();
     assert_eq!(code(&o), 1);
 }
+
+/// Answers every request on `listener` with `200` and `body`, as a station
+/// of another version (or something else on its port) might.
+fn answer_with(listener: std::net::TcpListener, body: &'static str) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request_body = vec![0; length];
+            let _ = reader.read_exact(&mut request_body);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+}
+
+#[test]
+fn an_answer_that_does_not_fit_its_type_is_exit_5_never_a_default() {
+    let t = tempfile::tempdir().unwrap();
+    for (args, body) in [
+        (&["peer", "list"][..], r#"{"peers":[{"name":1}]}"#),
+        // Once printed an empty line and exited 0.
+        (&["send", &"ab".repeat(32), "hello"][..], r#"{"seq":1}"#),
+        (&["channel", "show", &"ab".repeat(32)][..], r#"{"id":"x"}"#),
+    ] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let api = listener.local_addr().unwrap().to_string();
+        answer_with(listener, body);
+        let d = t.path().join(args[0]);
+        assert_eq!(code(&run(&d, &["init", "--name", "a", "--api", &api])), 0);
+        let o = run(&d, args);
+        assert_eq!(code(&o), 5, "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("is not what this hotline expects"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert!(o.stdout.is_empty(), "{args:?} printed {:?}", o.stdout);
+    }
+}

@@ -1,4 +1,4 @@
-//! The station's error type. HTTP status codes are decided once, in `api.rs`.
+//! The station's error type. HTTP status codes are decided once, in `api/error.rs`.
 
 /// What went wrong, in words an operator can act on.
 #[non_exhaustive]

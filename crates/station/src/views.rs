@@ -1,135 +1,301 @@
 //! Read-only views of the station's state for the API and the console: the
-//! channel summary, entries with their delivery state, alerts.
+//! channel summary, entries with their delivery state, peers, alerts, users
+//! and audit lines, built as the typed bodies of `hotline-api-types`.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, PeerRt};
 use crate::error::StationError;
-use hotline_proto::{hex, view, Hash};
-use hotline_store::AlertRow;
-use serde_json::{json, Value};
+use hotline_api_types as api;
+use hotline_proto::{hex, view, ContactSchedule, Hash, Kind};
+use hotline_store::{AlertRow, AuditRow, EntryRow, UserRow};
+use serde_json::Value;
 
-impl Engine {
-    /// The JSON summary of a channel.
-    pub async fn channel_json(&self, id: &Hash, detail: bool) -> Result<Value, StationError> {
-        let arc = self.channel(id)?;
-        let rt = arc.lock().await;
-        let peer = self.peer(rt.peer_id())?;
-        let b = rt.book();
-        let me = b.me();
-        let st = b.state();
-        let h = self.link_health(rt.peer_id());
-        let own = b.len(me);
-        let delivered = rt.delivered_upto();
-        let sent = rt.sent_upto().max(delivered).min(own);
-        let unacked_own = b.unacked[me as usize].len();
-        let unacked_peer = b.unacked[b.peer() as usize].len();
-        let mut v = json!({
-            "id": hex(id),
-            "peer": peer.row.name,
-            "peer_verified": peer.row.verified,
-            "me": me,
-            "state": st.word(),
-            "suspended_by": (0..2u8).filter(|a| st.suspended[*a as usize]).map(|a| if a == me { "us" } else { "peer" }).collect::<Vec<_>>(),
-            "terminated_by": st.terminated_by.map(|a| if a == me { "us" } else { "peer" }),
-            "entries": {"ours": own, "theirs": b.len(b.peer())},
-            "delivery": {
-                "queued": own - sent,
-                "sent": sent - delivered,
-                "delivered": delivered,
-                "unacknowledged_ours": unacked_own,
-                "unacknowledged_theirs": unacked_peer,
-            },
-            "health": {
-                "link": if h.up { "up" } else { "down" },
-                "since": if h.since == 0 { Value::Null } else { json!(h.since) },
-                "last_from_peer": b.last_stored_at(b.peer()),
-                "last_delivered_to_peer": rt.last_delivery_at(),
-            },
-        });
-        if detail {
-            let obj = v.as_object_mut().expect("object");
-            obj.insert("terms".into(), view::terms(b.terms()));
-            obj.insert(
-                "identities".into(),
-                json!([b.identities()[0].token(), b.identities()[1].token()]),
-            );
-            let reqs: Vec<Value> = b.open_requests[me as usize]
+/// The channel as the API shows it; `detail` adds terms, identities, open
+/// requests and open alerts (a single channel's view, not a list's).
+pub async fn channel(
+    engine: &Engine,
+    id: &Hash,
+    detail: bool,
+) -> Result<api::Channel, StationError> {
+    let arc = engine.channel(id)?;
+    let rt = arc.lock().await;
+    let peer = engine.peer(rt.peer_id())?;
+    let b = rt.book();
+    let me = b.me();
+    let them = b.peer();
+    let st = b.state();
+    let h = engine.link_health(rt.peer_id());
+    let own = b.len(me);
+    let delivered = rt.delivered_upto();
+    let sent = rt.sent_upto().max(delivered).min(own);
+    let side = |a: u8| {
+        if a == me {
+            api::Side::Us
+        } else {
+            api::Side::Peer
+        }
+    };
+    let mut v = api::Channel {
+        delivery: api::Delivery {
+            delivered,
+            queued: own - sent,
+            sent: sent - delivered,
+            unacknowledged_ours: b.unacked[me as usize].len() as u64,
+            unacknowledged_theirs: b.unacked[them as usize].len() as u64,
+        },
+        entries: api::EntryCounts {
+            ours: own,
+            theirs: b.len(them),
+        },
+        health: api::ChannelHealth {
+            last_delivered_to_peer: rt.last_delivery_at(),
+            last_from_peer: b.last_stored_at(them),
+            link: link_state(h.up),
+            since: (h.since != 0).then_some(h.since),
+        },
+        id: hex(id),
+        identities: None,
+        me,
+        open_alerts: None,
+        open_requests: None,
+        peer: peer.row.name,
+        peer_verified: peer.row.verified,
+        proposal_delivered: None,
+        state: st.word().into(),
+        suspended_by: (0..2u8)
+            .filter(|a| st.suspended[*a as usize])
+            .map(side)
+            .collect(),
+        terminated_by: st.terminated_by.map(side),
+        terms: None,
+    };
+    if detail {
+        let ids = b.identities();
+        v.identities = Some([ids[0].token(), ids[1].token()]);
+        let request = |ours: bool| {
+            move |(h, r): (&Hash, &hotline_core::book::OpenRequest)| api::OpenRequest {
+                deadline: r.deadline,
+                hash: hex(h),
+                on_miss: r.on_miss.name().into(),
+                ours,
+            }
+        };
+        v.open_requests = Some(
+            b.open_requests[me as usize]
                 .iter()
-                .map(|(h, r)| json!({"hash": hex(h), "deadline": r.deadline, "on_miss": r.on_miss.name(), "ours": true}))
-                .chain(b.open_requests[b.peer() as usize].iter().map(|(h, r)| json!({"hash": hex(h), "deadline": r.deadline, "on_miss": r.on_miss.name(), "ours": false})))
-                .collect();
-            obj.insert("open_requests".into(), json!(reqs));
-            obj.insert("open_alerts".into(), json!(rt.open_alerts()));
-        }
-        Ok(v)
+                .map(request(true))
+                .chain(b.open_requests[them as usize].iter().map(request(false)))
+                .collect(),
+        );
+        v.open_alerts = Some(rt.open_alerts().iter().cloned().collect());
+        v.terms = Some(terms(b.terms()));
     }
+    Ok(v)
+}
 
-    /// JSON of stored entry rows, with delivery state.
-    pub async fn entries_json(
-        &self,
-        id: &Hash,
-        rows: Vec<hotline_store::EntryRow>,
-    ) -> Result<Vec<Value>, StationError> {
-        let arc = self.channel(id)?;
-        let rt = arc.lock().await;
-        let me = rt.book().me();
-        let delivered = rt.delivered_upto();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let env = hotline_proto::Envelope::decode(
-                &r.envelope,
-                hotline_proto::MAX_ENTRY_BYTES_CAP as usize,
-            )
+/// Stored entry rows of one channel as the API shows them, with delivery state.
+pub async fn entries(
+    engine: &Engine,
+    id: &Hash,
+    rows: Vec<EntryRow>,
+) -> Result<Vec<api::Entry>, StationError> {
+    let arc = engine.channel(id)?;
+    let rt = arc.lock().await;
+    let me = rt.book().me();
+    let delivered = rt.delivered_upto();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let env = hotline_proto::Envelope::decode(
+            &r.envelope,
+            hotline_proto::MAX_ENTRY_BYTES_CAP as usize,
+        )
+        .map_err(|e| StationError::Storage(e.to_string()))?;
+        let e = env
+            .peek()
             .map_err(|e| StationError::Storage(e.to_string()))?;
-            let e = env
-                .peek()
-                .map_err(|e| StationError::Storage(e.to_string()))?;
-            let own = r.author == me;
-            let acked = !rt.book().unacked[r.author as usize].contains_key(&r.hash);
-            let is_msg = e.body.kind() == hotline_proto::Kind::Message;
-            let state = if own {
-                if is_msg && acked && r.seq <= delivered {
-                    "acknowledged"
-                } else if r.seq <= delivered {
-                    "delivered"
-                } else if r.seq <= rt.sent_upto() {
-                    "sent"
-                } else {
-                    "queued"
-                }
-            } else if is_msg && acked {
-                "acknowledged"
+        let own = r.author == me;
+        let acked = !rt.book().unacked[r.author as usize].contains_key(&r.hash);
+        let is_msg = e.body.kind() == Kind::Message;
+        let delivery = if own {
+            if is_msg && acked && r.seq <= delivered {
+                api::DeliveryState::Acknowledged
+            } else if r.seq <= delivered {
+                api::DeliveryState::Delivered
+            } else if r.seq <= rt.sent_upto() {
+                api::DeliveryState::Sent
             } else {
-                "received"
-            };
-            out.push(json!({
-                "cursor": r.cursor,
-                "hash": hex(&r.hash),
-                "author": r.author,
-                "own": own,
-                "seq": r.seq,
-                "lamport": r.lamport,
-                "time": e.time,
-                "stored_at": r.stored_at,
-                "by": e.by,
-                "kind": e.body.kind().name(),
-                "body": view::body(&e.body),
-                "delivered": !own || r.seq <= delivered,
-                "delivery": state,
-            }));
-        }
-        Ok(out)
+                api::DeliveryState::Queued
+            }
+        } else if is_msg && acked {
+            api::DeliveryState::Acknowledged
+        } else {
+            api::DeliveryState::Received
+        };
+        out.push(api::Entry {
+            author: r.author,
+            body: view::body(&e.body),
+            by: e.by.clone(),
+            channel: None,
+            cursor: r.cursor,
+            delivered: !own || r.seq <= delivered,
+            delivery,
+            hash: hex(&r.hash),
+            kind: e.body.kind().name().into(),
+            lamport: r.lamport,
+            own,
+            seq: r.seq,
+            stored_at: r.stored_at,
+            time: e.time,
+        });
+    }
+    Ok(out)
+}
+
+/// A pinned peer with its link's live health.
+pub fn peer(engine: &Engine, p: &PeerRt) -> api::Peer {
+    let h = engine.link_health(p.row.id);
+    api::Peer {
+        addr_in_use: h.addr,
+        addrs: p.row.addrs.clone(),
+        fingerprint: p.identity.fingerprint().to_string(),
+        key: p.row.token.clone(),
+        link: link_state(h.up),
+        link_since: h.since,
+        name: p.row.name.clone(),
+        rel: p.row.rel.clone(),
+        rtt_ms: h.rtt_ms,
+        verified: p.row.verified,
     }
 }
 
-/// The JSON of an alert, as the API and the hook show it.
+/// An alert as the API lists it.
+pub fn alert(a: &AlertRow) -> api::Alert {
+    api::Alert {
+        cause: a.cause.clone(),
+        channel: a.channel.map(|c| hex(&c)),
+        cleared_at: a.cleared_at,
+        id: a.id,
+        key: a.key.clone(),
+        kind: a.kind.clone(),
+        raised_at: a.raised_at,
+    }
+}
+
+/// An alert as the event stream and the alert hook carry it: the same
+/// fields as [`alert`], as a JSON value to embed in an event.
 pub fn alert_json(a: &AlertRow) -> Value {
-    json!({
-        "id": a.id,
-        "kind": a.kind,
-        "channel": a.channel.map(|c| hex(&c)),
-        "key": a.key,
-        "cause": a.cause,
-        "raised_at": a.raised_at,
-        "cleared_at": a.cleared_at,
-    })
+    to_value(alert(a))
+}
+
+/// A user as the API lists it; the token hash stays inside.
+pub fn user(u: &UserRow) -> api::User {
+    api::User {
+        created_at: u.created_at,
+        name: u.name.clone(),
+        revoked_at: u.revoked_at,
+        role: u.role.clone(),
+    }
+}
+
+/// An audit line in its export form, the one `hotline audit verify` checks.
+pub fn audit_line(a: &AuditRow) -> api::AuditLine {
+    api::AuditLine {
+        action: a.action.clone(),
+        at: a.at,
+        hash: hex(&a.hash),
+        id: a.id,
+        prev: hex(&a.prev),
+        result: a.result.clone(),
+        target: a.target.clone(),
+        user: a.user.clone(),
+    }
+}
+
+/// A channel's terms in the API's units. The export file shows the same
+/// view ([`view::terms`]); a test below holds the two equal.
+pub fn terms(t: &hotline_proto::Terms) -> api::Terms {
+    let (contact_every_ms, contact_at_utc) = match &t.contact {
+        ContactSchedule::Every(ms) => (Some(*ms), vec![]),
+        ContactSchedule::At(mins) => (
+            None,
+            mins.iter()
+                .map(|m| format!("{:02}:{:02}", m / 60, m % 60))
+                .collect(),
+        ),
+    };
+    let w = &t.ack_windows_ms;
+    api::Terms {
+        ack_windows_ms: api::AckWindows {
+            flash: w[0],
+            immediate: w[1],
+            priority: w[2],
+            routine: w[3],
+        },
+        contact_at_utc,
+        contact_every_ms,
+        contact_grace: t.contact_grace_permille as f64 / 1000.0,
+        languages: t.languages.clone(),
+        max_entry_bytes: t.max_entry_bytes,
+    }
+}
+
+fn link_state(up: bool) -> api::LinkState {
+    if up {
+        api::LinkState::Up
+    } else {
+        api::LinkState::Down
+    }
+}
+
+impl Engine {
+    /// The channel view as a JSON value, for callers that inspect it loosely.
+    pub async fn channel_json(&self, id: &Hash, detail: bool) -> Result<Value, StationError> {
+        Ok(to_value(channel(self, id, detail).await?))
+    }
+}
+
+/// A view as a JSON value. The views are plain data with string keys, for
+/// which serialising cannot fail.
+fn to_value(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_match_the_export_view_for_both_schedules() {
+        let mut t = hotline_proto::Terms::default();
+        for contact in [
+            ContactSchedule::Every(600_000),
+            ContactSchedule::At(vec![540, 1020]),
+        ] {
+            t.contact = contact;
+            t.contact_grace_permille = 2500;
+            t.languages = vec!["en".into(), "uk".into()];
+            assert_eq!(serde_json::to_value(terms(&t)).unwrap(), view::terms(&t));
+            assert_eq!(
+                serde_json::to_string(&terms(&t)).unwrap(),
+                view::terms(&t).to_string(),
+                "same bytes, not only the same value"
+            );
+        }
+    }
+
+    #[test]
+    fn an_alert_keeps_its_nulls() {
+        let a = AlertRow {
+            id: 7,
+            kind: "link-down".into(),
+            channel: None,
+            key: "link-down:bravo".into(),
+            cause: "bravo unreachable".into(),
+            raised_at: 1,
+            cleared_at: None,
+        };
+        assert_eq!(
+            alert_json(&a).to_string(),
+            r#"{"cause":"bravo unreachable","channel":null,"cleared_at":null,"id":7,"key":"link-down:bravo","kind":"link-down","raised_at":1}"#
+        );
+    }
 }

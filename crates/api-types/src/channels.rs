@@ -1,0 +1,172 @@
+//! Channels: proposing, the summary every list shows, and the detail of one.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `POST /v1/channels`: propose a channel to a pinned peer with its terms.
+/// Every term left out takes the protocol's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenChannel {
+    /// The local name of the peer to propose to.
+    pub peer: String,
+    /// Contact check cadence (`1h`, `10m`, `2s`); excludes `contact_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_every: Option<String>,
+    /// Fixed UTC contact times (`09:00,17:00`); excludes `contact_every`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_at: Option<String>,
+    /// How many cadences may pass before `contact-missed` (1.0 up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_grace: Option<f64>,
+    /// Acknowledgement window per precedence name, as a duration (`flash` → `10m`).
+    #[serde(default)]
+    pub ack_windows: BTreeMap<String, String>,
+    /// The largest entry either side may send, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entry_bytes: Option<u64>,
+    /// Languages the channel is conducted in, for translations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub languages: Option<Vec<String>>,
+    /// The ended channel (64 hex) this one continues, so the record links them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopens: Option<String>,
+}
+
+/// Which end of a channel did something, from this station's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// This station.
+    Us,
+    /// The counterpart.
+    Peer,
+}
+
+/// A channel as `GET /v1/channels` lists it, and with the detail fields as
+/// `GET /v1/channels/{id}` and `POST /v1/channels` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    /// Where this station's entries stand on their way to the peer.
+    pub delivery: Delivery,
+    /// How long each side's transcript is.
+    pub entries: EntryCounts,
+    /// The link and the last signs of life from the peer.
+    pub health: ChannelHealth,
+    /// The channel id: the hash of its opening entry, 64 hex.
+    pub id: String,
+    /// Detail only: both ends' identity tokens, indexed by author number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<[String; 2]>,
+    /// This station's author number: 0 if it proposed the channel, 1 if it accepted.
+    pub me: u8,
+    /// Detail only: keys of the channel's open policy alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_alerts: Option<Vec<String>>,
+    /// Detail only: requests awaiting a decision, ours first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_requests: Option<Vec<OpenRequest>>,
+    /// The peer's local name, as `hotline peer list` shows it.
+    pub peer: String,
+    /// Whether the peer's fingerprint was confirmed; until then only ROUTINE traffic flows.
+    pub peer_verified: bool,
+    /// Only when proposing: whether the proposal reached the peer before the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_delivered: Option<bool>,
+    /// proposed, active, suspended or terminated (the core's words).
+    pub state: String,
+    /// Which sides hold a suspension; traffic resumes when both have lifted theirs.
+    pub suspended_by: Vec<Side>,
+    /// Which side ended the channel; `null` while it has not ended.
+    pub terminated_by: Option<Side>,
+    /// Detail only: the agreed terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<Terms>,
+}
+
+/// Counts of this station's own entries by how far they got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Covered by the peer's checkpoint: durably held at both ends.
+    pub delivered: u64,
+    /// Committed here and not yet handed to the link.
+    pub queued: u64,
+    /// Handed to the link, not yet confirmed by the peer.
+    pub sent: u64,
+    /// Our messages the peer has not acknowledged (a person there has not read them).
+    pub unacknowledged_ours: u64,
+    /// The peer's messages nobody here has acknowledged yet.
+    pub unacknowledged_theirs: u64,
+}
+
+/// Transcript lengths, each side's entries numbered from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryCounts {
+    /// Entries this station wrote.
+    pub ours: u64,
+    /// Entries the peer wrote, as held here.
+    pub theirs: u64,
+}
+
+/// The link to the channel's peer and the last signs of life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelHealth {
+    /// Unix ms when the peer last confirmed delivery (our clock); `null` if never.
+    pub last_delivered_to_peer: Option<u64>,
+    /// Unix ms when the last peer entry was stored here; `null` if none yet.
+    pub last_from_peer: Option<u64>,
+    /// Whether the outbound session to the peer is up.
+    pub link: crate::LinkState,
+    /// Unix ms since when the link has been in that state; `null` if it never changed.
+    pub since: Option<u64>,
+}
+
+/// A request still awaiting its decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRequest {
+    /// Unix ms after which the `on_miss` action is taken.
+    pub deadline: u64,
+    /// The request entry's hash, 64 hex; a decision cites it.
+    pub hash: String,
+    /// alert, suspend or terminate: what the requesting station does at the deadline.
+    pub on_miss: String,
+    /// Whether this station asked (and so acts at the deadline).
+    pub ours: bool,
+}
+
+/// A channel's agreed terms, in the units the protocol keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Terms {
+    /// How long each precedence may wait for its acknowledgement, in ms.
+    pub ack_windows_ms: AckWindows,
+    /// Fixed contact times (`HH:MM` UTC); empty when contact is by cadence.
+    pub contact_at_utc: Vec<String>,
+    /// Contact check cadence in ms; `null` when contact is at fixed times.
+    pub contact_every_ms: Option<u64>,
+    /// How many cadences may pass before `contact-missed`.
+    pub contact_grace: f64,
+    /// Languages the channel is conducted in.
+    pub languages: Vec<String>,
+    /// The largest entry either side may send, in bytes.
+    pub max_entry_bytes: u64,
+}
+
+/// An acknowledgement window per precedence, in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckWindows {
+    /// For FLASH: the shortest.
+    pub flash: u64,
+    /// For IMMEDIATE.
+    pub immediate: u64,
+    /// For PRIORITY.
+    pub priority: u64,
+    /// For ROUTINE: the longest.
+    pub routine: u64,
+}
+
+/// `GET /v1/channels`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channels {
+    /// Every channel this station holds, in no particular order, without detail fields.
+    pub channels: Vec<Channel>,
+}

@@ -1,0 +1,91 @@
+//! Counterpart stations: pinning, verifying, listing.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/peers`: pin a counterpart's key with where to reach it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPeer {
+    /// The local name commands use for the peer; unique on this station.
+    pub name: String,
+    /// The counterpart's identity token (`hotline1…`), obtained by any channel.
+    pub key: String,
+    /// Where it listens, primary first; tried in this order.
+    #[serde(default)]
+    pub addrs: Vec<String>,
+    /// One more address, put before `addrs`: a shorthand for a single-address peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// Releasability code (e.g. UKR, ACME) that decides what may be shared with it.
+    #[serde(default)]
+    pub rel: Option<String>,
+}
+
+/// `POST /v1/peers/{name}/verify`: the fingerprint as read out of band.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPeer {
+    /// The 60 digits the counterpart read aloud; spaces are optional.
+    pub fingerprint: String,
+}
+
+/// Whether this station's outbound session to a peer is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    /// A session is established and answering.
+    Up,
+    /// No session: the peer is unreachable, or has not been dialled yet.
+    Down,
+}
+
+impl LinkState {
+    /// The word shown to people, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Up => "up",
+            LinkState::Down => "down",
+        }
+    }
+}
+
+/// A pinned peer with its link's live health (`GET /v1/peers`, `POST /v1/peers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// The address the link uses or last tried; `null` before the first attempt.
+    pub addr_in_use: Option<String>,
+    /// Where it listens, primary first.
+    pub addrs: Vec<String>,
+    /// The fingerprint of the pinned key, to compare with what the counterpart reads.
+    pub fingerprint: String,
+    /// The pinned identity token: the only key the link accepts from this peer.
+    pub key: String,
+    /// Whether the outbound session is up now.
+    pub link: LinkState,
+    /// Unix ms since when the link has been in its current state (0: never changed).
+    pub link_since: u64,
+    /// The local name commands use for it.
+    pub name: String,
+    /// Releasability code, if one was given when pinning.
+    pub rel: Option<String>,
+    /// The last measured round trip, in ms; `null` until one was measured.
+    pub rtt_ms: Option<u64>,
+    /// Whether the fingerprint was confirmed out of band; until then only ROUTINE traffic flows.
+    pub verified: bool,
+}
+
+/// `GET /v1/peers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peers {
+    /// Every pinned peer, oldest first.
+    pub peers: Vec<Peer>,
+}
+
+/// `POST /v1/peers/{name}/verify` when the fingerprint matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerVerified {
+    /// The peer whose channels may now carry every precedence.
+    pub name: String,
+    /// Always true: a mismatch is a 409 refusal instead.
+    pub verified: bool,
+}

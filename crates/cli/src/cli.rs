@@ -1,0 +1,298 @@
+//! The command line: every command, flag and help text, and nothing else.
+//! What a command does lives in `cmd/`, `serve.rs`, `demo.rs` and `bench.rs`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verify) · 2 usage · 3 station not reachable · 4 refused by the station · 5 other error.
+A running station is needed for every command except init, id, serve, demo, bench and the verify commands.
+Start with `hotline demo` to see two stations working, or read README.md for a walkthrough.";
+
+/// hotline — a secure, always-tested, auditable direct line between two organisations.
+#[derive(Parser)]
+#[command(name = "hotline", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The station's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTLINE_DATA",
+        default_value = "hotline-data"
+    )]
+    pub data: PathBuf,
+    /// API token to act with (default: DATA/admin.token).
+    #[arg(long, global = true, env = "HOTLINE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Create a station: keys (mode 0600), database, config and an admin token. Prints the identity token.
+    Init {
+        /// The station's name, shown to people.
+        #[arg(long)]
+        name: String,
+        /// Where to listen for peers.
+        #[arg(long, default_value = hotline_station::config::DEFAULT_LISTEN)]
+        listen: String,
+        /// Where the local HTTP API and console listen (keep it on loopback).
+        #[arg(long, default_value = hotline_station::config::DEFAULT_API)]
+        api: String,
+    },
+    /// Print this station's identity token, or its fingerprint to read to the counterpart.
+    Id {
+        /// Print the 12×5-digit fingerprint instead of the token.
+        #[arg(long)]
+        fingerprint: bool,
+    },
+    /// Run the station in the foreground (Ctrl-C or SIGTERM: drain, commit, exit 0).
+    Serve {
+        /// Program to run for every alert, with the alert as JSON on stdin (overrides the config).
+        #[arg(long)]
+        alert_hook: Option<String>,
+    },
+    /// Two stations on loopback with a verified channel and their consoles, in one command.
+    Demo,
+    /// Measure durable messages per second and latency between two station processes.
+    Bench(crate::bench::BenchArgs),
+    /// Pin, list and verify counterpart stations.
+    #[command(subcommand)]
+    Peer(PeerCmd),
+    /// Open, accept, list and show channels.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+    /// Send a message; prints the entry hash.
+    Send {
+        /// Channel id.
+        channel: String,
+        /// flash, immediate, priority or routine.
+        #[arg(long, default_value = "routine")]
+        precedence: String,
+        /// One-line subject.
+        #[arg(long, default_value = "")]
+        subject: String,
+        /// The text, or - to read it from standard input.
+        text: String,
+    },
+    /// Counterpart messages by precedence, with their acknowledgement state.
+    Inbox {
+        /// Only this channel.
+        channel: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a counterpart entry (a person has read it).
+    Ack {
+        /// The entry's hash.
+        entry: String,
+    },
+    /// Ask the counterpart for a decision by a deadline; prints the entry hash.
+    Request {
+        /// Channel id.
+        channel: String,
+        /// A duration (10m, 48h) or an RFC 3339 time.
+        #[arg(long)]
+        deadline: String,
+        /// What this station does if no decision arrives in time: alert, suspend or terminate.
+        #[arg(long, default_value = "alert")]
+        on_miss: String,
+        /// An answer to offer (repeat for several).
+        #[arg(long = "option")]
+        options: Vec<String>,
+        /// The question.
+        question: String,
+    },
+    /// Answer a counterpart's request; prints the entry hash.
+    Decide {
+        /// The request's hash.
+        entry: String,
+        /// Option number (1-based) or text.
+        #[arg(long)]
+        choice: String,
+        /// Explanation.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Suspend substantive traffic on a channel until this station resumes.
+    Suspend(ReasonArgs),
+    /// Lift this station's suspension.
+    Resume {
+        /// Channel id.
+        channel: String,
+    },
+    /// End a channel for good.
+    Terminate(ReasonArgs),
+    /// Record how an entry reads in another language; prints the entry hash.
+    Translate {
+        /// The entry's hash.
+        entry: String,
+        /// Language tag, e.g. en, ru, uk.
+        #[arg(long)]
+        lang: String,
+        /// The rendering.
+        text: String,
+    },
+    /// List alerts with their cause and whether cleared.
+    Alerts {
+        /// Only open alerts.
+        #[arg(long)]
+        open: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage API users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Export and verify the local audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Export and verify transcripts for oversight.
+    #[command(subcommand)]
+    Transcript(TranscriptCmd),
+}
+
+#[derive(Args)]
+pub struct ReasonArgs {
+    /// Channel id.
+    pub channel: String,
+    /// Why.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+#[derive(Subcommand)]
+pub enum PeerCmd {
+    /// Pin a counterpart's identity token with its addresses (primary first).
+    Add {
+        /// Local name for the peer.
+        name: String,
+        /// Its identity token (hotline1…).
+        #[arg(long)]
+        key: String,
+        /// HOST:PORT where it listens (repeat: primary first).
+        #[arg(long = "addr", required = true)]
+        addrs: Vec<String>,
+        /// Releasability code (e.g. UKR, ACME).
+        #[arg(long)]
+        rel: Option<String>,
+    },
+    /// Confirm a peer's fingerprint as read out of band; exit 1 on mismatch.
+    Verify {
+        /// The peer's name.
+        name: String,
+        /// The 60 digits the counterpart read to you (spaces optional).
+        #[arg(long)]
+        fingerprint: String,
+    },
+    /// List pinned peers.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ChannelCmd {
+    /// Propose a channel to a peer; prints the channel id as its last line.
+    Open {
+        /// The peer's name.
+        peer: String,
+        /// Contact check cadence, e.g. 1h, 10m, 2s.
+        #[arg(long, conflicts_with = "contact_at")]
+        contact_every: Option<String>,
+        /// Fixed UTC contact times, e.g. 09:00,17:00.
+        #[arg(long)]
+        contact_at: Option<String>,
+        /// Grace factor before contact-missed (default 1.5).
+        #[arg(long)]
+        contact_grace: Option<f64>,
+        /// Acknowledgement window per precedence, e.g. flash=10m (repeatable).
+        #[arg(long = "ack-window")]
+        ack_windows: Vec<String>,
+        /// Largest entry either side may send, in bytes.
+        #[arg(long)]
+        max_entry_bytes: Option<u64>,
+        /// The ended channel this one continues.
+        #[arg(long)]
+        reopens: Option<String>,
+    },
+    /// Accept a proposed channel; fails while the proposal has not arrived.
+    Accept {
+        /// Channel id.
+        channel: String,
+    },
+    /// List channels.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a channel: state, terms, health, delivery.
+    Show {
+        /// Channel id.
+        channel: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Add a user; prints the new token once.
+    Add {
+        /// Name.
+        name: String,
+        /// principal, operator, auditor or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List users.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a user's token.
+    Revoke {
+        /// Name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Write the audit log as JSON Lines.
+    Export {
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check an exported audit log's hash chain, offline.
+    Verify {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TranscriptCmd {
+    /// Write a self-contained, verifiable transcript of a channel.
+    Export {
+        /// Channel id.
+        channel: String,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Verify an exported transcript offline; exit 0 only when everything verifies.
+    Verify {
+        /// The file.
+        file: PathBuf,
+    },
+}

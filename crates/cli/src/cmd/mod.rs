@@ -1,0 +1,47 @@
+//! What each command does, one file per command group. Every command that
+//! needs a station talks to it through [`Client`](crate::client::Client)
+//! and the types of `hotline-api-types`.
+
+pub mod alerts;
+pub mod audit;
+pub mod channel;
+pub mod entry;
+pub mod peer;
+pub mod station;
+pub mod transcript;
+pub mod user;
+
+use crate::client::Failure;
+use anyhow::Context;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Prints a `--json` listing: pretty, as the API's fields are named.
+fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Writes an export to a file (atomically, via a temporary name) or to standard output.
+fn write_out(output: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
+    match output {
+        Some(p) => {
+            let tmp = p.with_extension("tmp");
+            std::fs::write(&tmp, text)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &p).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!("wrote {}", p.display());
+            Ok(())
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Reads a file to verify; one that cannot be read fails the check (exit 1).
+fn read_file(p: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(p)
+        .map_err(|e| Failure::Check(format!("cannot read {}: {e}", p.display())).into())
+}

@@ -1,0 +1,57 @@
+//! `peer add`, `peer verify`, `peer list`.
+
+use super::print_json;
+use crate::cli::PeerCmd;
+use crate::client::{Client, Failure};
+use crate::out;
+use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, VerifyPeer};
+
+/// Runs a `peer` subcommand.
+pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
+    match p {
+        PeerCmd::Add {
+            name,
+            key,
+            addrs,
+            rel,
+        } => {
+            let body = NewPeer {
+                name: name.clone(),
+                key,
+                addrs,
+                addr: None,
+                rel,
+            };
+            let r: Peer = c.post("/v1/peers", &body)?;
+            println!(
+                "pinned {} (unverified): fingerprint {}",
+                name, r.fingerprint
+            );
+            println!(
+                "confirm it out of band, then: hotline peer verify {name} --fingerprint \"…\""
+            );
+        }
+        PeerCmd::Verify { name, fingerprint } => {
+            let body = VerifyPeer { fingerprint };
+            match c.post::<_, PeerVerified>(&format!("/v1/peers/{name}/verify"), &body) {
+                Ok(_) => println!("{name} verified"),
+                // A mismatch is the check failing, not the station refusing.
+                Err(e) => match e.downcast_ref::<Failure>() {
+                    Some(Failure::Refused(m)) if m.contains("does not match") => {
+                        return Err(Failure::Check(m.clone()).into())
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+        PeerCmd::List { json } => {
+            let r: Peers = c.get("/v1/peers")?;
+            if json {
+                print_json(&r.peers)?;
+            } else {
+                out::peers(&r.peers);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! `/metrics`: Prometheus text, open like `/v1/health` so that scrapers need no token.
+
+use crate::api::Api;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use hotline_store::Store;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// `GET /metrics`.
+pub async fn render(State(api): State<Api>) -> Response {
+    let e = &api.engine;
+    let m = e.metrics();
+    let up = e.links_up();
+    // A storage failure shows as no open alerts rather than failing the scrape.
+    let open = e
+        .db()
+        .read(|s| s.alerts(true, 100_000))
+        .await
+        .map(|a| a.len())
+        .unwrap_or(0);
+    let mut queue = 0u64;
+    for (_, c) in e.all_channels() {
+        let c = c.lock().await;
+        queue += c.book().len(c.book().me()) - c.delivered_upto();
+    }
+    let mut t = String::new();
+    let _ = writeln!(t, "# HELP hotline_entries_total Entries committed, by direction and kind.\n# TYPE hotline_entries_total counter");
+    for ((dir, kind), n) in m.entries.lock().unwrap().iter() {
+        let _ = writeln!(
+            t,
+            "hotline_entries_total{{direction=\"{dir}\",kind=\"{kind}\"}} {n}"
+        );
+    }
+    let _ = writeln!(t, "# HELP hotline_entries_rejected_total Peer input rejected.\n# TYPE hotline_entries_rejected_total counter\nhotline_entries_rejected_total {}", m.entries_rejected.load(Relaxed));
+    let _ = writeln!(t, "# HELP hotline_checkpoints_received_total Checkpoints received from peers.\n# TYPE hotline_checkpoints_received_total counter\nhotline_checkpoints_received_total {}", m.checkpoints_received.load(Relaxed));
+    let h = &m.delivery_ms;
+    let _ = writeln!(t, "# HELP hotline_delivery_latency_ms From our commit to the peer's checkpoint covering the entry.\n# TYPE hotline_delivery_latency_ms histogram");
+    let mut cum = 0;
+    for (i, b) in h.bounds.iter().enumerate() {
+        cum += h.counts[i].load(Relaxed);
+        let _ = writeln!(t, "hotline_delivery_latency_ms_bucket{{le=\"{b}\"}} {cum}");
+    }
+    cum += h.counts[h.bounds.len()].load(Relaxed);
+    let _ = writeln!(t, "hotline_delivery_latency_ms_bucket{{le=\"+Inf\"}} {cum}");
+    let _ = writeln!(
+        t,
+        "hotline_delivery_latency_ms_sum {}\nhotline_delivery_latency_ms_count {}",
+        h.sum.load(Relaxed),
+        h.count.load(Relaxed)
+    );
+    let _ = writeln!(t, "# HELP hotline_links_up Outbound links up.\n# TYPE hotline_links_up gauge\nhotline_links_up {up}");
+    let _ = writeln!(t, "# HELP hotline_alerts_open Open alerts.\n# TYPE hotline_alerts_open gauge\nhotline_alerts_open {open}");
+    let _ = writeln!(t, "# HELP hotline_queue_depth Own entries not yet covered by a peer checkpoint.\n# TYPE hotline_queue_depth gauge\nhotline_queue_depth {queue}");
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
+}

@@ -1,0 +1,57 @@
+//! Counterpart stations: `/v1/peers`, `/v1/peers/{name}/verify`.
+
+use super::{parse, CreatedJson, R};
+use crate::api::auth::Authed;
+use crate::api::{Act, Api};
+use crate::error::StationError;
+use crate::views;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, VerifyPeer};
+
+/// `GET /v1/peers`, oldest first.
+pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
+    let e = &api.engine;
+    let mut ps = e.peers();
+    ps.sort_by_key(|p| p.row.id);
+    Ok(Json(Peers {
+        peers: ps.iter().map(|p| views::peer(e, p)).collect(),
+    }))
+}
+
+/// `POST /v1/peers`: pin a key; admin only.
+pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<Peer>> {
+    u.need(Act::Admin)?;
+    let p: NewPeer = parse(&body)?;
+    let mut addrs = p.addrs;
+    if let Some(a) = p.addr {
+        addrs.insert(0, a);
+    }
+    let e = &api.engine;
+    let row = e.add_peer(&p.name, &p.key, addrs, p.rel).await?;
+    let rt = e.peer(row.id)?;
+    Ok((StatusCode::CREATED, Json(views::peer(e, &rt))))
+}
+
+/// `POST /v1/peers/{name}/verify`: confirm the fingerprint read out of band; admin only.
+pub async fn verify(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+    body: Bytes,
+) -> R<Json<PeerVerified>> {
+    u.need(Act::Admin)?;
+    let v: VerifyPeer = parse(&body)?;
+    if api.engine.verify_peer(&name, &v.fingerprint).await? {
+        Ok(Json(PeerVerified {
+            name,
+            verified: true,
+        }))
+    } else {
+        Err(StationError::Conflict(format!(
+            "the fingerprint does not match the key pinned for {name}: do not verify; check the key with the counterpart"
+        )))
+    }
+}

@@ -1,0 +1,36 @@
+//! The station itself and the caller: `/v1/health`, `/v1/identity`, `/v1/whoami`.
+
+use super::R;
+use crate::api::auth::Authed;
+use crate::api::Api;
+use axum::extract::State;
+use axum::Json;
+use hotline_api_types::{Health, StationIdentity, WhoAmI};
+
+/// `GET /v1/health`: open, so that monitors need no token.
+pub async fn health(State(api): State<Api>) -> Json<Health> {
+    let e = &api.engine;
+    Json(Health {
+        identity: e.identity().token(),
+        name: e.name().to_owned(),
+        status: "ok".into(),
+    })
+}
+
+/// `GET /v1/identity`.
+pub async fn identity(State(api): State<Api>, _: Authed) -> R<Json<StationIdentity>> {
+    let id = api.engine.identity();
+    Ok(Json(StationIdentity {
+        fingerprint: id.fingerprint().to_string(),
+        name: api.engine.name().to_owned(),
+        token: id.token(),
+    }))
+}
+
+/// `GET /v1/whoami`.
+pub async fn whoami(Authed(u): Authed) -> R<Json<WhoAmI>> {
+    Ok(Json(WhoAmI {
+        name: u.name,
+        role: u.role.name().into(),
+    }))
+}

@@ -1,0 +1,83 @@
+//! API users: `/v1/users`, `/v1/users/{name}/revoke`; all admin only.
+
+use super::{parse, CreatedJson, R};
+use crate::api::auth::Authed;
+use crate::api::{Act, Api, Role, User};
+use crate::engine::now_ms;
+use crate::error::StationError;
+use crate::views;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use hotline_api_types::{NewUser, UserCreated, UserRevoked, Users};
+use hotline_store::Store;
+
+/// `GET /v1/users`, revoked ones included.
+pub async fn list(State(api): State<Api>, u: Authed) -> R<Json<Users>> {
+    u.need(Act::Admin)?;
+    let rows = api.engine.db().read(|s| s.users()).await?;
+    Ok(Json(Users {
+        users: rows.iter().map(views::user).collect(),
+    }))
+}
+
+/// `POST /v1/users`: the token is made here, shown once, and only its hash kept.
+pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<UserCreated>> {
+    u.need(Act::Admin)?;
+    let r: NewUser = parse(&body)?;
+    let role = Role::parse(&r.role).ok_or_else(|| {
+        StationError::BadRequest("role must be principal, operator, auditor or admin".into())
+    })?;
+    let name = r.name.trim().to_owned();
+    if name.is_empty()
+        || name.len() > 64
+        || name == hotline_proto::entry::BY_STATION
+        || name.chars().any(|c| c.is_control())
+    {
+        return Err(StationError::BadRequest(
+            "a user name is 1–64 printable characters and not \"station\"".into(),
+        ));
+    }
+    let token = crate::config::new_token();
+    let th = hotline_proto::sha256(token.as_bytes());
+    let n2 = name.clone();
+    api.engine
+        .db()
+        .call(move |s| s.add_user(&n2, role.name(), &th, now_ms()))
+        .await?;
+    api.users.write().unwrap().insert(
+        th,
+        User {
+            name: name.clone(),
+            role,
+        },
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(UserCreated {
+            name,
+            role: role.name().into(),
+            token,
+        }),
+    ))
+}
+
+/// `POST /v1/users/{name}/revoke`: the token stops working at once.
+pub async fn revoke(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+) -> R<Json<UserRevoked>> {
+    u.need(Act::Admin)?;
+    let n2 = name.clone();
+    api.engine
+        .db()
+        .call(move |s| s.revoke_user(&n2, now_ms()))
+        .await?;
+    api.users.write().unwrap().retain(|_, u| u.name != name);
+    Ok(Json(UserRevoked {
+        name,
+        revoked: true,
+    }))
+}

@@ -1,0 +1,159 @@
+//! The local HTTP API (SPEC §8): JSON over loopback, bearer tokens per user,
+//! roles enforced in one place, every action in the audit log.
+//!
+//! This module holds the shared state, the routes and the role rule;
+//! [`auth`] turns a token into a user, [`audit`] records every action,
+//! [`error`] decides every status code, and `handlers/` has one file per
+//! resource. The bodies are the types of `hotline-api-types`.
+
+mod audit;
+mod auth;
+mod error;
+mod handlers;
+
+use crate::engine::Engine;
+use axum::routing::{get, post};
+use axum::Router;
+use handlers::{alerts, audit as audit_log, channels, entries, events, metrics, peers, station};
+use handlers::{author, users};
+use hotline_proto::{Hash, Precedence};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Largest request body accepted (an entry may be up to 1 MiB by default).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// A role (SPEC §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything on channels.
+    Principal,
+    /// Messages up to IMMEDIATE, acks, contact.
+    Operator,
+    /// Read and export only.
+    Auditor,
+    /// Peers, users, keys — and, as the station's owner, everything else.
+    Admin,
+}
+
+impl Role {
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "principal" => Some(Role::Principal),
+            "operator" => Some(Role::Operator),
+            "auditor" => Some(Role::Auditor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    /// The role's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Principal => "principal",
+            Role::Operator => "operator",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// What a request wants to do, for the role check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Read anything.
+    Read,
+    /// Send a message of a precedence.
+    Send(Precedence),
+    /// Acknowledge.
+    Ack,
+    /// Requests, decisions, translations, lifecycle, opening and accepting channels.
+    Channel,
+    /// Peers, users.
+    Admin,
+}
+
+/// The one place where roles are enforced, for the API and the console alike.
+pub fn allowed(role: Role, act: Act) -> Result<(), String> {
+    let ok = match (role, act) {
+        (_, Act::Read) => true,
+        (Role::Admin, _) => true,
+        (Role::Principal, Act::Send(_) | Act::Ack | Act::Channel) => true,
+        (Role::Operator, Act::Send(p)) => p != Precedence::Flash,
+        (Role::Operator, Act::Ack) => true,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(match act {
+        Act::Send(Precedence::Flash) => "sending FLASH needs the principal or admin role".into(),
+        Act::Send(_) | Act::Ack => "this needs the operator, principal or admin role".into(),
+        Act::Channel => "this needs the principal or admin role".into(),
+        Act::Admin => "this needs the admin role".into(),
+        Act::Read => "reading is open to every role".into(),
+    })
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Entries the user writes carry this name, and so does the audit log.
+    pub name: String,
+    /// Decides what the user may do, through [`allowed`].
+    pub role: Role,
+}
+
+/// Shared API state. The fields are public because the station assembles
+/// it at start-up; handlers reach the engine only through its methods.
+#[derive(Clone)]
+pub struct Api {
+    /// The station's engine: every read and every write goes through it.
+    pub engine: Arc<Engine>,
+    /// Token hash → user, loaded at start and kept in step with user changes.
+    pub users: Arc<RwLock<HashMap<Hash, User>>>,
+    /// Hash of the newest audit line.
+    pub audit_head: Arc<tokio::sync::Mutex<Hash>>,
+    /// Turns true when the station stops: live event streams end then, so
+    /// shutdown does not wait on open consoles.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The routes, behind the audit layer and the body limit.
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/v1/health", get(station::health))
+        .route("/v1/identity", get(station::identity))
+        .route("/v1/whoami", get(station::whoami))
+        .route("/v1/peers", get(peers::list).post(peers::add))
+        .route("/v1/peers/{name}/verify", post(peers::verify))
+        .route("/v1/channels", get(channels::list).post(channels::open))
+        .route("/v1/channels/{id}", get(channels::show))
+        .route("/v1/channels/{id}/accept", post(channels::accept))
+        .route("/v1/channels/{id}/entries", get(entries::list))
+        .route("/v1/channels/{id}/messages", post(author::message))
+        .route("/v1/channels/{id}/acks", post(author::ack))
+        .route("/v1/channels/{id}/requests", post(author::request))
+        .route("/v1/channels/{id}/decisions", post(author::decision))
+        .route("/v1/channels/{id}/translations", post(author::translation))
+        .route("/v1/channels/{id}/suspend", post(author::suspend))
+        .route("/v1/channels/{id}/resume", post(author::resume))
+        .route("/v1/channels/{id}/terminate", post(author::terminate))
+        .route("/v1/channels/{id}/export", get(channels::export))
+        .route("/v1/entries/{hash}", get(entries::show))
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/events", get(events::stream))
+        .route("/v1/users", get(users::list).post(users::add))
+        .route("/v1/users/{name}/revoke", post(users::revoke))
+        .route("/v1/audit", get(audit_log::list))
+        .route("/metrics", get(metrics::render))
+        .route("/", get(crate::console::index))
+        .route("/console.js", get(crate::console::script))
+        .route("/console.css", get(crate::console::style))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            audit::layer,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(api)
+}
