@@ -33,10 +33,11 @@ pub fn free_port() -> u16 {
             Some((w.next()??, w.next()??))
         })
         .unwrap_or((32768, 60999));
-    let band: Vec<u16> = if lo > 12_000 {
-        (10_000..lo).collect()
+    // 4,096 ports next to that range: few enough that the lock files stay few.
+    let band: Vec<u16> = if lo >= 1024 + 4096 {
+        (lo - 4096..lo).collect()
     } else {
-        (hi.saturating_add(1).max(1024)..=u16::MAX).collect()
+        (hi.saturating_add(1).max(1024)..=hi.saturating_add(4096)).collect()
     };
     let dir = std::env::temp_dir().join("hotline-test-ports");
     let _ = std::fs::create_dir_all(&dir);
