@@ -2,6 +2,9 @@
 
 use std::process::{Command, Output};
 
+#[path = "common/station.rs"]
+mod station;
+
 const BIN: &str = env!("CARGO_BIN_EXE_hotline");
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -68,11 +71,9 @@ fn init_prints_one_token_line_and_keeps_secrets_private() {
 fn commands_needing_a_station_say_so_with_exit_3() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("s");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nothing listens on: reserved for this process, and outside the
+    // range from which anything else on the machine is handed ports.
+    let port = station::free_port();
     assert_eq!(
         code(&run(
             &d,
