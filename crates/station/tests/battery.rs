@@ -95,7 +95,8 @@ impl Rig {
             .count()
     }
     async fn wait_alert(&self, kind: &str) {
-        for _ in 0..250 {
+        // Up to 30 s: generous for a loaded machine; returns as soon as it is there.
+        for _ in 0..1500 {
             if self.alerts(kind).await > 0 {
                 return;
             }
@@ -129,10 +130,10 @@ impl Rig {
     }
 }
 
-/// Reads until the peer closes (or 5 s pass, which fails the test).
+/// Reads until the peer closes (or 30 s pass, which fails the test).
 async fn closed(mut s: TcpStream) {
     let mut buf = [0u8; 4096];
-    let r = tokio::time::timeout(Duration::from_secs(5), async {
+    let r = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match s.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
@@ -148,7 +149,7 @@ async fn recv_closed(
     rx: &mut hotline_link::Receiver<tokio::io::ReadHalf<TcpStream>>,
 ) -> Vec<LinkMsg> {
     let mut got = vec![];
-    let r = tokio::time::timeout(Duration::from_secs(5), async {
+    let r = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(b) = rx.recv(1 << 20).await {
             if let Ok(m) = LinkMsg::from_bytes(&b) {
                 got.push(m);
@@ -311,8 +312,11 @@ async fn a_flood_is_cut_off_and_the_station_stays_responsive() {
         }],
     };
     let flood = hello.to_bytes();
+    // Until the station cuts the connection: however slowly it reads, it reads
+    // faster than its own sustained limit, so the bucket empties (no fixed count
+    // that a slow machine could take longer than the limit's refill to read).
     let sender = tokio::spawn(async move {
-        for _ in 0..20_000 {
+        for _ in 0..10_000_000u32 {
             if tx.send(&flood).await.is_err() {
                 break;
             }
@@ -355,7 +359,7 @@ async fn every_invalid_entry_over_the_wire_is_rejected_alerted_and_not_stored() 
             )
             .await
             .unwrap();
-            let first = tokio::time::timeout(Duration::from_secs(5), rx.recv(1 << 20))
+            let first = tokio::time::timeout(Duration::from_secs(30), rx.recv(1 << 20))
                 .await
                 .unwrap()
                 .unwrap();
@@ -547,7 +551,7 @@ async fn another_peer_is_served_while_one_floods() {
         Ok(LinkMsg::Hello { .. })
     ));
     ctx.send(&LinkMsg::Ping { n: 7 }.to_bytes()).await.unwrap();
-    let pong = tokio::time::timeout(Duration::from_secs(5), crx.recv(1 << 20))
+    let pong = tokio::time::timeout(Duration::from_secs(30), crx.recv(1 << 20))
         .await
         .unwrap()
         .unwrap();

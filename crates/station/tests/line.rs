@@ -30,13 +30,9 @@ impl Side {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+// `free_port`: a port outside the kernel's ephemeral range, held for this test
+// process, so a restarted station finds its port free where its peer expects it.
+include!("../../cli/tests/common/ports.rs");
 
 async fn side(root: &std::path::Path, name: &str, hook: Option<String>) -> Side {
     let dir = root.join(name);
@@ -79,9 +75,9 @@ fn state(e: &Engine, ch: &Hash) -> String {
         .unwrap_or_default()
 }
 
-fn count(e: &Engine, ch: &Hash, kind: hotline_proto::Kind) -> usize {
+async fn count(e: &Engine, ch: &Hash, kind: hotline_proto::Kind) -> usize {
     let c = e.channel(ch).unwrap();
-    let c = c.try_lock().unwrap();
+    let c = c.lock().await;
     (0..2u8)
         .map(|a| {
             (1..=c.book().len(a))
@@ -138,6 +134,7 @@ async fn a_deadline_missed_while_the_requester_was_down_is_acted_on_once_after_r
     let b = side(root.path(), "b", None).await;
     let ch = line(&a, &b, Terms::default()).await;
     let now = hotline_station::engine::now_ms();
+    let deadline = now + 3000;
     let rq = a
         .engine()
         .author(
@@ -145,7 +142,7 @@ async fn a_deadline_missed_while_the_requester_was_down_is_acted_on_once_after_r
             Body::Request {
                 question: "q".into(),
                 options: vec![],
-                deadline: now + 1500,
+                deadline,
                 on_miss: OnMiss::Terminate,
             },
             "a",
@@ -153,7 +150,10 @@ async fn a_deadline_missed_while_the_requester_was_down_is_acted_on_once_after_r
         .await
         .unwrap();
     a.stop().await;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The deadline must pass while the requester is down, or this tests nothing.
+    let left = deadline.saturating_sub(hotline_station::engine::now_ms());
+    assert!(left > 0, "stopping the station took over 3 s");
+    tokio::time::sleep(Duration::from_millis(left + 500)).await;
     a.start().await;
     let ea = a.engine();
     let eb = b.engine();
@@ -164,8 +164,8 @@ async fn a_deadline_missed_while_the_requester_was_down_is_acted_on_once_after_r
     a.start().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ea = a.engine();
-    assert_eq!(count(&ea, &ch, hotline_proto::Kind::Terminate), 1);
-    assert_eq!(count(&eb, &ch, hotline_proto::Kind::Terminate), 1);
+    assert_eq!(count(&ea, &ch, hotline_proto::Kind::Terminate).await, 1);
+    assert_eq!(count(&eb, &ch, hotline_proto::Kind::Terminate).await, 1);
     let text = ea.export(&ch).await.unwrap();
     assert!(text.contains(&format!("deadline missed: {}", hex(&rq.hash()))));
     hotline_core::export::verify(&text).unwrap();
