@@ -1,35 +1,18 @@
-//! The invariants, checked after every step.
-//!
-//! The checker trusts nothing the stations keep in memory. Its picture of each
-//! station is a *mirror* built only from rows read back from that station's
-//! store, each validated by an independent [`ChannelBook`] exactly as the
-//! offline verifier would; the mirror only grows, and is compared with a full
-//! re-read of the store at every restart and at the end, so a store that loses
-//! or rewrites a row is caught too.
+//! The invariants (README, "Invariants"), checked after every step against a
+//! *mirror* of each station's store: its rows read back and validated by an
+//! independent [`ChannelBook`], never what the station keeps in memory.
 
 use crate::station::{Group, Station, ALL};
-use crate::world::ChanSpec;
-use crate::{db, short, Res};
+use crate::{db, short, world::ChanSpec, Res};
 use hotline_core::book::{deadline_reason, Outcome};
-use hotline_core::machine::{is_policy_key, Effect};
-use hotline_core::{ChannelBook, Phase, VerifiedEntry};
-use hotline_proto::checkpoint::SignedCheckpoint;
-use hotline_proto::{hex, Body, ContactSchedule, Hash, Kind, OnMiss};
-use hotline_store::{AlertRow, Store, WriteOp, WriteResult};
+use hotline_core::machine::{is_policy_key, Channel, Effect};
+use hotline_core::{ChannelBook, Phase};
+use hotline_proto::{checkpoint::SignedCheckpoint, ProtoError};
+use hotline_proto::{hex, parse_hash, Body, ContactSchedule, Entry, Hash, Kind, OnMiss};
+use hotline_store::{AlertRow, EntryRow, Store, WriteOp, WriteResult};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 const DAY_MS: u64 = 86_400_000;
-
-/// An own entry a station's process `incarnation` reported accepted (after its
-/// commit, if the station is right).
-struct Accepted {
-    station: usize,
-    incarnation: u64,
-    channel: Hash,
-    author: u8,
-    seq: u64,
-    hash: Hash,
-}
 
 /// What the checker knows durably of one channel at one station.
 #[derive(Default)]
@@ -61,13 +44,14 @@ impl Mirror {
     }
 }
 
-/// The checker's state.
+/// The checker: a mirror per station and channel, and what stations reported accepted.
 #[derive(Default)]
 pub struct Checker {
     /// Per station, per channel.
     pub mirrors: Vec<BTreeMap<Hash, Mirror>>,
-    /// Accepted entries not yet seen in their station's store.
-    unconfirmed: Vec<Accepted>,
+    /// Own entries reported accepted (`Effect::Committed`), with the station and the
+    /// process incarnation that reported them, not yet seen in its store.
+    pub unconfirmed: Vec<(usize, u64, Effect)>,
     /// Accepted entries confirmed durable.
     pub confirmed: u64,
     /// Policy alerts raised once already: (station, channel, key).
@@ -85,6 +69,17 @@ fn contact_due(s: &ContactSchedule, last: u64, now: u64) -> bool {
             mins.iter().any(|m| at(m) > last && at(m) <= now)
         }),
     }
+}
+
+/// A station's memory of a channel is what its store holds (after a restart,
+/// or with nothing queued): the same heads, folded alike.
+fn memory_is_store(name: &str, ch: &Channel, m: &Mirror) -> Res {
+    if ch.heads() != m.heads() {
+        let [held, stored] = [ch.heads(), m.heads()].map(|h| h.map(|h| h.0));
+        bail!("{name}: memory holds heads {held:?}, the store {stored:?}");
+    }
+    let fold = |b| same_fold(b, ch.book(), &format!("{name}'s memory and store"));
+    m.book.as_ref().map_or(Ok(()), fold)
 }
 
 /// The entry a missed deadline calls for (SPEC §6), if any.
@@ -119,33 +114,10 @@ pub fn same_fold(a: &ChannelBook, b: &ChannelBook, what: &str) -> Res {
 }
 
 impl Checker {
-    /// Records an own entry that station `st`'s process `incarnation` reported accepted.
-    pub fn accepted(&mut self, station: usize, incarnation: u64, e: Effect) {
-        if let Effect::Committed {
-            channel,
-            author,
-            seq,
-            hash,
-            ..
-        } = e
-        {
-            self.unconfirmed.push(Accepted {
-                station,
-                incarnation,
-                channel,
-                author,
-                seq,
-                hash,
-            });
-        }
-    }
-
-    /// Checks a group commit: its rows (see [`Checker::ingest`]); each policy
-    /// alert raised at most once (other than a silence, which can recur); a
-    /// channel row only for a channel of the station's own (isolation); an
-    /// alert whose last write was a clear is closed, whatever channel it was
-    /// raised with (SPEC §6); and with nothing left queued, the open policy
-    /// alerts in memory are the store's. Returns how many policy alerts opened.
+    /// Checks a group commit: its rows ([`Checker::ingest`]); each policy alert raised at most once
+    /// (but a silence, which recurs); a new channel only of the station's own (isolation); an alert
+    /// whose last write was a clear is closed, on any channel (SPEC §6); with nothing left queued,
+    /// the open policy alerts in memory are the store's. Returns how many policy alerts opened.
     pub fn committed(&mut self, st: &Station, chans: &[ChanSpec], group: &Group) -> Res<u64> {
         self.ingest(st, chans)?;
         let (name, mut opened, mut last_is_clear) = (st.name, 0, BTreeMap::new());
@@ -218,7 +190,7 @@ impl Checker {
                     Some(b) => match b.check(a, &r.envelope, true) {
                         Ok(Outcome::New(v)) => {
                             if v.entry().author == me {
-                                own_entry_rules(b, &mut m.acted, &v, r.stored_at, &at)?;
+                                own_rules(b, &mut m.acted, v.entry(), r.stored_at, &at)?;
                             }
                             b.apply(&v, r.stored_at);
                             v
@@ -241,23 +213,20 @@ impl Checker {
                 let theirs = self.mirrors[other].get(id).and_then(|o| o.hash_at(a, s));
                 if let Some(oh) = theirs.filter(|oh| *oh != h) {
                     let [h, oh, id] = [h, oh, *id].map(|h| short(&h));
-                    bail!(
-                        "the transcripts fork: {a}/{s} of {id} is {h} at {name}, {oh} at {other}"
-                    );
+                    bail!("transcripts fork: {a}/{s} of {id} is {h} at {name}, {oh} at {other}");
                 }
             }
             let m = self.mirrors[st.idx].get_mut(id).expect("inserted");
             for signer in 0..2u8 {
-                let Some(bytes) = st.store.checkpoint(id, signer).map_err(db)? else {
+                let held = &mut m.ckpts[signer as usize];
+                let new = |b: &Vec<u8>| held.as_ref().is_none_or(|c| c.bytes() != b.as_slice());
+                let Some(bytes) = st.store.checkpoint(id, signer).map_err(db)?.filter(new) else {
                     continue;
                 };
-                let held = &mut m.ckpts[signer as usize];
-                if held.as_ref().is_some_and(|c| c.bytes() == bytes.as_slice()) {
-                    continue;
-                }
+                let bad =
+                    |e: ProtoError| format!("{name}: stored checkpoint of {signer} is bad: {e}");
                 let key = spec.keys[signer as usize].verifying_key();
-                let c = SignedCheckpoint::open(&bytes, &key.map_err(|e| e.to_string())?)
-                    .map_err(|e| format!("{name}: stored checkpoint of {signer} is bad: {e}"))?;
+                let c = SignedCheckpoint::open(&bytes, &key.map_err(bad)?).map_err(bad)?;
                 if c.checkpoint().channel != *id || c.checkpoint().signer != signer {
                     bail!("{name}: a stored checkpoint is filed under the wrong channel or signer");
                 }
@@ -271,17 +240,14 @@ impl Checker {
     /// and the books the station rebuilt fold like the checker's.
     pub fn after_restart(&self, st: &Station, chans: &[ChanSpec]) -> Res {
         self.store_matches_mirror(st, chans)?;
-        for (id, m) in &self.mirrors[st.idx] {
-            let (Some(b), name) = (&m.book, st.name) else {
-                continue;
-            };
+        for (id, m) in self.mirrors[st.idx]
+            .iter()
+            .filter(|(_, m)| m.book.is_some())
+        {
             let Some(ch) = st.channel(id) else {
-                bail!("{name} lost channel {} on restart", short(id));
+                bail!("{} lost channel {} on restart", st.name, short(id));
             };
-            if ch.heads() != m.heads() {
-                bail!("{name}: the book rebuilt on restart is not the stored transcript");
-            }
-            same_fold(b, ch.book(), &format!("{name} after restart"))?;
+            memory_is_store(st.name, ch, m)?;
         }
         Ok(())
     }
@@ -307,11 +273,10 @@ impl Checker {
             if n != a + b {
                 bail!("{name} now holds {n} entries of {id}, but {a} + {b} were committed");
             }
-            for r in rows {
+            let changed = |r: &&EntryRow| m.hash_at(r.author, r.seq) != Some(r.hash);
+            if let Some(r) = rows.iter().find(changed) {
                 let (a, s) = (r.author, r.seq);
-                if m.hash_at(a, s) != Some(r.hash) {
-                    bail!("{name}: stored entry {a}/{s} of {id} changed after its commit");
-                }
+                bail!("{name}: stored entry {a}/{s} of {id} changed after its commit");
             }
         }
         Ok(())
@@ -321,16 +286,26 @@ impl Checker {
     pub fn step(&mut self, stations: &[Station], chans: &[ChanSpec]) -> Res {
         // No accepted entry is ever lost: it is in its station's store, or (only
         // possible in a broken variant) still queued in the process that reported it.
-        for a in std::mem::take(&mut self.unconfirmed) {
-            let (st, e, s, id) = (&stations[a.station], a.author, a.seq, short(&a.channel));
-            let (name, m) = (st.name, self.mirrors[a.station].get(&a.channel));
-            match m.and_then(|m| m.hash_at(e, s)) {
-                Some(h) if h == a.hash => self.confirmed += 1,
-                Some(_) => bail!("{name} reported {e}/{s} of {id} accepted; another entry has it"),
-                None if st.incarnation == a.incarnation && st.pending_has(&a.hash) => {
-                    self.unconfirmed.push(a)
+        for (station, incarnation, e) in std::mem::take(&mut self.unconfirmed) {
+            let Effect::Committed {
+                channel,
+                author: a,
+                seq: s,
+                hash,
+                ..
+            } = e
+            else {
+                continue;
+            };
+            let (st, id) = (&stations[station], short(&channel));
+            let (name, m) = (st.name, self.mirrors[station].get(&channel));
+            match m.and_then(|m| m.hash_at(a, s)) {
+                Some(h) if h == hash => self.confirmed += 1,
+                Some(_) => bail!("{name} reported {a}/{s} of {id} accepted; another entry has it"),
+                None if st.incarnation == incarnation && st.pending_has(&hash) => {
+                    self.unconfirmed.push((station, incarnation, e))
                 }
-                None => bail!("LOST: {name} reported {e}/{s} of {id} accepted, not in its store"),
+                None => bail!("LOST: {name} reported {a}/{s} of {id} accepted, not in its store"),
             }
         }
         for spec in chans {
@@ -362,20 +337,20 @@ impl Checker {
                             bail!("{signer} signed a checkpoint over {a}/{seq} unlike its own")
                         }
                         None if !stations[signer_st].pending_has(&h) => {
-                            let id = short(&spec.id);
-                            bail!("LOST: {signer} signed a checkpoint covering {a}/{seq} of {id} (held by {holder}), not holding it");
+                            let at = format!("{a}/{seq} of {} (held by {holder})", short(&spec.id));
+                            bail!(
+                                "LOST: {signer} signed a checkpoint covering {at}, not holding it"
+                            );
                         }
                         _ => {}
                     }
                 }
             }
             // Same entries, same state: committed transcripts and in-memory books alike.
-            let [x, y] = spec.parties;
-            if let (Some(mx), Some(my)) = (mirror(x), mirror(y)) {
-                if let (Some(bx), Some(by)) = (&mx.book, &my.book) {
-                    if mx.heads() == my.heads() {
-                        same_fold(bx, by, "committed transcripts of both ends")?;
-                    }
+            let ([x, y], book) = (spec.parties, |i| mirror(i).and_then(|m| m.book.as_ref()));
+            if let (Some(bx), Some(by)) = (book(x), book(y)) {
+                if [bx.head(0), bx.head(1)] == [by.head(0), by.head(1)] {
+                    same_fold(bx, by, "committed transcripts of both ends")?;
                 }
             }
             let live = |i: usize| stations[i].channel(&spec.id);
@@ -386,26 +361,10 @@ impl Checker {
             }
             // With nothing queued, memory is exactly the store.
             for i in [x, y].into_iter().filter(|i| stations[*i].pending() == 0) {
-                let (Some(ch), Some(m), name) = (live(i), mirror(i), stations[i].name) else {
-                    continue;
-                };
-                if ch.heads() != m.heads() {
-                    let [held, stored] = [ch.heads(), m.heads()].map(|h| h.map(|h| h.0));
-                    bail!("{name}, nothing queued: memory holds {held:?}, the store {stored:?}");
-                }
-                if let Some(b) = &m.book {
-                    same_fold(b, ch.book(), &format!("{name}'s memory and store"))?;
+                if let (Some(ch), Some(m)) = (live(i), mirror(i)) {
+                    memory_is_store(stations[i].name, ch, m)?;
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// Whether every accepted entry has been seen durable.
-    pub fn all_confirmed(&self) -> Res {
-        if let Some(a) = self.unconfirmed.first() {
-            let (e, s, st) = (a.author, a.seq, a.station);
-            bail!("entry {e}/{s} reported accepted by station {st} never reached its store");
         }
         Ok(())
     }
@@ -414,12 +373,12 @@ impl Checker {
 /// After a policy tick (SPEC §6): every own request past its deadline with no
 /// decision has its alert open and, where the state allows it, its on_miss done.
 pub fn after_tick(st: &Station, now: u64) -> Res {
-    for (id, ch) in &st.rt.as_ref().expect("up").channels {
-        let b = ch.book();
-        let due = b.open_requests[b.me() as usize]
-            .iter()
-            .filter(|(_, r)| r.deadline <= now);
-        for (h, r) in due.filter(|_| b.state().phase == Phase::Active) {
+    for (id, ch) in st.rt.iter().flat_map(|rt| &rt.channels) {
+        let (b, active) = (ch.book(), ch.book().state().phase == Phase::Active);
+        for (h, r) in &b.open_requests[b.me() as usize] {
+            if !active || r.deadline > now {
+                continue;
+            }
             let key = format!("deadline-missed:{}", hex(h));
             let (name, req, id) = (st.name, &key[16..28], short(id));
             if !ch.open_alerts().contains(&key) {
@@ -434,18 +393,10 @@ pub fn after_tick(st: &Station, now: u64) -> Res {
     Ok(())
 }
 
-/// Rules for a station's own entries that only the policy engine writes:
-/// a `ContactCheck` only when one is due, and a deadline's `Suspend` or
-/// `Terminate` once per request, only after the deadline, only for an
-/// undecided own request. `b` is the transcript just before this entry.
-fn own_entry_rules(
-    b: &ChannelBook,
-    acted: &mut HashSet<Hash>,
-    v: &VerifiedEntry,
-    now: u64,
-    at: &str,
-) -> Res {
-    let e = v.entry();
+/// Rules for a station's own entries that only the policy engine writes: a `ContactCheck` only
+/// when due; a deadline's `Suspend` or `Terminate` once per request, after the deadline, only
+/// for an undecided own request. `b` is the transcript just before this entry.
+fn own_rules(b: &ChannelBook, done: &mut HashSet<Hash>, e: &Entry, now: u64, at: &str) -> Res {
     match &e.body {
         Body::ContactCheck => {
             let Some(prev) = b.meta(e.author, e.seq - 1).map(|m| m.stored_at) else {
@@ -458,13 +409,11 @@ fn own_entry_rules(
         }
         Body::Suspend { reason } | Body::Terminate { reason } => {
             let h = reason.strip_prefix("deadline missed: ");
-            let Some(h) = h.and_then(|h| hotline_proto::parse_hash(h).ok()) else {
+            let h = h.and_then(|h| parse_hash(h).ok());
+            let Some(h) = h.filter(|h| *reason == deadline_reason(h)) else {
                 return Ok(());
             };
-            if *reason != deadline_reason(&h) {
-                return Ok(());
-            }
-            if !acted.insert(h) || b.deadline_acted.contains(&h) {
+            if !done.insert(h) || b.deadline_acted.contains(&h) {
                 bail!("{at}: a second deadline action for request {}", short(&h));
             }
             let Some(r) = b.open_requests[e.author as usize].get(&h) else {
@@ -473,11 +422,9 @@ fn own_entry_rules(
             if on_miss_kind(r.on_miss) != Some(e.body.kind()) {
                 bail!("{at}: the deadline action is not the request's on_miss");
             }
-            if now < r.deadline {
-                bail!(
-                    "{at}: the deadline action came before the deadline {}",
-                    r.deadline
-                );
+            let deadline = r.deadline;
+            if now < deadline {
+                bail!("{at}: the deadline action came before the deadline {deadline}");
             }
         }
         _ => {}

@@ -1,18 +1,4 @@
-//! Deterministic simulation of hotline stations (SPEC §4–§6).
-//!
-//! Two or three simulated stations run the station machine
-//! ([`hotline_core::machine`]) over an in-memory SQLite [`hotline_store`], and
-//! exchange entries and checkpoints over a simulated network that drops,
-//! duplicates, reorders and partitions, while a simulated clock drives the
-//! policy and crashes throw away everything not yet committed. Every run is one
-//! seed: the same seed replays the same run, step for step. The invariants
-//! (`check.rs`, listed in the README) are checked after every step from what
-//! the stores hold; at the end the network heals and drains, both ends must
-//! hold the same transcript, and each side's export must verify offline.
-//!
-//! Run `cargo test -p hotline-sim`; replay a failure with
-//! `HOTLINE_SIM_SEED=<seed> cargo test -p hotline-sim sim_ci -- --nocapture`;
-//! soak with `HOTLINE_SIM_SEEDS=1000000 cargo test -p hotline-sim --release sim_soak`.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -44,15 +30,13 @@ pub const THREADS_VAR: &str = "HOTLINE_SIM_THREADS";
 /// The seed named by `HOTLINE_SIM_SEED` (decimal, or hex with `0x`), if set.
 ///
 /// # Panics
-/// If the variable is set but is not a number: a mistyped replay must not
-/// silently run something else.
+/// If it is set but not a number: a mistyped replay must not run something else.
 pub fn seed_from_env() -> Option<u64> {
     let v = std::env::var(SEED_VAR).ok()?;
     let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => v.parse(),
-    };
+    let parsed = v
+        .strip_prefix("0x")
+        .map_or_else(|| v.parse(), |h| u64::from_str_radix(h, 16));
     Some(parsed.unwrap_or_else(|_| panic!("{SEED_VAR}={v:?} is not a number")))
 }
 
@@ -63,8 +47,7 @@ pub fn random_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(now.map_or(0, |d| d.as_nanos()))
 }
 
-/// The seed of run `i` of a series starting at `base`: spread so that
-/// neighbouring runs share nothing.
+/// The seed of run `i` of a series from `base`, spread so that neighbouring runs share nothing.
 pub fn nth_seed(base: u64, i: u64) -> u64 {
     Rng::new(base ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).next_u64()
 }
@@ -79,11 +62,11 @@ pub(crate) fn db(e: impl std::fmt::Display) -> String {
     format!("storage failed: {e}")
 }
 
-/// Runs seeds `nth_seed(base, 0..count)` on `threads` workers and adds up
-/// their statistics; stops at the first failure and returns it.
+/// Runs seeds `nth_seed(base, 0..n)` on `threads` workers and adds up their
+/// statistics; stops at the first failure and returns it.
 pub fn run_series(
     base: u64,
-    count: u64,
+    n: u64,
     opts: &Options,
     threads: usize,
 ) -> Result<Stats, Box<Failure>> {
@@ -95,11 +78,11 @@ pub fn run_series(
         for _ in 0..threads.max(1) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Relaxed);
-                match (i < count).then(|| run(nth_seed(base, i), opts)) {
+                match (i < n).then(|| run(nth_seed(base, i), opts)) {
                     None => break,
                     Some(Ok(r)) => lock().0.add(&r.stats),
                     Some(Err(f)) => {
-                        next.store(count, Relaxed);
+                        next.store(n, Relaxed);
                         lock().1.get_or_insert(f);
                     }
                 }
@@ -112,8 +95,9 @@ pub fn run_series(
 
 /// Worker threads for a series: `HOTLINE_SIM_THREADS`, else the machine's parallelism.
 pub fn threads_from_env() -> usize {
-    let set = std::env::var(THREADS_VAR).map(|v| v.trim().parse());
-    set.ok()
-        .and_then(Result::ok)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    let set = std::env::var(THREADS_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    set.unwrap_or_else(cores)
 }

@@ -1,19 +1,13 @@
-//! One simulated station: a durable store and a volatile runtime around the
-//! station machine — `hotline_core::machine`, the very code the daemon runs.
-//!
-//! This is the simulator's shell, the twin of the daemon's engine: it calls
-//! the machine, queues the step's writes, and performs the step's effects
-//! once a group commit has taken them. What the daemon does concurrently
-//! (authoring, receiving, the writer thread) the world interleaves step by
-//! step, so the writer's queue is explicit: [`Runtime::pending`] is decided
-//! and applied in memory but not yet durable, and a crash throws it away.
+//! One simulated station: the shell around the station machine, the daemon
+//! engine's twin. The writer's queue is explicit ([`Runtime::pending`]: decided
+//! and applied in memory, not yet durable), and a crash throws it away.
 
 use crate::world::Fault::{self as Broken, AckBeforeCommit, CheckpointBeforeCommit};
 use crate::{db, Res};
 use hotline_core::book::Refusal;
 use hotline_core::machine::{self, Channel, CheckpointFault::UnknownChannel, Effect, Fault};
 use hotline_core::machine::{Outbound, Peer, Step};
-use hotline_proto::{Body, Hash, Identity, LinkMsg, SecretKeys, Terms};
+use hotline_proto::{Body, Hash, Identity, Kind, LinkMsg, SecretKeys, Terms};
 use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -38,14 +32,18 @@ pub struct Batch {
     pub origin: Origin,
 }
 
+/// How many of the peer's entries a message brought in, and why the machine stopped short.
+pub type Received = (usize, Option<Fault>);
+
 /// Batches committed together, each with its write results.
 pub type Group = Vec<(Batch, Vec<WriteResult>)>;
 
 /// Everything a station holds only in memory: lost on a crash.
+#[derive(Default)]
 pub struct Runtime {
     pub channels: BTreeMap<Hash, Channel>,
     /// Each other station as pinned here (read from the store at start).
-    peers: Vec<Option<Peer>>,
+    peers: [Option<Peer>; 3],
     /// The writer's queue: submitted, not yet committed.
     pub pending: VecDeque<Batch>,
     /// Outbound sessions by peer station: the session's epoch and cursors.
@@ -54,7 +52,7 @@ pub struct Runtime {
     outbox: Vec<(Effect, Origin)>,
 }
 
-/// One station.
+/// One station: a durable store, and the process (`rt`) that a crash throws away.
 pub struct Station {
     /// Index in the world; the name is "A", "B" or "C".
     pub idx: usize,
@@ -70,7 +68,6 @@ pub struct Station {
     pub incarnation: u64,
     /// The running process; `None` while crashed.
     pub rt: Option<Runtime>,
-    /// The deliberately broken behaviour, if any.
     fault: Broken,
 }
 
@@ -92,32 +89,25 @@ impl Station {
 
     /// Pins another station (administrative setup, committed at once).
     pub fn pin(&mut self, other: usize, name: &str, id: Identity, verified: bool) -> Res {
-        let row = self
-            .store
-            .add_peer(name, &id.token(), &["sim:1".into()], None, 0);
-        let row = row.map_err(db)?;
-        self.store.set_verified(row.id, verified).map_err(db)?;
-        self.peer_rows[other] = Some(row.id);
+        let addrs = ["sim:1".into()];
+        let row = self.store.add_peer(name, &id.token(), &addrs, None, 0);
+        let row = row.map_err(db)?.id;
+        self.store.set_verified(row, verified).map_err(db)?;
+        self.peer_rows[other] = Some(row);
         Ok(())
     }
 
-    /// Whether the process is running.
     pub fn up(&self) -> bool {
         self.rt.is_some()
     }
 
-    fn rt(&mut self) -> &mut Runtime {
-        self.rt.as_mut().expect("station is up")
-    }
-
-    /// Starts (or restarts) the process: everything in memory is rebuilt from
-    /// the store by the same restore the daemon uses.
+    /// Starts (or restarts) the process: memory is rebuilt from the store as the daemon does.
     pub fn start(&mut self) -> Res {
         self.incarnation += 1;
-        let mut peers = vec![None; 3];
+        let mut rt = Runtime::default();
         for p in self.store.peers().map_err(db)? {
             let i = self.peer_rows.iter().position(|r| *r == Some(p.id));
-            peers[i.expect("pinned")] = Some(Peer {
+            rt.peers[i.expect("pinned")] = Some(Peer {
                 id: p.id,
                 name: p.name,
                 identity: Identity::parse(&p.token).map_err(db)?,
@@ -125,42 +115,30 @@ impl Station {
             });
         }
         let open = self.store.alerts(true, ALL).map_err(db)?;
-        let mut channels = BTreeMap::new();
         for row in self.store.channels().map_err(db)? {
             let ch = hotline_store::restore_channel(&self.store, &row, &open).map_err(db)?;
-            channels.insert(row.id, ch);
+            rt.channels.insert(row.id, ch);
         }
-        let (pending, sessions, outbox) = Default::default();
-        self.rt = Some(Runtime {
-            channels,
-            peers,
-            pending,
-            sessions,
-            outbox,
-        });
+        self.rt = Some(rt);
         Ok(())
     }
 
-    /// Kills the process: memory, queued writes and sessions are gone.
-    /// Returns how many batches were waiting for their commit.
-    pub fn crash(&mut self) -> usize {
-        self.rt.take().map_or(0, |rt| rt.pending.len())
+    /// Kills the process (memory, queued writes, sessions): how many batches were queued, if up.
+    pub fn crash(&mut self) -> Option<usize> {
+        self.rt.take().map(|rt| rt.pending.len())
     }
 
-    /// Batches waiting for their commit.
     pub fn pending(&self) -> usize {
         self.rt.as_ref().map_or(0, |rt| rt.pending.len())
     }
 
     /// Whether an entry with this hash waits in the writer's queue.
     pub fn pending_has(&self, hash: &Hash) -> bool {
-        let queued =
-            |op: &WriteOp| matches!(op, WriteOp::Entry { entry, .. } if entry.hash() == *hash);
+        let same = |w: &WriteOp| matches!(w, WriteOp::Entry { entry, .. } if entry.hash() == *hash);
         let mut batches = self.rt.iter().flat_map(|rt| &rt.pending);
-        batches.any(|b| b.ops.iter().any(queued))
+        batches.any(|b| b.ops.iter().any(same))
     }
 
-    /// A channel held in memory, if the station is up.
     pub fn channel(&self, id: &Hash) -> Option<&Channel> {
         self.rt.as_ref()?.channels.get(id)
     }
@@ -171,7 +149,6 @@ impl Station {
         rt.flat_map(|rt| rt.channels.keys().copied()).collect()
     }
 
-    /// Another station as pinned here.
     pub fn peer(&self, other: usize) -> Peer {
         let rt = self.rt.as_ref().expect("station is up");
         rt.peers[other].clone().expect("pinned")
@@ -180,11 +157,8 @@ impl Station {
     /// What a machine call takes: the keys, station `other` as pinned here, the channels.
     fn parts(&mut self, other: usize) -> (&SecretKeys, Peer, &mut BTreeMap<Hash, Channel>) {
         let rt = self.rt.as_mut().expect("station is up");
-        (
-            &self.keys,
-            rt.peers[other].clone().expect("pinned"),
-            &mut rt.channels,
-        )
+        let peer = rt.peers[other].clone().expect("pinned");
+        (&self.keys, peer, &mut rt.channels)
     }
 
     /// What a machine call on channel `id` takes: the keys, its peer as pinned here, the channel.
@@ -195,8 +169,7 @@ impl Station {
         (keys, p, chans.get_mut(id).expect("held"))
     }
 
-    /// Queues a step (a broken variant performs some effects at once), and
-    /// returns why the machine stopped short, if it did.
+    /// Queues a step (a broken variant performs some effects at once); returns its fault.
     pub fn submit(&mut self, step: Step, origin: Origin) -> Option<Fault> {
         let early = |e: &Effect| match e {
             Effect::Committed { own: true, .. } => self.fault == AckBeforeCommit,
@@ -212,7 +185,6 @@ impl Station {
     }
 
     /// Commits the first `k` queued batches in one transaction (group commit).
-    /// Returns each committed batch with its results.
     pub fn flush(&mut self, k: usize) -> Res<Group> {
         let rt = self.rt.as_mut().expect("station is up");
         let batches: Vec<Batch> = rt.pending.drain(..k.min(rt.pending.len())).collect();
@@ -227,8 +199,7 @@ impl Station {
         Ok(out)
     }
 
-    /// Opens a channel to station `to` (this station is author 0),
-    /// continuing `old` if that channel has ended here.
+    /// Opens a channel to station `to` (this station is author 0), continuing `old` if given.
     pub fn open(&mut self, to: usize, terms: Terms, old: Option<Hash>, now: u64) -> Res<Hash> {
         let (keys, p, chans) = self.parts(to);
         let old = old.and_then(|id| Some((id, chans.get(&id)?)));
@@ -249,15 +220,8 @@ impl Station {
     }
 
     /// A message from station `from`: entries on its session `epoch`, or a
-    /// checkpoint on our own session to it. Returns how many of its entries
-    /// were applied, and why the machine stopped short, if it did.
-    pub fn receive(
-        &mut self,
-        from: usize,
-        msg: LinkMsg,
-        epoch: u64,
-        now: u64,
-    ) -> (usize, Option<Fault>) {
+    /// checkpoint on our own session to it.
+    pub fn receive(&mut self, from: usize, msg: LinkMsg, epoch: u64, now: u64) -> Received {
         let (keys, p, chans) = self.parts(from);
         let (step, origin) = match msg {
             LinkMsg::Entries { channel, envelopes } => {
@@ -282,21 +246,18 @@ impl Station {
             }
             _ => return (0, None),
         };
-        let applied = step
-            .after
-            .iter()
-            .filter(|e| matches!(e, Effect::Committed { own: false, .. }));
-        (applied.count(), self.submit(step, origin))
+        let theirs = |e: &&Effect| matches!(e, Effect::Committed { own: false, .. });
+        let applied = step.after.iter().filter(theirs).count();
+        (applied, self.submit(step, origin))
     }
 
-    /// One policy tick over every channel; the station's own policy failing
-    /// to reach quiet, or refusing its own action, fails the run.
-    pub fn tick(&mut self, now: u64) -> Res<Vec<Body>> {
+    /// A policy tick on every channel; the policy failing to reach quiet fails the run.
+    pub fn tick(&mut self, now: u64) -> Res<Vec<Kind>> {
         let mut authored = Vec::new();
         for id in self.channel_ids() {
             let (keys, p, ch) = self.on(&id);
             let step = ch.tick(keys, &p, now);
-            authored.extend(step.entries().map(|v| v.entry().body.clone()));
+            authored.extend(step.entries().map(|v| v.entry().body.kind()));
             if let Some(f) = self.submit(step, Origin::Local) {
                 bail!("{}: {f}", self.name);
             }
@@ -312,23 +273,18 @@ impl Station {
     }
 
     /// The channels shared with station `to`.
-    fn with(&self, to: usize) -> impl Iterator<Item = &Channel> {
+    pub fn with(&self, to: usize) -> impl Iterator<Item = &Channel> {
         let (row, rt) = (self.peer_rows[to], self.rt.as_ref().expect("station is up"));
-        rt.channels
-            .values()
-            .filter(move |c| Some(c.peer_id()) == row)
-    }
-
-    /// The `Hello` this station sends to `to`.
-    pub fn hello(&self, to: usize) -> LinkMsg {
-        machine::hello(self.with(to))
+        let theirs = move |c: &&Channel| Some(c.peer_id()) == row;
+        rt.channels.values().filter(theirs)
     }
 
     /// Opens an outbound session to `to` after its `Hello`.
     pub fn connect(&mut self, to: usize, epoch: u64, hello: &LinkMsg) {
         if let LinkMsg::Hello { heads, .. } = hello {
             let out = Outbound::new(heads, self.with(to));
-            self.rt().sessions.insert(to, (epoch, out));
+            let rt = self.rt.as_mut().expect("station is up");
+            rt.sessions.insert(to, (epoch, out));
         }
     }
 
@@ -337,14 +293,14 @@ impl Station {
         self.rt.as_ref()?.sessions.get(&to).map(|s| s.0)
     }
 
-    /// Closes the outbound session to `to`; whether there was one.
-    pub fn disconnect(&mut self, to: usize) -> bool {
-        let rt = self.rt.as_mut();
-        rt.is_some_and(|rt| rt.sessions.remove(&to).is_some())
+    /// Closes the outbound session to `to`, if any.
+    pub fn disconnect(&mut self, to: usize) {
+        if let Some(rt) = &mut self.rt {
+            rt.sessions.remove(&to);
+        }
     }
 
-    /// The sender's loop body: owed checkpoint requests, then per channel the
-    /// next committed own entries above the cursor (at most `max`).
+    /// The sender's loop: owed checkpoint requests, then each channel's next own entries.
     pub fn pump(&mut self, to: usize, max: usize) -> Res<Vec<LinkMsg>> {
         let (row, rt) = (self.peer_rows[to], self.rt.as_mut().expect("station is up"));
         let Some((_, out)) = rt.sessions.get_mut(&to) else {
@@ -356,38 +312,31 @@ impl Station {
             let Some((from, n)) = out.next(ch, max) else {
                 continue;
             };
-            let rows = self
-                .store
-                .chain_from(id, ch.book().me(), from, n)
-                .map_err(db)?;
-            msgs.extend(out.pack(ch, rows.into_iter().map(|r| (r.seq, r.envelope)).collect()));
+            let me = ch.book().me();
+            let rows = self.store.chain_from(id, me, from, n).map_err(db)?;
+            let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
+            msgs.extend(out.pack(ch, rows));
         }
         Ok(msgs)
     }
 
-    /// Whether the outbound session to `to` has nothing left to send.
+    /// Whether the outbound session to `to` has nothing left to send (the station is up).
     pub fn caught_up(&self, to: usize) -> bool {
-        let Some(rt) = self.rt.as_ref() else {
-            return true;
-        };
+        let rt = self.rt.as_ref().expect("station is up");
         let out = rt.sessions.get(&to).map(|s| &s.1);
         self.with(to).all(|c| out.is_some_and(|o| o.caught_up(c)))
     }
 
-    /// Takes the effects a broken variant performs early.
     pub fn take_outbox(&mut self) -> Vec<(Effect, Origin)> {
         let rt = self.rt.as_mut();
-        rt.map(|rt| std::mem::take(&mut rt.outbox))
-            .unwrap_or_default()
+        rt.map_or(vec![], |rt| std::mem::take(&mut rt.outbox))
     }
 
-    /// Confirms a peer's fingerprint.
     pub fn verify_peer(&mut self, other: usize) -> Res {
         let row = self.peer_rows[other].expect("pinned");
         self.store.set_verified(row, true).map_err(db)?;
-        if let Some(p) = self.rt.as_mut().and_then(|rt| rt.peers[other].as_mut()) {
-            p.verified = true;
-        }
+        let rt = self.rt.as_mut().expect("station is up");
+        rt.peers[other].as_mut().expect("pinned").verified = true;
         Ok(())
     }
 }

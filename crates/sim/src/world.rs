@@ -2,18 +2,17 @@
 //! random actions of one run, and the drain and final checks at its end.
 
 use crate::check::{after_tick, Checker};
-use crate::rng::Rng;
 use crate::station::{Origin, Station};
-use crate::{db, short, Res, SEED_VAR};
-use hotline_core::book::{Refusal, Reject};
+use crate::{db, rng::Rng, short, Res, SEED_VAR};
+use hotline_core::book::Refusal;
+use hotline_core::book::Reject::{self, BadOpen, SeqGap, Unverified};
 use hotline_core::machine::Fault::{Entry, Proposal};
-use hotline_core::machine::{Effect, ExportPlan};
+use hotline_core::machine::{self, Effect, ExportPlan};
 use hotline_core::{ChannelBook, Phase};
-use hotline_proto::{Body, ContactSchedule, Envelope, Hash, Identity, LinkMsg, OnMiss};
+use hotline_proto::{Body, ContactSchedule, Envelope, Hash, Identity, Kind, LinkMsg, OnMiss};
 use hotline_proto::{Precedence, SecretKeys, Terms, MAX_ENTRY_BYTES_CAP};
 use hotline_store::Store;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
 
 /// A deliberately broken station, to show that the checkers see what they claim to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,19 +35,17 @@ pub struct Options {
     pub stations: Option<usize>,
     /// Random steps before the drain.
     pub steps: Option<usize>,
-    /// Two stations that never reach each other, draining included: the other
-    /// channel must still work to the end (isolation).
+    /// Two stations that never reach each other: the other channel must still work (isolation).
     pub severed: Option<(usize, usize)>,
 }
 
-/// Declares [`Stats`], every field a counter, and its `add`.
+/// Declares [`Stats`], every field a counter with its description, and its `add`.
 macro_rules! stats {
-    ($($(#[$doc:meta])* $f:ident,)*) => {
-        /// What happened in a run (or, added up, in many): tests assert that the
-        /// simulation reached the situations it claims to test.
+    ($($f:ident: $doc:literal,)*) => {
+        /// What happened in a run (or many): tests assert it reached what it claims to test.
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct Stats {
-            $($(#[$doc])* pub $f: u64,)*
+            $(#[doc = $doc] pub $f: u64,)*
         }
 
         impl Stats {
@@ -61,56 +58,31 @@ macro_rules! stats {
 }
 
 stats! {
-    /// Runs added up here.
-    runs,
-    /// Runs with three stations.
-    three_station_runs,
-    /// Random steps taken.
-    steps,
-    /// Own entries reported accepted and confirmed durable.
-    accepted,
-    /// Local user entries authored.
-    user_entries,
-    /// Local user requests the station refused (state, verification).
-    refusals,
-    /// Entries the policy engine authored.
-    policy_entries,
-    /// Of those, contact checks.
-    contact_checks,
-    /// Of those, deadline `Suspend`s and `Terminate`s.
-    deadline_actions,
-    /// Policy alerts raised (committed).
-    alerts_raised,
-    /// Counterpart entries taken in by a receive path.
-    received,
-    /// Group commits.
-    commits,
-    /// Crashes.
-    crashes,
-    /// Crashes that threw away queued, uncommitted writes.
-    crashes_losing_work,
-    /// Packets sent.
-    sent,
-    /// Packets delivered to a live receiver.
-    delivered,
-    /// Packets dropped by the network, or addressed to a dead process.
-    dropped,
-    /// Packets duplicated.
-    duplicated,
-    /// Batches rejected because they arrived out of order (reordering).
-    out_of_order,
-    /// Batches rejected because the receiver has not verified the sender yet.
-    unverified,
-    /// Foreign packets (another channel's traffic) rejected with nothing stored.
-    foreign_rejected,
-    /// Exports written and verified offline.
-    exports_verified,
-    /// Channels that ended terminated.
-    terminated,
-    /// Channels that were seen suspended at some step.
-    suspended,
-    /// Partitions begun.
-    partitions,
+    runs: "Runs added up here.",
+    three_station_runs: "Runs with three stations.",
+    steps: "Random steps taken.",
+    accepted: "Own entries reported accepted and confirmed durable.",
+    user_entries: "Local user entries authored.",
+    refusals: "Local user requests the station refused (state, verification).",
+    policy_entries: "Entries the policy engine authored.",
+    contact_checks: "Of those, contact checks.",
+    deadline_actions: "Of those, deadline `Suspend`s and `Terminate`s.",
+    alerts_raised: "Policy alerts raised (committed).",
+    received: "Counterpart entries taken in by a receive path.",
+    commits: "Group commits.",
+    crashes: "Crashes.",
+    crashes_losing_work: "Crashes that threw away queued, uncommitted writes.",
+    sent: "Packets sent.",
+    delivered: "Packets delivered to a live receiver.",
+    dropped: "Packets dropped by the network, or addressed to a dead process.",
+    duplicated: "Packets duplicated.",
+    out_of_order: "Batches rejected because they arrived out of order (reordering).",
+    unverified: "Batches rejected because the receiver has not verified the sender yet.",
+    foreign_rejected: "Foreign packets (another channel's traffic) rejected with nothing stored.",
+    exports_verified: "Exports written and verified offline.",
+    terminated: "Channels that ended terminated.",
+    suspended: "Channels that were seen suspended at some step.",
+    partitions: "Partitions begun.",
 }
 
 /// The result of a run that kept every invariant.
@@ -150,21 +122,19 @@ pub struct Failure {
     pub options: Options,
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (seed, step, what, o) = (self.seed, self.step, &self.what, &self.options);
         writeln!(f, "simulation seed {seed} failed at step {step}:\n  {what}")?;
         writeln!(f, "last actions:")?;
         for t in &self.trace {
             writeln!(f, "  {t}")?;
         }
-        match *o == Options::default() {
-            true => write!(
-                f,
-                "replay: {SEED_VAR}={seed} cargo test -p hotline-sim sim_ci -- --nocapture"
-            ),
-            false => write!(f, "replay: hotline_sim::run({seed}, &{o:?})"),
+        if *o != Options::default() {
+            return write!(f, "replay: hotline_sim::run({seed}, &{o:?})");
         }
+        let test = "cargo test -p hotline-sim sim_ci -- --nocapture";
+        write!(f, "replay: {SEED_VAR}={seed} {test}")
     }
 }
 
@@ -188,25 +158,20 @@ impl ChanSpec {
     }
 }
 
-/// One message on the wire.
 #[derive(Debug, Clone)]
 struct Packet {
     from: usize,
     to: usize,
-    /// The receiver's incarnation when sent: a restarted process never reads
-    /// what was addressed to its predecessor's connections.
+    /// The receiver's incarnation when sent: a restarted process never reads its predecessor's.
     to_incarnation: u64,
     msg: LinkMsg,
-    /// The sender's outbound session that carries `Entries`, or the session an
-    /// `Error` answers: an `Error` closes only its own session.
+    /// The outbound session carrying `Entries`, or that an `Error` answers (and only it closes).
     epoch: u64,
-    /// Sent on purpose to a station outside the channel (isolation faults):
-    /// the receiver must reject it and store nothing.
+    /// Misrouted on purpose (isolation faults): the receiver must reject it and store nothing.
     foreign: bool,
 }
 
 impl Packet {
-    /// A short description for the trace.
     fn describe(&self) -> String {
         let epoch = self.epoch;
         match &self.msg {
@@ -221,17 +186,13 @@ impl Packet {
     }
 }
 
-/// Declares the random actions, each with the range its weight is drawn
-/// from per seed (so that runs differ in kind, not only in detail).
+/// Declares the random actions, each with the range its weight is drawn from per seed.
 macro_rules! acts {
     ($($act:ident $lo:literal..=$hi:literal,)*) => {
-        /// The random actions.
         #[derive(Debug, Clone, Copy)]
         enum Act {
             $($act,)*
         }
-
-        /// Each action with the range of its weight.
         const ACTS: &[(Act, u64, u64)] = &[$((Act::$act, $lo, $hi),)*];
     };
 }
@@ -273,7 +234,6 @@ struct World {
     now: u64,
     /// The stations, by index (A = 0, B = 1, C = 2).
     stations: Vec<Station>,
-    /// Every channel opened so far, with its parties.
     chans: Vec<ChanSpec>,
     /// Packets in flight, oldest first; delivery may pick any of them.
     net: VecDeque<Packet>,
@@ -283,7 +243,6 @@ struct World {
     severed: Option<(usize, usize)>,
     /// The invariants and the durable picture they are checked against.
     checker: Checker,
-    /// How often each action is drawn in this run.
     weights: Vec<(Act, u64)>,
     stats: Stats,
     /// The last actions, for a failure report.
@@ -304,14 +263,10 @@ fn pair(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
 
-/// Runs one seed: random steps with every invariant checked after each, then
-/// heal, drain, and check that both ends converged and export cleanly.
+/// Runs one seed: random steps, every invariant checked after each, then drain and final checks.
 pub fn run(seed: u64, opts: &Options) -> Result<Report, Box<Failure>> {
-    let mut w = World {
-        rng: Rng::new(seed),
-        ..World::default()
-    };
-    match w.go(opts) {
+    let mut w = World::default();
+    match w.go(seed, opts) {
         Ok(digest) => Ok(Report {
             stats: w.stats.clone(),
             digest,
@@ -347,9 +302,9 @@ fn random_terms(rng: &mut Rng) -> Terms {
 }
 
 impl World {
-    /// Sets up the stations (each pinning the others) and the first channels,
-    /// takes the random steps, then drains and checks the end.
-    fn go(&mut self, opts: &Options) -> Res<Hash> {
+    /// Sets up the stations and the first channels, takes the random steps, drains, checks the end.
+    fn go(&mut self, seed: u64, opts: &Options) -> Res<Hash> {
+        self.rng = Rng::new(seed);
         let rng = &mut self.rng;
         let n = opts.stations.unwrap_or(if rng.chance(250) { 3 } else { 2 });
         if !(2..=3).contains(&n) {
@@ -399,14 +354,13 @@ impl World {
         let id = self.stations[a].open(b, terms, old, now)?;
         let (parties, keys) = ([a, b], [a, b].map(|s| self.stations[s].keys.identity()));
         self.chans.push(ChanSpec { id, parties, keys });
-        let [a_, b_] = parties.map(|s| self.stations[s].name);
+        let [x, y] = parties.map(|s| self.stations[s].name);
         let again = old.map_or(String::new(), |r| format!(", reopening {}", short(&r)));
-        self.note(format!("{a_} opens channel {} to {b_}{again}", short(&id)));
+        self.note(format!("{x} opens channel {} to {y}{again}", short(&id)));
         self.flush(a, usize::MAX)
     }
 
-    /// A later channel between two stations that already share one, often
-    /// reopening it: exercises a channel that appears while sessions are up.
+    /// A later channel between two stations that share one (often a reopening), sessions up.
     fn open_another(&mut self, st: usize) -> Res {
         let Some(other) = self.other_party(st) else {
             return Ok(());
@@ -464,12 +418,8 @@ impl World {
         }
         for spec in &self.chans {
             let ch = |p: &usize| self.stations[*p].channel(&spec.id);
-            let state = |p: &usize| ch(p).map(|c| c.book().state());
-            if spec
-                .parties
-                .iter()
-                .any(|p| state(p).is_some_and(|s| s.is_suspended()))
-            {
+            let suspended = |p: &usize| ch(p).is_some_and(|c| c.book().state().is_suspended());
+            if spec.parties.iter().any(suspended) {
                 self.suspended_seen.insert(spec.id);
             }
         }
@@ -477,8 +427,7 @@ impl World {
     }
 
     fn random_action(&mut self) -> Res {
-        let mut roll = self.rng.below(self.weights.iter().map(|w| w.1).sum());
-        let mut i = 0;
+        let (mut roll, mut i) = (self.rng.below(self.weights.iter().map(|w| w.1).sum()), 0);
         while roll >= self.weights[i].1 {
             roll -= self.weights[i].1;
             i += 1;
@@ -508,8 +457,7 @@ impl World {
                 }
             }
             Act::Duplicate => {
-                if let Some(i) = self.rng.index(self.net.len()) {
-                    let p = self.net[i].clone();
+                if let Some(p) = self.rng.pick(self.net.make_contiguous()) {
                     self.note(format!("network duplicates {}", p.describe()));
                     self.stats.duplicated += 1;
                     self.net.push_back(p);
@@ -533,9 +481,16 @@ impl World {
                 self.note(format!("clock +{dt} ms"));
             }
             Act::Crash => {
-                if self.stations[st].up() {
-                    self.crash(st);
+                let Some(lost) = self.stations[st].crash() else {
+                    return Ok(());
+                };
+                self.stats.crashes += 1;
+                self.stats.crashes_losing_work += (lost > 0) as u64;
+                for s in &mut self.stations {
+                    s.disconnect(st);
                 }
+                let name = self.stations[st].name;
+                self.note(format!("{name} CRASHES with {lost} batches uncommitted"));
             }
             Act::Restart => {
                 let down: Vec<usize> = (0..n).filter(|i| !self.stations[*i].up()).collect();
@@ -561,7 +516,8 @@ impl World {
             }
             Act::Reconnect => {
                 let to = self.other_party(st);
-                if let Some(to) = to.filter(|to| self.stations[st].disconnect(*to)) {
+                if let Some(to) = to.filter(|to| self.stations[st].session(*to).is_some()) {
+                    self.stations[st].disconnect(to);
                     self.note(format!("{st}→{to} connection resets"));
                 }
             }
@@ -596,17 +552,6 @@ impl World {
         self.rng.pick(&ids)
     }
 
-    fn crash(&mut self, st: usize) {
-        let lost = self.stations[st].crash();
-        self.stats.crashes += 1;
-        self.stats.crashes_losing_work += (lost > 0) as u64;
-        for s in &mut self.stations {
-            s.disconnect(st);
-        }
-        let name = self.stations[st].name;
-        self.note(format!("{name} CRASHES with {lost} batches uncommitted"));
-    }
-
     fn restart(&mut self, st: usize) -> Res {
         self.stations[st].start()?;
         self.note(format!("{} restarts", self.stations[st].name));
@@ -632,18 +577,16 @@ impl World {
         Ok(())
     }
 
-    /// Performs one effect of a station's committed step (or, in a broken
-    /// variant, of a step not yet committed).
+    /// Performs an effect of a committed step (or, in a broken variant, of one not yet committed).
     fn effect(&mut self, st: usize, e: Effect, origin: Origin) -> Res {
+        let incarnation = self.stations[st].incarnation;
         match (e, origin) {
             (e @ Effect::Committed { own: true, .. }, _) => {
-                self.checker.accepted(st, self.stations[st].incarnation, e);
+                self.checker.unconfirmed.push((st, incarnation, e))
             }
             (Effect::Reply(m), Origin::Entries(to, epoch)) => self.send(st, to, m, epoch, false),
             (Effect::Reply(m), Origin::Checkpoint(to)) => self.send(st, to, m, 0, false),
-            (Effect::Close, Origin::Checkpoint(from)) => {
-                self.stations[st].disconnect(from);
-            }
+            (Effect::Close, Origin::Checkpoint(from)) => self.stations[st].disconnect(from),
             (Effect::Export(plan), _) => self.export(st, plan)?,
             _ => {}
         }
@@ -665,8 +608,7 @@ impl World {
         self.net.push_back(p);
     }
 
-    /// Writes an export from the store over the heads the fresh checkpoint
-    /// covers, and verifies it as an oversight body would.
+    /// Writes an export of what its fresh checkpoint covers and verifies it as oversight would.
     fn export(&mut self, st: usize, plan: ExportPlan) -> Res {
         let (s, id, covers) = (&self.stations[st], plan.channel, plan.heads.map(|h| h.0));
         let (name, ch) = (s.name, short(&id));
@@ -719,18 +661,12 @@ impl World {
     }
 
     fn tick(&mut self, st: usize) -> Res {
-        if !self.stations[st].up() {
-            return Ok(());
-        }
         let (now, name) = (self.clock(st), self.stations[st].name);
-        for b in self.stations[st].tick(now)? {
+        for kind in self.stations[st].tick(now)? {
             self.stats.policy_entries += 1;
-            match b {
-                Body::ContactCheck => self.stats.contact_checks += 1,
-                Body::Suspend { .. } | Body::Terminate { .. } => self.stats.deadline_actions += 1,
-                _ => {}
-            }
-            self.note(format!("{name} policy authors {:?}", b.kind()));
+            self.stats.contact_checks += (kind == Kind::ContactCheck) as u64;
+            self.stats.deadline_actions += matches!(kind, Kind::Suspend | Kind::Terminate) as u64;
+            self.note(format!("{name} policy authors {kind:?}"));
         }
         after_tick(&self.stations[st], now)
     }
@@ -745,7 +681,7 @@ impl World {
                 return Ok(());
             }
             self.epoch += 1;
-            let hello = self.stations[to].hello(from);
+            let hello = machine::hello(self.stations[to].with(from));
             self.stations[from].connect(to, self.epoch, &hello);
             self.note(format!("{from}→{to} connects (session {})", self.epoch));
         }
@@ -768,13 +704,12 @@ impl World {
         }
         self.stats.delivered += 1;
         let (now, s) = (self.clock(to), &mut self.stations[to]);
-        let first_is_open = match &p.msg {
-            LinkMsg::Entries { envelopes, .. } => envelopes.first().is_some_and(|b| {
-                let e = Envelope::decode(b, MAX_ENTRY_BYTES_CAP as usize).ok();
-                e.and_then(|e| e.peek().ok()).is_some_and(|e| e.is_open())
-            }),
-            _ => true,
+        let first = match &p.msg {
+            LinkMsg::Entries { envelopes, .. } => envelopes.first(),
+            _ => None,
         };
+        let first = first.and_then(|b| Envelope::decode(b, MAX_ENTRY_BYTES_CAP as usize).ok());
+        let first_is_open = first.is_some_and(|e| e.peek().is_ok_and(|e| e.is_open()));
         if matches!(p.msg, LinkMsg::Error { .. }) && s.session(from) == Some(p.epoch) {
             s.disconnect(from);
         }
@@ -789,28 +724,21 @@ impl World {
             self.stats.foreign_rejected += 1;
             return Ok(());
         }
-        let (verified, stats) = (self.stations[to].peer(from).verified, &mut self.stats);
-        let reject = match &fault {
-            Some(Entry { reject, .. } | Proposal(reject)) => Some(reject),
-            _ => None,
-        };
-        match (&fault, reject) {
-            (None, _) => {}
+        let (verified, c) = (self.stations[to].peer(from).verified, &mut self.stats);
+        let reordered = |r: &Reject| matches!(r, SeqGap { .. });
+        match &fault {
+            None => {}
             // The network reordered: a later batch came before an earlier one.
-            (Some(Entry { .. }), Some(Reject::SeqGap { .. })) => stats.out_of_order += 1,
-            (Some(Proposal(_)), Some(Reject::BadOpen(_))) if !first_is_open => {
-                stats.out_of_order += 1
-            }
-            (Some(Entry { .. }), Some(Reject::Unverified)) if !verified => stats.unverified += 1,
-            (Some(f), _) => bail!("station {to} rejected honest {what} from station {from}: {f:?}"),
+            Some(Entry { reject, .. }) if reordered(reject) => c.out_of_order += 1,
+            Some(Proposal(BadOpen(_))) if !first_is_open => c.out_of_order += 1,
+            Some(Entry { reject, .. }) if *reject == Unverified && !verified => c.unverified += 1,
+            Some(f) => bail!("station {to} rejected honest {what} from station {from}: {f:?}"),
         }
         Ok(())
     }
 
-    /// Misrouted traffic, which must be refused whole: a station sends its
-    /// counterpart's own entries back to it (signed by the receiver, not by
-    /// the link's peer), or, with three stations, one channel's entries or
-    /// checkpoint to the station outside it.
+    /// Misrouted traffic, which must be refused whole: a counterpart's own entries reflected back
+    /// to it, or (three stations) a channel's entries or checkpoint sent to the station outside it.
     fn foreign(&mut self, st: usize) -> Res {
         let n = self.stations.len();
         let reflect = n < 3 || self.rng.chance(300);
@@ -855,8 +783,7 @@ impl World {
         Ok(())
     }
 
-    /// Heals the network, restarts every station, confirms every fingerprint,
-    /// and runs a reliable network until nothing moves.
+    /// Heals, restarts, verifies every fingerprint, runs a reliable network until nothing moves.
     fn drain(&mut self) -> Res {
         self.note("— drain: heal, restart, verify, deliver in order —".into());
         self.partitioned = self.severed.into_iter().collect();
@@ -871,9 +798,8 @@ impl World {
         }
         for round in 0..DRAIN_ROUNDS {
             self.step += 1;
-            // Every connection is re-dialled: a session that lost packets in the
-            // random phase would have broken (missed pongs), and the new Hello
-            // says where to resume.
+            // Every connection is re-dialled: one that lost packets would have broken (missed
+            // pongs), and the new Hello says where to resume.
             for st in 0..n {
                 for other in 0..n {
                     self.stations[st].disconnect(other);
@@ -886,9 +812,8 @@ impl World {
                 self.pump(y, x, usize::MAX)?;
             }
             let mut moved = self.stats.sent > sent;
-            while let Some(&i) = self.deliverable().first() {
+            while let Some(p) = self.deliverable().first().and_then(|&i| self.net.remove(i)) {
                 moved = true;
-                let p = self.net.remove(i).expect("index in range");
                 let to = p.to;
                 self.deliver(p)?;
                 self.flush(to, usize::MAX)?;
@@ -908,11 +833,12 @@ impl World {
         bail!("the line does not converge: still moving after {DRAIN_ROUNDS} drain rounds")
     }
 
-    /// After the drain: every accepted entry is durable, every store is its
-    /// mirror, both ends of every linked channel hold one transcript with
-    /// every entry proven delivered, and every channel exports cleanly.
+    /// After the drain: every accepted entry durable, every store its mirror, both ends of a linked
+    /// channel one transcript with every entry proven delivered, every channel exported cleanly.
     fn final_checks(&mut self) -> Res<Hash> {
-        self.checker.all_confirmed()?;
+        if let Some((st, _, e)) = self.checker.unconfirmed.first() {
+            bail!("{e:?}, reported accepted by station {st}, never reached its store");
+        }
         for s in &self.stations {
             self.checker.store_matches_mirror(s, &self.chans)?;
         }
@@ -928,16 +854,13 @@ impl World {
                 let [hx, hy] = [hx, hy].map(|h| h.map(|h| h.map(|h| h.0)));
                 bail!("after draining, {id} differs: {x} holds {hx:?}, {y} holds {hy:?}");
             }
-            // Every own entry is proven delivered by the counterpart's stored checkpoint.
             for (author, &st) in spec.parties.iter().enumerate() {
                 let (m, name) = (mirror(st).expect("converged"), self.stations[st].name);
                 let (own, ck) = (m.heads()[author], m.ckpts[1 - author].as_ref());
                 let ck = ck.map(|c| c.checkpoint().heads[author]);
                 if own.0 > 0 && ck != Some(own) {
                     let (upto, ck) = (own.0, ck.map(|h| h.0));
-                    bail!(
-                        "after draining, {name}'s {id} to {upto} lacks a peer checkpoint ({ck:?})"
-                    );
+                    bail!("after draining, no checkpoint covers {name}'s {id} to {upto} ({ck:?})");
                 }
             }
             let ended = mirror(x).is_some_and(|m| m.word() == "terminated");
@@ -954,15 +877,9 @@ impl World {
         self.checker.step(&self.stations, &self.chans)?;
         self.stats.accepted = self.checker.confirmed;
         self.stats.suspended = self.suspended_seen.len() as u64;
-        let mut all = Vec::new();
-        for (id, m) in self.checker.mirrors.iter().flatten() {
-            all.extend_from_slice(id);
-            for (seq, h) in m.heads() {
-                all.extend_from_slice(&seq.to_be_bytes());
-                all.extend_from_slice(&h);
-            }
-        }
-        Ok(hotline_proto::sha256(&all))
+        let mirrors = self.checker.mirrors.iter().flatten();
+        let heads: Vec<_> = mirrors.map(|(id, m)| (id, m.heads())).collect();
+        Ok(hotline_proto::sha256(format!("{heads:?}").as_bytes()))
     }
 }
 
@@ -997,12 +914,8 @@ fn user_body(rng: &mut Rng, book: &ChannelBook, now: u64, p_terminate: u64) -> O
     };
     Some(match rng.below(100) {
         0..=34 => {
-            let reply_to = if rng.chance(300) {
-                pick(rng, &book.unacked[peer])
-            } else {
-                None
-            };
-            message(rng, reply_to)
+            let reply_to = rng.chance(300).then(|| pick(rng, &book.unacked[peer]));
+            message(rng, reply_to.flatten())
         }
         35..=54 => match pick(rng, &book.unacked[peer]) {
             Some(of) => Body::Ack { of },
