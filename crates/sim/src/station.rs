@@ -107,12 +107,7 @@ impl Station {
         let mut rt = Runtime::default();
         for p in self.store.peers().map_err(db)? {
             let i = self.peer_rows.iter().position(|r| *r == Some(p.id));
-            rt.peers[i.expect("pinned")] = Some(Peer {
-                id: p.id,
-                name: p.name,
-                identity: Identity::parse(&p.token).map_err(db)?,
-                verified: p.verified,
-            });
+            rt.peers[i.expect("pinned")] = Some(p.machine_peer().map_err(db)?);
         }
         let open = self.store.alerts(true, ALL).map_err(db)?;
         for row in self.store.channels().map_err(db)? {

@@ -11,7 +11,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use hotline_core::machine::{Channel, Durable, ExportPlan};
+use hotline_core::machine::{Channel, Durable, ExportPlan, Peer};
 use hotline_core::VerifiedEntry;
 use hotline_proto::Hash;
 
@@ -60,6 +60,18 @@ pub struct PeerRow {
     pub verified: bool,
     /// Last accepted handshake clock (ns).
     pub handshake_ts: u64,
+}
+
+impl PeerRow {
+    /// The peer as the station machine sees it; fails if the stored token is damaged.
+    pub fn machine_peer(&self) -> std::result::Result<Peer, hotline_proto::ProtoError> {
+        Ok(Peer {
+            id: self.id,
+            name: self.name.clone(),
+            identity: hotline_proto::Identity::parse(&self.token)?,
+            verified: self.verified,
+        })
+    }
 }
 
 /// A channel this station takes part in.

@@ -38,9 +38,12 @@ pub fn valid_addr(a: &str) -> bool {
 
 impl Engine {
     pub(super) fn insert_peer(&self, row: PeerRow) -> Result<(), StationError> {
-        let identity = Identity::parse(&row.token).map_err(|_| {
-            StationError::Setup(format!("stored key of peer {} is damaged", row.name))
-        })?;
+        let identity = row
+            .machine_peer()
+            .map_err(|_| {
+                StationError::Setup(format!("stored key of peer {} is damaged", row.name))
+            })?
+            .identity;
         self.wake.write().unwrap().entry(row.id).or_default();
         self.peers
             .write()
