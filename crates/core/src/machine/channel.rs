@@ -49,7 +49,7 @@ pub enum RestoreError {
     Open {
         /// Channel id, hex.
         channel: String,
-        /// Why.
+        /// The rule it fails.
         reject: Reject,
     },
     /// A stored entry does not verify.
@@ -57,11 +57,11 @@ pub enum RestoreError {
     Entry {
         /// Channel id, hex.
         channel: String,
-        /// Its author.
+        /// Whose chain holds it.
         author: u8,
-        /// Its seq.
+        /// Where in that chain.
         seq: u64,
-        /// Why.
+        /// The rule it fails.
         reject: Reject,
     },
     /// A stored checkpoint does not verify.
@@ -69,7 +69,7 @@ pub enum RestoreError {
     Checkpoint {
         /// Channel id, hex.
         channel: String,
-        /// The signer.
+        /// Whose checkpoint it is.
         signer: u8,
     },
 }
@@ -95,7 +95,7 @@ pub enum OpenRefusal {
 /// (SPEC §9): the heads it covers and the checkpoints to include.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportPlan {
-    /// Channel.
+    /// The channel exported.
     pub channel: Hash,
     /// The exporter's author index.
     pub me: u8,

@@ -60,7 +60,7 @@ pub struct Peer {
 pub enum Durable {
     /// A new channel row, before its first entry.
     Channel {
-        /// Channel id.
+        /// SHA-256 of its `Open` envelope.
         id: Hash,
         /// The peer it is with.
         peer: PeerId,
@@ -71,14 +71,14 @@ pub enum Durable {
     },
     /// A verified entry, ours or the peer's.
     Entry {
-        /// The entry.
+        /// Only the machine's validation or signing builds one.
         entry: VerifiedEntry,
         /// This station's clock: acknowledgement clocks start here.
         stored_at: u64,
     },
     /// The latest checkpoint of one signer, replacing the previous one.
     Checkpoint {
-        /// Channel.
+        /// The channel it covers.
         channel: Hash,
         /// Author index of the signer.
         signer: u8,
@@ -90,7 +90,7 @@ pub enum Durable {
     /// Equivocation evidence: the conflicting envelope; the store keeps it
     /// beside the stored twin it already holds at (channel, author, seq).
     Evidence {
-        /// Channel.
+        /// Where the equivocation happened.
         channel: Hash,
         /// The equivocating author.
         author: u8,
@@ -103,7 +103,7 @@ pub enum Durable {
     },
     /// Raise an alert unless one with the same channel and key is open.
     RaiseAlert {
-        /// Kind.
+        /// What kind of trouble, as the API and hook name it.
         kind: AlertKind,
         /// Channel, if the alert belongs to one.
         channel: Option<Hash>,
@@ -130,29 +130,29 @@ pub enum Durable {
 pub enum Effect {
     /// An entry is durable: report it accepted (own entries), publish it, count it.
     Committed {
-        /// Channel.
+        /// The channel, for subscribers.
         channel: Hash,
         /// Index of its [`Durable::Entry`] in the step's writes (for the commit cursor).
         write: usize,
-        /// Entry hash.
+        /// The entry's identity, as the API names it.
         hash: Hash,
-        /// Author index.
+        /// Whose chain it extends.
         author: u8,
-        /// Seq.
+        /// Its place in that chain: what a simulator checks is durable.
         seq: u64,
-        /// Its kind.
+        /// For metrics by kind, and whether the state may have changed.
         kind: Kind,
         /// Whether this station wrote it.
         own: bool,
     },
     /// A channel exists here from now on (proposed by us or by the peer).
     ChannelCreated {
-        /// Channel.
+        /// The new channel, for subscribers.
         channel: Hash,
     },
     /// The channel's state may have changed (an entry that changes state committed).
     StateChanged {
-        /// Channel.
+        /// The channel whose views must be refreshed.
         channel: Hash,
     },
     /// An alert write committed: announce it if the store says it opened or
@@ -167,7 +167,7 @@ pub enum Effect {
     Close,
     /// The peer's checkpoint proves delivery of our entries up to `upto`.
     Delivered {
-        /// Channel.
+        /// The channel the proof is for.
         channel: Hash,
         /// Highest own seq now covered.
         upto: u64,
@@ -176,7 +176,7 @@ pub enum Effect {
     },
     /// The sender to this peer has something new to carry (or room to carry it).
     Wake {
-        /// The peer.
+        /// Whose sender to wake.
         peer: PeerId,
     },
     /// An oversight export can be written: its fresh checkpoint is durable.
