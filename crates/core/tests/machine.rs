@@ -441,6 +441,16 @@ fn proposals_must_name_these_two_stations_and_this_channel() {
     // Nothing at all: nothing happens.
     let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), vec![], T0);
     assert!(ch.is_none() && r.is_empty());
+    // A bad entry right after a good Open is named by its place in the batch.
+    let mut with_garbage = envelopes(&s);
+    with_garbage.push(vec![0xa0]);
+    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), with_garbage, T0);
+    assert!(ch.is_some(), "the Open itself is taken");
+    assert!(
+        matches!(r.fault, Some(Fault::Entry { index: 1, .. })),
+        "{:?}",
+        r.fault
+    );
     // The right one creates the channel, proposed, from the peer.
     let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), envelopes(&s), T0);
     let ch = ch.unwrap();
@@ -801,9 +811,12 @@ fn outbound_resumes_above_what_the_peer_holds_and_asks_for_owed_checkpoints() {
         (from..=to).map(|s| (s, vec![s as u8; 10])).collect()
     };
     // Rows that do not start right above the cursor are not packed.
-    assert_eq!(out.pack(&mut l.a, rows(4, 5)), None);
-    let m = out.pack(&mut l.a, rows(3, 5)).unwrap();
+    assert_eq!(out.pack(&l.a, rows(4, 5)), None);
+    let (m, last) = out.pack(&l.a, rows(3, 5)).unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 3));
+    assert_eq!(last, 5);
+    assert_eq!(l.a.sent_upto(), 0, "sent only once the shell has sent it");
+    l.a.mark_sent(last);
     assert_eq!(l.a.sent_upto(), 5);
     assert_eq!(out.next(&l.a, 100), None);
     assert!(out.caught_up(&l.a));
@@ -811,7 +824,7 @@ fn outbound_resumes_above_what_the_peer_holds_and_asks_for_owed_checkpoints() {
 
 #[test]
 fn outbound_packs_within_the_byte_budget_and_the_window() {
-    let mut l = line(Terms::default());
+    let l = line(Terms::default());
     let mut out = Outbound::new(&[], [&l.a]);
     assert_eq!(
         out.next(&l.a, 10),
@@ -820,35 +833,30 @@ fn outbound_packs_within_the_byte_budget_and_the_window() {
     );
     let big = BATCH_BYTES / 2 + 1;
     let rows: Vec<(u64, Vec<u8>)> = (1..=3).map(|s| (s, vec![0; big])).collect();
-    let m = out.pack(&mut l.a, rows).unwrap();
+    let (m, _) = out.pack(&l.a, rows).unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 1));
     // Envelopes that fit the budget together go together.
-    let mut l2 = line(Terms::default());
+    let l2 = line(Terms::default());
     let mut out2 = Outbound::new(&[], [&l2.a]);
-    let m = out2
-        .pack(
-            &mut l2.a,
-            vec![(1, vec![0; 400_000]), (2, vec![0; 400_000])],
-        )
+    let (m, _) = out2
+        .pack(&l2.a, vec![(1, vec![0; 400_000]), (2, vec![0; 400_000])])
         .unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 2));
     // Exactly the budget still fits.
-    let mut l3 = line(Terms::default());
+    let l3 = line(Terms::default());
     let mut out3 = Outbound::new(&[], [&l3.a]);
     let half = BATCH_BYTES / 2;
-    let m = out3
+    let (m, _) = out3
         .pack(
-            &mut l3.a,
+            &l3.a,
             vec![(1, vec![0; half]), (2, vec![0; BATCH_BYTES - half])],
         )
         .unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 2));
     // A single envelope over the budget still goes alone.
-    let m = out
-        .pack(&mut l.a, vec![(2, vec![0; BATCH_BYTES + 1])])
-        .unwrap();
+    let (m, last) = out.pack(&l.a, vec![(2, vec![0; BATCH_BYTES + 1])]).unwrap();
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 1));
-    assert_eq!(l.a.sent_upto(), 2);
+    assert_eq!(last, 2);
     const { assert!(WINDOW >= 1024) };
 }
 
@@ -863,6 +871,8 @@ fn link_down_opens_once_after_the_threshold_and_clears_on_return() {
         vec![(AlertKind::LinkDown, "link-down:bravo".into())]
     );
     assert!(machine::link_check(&p, true, false, T0, true, t, T0 + 9 * t).is_empty());
+    // Open, still down, but not yet past the threshold (just restarted): stays open.
+    assert!(machine::link_check(&p, true, false, T0, true, t, T0 + 1).is_empty());
     assert!(machine::link_check(&p, false, false, T0, false, t, T0 + 9 * t).is_empty());
     assert_eq!(
         cleared(&machine::link_check(

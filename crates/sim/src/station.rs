@@ -310,7 +310,11 @@ impl Station {
             let me = ch.book().me();
             let rows = self.store.chain_from(id, me, from, n).map_err(db)?;
             let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
-            msgs.extend(out.pack(ch, rows));
+            // The simulated network takes every message it is handed.
+            if let Some((msg, last)) = out.pack(ch, rows) {
+                ch.mark_sent(last);
+                msgs.push(msg);
+            }
         }
         Ok(msgs)
     }

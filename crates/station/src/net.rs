@@ -448,10 +448,11 @@ async fn outbound(
                         .await
                         .map_err(|e| e.to_string())?;
                     let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
-                    let Some(msg) = out.pack(&mut *c.lock().await, rows) else {
+                    let Some((msg, last)) = out.pack(&*c.lock().await, rows) else {
                         break;
                     };
                     tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
+                    c.lock().await.mark_sent(last);
                 }
             }
             tokio::select! {

@@ -88,7 +88,9 @@ pub fn link_check(
                 at: now,
             });
         }
-    } else if open {
+    } else if open && (up || !live) {
+        // Down but not yet past the threshold (just restarted, or a flap) is
+        // not a cause gone: the alert stays open.
         step.alert(Durable::ClearAlert {
             channel: None,
             key,

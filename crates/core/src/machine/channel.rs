@@ -312,7 +312,9 @@ impl Channel {
         let mut authored = false;
         for _ in 0..POLICY_ROUNDS {
             let actions = policy::evaluate(&self.book, &self.open_alerts, now);
-            if actions.is_empty() {
+            // A refused action of the policy's own is reported, never retried
+            // in a loop; the rest of its round (alerts) is still carried out.
+            if actions.is_empty() || step.fault.is_some() {
                 if authored {
                     step.after.push(Effect::Wake { peer: self.peer });
                 }
@@ -326,13 +328,7 @@ impl Channel {
                                 self.commit_own(&mut step, v, now);
                                 authored = true;
                             }
-                            Err(r) => {
-                                step.fault = Some(Fault::PolicyRefused(r));
-                                if authored {
-                                    step.after.push(Effect::Wake { peer: self.peer });
-                                }
-                                return step;
-                            }
+                            Err(r) => step.fault = Some(Fault::PolicyRefused(r)),
                         }
                     }
                     Action::Raise { kind, key, cause } => {
@@ -435,8 +431,9 @@ impl Channel {
         self.sent_upto
     }
 
-    /// Records that own entries up to `seq` were handed to the link.
-    pub(super) fn mark_sent(&mut self, seq: u64) {
+    /// Records that own entries up to `seq` were handed to the link (call it
+    /// once the send succeeded: the "sent" delivery state must be true).
+    pub fn mark_sent(&mut self, seq: u64) {
         self.sent_upto = self.sent_upto.max(seq);
     }
 

@@ -100,7 +100,9 @@ impl Outbound {
 
     /// Packs rows `(seq, envelope)` read for [`Outbound::next`] into one
     /// `Entries` (up to [`BATCH_BYTES`]) and advances the cursor past them.
-    pub fn pack(&mut self, ch: &mut Channel, rows: Vec<(u64, Vec<u8>)>) -> Option<LinkMsg> {
+    /// Returns the message and its last seq, for [`Channel::mark_sent`] once
+    /// the message is on its way.
+    pub fn pack(&mut self, ch: &Channel, rows: Vec<(u64, Vec<u8>)>) -> Option<(LinkMsg, u64)> {
         let cur = *self.cursor(ch);
         let mut envelopes = Vec::new();
         let mut size = 0;
@@ -117,11 +119,11 @@ impl Outbound {
             return None;
         }
         *self.cursor(ch) = last;
-        ch.mark_sent(last);
-        Some(LinkMsg::Entries {
+        let msg = LinkMsg::Entries {
             channel: ch.id(),
             envelopes,
-        })
+        };
+        Some((msg, last))
     }
 
     /// Whether everything of the channel's own chain has been sent (or proven delivered).

@@ -136,7 +136,8 @@ pub fn receive_proposal(
     });
     step.after.push(Effect::ChannelCreated { channel });
     ch.committed(&mut step, v, now, false);
-    let step = ch.take(keys, peer, envs, 1, step, now);
+    // The Open was envelope 0: the rest are numbered from 1, as in the batch.
+    let step = ch.take(keys, peer, envs, 1, 1, step, now);
     (Some(ch), step)
 }
 
@@ -154,14 +155,24 @@ impl Channel {
         if self.peer_id() != peer.id {
             return reject(peer, Some(self.id()), Fault::OtherPeersChannel, now);
         }
-        self.take(keys, peer, envelopes.into_iter(), 0, Step::default(), now)
+        self.take(
+            keys,
+            peer,
+            envelopes.into_iter(),
+            0,
+            0,
+            Step::default(),
+            now,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn take(
         &mut self,
         keys: &SecretKeys,
         peer: &Peer,
         envs: impl Iterator<Item = Vec<u8>>,
+        first_index: usize,
         mut applied: usize,
         mut step: Step,
         now: u64,
@@ -169,7 +180,7 @@ impl Channel {
         let id = self.id();
         let author = self.book().peer();
         let mut fault = None;
-        for (index, bytes) in envs.enumerate() {
+        for (index, bytes) in (first_index..).zip(envs) {
             match self.book().check(author, &bytes, peer.verified) {
                 Ok(Outcome::New(v)) => {
                     self.book_mut().apply(&v, now);

@@ -275,19 +275,21 @@ impl Engine {
             peer_id: ch.peer_id(),
             max_entry_bytes: ch.book().terms().max_entry_bytes,
         };
+        // Lock order, everywhere both maps are held: `slots`, then `channels`
+        // (as in `channels_of`); the other order could deadlock two threads.
+        let mut slots = self.slots.write().unwrap();
         let mut map = self.channels.write().unwrap();
         if let Some(existing) = map.get(&id) {
             return Err(existing.clone());
         }
         let arc = Arc::new(Mutex::new(ch));
         let guard = arc.clone().try_lock_owned().expect("a new lock is free");
-        // Index first: a reader that finds the channel also finds its peer.
-        self.slots.write().unwrap().insert(id, slot);
+        slots.insert(id, slot);
         map.insert(id, arc);
         Ok(guard)
     }
 
-    /// All channels with a peer.
+    /// All channels with a peer (takes `slots`, then `channels`: see `insert_channel`).
     pub fn channels_of(&self, peer_id: i64) -> Vec<(Hash, Arc<Mutex<Channel>>)> {
         let slots = self.slots.read().unwrap();
         self.channels

@@ -101,10 +101,15 @@ impl Engine {
         if let Some(p) = self.peers.write().unwrap().get_mut(&peer_id) {
             p.row.handshake_ts = p.row.handshake_ts.max(ts);
         }
-        self.db
+        let r = self
+            .db
             .write(vec![hotline_store::WriteOp::HandshakeTs { peer_id, ts }])
-            .await
-            .map(|_| ())
+            .await;
+        if let Err(e) = &r {
+            // The writer refuses everything after a failed commit: restart from disk.
+            self.storage_failure(e);
+        }
+        r.map(|_| ())
     }
 
     /// Pins a new peer.

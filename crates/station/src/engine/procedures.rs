@@ -41,10 +41,18 @@ impl Engine {
             r => StationError::Conflict(r.to_string()),
         })?;
         let id = ch.id();
-        // The channel becomes visible only once its Open is durable.
-        self.run(step).await?;
-        let _ = self.insert_channel(ch);
-        self.wake_peer(p.row.id);
+        // Registered (locked) before its writes are queued, so that the events
+        // that follow the commit name a channel that is there; the Open is
+        // queued before anything another task could write on it.
+        let submitted = match self.insert_channel(ch) {
+            Ok(_locked) => self.submit(step),
+            Err(_) => {
+                return Err(StationError::Conflict(
+                    "a channel with this id already exists".into(),
+                ))
+            }
+        };
+        self.finish(submitted).await?;
         Ok(id)
     }
 
@@ -181,7 +189,12 @@ impl Engine {
     pub async fn bad_input(&self, peer: &PeerRt, what: &str, reply: Option<u64>) -> Answer {
         tracing::warn!(peer = %peer.row.name, "rejected input: {what}");
         let step = machine::bad_input(&peer.machine(), None, what, reply, now_ms());
-        self.run(step).await.map(|d| d.answer).unwrap_or_default()
+        // Closing the link does not wait on the alert's commit: if storage
+        // failed, the link closes all the same.
+        self.run(step).await.map(|d| d.answer).unwrap_or(Answer {
+            close: true,
+            ..Answer::default()
+        })
     }
 
     /// A handshake from a key that is not pinned.
