@@ -213,28 +213,11 @@ impl Step {
     pub fn extend(&mut self, other: Step) {
         let base = self.writes.len();
         self.writes.extend(other.writes);
-        self.after.extend(other.after.into_iter().map(|e| match e {
-            Effect::Committed {
-                channel,
-                write,
-                hash,
-                author,
-                seq,
-                kind,
-                own,
-            } => Effect::Committed {
-                channel,
-                write: write + base,
-                hash,
-                author,
-                seq,
-                kind,
-                own,
-            },
-            Effect::Alert { write } => Effect::Alert {
-                write: write + base,
-            },
-            e => e,
+        self.after.extend(other.after.into_iter().map(|mut e| {
+            if let Effect::Committed { write, .. } | Effect::Alert { write } = &mut e {
+                *write += base;
+            }
+            e
         }));
         if self.fault.is_none() {
             self.fault = other.fault;
