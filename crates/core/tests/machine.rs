@@ -4,7 +4,7 @@
 
 use hotline_core::machine::{
     self, Channel, CheckpointFault, Durable, Effect, Fault, OpenRefusal, Outbound, Peer, Step,
-    BATCH_BYTES, WINDOW,
+    BATCH_BYTES, BATCH_ENTRIES, WINDOW,
 };
 use hotline_core::policy::AlertKind;
 use hotline_core::Reject;
@@ -302,6 +302,24 @@ fn a_valid_batch_is_applied_checkpointed_and_answered() {
         latencies: vec![10, 9, 8]
     }));
     assert!(d.after.contains(&Effect::Wake { peer: 2 }));
+    // The next proof counts only what it newly covers.
+    let (_, s3) =
+        l.a.author(
+            &l.ka,
+            &l.pb,
+            msg(Precedence::Routine, "three"),
+            "a",
+            T0 + 20,
+        )
+        .unwrap();
+    let r3 = l.b.receive(&l.kb, &l.pa, envelopes(&s3), T0 + 21);
+    let d3 =
+        l.a.receive_checkpoint(&l.pb, &checkpoint_reply(&r3), T0 + 25);
+    assert!(d3.after.contains(&Effect::Delivered {
+        channel: l.a.id(),
+        upto: 4,
+        latencies: vec![5]
+    }));
     // The same batch again: duplicates, nothing new, a fresh checkpoint, no clear.
     let again = l.b.receive(&l.kb, &l.pa, batch, T0 + 4);
     assert_eq!(again.fault, None);
@@ -310,7 +328,7 @@ fn a_valid_batch_is_applied_checkpointed_and_answered() {
     assert!(matches!(reply(&again), Some(LinkMsg::Checkpoint { .. })));
     // An older checkpoint after a newer one is not stored.
     assert!(l.a.receive_checkpoint(&l.pb, &old, T0 + 11).is_empty());
-    assert_eq!(l.a.delivered_upto(), 3);
+    assert_eq!(l.a.delivered_upto(), 4);
 }
 
 #[test]
@@ -858,6 +876,45 @@ fn outbound_packs_within_the_byte_budget_and_the_window() {
     assert!(matches!(m, LinkMsg::Entries { ref envelopes, .. } if envelopes.len() == 1));
     assert_eq!(last, 2);
     const { assert!(WINDOW >= 1024) };
+}
+
+#[test]
+fn outbound_keeps_at_most_a_window_in_flight() {
+    let mut l = line(Terms::default());
+    for i in 0..10 {
+        let _ = l.a_says(msg(Precedence::Routine, &format!("d{i}")), T0 + i);
+    }
+    assert_eq!(
+        l.a.delivered_upto(),
+        11,
+        "the Open and ten messages are proven"
+    );
+    for i in 0..4000u64 {
+        let _ =
+            l.a.author(
+                &l.ka,
+                &l.pb,
+                msg(Precedence::Routine, "w"),
+                "a",
+                T0 + 100 + i,
+            )
+            .unwrap();
+    }
+    // The peer says it holds 4,000 of ours: 3,989 are in flight, unproven.
+    let LinkMsg::Hello { mut heads, .. } = machine::hello([&l.b]) else {
+        panic!()
+    };
+    heads[0].heads[0].0 = 4000;
+    let mut out = Outbound::new(&heads, [&l.a]);
+    assert_eq!(
+        out.next(&l.a, BATCH_ENTRIES),
+        Some((4001, (WINDOW - 3989) as usize)),
+        "only what keeps the window full"
+    );
+    // All of it held: nothing to send, whatever the window.
+    heads[0].heads[0].0 = 4011;
+    let mut all = Outbound::new(&heads, [&l.a]);
+    assert_eq!(all.next(&l.a, BATCH_ENTRIES), None);
 }
 
 #[test]
