@@ -13,12 +13,15 @@ macro_rules! bail {
 }
 
 mod check;
+mod report;
 mod rng;
 mod station;
+mod traffic;
 mod world;
 
+pub use report::{ChannelEnd, Failure, Fault, Options, Report, Stats};
 pub use rng::Rng;
-pub use world::{run, ChannelEnd, Failure, Fault, Options, Report, Stats};
+pub use world::run;
 
 /// The environment variable holding one seed to replay.
 pub const SEED_VAR: &str = "HOTLINE_SIM_SEED";

@@ -2,7 +2,7 @@
 //! engine's twin. The writer's queue is explicit ([`Runtime::pending`]: decided
 //! and applied in memory, not yet durable), and a crash throws it away.
 
-use crate::world::Fault::{self as Broken, AckBeforeCommit, CheckpointBeforeCommit};
+use crate::report::Fault::{self as Broken, AckBeforeCommit, CheckpointBeforeCommit};
 use crate::{db, Res};
 use hotline_core::book::Refusal;
 use hotline_core::machine::{self, Channel, CheckpointFault::UnknownChannel, Effect, Fault};

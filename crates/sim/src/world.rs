@@ -2,141 +2,18 @@
 //! random actions of one run, and the drain and final checks at its end.
 
 use crate::check::{after_tick, Checker};
+use crate::report::{ChannelEnd, Failure, Options, Report, Stats};
 use crate::station::{Origin, Station};
-use crate::{db, rng::Rng, short, Res, SEED_VAR};
+use crate::traffic::{random_terms, user_body};
+use crate::{db, rng::Rng, short, Res};
 use hotline_core::book::Refusal;
 use hotline_core::book::Reject::{self, BadOpen, SeqGap, Unverified};
 use hotline_core::machine::Fault::{Entry, Proposal};
 use hotline_core::machine::{self, Effect, ExportPlan};
-use hotline_core::{ChannelBook, Phase};
-use hotline_proto::{Body, ContactSchedule, Envelope, Hash, Identity, Kind, LinkMsg, OnMiss};
-use hotline_proto::{Precedence, SecretKeys, Terms, MAX_ENTRY_BYTES_CAP};
+use hotline_proto::{Envelope, Hash, Identity, Kind, LinkMsg};
+use hotline_proto::{SecretKeys, MAX_ENTRY_BYTES_CAP};
 use hotline_store::Store;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-/// A deliberately broken station, to show that the checkers see what they claim to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Fault {
-    /// The station as designed: report, reply and send only after the commit.
-    #[default]
-    None,
-    /// Reports an own entry accepted when it is submitted, before it is committed.
-    AckBeforeCommit,
-    /// Answers the peer's entries with a checkpoint before they are committed.
-    CheckpointBeforeCommit,
-}
-
-/// How one run is set up; anything left `None` is drawn from the seed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Broken variant, if any.
-    pub fault: Fault,
-    /// 2 stations (one channel) or 3 (channels A–B and A–C).
-    pub stations: Option<usize>,
-    /// Random steps before the drain.
-    pub steps: Option<usize>,
-    /// Two stations that never reach each other: the other channel must still work (isolation).
-    pub severed: Option<(usize, usize)>,
-}
-
-/// Declares [`Stats`], every field a counter with its description, and its `add`.
-macro_rules! stats {
-    ($($f:ident: $doc:literal,)*) => {
-        /// What happened in a run (or many): tests assert it reached what it claims to test.
-        #[derive(Debug, Clone, Default, PartialEq, Eq)]
-        pub struct Stats {
-            $(#[doc = $doc] pub $f: u64,)*
-        }
-
-        impl Stats {
-            /// Adds another run's numbers.
-            pub fn add(&mut self, o: &Stats) {
-                $(self.$f += o.$f;)*
-            }
-        }
-    };
-}
-
-stats! {
-    runs: "Runs added up here.",
-    three_station_runs: "Runs with three stations.",
-    steps: "Random steps taken.",
-    accepted: "Own entries reported accepted and confirmed durable.",
-    user_entries: "Local user entries authored.",
-    refusals: "Local user requests the station refused (state, verification).",
-    policy_entries: "Entries the policy engine authored.",
-    contact_checks: "Of those, contact checks.",
-    deadline_actions: "Of those, deadline `Suspend`s and `Terminate`s.",
-    alerts_raised: "Policy alerts raised (committed).",
-    received: "Counterpart entries taken in by a receive path.",
-    commits: "Group commits.",
-    crashes: "Crashes.",
-    crashes_losing_work: "Crashes that threw away queued, uncommitted writes.",
-    sent: "Packets sent.",
-    delivered: "Packets delivered to a live receiver.",
-    dropped: "Packets dropped by the network, or addressed to a dead process.",
-    duplicated: "Packets duplicated.",
-    out_of_order: "Batches rejected because they arrived out of order (reordering).",
-    unverified: "Batches rejected because the receiver has not verified the sender yet.",
-    foreign_rejected: "Foreign packets (another channel's traffic) rejected with nothing stored.",
-    exports_verified: "Exports written and verified offline.",
-    terminated: "Channels that ended terminated.",
-    suspended: "Channels that were seen suspended at some step.",
-    partitions: "Partitions begun.",
-}
-
-/// The result of a run that kept every invariant.
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// What happened.
-    pub stats: Stats,
-    /// SHA-256 over every station's final transcripts: equal digests, equal runs.
-    pub digest: Hash,
-    /// Every channel as it ended.
-    pub channels: Vec<ChannelEnd>,
-}
-
-/// How one channel ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelEnd {
-    /// Station index of author 0 and of author 1.
-    pub parties: [usize; 2],
-    /// Entries of author 0 and author 1 held in each party's store (author-0 station first).
-    pub held: [[u64; 2]; 2],
-    /// The channel state word at each party ("none" if it never stored the channel).
-    pub state: [&'static str; 2],
-}
-
-/// A broken invariant, with what is needed to replay it.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// The run's seed: `HOTLINE_SIM_SEED=<seed>` replays it.
-    pub seed: u64,
-    /// The step at which it broke (steps past the random ones are the drain).
-    pub step: usize,
-    /// What broke.
-    pub what: String,
-    /// The last actions before it.
-    pub trace: Vec<String>,
-    /// The options of the run, needed with the seed to replay it.
-    pub options: Options,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (seed, step, what, o) = (self.seed, self.step, &self.what, &self.options);
-        writeln!(f, "simulation seed {seed} failed at step {step}:\n  {what}")?;
-        writeln!(f, "last actions:")?;
-        for t in &self.trace {
-            writeln!(f, "  {t}")?;
-        }
-        if *o != Options::default() {
-            return write!(f, "replay: hotline_sim::run({seed}, &{o:?})");
-        }
-        let test = "cargo test -p hotline-sim sim_ci -- --nocapture";
-        write!(f, "replay: {SEED_VAR}={seed} {test}")
-    }
-}
 
 /// One channel of the world: its id, and the station and identity of author 0 and author 1.
 #[derive(Debug, Clone)]
@@ -223,8 +100,8 @@ const CHANNELS_PER_PAIR: usize = 2;
 const TRACE: usize = 60;
 /// Rounds the drain may take before the line counts as stuck.
 const DRAIN_ROUNDS: usize = 60;
-const HOUR: u64 = 3_600_000;
-const MINUTE: u64 = 60_000;
+pub const HOUR: u64 = 3_600_000;
+pub const MINUTE: u64 = 60_000;
 
 /// Everything one run owns; the only source of randomness is `rng`.
 #[derive(Default)]
@@ -279,25 +156,6 @@ pub fn run(seed: u64, opts: &Options) -> Result<Report, Box<Failure>> {
             trace: w.trace.into(),
             options: *opts,
         })),
-    }
-}
-
-fn random_terms(rng: &mut Rng) -> Terms {
-    let contact = if rng.chance(750) {
-        ContactSchedule::Every(rng.range(5, 60) * MINUTE)
-    } else {
-        let n = rng.range(1, 3);
-        let mut mins: Vec<u32> = (0..n).map(|_| rng.below(1440) as u32).collect();
-        mins.sort_unstable();
-        mins.dedup();
-        ContactSchedule::At(mins)
-    };
-    Terms {
-        contact,
-        contact_grace_permille: rng.range(1000, 3000) as u32,
-        ack_windows_ms: [(1, 10), (5, 30), (30, 180), (60, 360)]
-            .map(|(lo, hi)| rng.range(lo, hi) * MINUTE),
-        ..Terms::default()
     }
 }
 
@@ -881,71 +739,4 @@ impl World {
         let heads: Vec<_> = mirrors.map(|(id, m)| (id, m.heads())).collect();
         Ok(hotline_proto::sha256(format!("{heads:?}").as_bytes()))
     }
-}
-
-/// What a local user asks for: mostly sensible, sometimes what the state forbids.
-fn user_body(rng: &mut Rng, book: &ChannelBook, now: u64, p_terminate: u64) -> Option<Body> {
-    let (me, peer) = (book.me() as usize, book.peer() as usize);
-    fn pick<V>(rng: &mut Rng, m: &BTreeMap<Hash, V>) -> Option<Hash> {
-        rng.index(m.len()).and_then(|i| m.keys().nth(i).copied())
-    }
-    if book.state().phase == Phase::Proposed {
-        if me == 1 && rng.chance(800) {
-            return Some(Body::Accept {
-                terms_hash: book.terms().hash(),
-            });
-        }
-        if rng.chance(800) {
-            // Nothing to do yet but wait for the counterpart.
-            return None;
-        }
-    }
-    if rng.below(1000) < p_terminate {
-        return Some(Body::Terminate {
-            reason: "ended by a person".into(),
-        });
-    }
-    let message = |rng: &mut Rng, reply_to: Option<Hash>| Body::Message {
-        precedence: Precedence::ALL[rng.below(4) as usize],
-        subject: format!("subject {}", rng.below(1000)),
-        text: "text".repeat(rng.range(1, 20) as usize),
-        labels: vec![],
-        reply_to,
-    };
-    Some(match rng.below(100) {
-        0..=34 => {
-            let reply_to = rng.chance(300).then(|| pick(rng, &book.unacked[peer]));
-            message(rng, reply_to.flatten())
-        }
-        35..=54 => match pick(rng, &book.unacked[peer]) {
-            Some(of) => Body::Ack { of },
-            None => message(rng, None),
-        },
-        55..=64 => Body::Request {
-            question: "proceed?".into(),
-            options: vec!["yes".into(), "no".into()],
-            deadline: now.saturating_sub(MINUTE) + rng.below(2 * HOUR),
-            on_miss: [OnMiss::Alert, OnMiss::Suspend, OnMiss::Terminate][rng.below(3) as usize],
-        },
-        65..=74 => match pick(rng, &book.open_requests[peer]) {
-            Some(request) => Body::Decision {
-                request,
-                choice: "yes".into(),
-                text: String::new(),
-            },
-            None => message(rng, None),
-        },
-        75..=79 => match pick(rng, &book.unacked[peer]).or_else(|| pick(rng, &book.unacked[me])) {
-            Some(of) => Body::Translation {
-                of,
-                lang: "fr".into(),
-                text: "texte".into(),
-            },
-            None => message(rng, None),
-        },
-        80..=87 => Body::Suspend {
-            reason: "a person suspends".into(),
-        },
-        _ => Body::Resume,
-    })
 }
