@@ -681,8 +681,9 @@ fn alpha_rows(steps: &[&Step]) -> Rows {
     (rows, cps)
 }
 
-#[test]
-fn restore_rebuilds_the_same_channel_and_refuses_damage() {
+/// Alpha's side of a short line: open, bravo accepts, alpha sends a FLASH and
+/// bravo proves its delivery. Returns alpha's channel and every step alpha took.
+fn alpha_history() -> (Channel, Vec<Step>) {
     let (ka, kb) = (keys(1), keys(2));
     let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     let (mut a, open) = Channel::open(&ka, &pb, Terms::default(), None, "ops", T0).unwrap();
@@ -698,7 +699,13 @@ fn restore_rebuilds_the_same_channel_and_refuses_damage() {
         .unwrap();
     let back = b.receive(&kb, &pa, envelopes(&m), T0 + 4);
     let proof = a.receive_checkpoint(&pb, &checkpoint_reply(&back), T0 + 5);
-    let (rows, cps) = alpha_rows(&[&open, &got, &m, &proof]);
+    (a, vec![open, got, m, proof])
+}
+
+#[test]
+fn restore_rebuilds_the_same_channel_and_refuses_damage() {
+    let (mut a, steps) = alpha_history();
+    let (rows, cps) = alpha_rows(&steps.iter().collect::<Vec<_>>());
     let alerts = vec![
         "ack-overdue:00:50".to_string(),
         "bad-input:bravo".to_string(),
@@ -758,21 +765,8 @@ fn restore_rebuilds_the_same_channel_and_refuses_damage() {
 
 #[test]
 fn an_export_covers_exactly_what_its_checkpoint_covers() {
-    let (ka, kb) = (keys(1), keys(2));
-    let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
-    let (mut a, open) = Channel::open(&ka, &pb, Terms::default(), None, "ops", T0).unwrap();
-    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), T0);
-    let mut b = b.unwrap();
-    let th = b.book().terms().hash();
-    let (_, acc) = b
-        .author(&kb, &pa, Body::Accept { terms_hash: th }, "b", T0 + 1)
-        .unwrap();
-    let got = a.receive(&ka, &pb, envelopes(&acc), T0 + 2);
-    let (_, m) = a
-        .author(&ka, &pb, msg(Precedence::Routine, "x"), "a", T0 + 3)
-        .unwrap();
-    let back = b.receive(&kb, &pa, envelopes(&m), T0 + 4);
-    let proof = a.receive_checkpoint(&pb, &checkpoint_reply(&back), T0 + 5);
+    let (mut a, mut steps) = alpha_history();
+    let (ka, pb) = (keys(1), peer(2, "bravo", &keys(2), true));
     let s = a.export_checkpoint(&ka, T0 + 6);
     assert!(matches!(s.writes[0], Durable::Checkpoint { signer: 0, .. }));
     let Some(Effect::Export(plan)) = s.after.first() else {
@@ -785,7 +779,8 @@ fn an_export_covers_exactly_what_its_checkpoint_covers() {
     let (_, late) = a
         .author(&ka, &pb, msg(Precedence::Routine, "late"), "a", T0 + 7)
         .unwrap();
-    let (rows, _) = alpha_rows(&[&open, &got, &m, &proof, &late]);
+    steps.push(late);
+    let (rows, _) = alpha_rows(&steps.iter().collect::<Vec<_>>());
     let text = plan
         .write(rows.into_iter().map(|(a, s, e, _)| (a, s, e)))
         .unwrap();
