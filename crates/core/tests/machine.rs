@@ -704,7 +704,7 @@ fn alpha_history() -> (Channel, Vec<Step>) {
 
 #[test]
 fn restore_rebuilds_the_same_channel_and_refuses_damage() {
-    let (mut a, steps) = alpha_history();
+    let (a, steps) = alpha_history();
     let (rows, cps) = alpha_rows(&steps.iter().collect::<Vec<_>>());
     let alerts = vec![
         "ack-overdue:00:50".to_string(),
