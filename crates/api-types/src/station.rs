@@ -9,7 +9,9 @@ pub struct Health {
     pub identity: String,
     /// The name the station was created with, for people.
     pub name: String,
-    /// Always `"ok"`: a station that answers at all is serving.
+    /// `"ok"` while the station serves; `"storage-failed"` (with HTTP 503) once a
+    /// commit has failed: reads are still answered, writes are refused, and
+    /// `hotline serve` restarts the station from disk after a short back-off.
     pub status: String,
 }
 

@@ -15,6 +15,11 @@ macro_rules! note {
     }};
 }
 
+/// What `serve` logs just before it stops a failed station to restart it.
+const RESTARTING: &str = "restarting from what is on disk";
+/// A station that served this long before failing is restarted after 1 s again.
+const HEALTHY_RUN: Duration = Duration::from_secs(300);
+
 /// Runs the station in `data` until stopped.
 pub fn run(data: &Path, hook: Option<String>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
@@ -38,6 +43,7 @@ pub fn run(data: &Path, hook: Option<String>) -> anyhow::Result<()> {
                 }
                 Err(e) => return Err(Failure::Refused(e.to_string()).into()),
             };
+            let served = std::time::Instant::now();
             note!("hotline: station serving; API http://{} · link {} · Ctrl-C to stop", st.api_addr(), st.link_addr());
             tokio::select! {
                 _ = &mut stop => {
@@ -46,11 +52,22 @@ pub fn run(data: &Path, hook: Option<String>) -> anyhow::Result<()> {
                     return Ok::<_, anyhow::Error>(());
                 }
                 _ = st.failed() => {
-                    note!("hotline: a commit failed; restarting from what is on disk in {} s", backoff.as_secs());
+                    // A station that served well for a while starts its back-off afresh.
+                    if served.elapsed() > HEALTHY_RUN {
+                        backoff = Duration::from_secs(1);
+                    }
+                    // The failed station stays up through the back-off: reads are
+                    // still served, every write is refused (503) by its writer, and
+                    // /v1/health says so; then it is restarted from disk.
+                    note!("hotline: a commit failed; writes are refused; restart in {} s", backoff.as_secs());
+                    let stopping = tokio::select! {
+                        _ = tokio::time::sleep(backoff) => false,
+                        _ = &mut stop => true,
+                    };
+                    note!("hotline: {RESTARTING}");
                     st.stop().await;
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = &mut stop => return Ok(()),
+                    if stopping {
+                        return Ok(());
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }

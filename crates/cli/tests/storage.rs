@@ -208,6 +208,9 @@ fn a_full_disk_gives_a_clear_error_corrupts_nothing_and_the_station_resumes() {
                 "{h} was acknowledged by a station whose commits had failed, before it restarted"
             ),
         }
+        if let Some(status) = &r.health_while_failed {
+            assert_eq!(status, "storage-failed", "health while writes were refused");
+        }
         assert!(r.resumed_by_itself, "the station did not resume by itself");
         assert_eq!(r.lost, Vec::<String>::new(), "acknowledged messages lost");
     }
@@ -243,6 +246,8 @@ struct DiskReport {
     after_failure: AfterFailure,
     /// It served again after the space was freed, without being restarted.
     resumed_by_itself: bool,
+    /// What `/v1/health` said just after the refusal, asked of the same process.
+    health_while_failed: Option<String>,
 }
 
 /// The answer that ends the full part of a full-disk run.
@@ -330,6 +335,7 @@ fn full_disk_run(env: &[(&str, &str)]) -> Option<DiskReport> {
     let mut accepted = vec![];
     let t = Instant::now();
     let mut i = 0;
+    let mut health_while_failed = None;
     let after_failure = loop {
         assert!(
             t.elapsed() < Duration::from_secs(180),
@@ -356,7 +362,15 @@ fn full_disk_run(env: &[(&str, &str)]) -> Option<DiskReport> {
                     break AfterFailure::Acknowledged(h);
                 }
             }
-            Ok((503, _)) => break AfterFailure::Refused,
+            Ok((503, _)) => {
+                // The refusing process stays up through its back-off, and says why.
+                let health = a.get("/v1/health").unwrap_or_default();
+                let since = a.log_bytes().split_off(before.len());
+                if !String::from_utf8_lossy(&since).contains(RESTARTING) {
+                    health_while_failed = Some(health["status"].as_str().unwrap_or("").to_owned());
+                }
+                break AfterFailure::Refused;
+            }
             // Not serving (restarting), or not an answer about storage: go on.
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
@@ -412,7 +426,7 @@ fn full_disk_run(env: &[(&str, &str)]) -> Option<DiskReport> {
     b.verify_export(&ch, root.path());
     eprintln!(
         "full disk{}: {} acknowledged, then {}; resumed by itself: {resumed_by_itself} \
-         (process still running: {served}); lost {}",
+         (process still running: {served}); health while refusing: {health_while_failed:?}; lost {}",
         if env.is_empty() {
             ""
         } else {
@@ -431,5 +445,6 @@ fn full_disk_run(env: &[(&str, &str)]) -> Option<DiskReport> {
         lost,
         after_failure,
         resumed_by_itself,
+        health_while_failed,
     })
 }

@@ -4,17 +4,25 @@ use super::R;
 use crate::api::auth::Authed;
 use crate::api::Api;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use hotline_api_types::{Health, StationIdentity, WhoAmI};
 
-/// `GET /v1/health`: open, so that monitors need no token.
-pub async fn health(State(api): State<Api>) -> Json<Health> {
+/// `GET /v1/health`: open, so that monitors need no token. 503 once a commit
+/// of this station has failed, until it is restarted from disk.
+pub async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>) {
     let e = &api.engine;
-    Json(Health {
+    let (code, status) = if e.storage_failed() {
+        (StatusCode::SERVICE_UNAVAILABLE, "storage-failed")
+    } else {
+        (StatusCode::OK, "ok")
+    };
+    let health = Health {
         identity: e.identity().token(),
         name: e.name().to_owned(),
-        status: "ok".into(),
-    })
+        status: status.into(),
+    };
+    (code, Json(health))
 }
 
 /// `GET /v1/identity`.
