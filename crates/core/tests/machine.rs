@@ -981,15 +981,59 @@ fn bad_input_and_unpinned_keys_raise_one_alert_per_cause() {
         machine::unpinned_key_key(&[7; 32]),
         format!("unpinned-key:{}", "07".repeat(32))
     );
-    let s = machine::unpinned_key(&[7; 32], "10.0.0.1:5", T0);
-    assert_eq!(
-        raised(&s),
-        vec![(AlertKind::UnpinnedKey, machine::unpinned_key_key(&[7; 32]))]
-    );
     assert!(machine::is_policy_key("ack-overdue:ab:50"));
     assert!(machine::is_policy_key("contact-missed"));
     assert!(!machine::is_policy_key("bad-input:bravo"));
     assert!(!machine::is_policy_key("link-down:bravo"));
+}
+
+#[test]
+fn strangers_raise_one_alert_counted_in_memory_and_noted_once_a_minute() {
+    let mut st = machine::Strangers::default();
+    let s = st.knock(&[7; 32], "10.0.0.1:5", T0);
+    assert_eq!(
+        raised(&s),
+        vec![(AlertKind::UnpinnedKey, machine::UNPINNED_KEY.to_owned())]
+    );
+    assert_eq!(s.after, vec![Effect::Alert { write: 0 }]);
+    // A flood within the minute writes nothing at all.
+    for i in 0..1000u64 {
+        let key = [(i % 250) as u8; 32];
+        assert!(st.knock(&key, "10.0.0.2:6", T0 + 1 + i).is_empty());
+    }
+    assert_eq!(st.count, 1001);
+    // A minute on, the cause is brought up to date: count and last source.
+    let s = st.knock(&[9; 32], "10.0.0.3:7", T0 + machine::STRANGER_NOTE_EVERY_MS);
+    match &s.writes[..] {
+        [Durable::NoteAlert { key, cause, .. }] => {
+            assert_eq!(key, machine::UNPINNED_KEY);
+            assert!(cause.contains("1002 handshakes"), "{cause}");
+            assert!(cause.contains("10.0.0.3:7"), "{cause}");
+        }
+        w => panic!("{w:?}"),
+    }
+    assert!(
+        s.after.is_empty(),
+        "a note is not a new alert: no hook, no event"
+    );
+    // Pinning a key that is not the last to knock leaves the alert open.
+    assert!(st.pinned(&[7; 32], T0 + 70_000).is_empty());
+    // Pinning the last one clears it, and the next stranger raises it afresh.
+    assert_eq!(
+        cleared(&st.pinned(&[9; 32], T0 + 71_000)),
+        vec![machine::UNPINNED_KEY.to_owned()]
+    );
+    assert_eq!(raised(&st.knock(&[1; 32], "x", T0 + 72_000)).len(), 1);
+    // After a restart the last knocker is unknown: pinning any key clears.
+    let mut restarted = machine::Strangers {
+        open: true,
+        ..Default::default()
+    };
+    assert_eq!(cleared(&restarted.pinned(&[3; 32], T0)).len(), 1);
+    assert_eq!(
+        machine::unpinned_key_key(&[7; 32]),
+        format!("unpinned-key:{}", "07".repeat(32))
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod db;
 pub mod duration;
 pub mod engine;
 pub mod error;
+mod gate;
 mod hook;
 pub mod metrics;
 pub mod net;

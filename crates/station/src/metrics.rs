@@ -13,6 +13,12 @@ pub struct Metrics {
     pub entries_rejected: AtomicU64,
     /// Checkpoints received.
     pub checkpoints_received: AtomicU64,
+    /// Handshakes from keys not pinned here.
+    pub unpinned_handshakes: AtomicU64,
+    /// Link connections closed at once because a connection cap was reached.
+    pub link_refused: AtomicU64,
+    /// Alerts not passed to the hook because too many runs were waiting.
+    pub hook_dropped: AtomicU64,
 }
 
 /// A Prometheus-style cumulative histogram.

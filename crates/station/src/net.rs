@@ -8,12 +8,14 @@
 //! resumes from the heads the other side announces in its `Hello`.
 
 use crate::engine::{now_ns, Answer, Engine, PeerRt};
+use crate::gate::{Admitted, Gate};
 use hotline_core::machine::{self, Outbound, BATCH_BYTES, BATCH_ENTRIES};
 use hotline_link::{LinkError, PeerDecision, StaticSecret};
 use hotline_proto::link::{codes, LINK_VERSION};
 use hotline_proto::LinkMsg;
 use hotline_store::Store;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -112,23 +114,67 @@ where
     !a.close
 }
 
-/// Accepts peers' connections until shutdown.
+/// The live inbound connection of each peer: a newer one takes over and the
+/// older is told to close, so a peer holds one inbound session at a time.
+#[derive(Default)]
+struct Live(std::sync::Mutex<HashMap<i64, (u64, Arc<tokio::sync::Notify>)>>);
+
+impl Live {
+    /// Registers a new connection of `peer`, telling the older one to close;
+    /// returns its generation and what tells it to close in turn.
+    fn take_over(&self, peer: i64) -> (u64, Arc<tokio::sync::Notify>) {
+        let mut m = self.0.lock().unwrap();
+        let gen = m.get(&peer).map_or(1, |(g, old)| {
+            old.notify_one();
+            g + 1
+        });
+        let closed = Arc::new(tokio::sync::Notify::new());
+        m.insert(peer, (gen, closed.clone()));
+        (gen, closed)
+    }
+
+    /// Forgets a connection that ended, unless a newer one took over.
+    fn leave(&self, peer: i64, gen: u64) {
+        let mut m = self.0.lock().unwrap();
+        if m.get(&peer).is_some_and(|(g, _)| *g == gen) {
+            m.remove(&peer);
+        }
+    }
+}
+
+/// Accepts peers' connections until shutdown; a connection over one of the
+/// gate's caps is closed at once.
 pub async fn accept_loop(
     engine: Arc<Engine>,
     listener: TcpListener,
     secret: Arc<StaticSecret>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let generations: Arc<std::sync::Mutex<HashMap<i64, u64>>> = Default::default();
+    let live: Arc<Live> = Default::default();
+    let gate = Gate::default();
+    let mut warned = None::<std::time::Instant>;
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
+                    let place = match gate.admit(addr.ip()) {
+                        Ok(p) => p,
+                        Err(full) => {
+                            drop(stream);
+                            engine.metrics().link_refused.fetch_add(1, Ordering::Relaxed);
+                            if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                                warned = Some(std::time::Instant::now());
+                                tracing::warn!("link connections closed at once ({full:?} cap reached, last from {addr}); see hotline_link_refused_total");
+                            }
+                            continue;
+                        }
+                    };
                     let _ = stream.set_nodelay(true);
-                    let (e, s, g, sd) = (engine.clone(), secret.clone(), generations.clone(), shutdown.clone());
-                    tokio::spawn(async move { inbound(e, stream, addr.to_string(), s, g, sd).await });
+                    let (e, s, l, sd) = (engine.clone(), secret.clone(), live.clone(), shutdown.clone());
+                    tokio::spawn(async move { inbound(e, stream, addr.to_string(), place, s, l, sd).await });
                 }
                 Err(e) => {
+                    // Out of descriptors, most likely: let connections close.
                     tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -142,8 +188,9 @@ async fn inbound(
     engine: Arc<Engine>,
     stream: TcpStream,
     from: String,
+    mut place: Admitted,
     secret: Arc<StaticSecret>,
-    generations: Arc<std::sync::Mutex<HashMap<i64, u64>>>,
+    live: Arc<Live>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let e2 = engine.clone();
@@ -172,6 +219,7 @@ async fn inbound(
             return;
         }
     };
+    place.handshaken();
     let Some(peer) = engine.peer_by_dh(&pk) else {
         return;
     };
@@ -179,27 +227,33 @@ async fn inbound(
     if engine.advance_handshake(peer.row.id, ts).await.is_err() {
         return;
     }
-    let gen = {
-        let mut g = generations.lock().unwrap();
-        let e = g.entry(peer.row.id).or_insert(0);
-        *e += 1;
-        *e
-    };
-    let current = || generations.lock().unwrap().get(&peer.row.id).copied() == Some(gen);
+    let (gen, superseded) = live.take_over(peer.row.id);
+    session_loop(&engine, &peer, session, &from, &superseded, &mut shutdown).await;
+    live.leave(peer.row.id, gen);
+}
+
+/// Serves one peer's inbound session until it closes, faults, is
+/// superseded by a newer connection of the same peer, or the station stops.
+async fn session_loop(
+    engine: &Engine,
+    peer: &PeerRt,
+    session: hotline_link::Session<TcpStream>,
+    from: &str,
+    superseded: &tokio::sync::Notify,
+    shutdown: &mut watch::Receiver<bool>,
+) {
     let (mut rx, mut tx) = session.split();
-    let hello = hello_for(&engine, peer.row.id).await;
+    let hello = hello_for(engine, peer.row.id).await;
     if tx.send(&hello.to_bytes()).await.is_err() {
         return;
     }
     tracing::info!(peer = %peer.row.name, "inbound link from {from} up");
     let mut bucket = RateLimit::new();
     loop {
-        if !current() {
-            return; // a newer connection from the same peer took over
-        }
-        let limit = link_limit(&engine, peer.row.id);
+        let limit = link_limit(engine, peer.row.id);
         let msg = tokio::select! {
             r = tokio::time::timeout(IDLE_TIMEOUT, rx.recv(limit)) => r,
+            _ = superseded.notified() => return, // a newer connection of the peer took over
             _ = shutdown.changed() => return,
         };
         let bytes = match msg {
@@ -208,7 +262,7 @@ async fn inbound(
             Ok(Err(e)) => {
                 if !matches!(e, LinkError::Io(..)) {
                     engine
-                        .bad_input(&peer, &format!("link fault: {e}"), None)
+                        .bad_input(peer, &format!("link fault: {e}"), None)
                         .await;
                 }
                 return;
@@ -217,7 +271,7 @@ async fn inbound(
         let a = if !bucket.take() {
             engine
                 .bad_input(
-                    &peer,
+                    peer,
                     &format!(
                         "more than {RATE_PER_SEC} link messages per second; connection closed"
                     ),
@@ -229,7 +283,7 @@ async fn inbound(
                 Err(e) => {
                     engine
                         .bad_input(
-                            &peer,
+                            peer,
                             &format!("undecodable link message: {e}"),
                             Some(codes::MALFORMED),
                         )
@@ -259,7 +313,7 @@ async fn inbound(
                 Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
                     engine
                         .bad_input(
-                            &peer,
+                            peer,
                             &format!(
                                 "{} entries in one message (limit {BATCH_ENTRIES})",
                                 envelopes.len()
@@ -269,7 +323,7 @@ async fn inbound(
                         .await
                 }
                 Ok(LinkMsg::Entries { channel, envelopes }) => {
-                    match engine.receive(&peer, channel, envelopes).await {
+                    match engine.receive(peer, channel, envelopes).await {
                         Ok(a) => a,
                         // Storage failed: this station stops answering until it restarts from disk.
                         Err(_) => return,

@@ -215,6 +215,15 @@ pub enum WriteOp {
         /// When.
         at: u64,
     },
+    /// Replace the cause of the open alert with this channel and key, if any.
+    NoteAlert {
+        /// Channel, if any.
+        channel: Option<Hash>,
+        /// Cause key.
+        key: String,
+        /// The sentence brought up to date.
+        cause: String,
+    },
     /// Clear the open alert with this channel and key.
     ClearAlert {
         /// Channel, if any.
@@ -297,6 +306,15 @@ impl From<Durable> for WriteOp {
                 key,
                 cause,
                 at,
+            },
+            Durable::NoteAlert {
+                channel,
+                key,
+                cause,
+            } => WriteOp::NoteAlert {
+                channel,
+                key,
+                cause,
             },
             Durable::ClearAlert { channel, key, at } => WriteOp::ClearAlert { channel, key, at },
         }

@@ -235,6 +235,17 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
                 WriteResult::Alert(Some(row))
             }
         }
+        WriteOp::NoteAlert {
+            channel,
+            key,
+            cause,
+        } => {
+            tx.prepare_cached(
+                "UPDATE alerts SET cause = ?3 WHERE channel = ?1 AND key = ?2 AND cleared_at IS NULL",
+            )?
+            .execute(params![chan_blob(channel), key, cause])?;
+            WriteResult::Done
+        }
         WriteOp::ClearAlert { channel, key, at } => {
             let row = tx
                 .prepare_cached(&format!(
@@ -605,6 +616,16 @@ mod tests {
             .unwrap();
         assert!(matches!(&cleared[0], WriteResult::Alert(Some(a)) if a.cleared_at == Some(3)));
         assert!(matches!(&raise(&mut s, 4)[0], WriteResult::Alert(Some(_))));
+        // A note brings the open alert's cause up to date, and only the open one's.
+        s.write(&[WriteOp::NoteAlert {
+            channel: None,
+            key: "link-down:b".into(),
+            cause: "brought up to date".into(),
+        }])
+        .unwrap();
+        let open = s.alerts(true, 10).unwrap();
+        assert_eq!(open[0].cause, "brought up to date");
+        assert_eq!(s.alerts(false, 10).unwrap()[1].cause, "x");
         assert_eq!(s.alerts(true, 10).unwrap().len(), 1);
         assert_eq!(s.alerts(false, 10).unwrap().len(), 2);
     }

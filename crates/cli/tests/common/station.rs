@@ -68,16 +68,31 @@ impl St {
 
     /// Starts `hotline serve` with extra environment and waits for its API.
     pub fn serve(&mut self, env: &[(&str, &str)]) {
+        self.serve_with(env, &[], None);
+    }
+
+    /// Starts `hotline serve ARGS…` with extra environment, under an
+    /// open-file limit if given (through the shell's `ulimit`), and waits
+    /// for its API.
+    pub fn serve_with(&mut self, env: &[(&str, &str)], args: &[&str], nofile: Option<u64>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
+        let mut cmd = match nofile {
+            None => Command::new(BIN),
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), BIN]);
+                c
+            }
+        };
         self.child = Some(
-            Command::new(BIN)
-                .arg("--data")
+            cmd.arg("--data")
                 .arg(&self.dir)
                 .arg("serve")
+                .args(args)
                 .env("HOTLINE_LOG", "warn")
                 .envs(env.iter().copied())
                 .stdout(Stdio::null())

@@ -100,23 +100,92 @@ pub fn link_check(
     step
 }
 
-/// A handshake from a key that is not pinned here (SPEC §3).
-pub fn unpinned_key(dh_pk: &[u8; 32], from: &str, now: u64) -> Step {
-    let mut step = Step::default();
-    step.alert(Durable::RaiseAlert {
-        kind: AlertKind::UnpinnedKey,
-        channel: None,
-        key: unpinned_key_key(dh_pk),
-        cause: format!(
-            "a station whose key is not pinned here tried to connect from {from} (X25519 key {})",
-            hex(dh_pk)
-        ),
-        at: now,
-    });
-    step
+/// The key of the one alert about handshakes from keys not pinned here: one
+/// for all strangers, so that a flood of fresh keys writes nothing per key.
+pub const UNPINNED_KEY: &str = "unpinned-key";
+
+/// The cause of the `unpinned-key` alert is brought up to date (count, last
+/// source) at most this often while it stays open.
+pub const STRANGER_NOTE_EVERY_MS: u64 = 60_000;
+
+/// What the station remembers, in memory only, of handshakes from keys not
+/// pinned here since the `unpinned-key` alert was last raised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Strangers {
+    /// Whether the `unpinned-key` alert is open (taken from storage at start).
+    pub open: bool,
+    /// Handshakes from unpinned keys since the alert was raised.
+    pub count: u64,
+    /// The last such key and where it came from.
+    pub last: Option<([u8; 32], String)>,
+    /// When the alert's cause was last written.
+    pub noted_at: u64,
 }
 
-/// The key of the unpinned-key alert of an X25519 key; pinning it clears the alert.
+impl Strangers {
+    /// A handshake from a key that is not pinned here (SPEC §3): the first
+    /// raises the alert (once, for every stranger); later ones are counted in
+    /// memory, and the alert's cause is brought up to date at most once a
+    /// minute. A flood of fresh keys thus writes at most one row a minute.
+    pub fn knock(&mut self, dh_pk: &[u8; 32], from: &str, now: u64) -> Step {
+        let mut step = Step::default();
+        self.count += 1;
+        self.last = Some((*dh_pk, from.to_owned()));
+        if !self.open {
+            self.open = true;
+            self.count = 1;
+            self.noted_at = now;
+            step.alert(Durable::RaiseAlert {
+                kind: AlertKind::UnpinnedKey,
+                channel: None,
+                key: UNPINNED_KEY.to_owned(),
+                cause: self.cause(),
+                at: now,
+            });
+        } else if now.saturating_sub(self.noted_at) >= STRANGER_NOTE_EVERY_MS {
+            self.noted_at = now;
+            step.writes.push(Durable::NoteAlert {
+                channel: None,
+                key: UNPINNED_KEY.to_owned(),
+                cause: self.cause(),
+            });
+        }
+        step
+    }
+
+    /// A key was pinned: when it is the last stranger that knocked (or, after
+    /// a restart, when which one knocked last is no longer known), the
+    /// alert's cause is gone and it clears; otherwise others still knock and
+    /// it stays open.
+    pub fn pinned(&mut self, dh_pk: &[u8; 32], now: u64) -> Step {
+        let mut step = Step::default();
+        if self.open && self.last.as_ref().is_none_or(|(k, _)| k == dh_pk) {
+            *self = Strangers::default();
+            step.alert(Durable::ClearAlert {
+                channel: None,
+                key: UNPINNED_KEY.to_owned(),
+                at: now,
+            });
+        }
+        step
+    }
+
+    fn cause(&self) -> String {
+        let (key, from) = self.last.clone().unwrap_or_default();
+        let last = format!("from {from} (X25519 key {})", hex(&key));
+        if self.count <= 1 {
+            format!("a station whose key is not pinned here tried to connect {last}")
+        } else {
+            format!(
+                "{} handshakes from keys not pinned here since this alert was raised; the last {last}",
+                self.count
+            )
+        }
+    }
+}
+
+/// The key of the per-key unpinned-key alert that earlier versions raised;
+/// pinning the key still clears such an alert left open in storage.
 pub fn unpinned_key_key(dh_pk: &[u8; 32]) -> String {
     format!("unpinned-key:{}", hex(dh_pk))
 }

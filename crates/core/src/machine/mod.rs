@@ -22,7 +22,10 @@ mod channel;
 mod outbound;
 mod receive;
 
-pub use alerts::{bad_input, is_policy_key, link_check, unpinned_key, unpinned_key_key};
+pub use alerts::{
+    bad_input, is_policy_key, link_check, unpinned_key_key, Strangers, STRANGER_NOTE_EVERY_MS,
+    UNPINNED_KEY,
+};
 pub use channel::{Channel, ExportPlan, OpenRefusal, RestoreError, POLICY_ROUNDS};
 pub use outbound::{hello, Outbound, BATCH_BYTES, BATCH_ENTRIES, WINDOW};
 pub use receive::{checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault};
@@ -113,6 +116,16 @@ pub enum Durable {
         cause: String,
         /// This station's clock.
         at: u64,
+    },
+    /// Replace the cause of the open alert with this channel and key, if any;
+    /// announces nothing (the alert was announced when it opened).
+    NoteAlert {
+        /// Channel, if the alert belongs to one.
+        channel: Option<Hash>,
+        /// The key it was raised with.
+        key: String,
+        /// The sentence brought up to date.
+        cause: String,
     },
     /// Clear the open alert with this channel and key, if any.
     ClearAlert {

@@ -186,7 +186,7 @@ impl Engine {
         if !cleared {
             tracing::warn!(kind = %a.kind, "alert: {}", a.cause);
             if let Some(hook) = &self.alert_hook {
-                crate::hook::run(hook.clone(), v);
+                hook.run(v, &self.metrics.hook_dropped);
             }
         }
     }

@@ -83,6 +83,8 @@ pub struct Engine {
     /// Keys of open `link-down` alerts, so the once-a-second link check
     /// touches storage only when an alert opens or closes.
     link_down_open: std::sync::Mutex<HashSet<String>>,
+    /// Handshakes from keys not pinned here: one alert for all, counted in memory.
+    strangers: std::sync::Mutex<hotline_core::machine::Strangers>,
     /// What never changes about a channel, readable without its lock.
     slots: RwLock<HashMap<Hash, ChannelSlot>>,
     /// Pinned peers by row id.
@@ -94,7 +96,7 @@ pub struct Engine {
     /// Live events for the API's event stream.
     events: broadcast::Sender<Value>,
     /// Program run with each new alert as JSON on stdin, if configured.
-    alert_hook: Option<String>,
+    alert_hook: Option<crate::hook::Hook>,
     /// When the station started (Unix ms): a link never up counts as down since then.
     started_at: u64,
     /// Counters for /metrics.
@@ -124,12 +126,13 @@ impl Engine {
             db,
             channels: RwLock::new(HashMap::new()),
             link_down_open: Default::default(),
+            strangers: Default::default(),
             slots: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
             wake: RwLock::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
             events,
-            alert_hook,
+            alert_hook: alert_hook.map(crate::hook::Hook::new),
             started_at: now_ms(),
             metrics: Metrics::default(),
             unsafe_ack_before_commit: std::env::var_os(UNSAFE_ACK_BEFORE_COMMIT).is_some(),
@@ -152,6 +155,9 @@ impl Engine {
             .filter(|a| a.key.starts_with("link-down:"))
             .map(|a| a.key.clone())
             .collect();
+        engine.strangers.lock().unwrap().open = open
+            .iter()
+            .any(|a| a.key == hotline_core::machine::UNPINNED_KEY);
         for row in rows {
             // The peer must still be pinned: a channel whose peer row is gone is damage.
             engine.peer(row.peer_id)?;

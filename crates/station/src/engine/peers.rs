@@ -153,6 +153,8 @@ impl Engine {
             .await?;
         self.insert_peer(row.clone())?;
         // The key that was knocking unpinned is pinned now: that alert's cause is gone.
+        let step = self.strangers.lock().unwrap().pinned(&id.dh_pk, now_ms());
+        let _ = self.run(step).await;
         self.clear_alert(None, &machine::unpinned_key_key(&id.dh_pk))
             .await;
         self.emit(json!({"type": "peer", "peer": row.name}));

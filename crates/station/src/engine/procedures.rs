@@ -197,9 +197,16 @@ impl Engine {
         })
     }
 
-    /// A handshake from a key that is not pinned.
+    /// A handshake from a key that is not pinned: counted; the one alert for
+    /// all strangers is raised or brought up to date only now and then.
     pub async fn unpinned(&self, dh_pk: &[u8; 32], from: &str) {
-        let _ = self.run(machine::unpinned_key(dh_pk, from, now_ms())).await;
+        self.metrics
+            .unpinned_handshakes
+            .fetch_add(1, Ordering::Relaxed);
+        let step = self.strangers.lock().unwrap().knock(dh_pk, from, now_ms());
+        if !step.is_empty() {
+            let _ = self.run(step).await;
+        }
     }
 
     /// One policy tick over every channel.

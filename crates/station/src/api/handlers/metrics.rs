@@ -35,6 +35,9 @@ pub async fn render(State(api): State<Api>) -> Response {
     }
     let _ = writeln!(t, "# HELP hotline_entries_rejected_total Peer input rejected.\n# TYPE hotline_entries_rejected_total counter\nhotline_entries_rejected_total {}", m.entries_rejected.load(Relaxed));
     let _ = writeln!(t, "# HELP hotline_checkpoints_received_total Checkpoints received from peers.\n# TYPE hotline_checkpoints_received_total counter\nhotline_checkpoints_received_total {}", m.checkpoints_received.load(Relaxed));
+    let _ = writeln!(t, "# HELP hotline_unpinned_handshakes_total Handshakes from keys not pinned here.\n# TYPE hotline_unpinned_handshakes_total counter\nhotline_unpinned_handshakes_total {}", m.unpinned_handshakes.load(Relaxed));
+    let _ = writeln!(t, "# HELP hotline_link_refused_total Link connections closed at once: a connection cap was reached.\n# TYPE hotline_link_refused_total counter\nhotline_link_refused_total {}", m.link_refused.load(Relaxed));
+    let _ = writeln!(t, "# HELP hotline_hook_dropped_total Alerts not passed to the hook: too many runs waiting.\n# TYPE hotline_hook_dropped_total counter\nhotline_hook_dropped_total {}", m.hook_dropped.load(Relaxed));
     let h = &m.delivery_ms;
     let _ = writeln!(t, "# HELP hotline_delivery_latency_ms From our commit to the peer's checkpoint covering the entry.\n# TYPE hotline_delivery_latency_ms histogram");
     let mut cum = 0;
