@@ -194,3 +194,27 @@ fn an_answer_that_does_not_fit_its_type_is_exit_5_never_a_default() {
         assert!(o.stdout.is_empty(), "{args:?} printed {:?}", o.stdout);
     }
 }
+
+/// The deliberately broken variants (acknowledge before commit, no fsync) are
+/// compiled into test builds only: the `hotline` a release build makes, from
+/// its normal dependencies, has no `broken-variants` feature, so no
+/// environment variable can turn a production station into one that loses
+/// acknowledged messages. (The query finds the feature through the
+/// dev-dependency edge, so it would find it on the normal one.)
+#[test]
+fn release_builds_have_no_broken_variants() {
+    let tree = |edges: &str| {
+        let o = Command::new(env!("CARGO"))
+            .args(["tree", "--offline", "-p", "hotline-cli", "-e", edges])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert!(
+        !tree("normal,features").contains("broken-variants"),
+        "a release build of hotline would honour HOTLINE_UNSAFE_* variables"
+    );
+    assert!(tree("normal,dev,features").contains("hotline-station feature \"broken-variants\""));
+}

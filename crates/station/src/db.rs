@@ -52,9 +52,6 @@ impl Db {
     /// Opens the database: one writer, `readers` reader connections.
     pub fn open(path: &Path, readers: usize) -> Result<Db, StationError> {
         let writer = SqliteStore::open(path).map_err(storage)?;
-        if std::env::var_os(UNSAFE_NO_SYNC).is_some() {
-            tracing::warn!("{UNSAFE_NO_SYNC} is set: commits are NOT durable");
-        }
         let pool = (0..readers.max(1))
             .map(|_| SqliteStore::open(path).map(Mutex::new).map_err(storage))
             .collect::<Result<Vec<_>, _>>()?;
@@ -130,22 +127,13 @@ impl Db {
     }
 }
 
-/// Test-only switch: `synchronous=OFF`. One of the deliberately broken variants
-/// that the durability checkers must catch; never set it in production.
-pub const UNSAFE_NO_SYNC: &str = "HOTLINE_UNSAFE_NO_SYNC";
-/// Test-only switch: hold every group commit back this many milliseconds, to
-/// widen the window in which a crash finds work accepted but not committed
-/// (used together with `engine::UNSAFE_ACK_BEFORE_COMMIT`).
-pub const TEST_COMMIT_DELAY_MS: &str = "HOTLINE_TEST_COMMIT_DELAY_MS";
-
 fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBuf) {
-    if std::env::var_os(UNSAFE_NO_SYNC).is_some() {
+    // Deliberately broken variants, in test builds only (`variants.rs`).
+    let variants = crate::variants::Variants::from_env();
+    if variants.no_sync {
         let _ = store.set_unsafe_no_sync();
     }
-    let delay = std::env::var(TEST_COMMIT_DELAY_MS)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(std::time::Duration::from_millis);
+    let delay = variants.commit_delay;
     // After a failed commit, in-memory state above us may hold entries that are
     // not on disk; writing anything after them could leave a hole in a chain.
     // So one failure stops all writes until the station restarts from disk.

@@ -18,6 +18,7 @@ mod gate;
 mod hook;
 pub mod metrics;
 pub mod net;
+pub mod variants;
 pub mod views;
 
 pub use config::{Config, DataDir};

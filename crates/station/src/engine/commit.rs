@@ -15,11 +15,6 @@ use hotline_store::{AlertRow, WriteOp, WriteResult};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
-/// Test-only switch: report a local entry accepted before it is committed. A
-/// deliberately broken variant that the crash test's checker must catch; never
-/// set it in production.
-pub const UNSAFE_ACK_BEFORE_COMMIT: &str = "HOTLINE_UNSAFE_ACK_BEFORE_COMMIT";
-
 /// What the link that carried some input gets back once it is committed.
 #[derive(Debug, Default)]
 pub struct Answer {

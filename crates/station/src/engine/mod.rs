@@ -11,7 +11,7 @@ mod commit;
 mod peers;
 mod procedures;
 
-pub use commit::{Answer, UNSAFE_ACK_BEFORE_COMMIT};
+pub use commit::Answer;
 pub use peers::{valid_addr, PeerRt};
 
 use crate::db::Db;
@@ -101,7 +101,7 @@ pub struct Engine {
     started_at: u64,
     /// Counters for /metrics.
     metrics: Metrics,
-    /// Test-only broken variant (see [`UNSAFE_ACK_BEFORE_COMMIT`]).
+    /// Test-only broken variant (see [`crate::variants`]).
     unsafe_ack_before_commit: bool,
     /// Set when a commit failed: this station's memory can no longer be trusted.
     failed: AtomicBool,
@@ -135,15 +135,10 @@ impl Engine {
             alert_hook: alert_hook.map(crate::hook::Hook::new),
             started_at: now_ms(),
             metrics: Metrics::default(),
-            unsafe_ack_before_commit: std::env::var_os(UNSAFE_ACK_BEFORE_COMMIT).is_some(),
+            unsafe_ack_before_commit: crate::variants::Variants::from_env().ack_before_commit,
             failed: AtomicBool::new(false),
             failed_notify: Notify::new(),
         };
-        if engine.unsafe_ack_before_commit {
-            tracing::warn!(
-                "{UNSAFE_ACK_BEFORE_COMMIT} is set: entries are reported before they are durable"
-            );
-        }
         use hotline_store::Store;
         for p in engine.db.read_now(|s| s.peers())? {
             engine.insert_peer(p)?;
@@ -200,7 +195,7 @@ impl Engine {
         let _ = self.events.send(event);
     }
 
-    /// Whether the deliberately broken test variant is on (see [`UNSAFE_ACK_BEFORE_COMMIT`]).
+    /// Whether the deliberately broken test variant is on (see [`crate::variants`]).
     pub fn unsafe_ack_before_commit(&self) -> bool {
         self.unsafe_ack_before_commit
     }

@@ -1,0 +1,70 @@
+//! Deliberately broken variants of the station, for the durability checkers
+//! to prove that they catch what they claim to catch (docs/RELIABILITY.md).
+//!
+//! They are read from the environment only in a build with the
+//! `broken-variants` feature, which the test suites turn on (as a
+//! dev-dependency feature, so `cargo test` builds have it) and a release
+//! build never has: no environment variable can turn a production station
+//! into one that loses acknowledged messages. A release build that finds one
+//! set says that it ignores it.
+
+use std::time::Duration;
+
+/// Acknowledge an entry before its commit.
+pub const ACK_BEFORE_COMMIT: &str = "HOTLINE_UNSAFE_ACK_BEFORE_COMMIT";
+/// Commit with `synchronous=OFF`.
+pub const NO_SYNC: &str = "HOTLINE_UNSAFE_NO_SYNC";
+/// Hold every group commit back this many milliseconds, to widen the window
+/// in which a crash finds work accepted but not committed.
+pub const COMMIT_DELAY_MS: &str = "HOTLINE_TEST_COMMIT_DELAY_MS";
+
+/// Which broken variants are on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variants {
+    /// See [`ACK_BEFORE_COMMIT`].
+    pub ack_before_commit: bool,
+    /// See [`NO_SYNC`].
+    pub no_sync: bool,
+    /// See [`COMMIT_DELAY_MS`].
+    pub commit_delay: Option<Duration>,
+}
+
+/// Whether this build honours the variables at all.
+pub const BUILT_IN: bool = cfg!(feature = "broken-variants");
+
+impl Variants {
+    /// The variants the environment asks for, if this build has them.
+    pub fn from_env() -> Variants {
+        let set = |k: &str| std::env::var_os(k).is_some();
+        let asked = [ACK_BEFORE_COMMIT, NO_SYNC, COMMIT_DELAY_MS]
+            .into_iter()
+            .filter(|k| set(k))
+            .collect::<Vec<_>>();
+        if !BUILT_IN {
+            if !asked.is_empty() {
+                tracing::warn!(
+                    "{} ignored: this build has no broken variants",
+                    asked.join(", ")
+                );
+            }
+            return Variants::default();
+        }
+        let v = Variants {
+            ack_before_commit: set(ACK_BEFORE_COMMIT),
+            no_sync: set(NO_SYNC),
+            commit_delay: std::env::var(COMMIT_DELAY_MS)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_millis),
+        };
+        if v.ack_before_commit {
+            tracing::warn!(
+                "{ACK_BEFORE_COMMIT} is set: entries are reported before they are durable"
+            );
+        }
+        if v.no_sync {
+            tracing::warn!("{NO_SYNC} is set: commits are NOT durable");
+        }
+        v
+    }
+}
