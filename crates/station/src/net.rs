@@ -224,8 +224,13 @@ async fn inbound(
         return;
     };
     // Durably advance the replay clock before trusting the session.
-    if engine.advance_handshake(peer.row.id, ts).await.is_err() {
-        return;
+    match engine.advance_handshake(peer.row.id, ts).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("replayed handshake from {from}: its clock {ts} was already used");
+            return;
+        }
+        Err(_) => return,
     }
     let (gen, superseded) = live.take_over(peer.row.id);
     session_loop(&engine, &peer, session, &from, &superseded, &mut shutdown).await;

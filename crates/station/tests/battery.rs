@@ -195,6 +195,51 @@ async fn a_handshake_from_an_unpinned_key_is_refused_and_alerted() {
     r.st.stop().await;
 }
 
+/// The replay guard (SPEC §3): of two handshakes carrying the same clock (a
+/// replay racing the original) exactly one is let through, an older clock
+/// never is, and the stored clock only grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_clock_is_claimed_once_and_the_stored_one_only_grows() {
+    let r = rig().await;
+    let e = r.e();
+    let id = e.peer_by_name("a").unwrap().row.id;
+    let ts = now_ns();
+    let (x, y) = tokio::join!(e.advance_handshake(id, ts), e.advance_handshake(id, ts));
+    let through = [x.unwrap(), y.unwrap()];
+    assert_eq!(through.iter().filter(|t| **t).count(), 1, "{through:?}");
+    assert!(!e.advance_handshake(id, ts - 1).await.unwrap());
+    assert!(e.advance_handshake(id, ts + 1).await.unwrap());
+    let stored = e
+        .db()
+        .read(move |s| s.peers())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == id)
+        .unwrap()
+        .handshake_ts;
+    assert_eq!(stored, ts + 1);
+    // The store keeps the maximum whatever order writes come in.
+    e.db()
+        .write(vec![hotline_store::WriteOp::HandshakeTs {
+            peer_id: id,
+            ts: 5,
+        }])
+        .await
+        .unwrap();
+    let stored = e
+        .db()
+        .read(move |s| s.peers())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == id)
+        .unwrap()
+        .handshake_ts;
+    assert_eq!(stored, ts + 1);
+    r.st.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_and_messages_after_the_handshake() {
     let r = rig().await;

@@ -257,8 +257,10 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
             WriteResult::Alert(row)
         }
         WriteOp::HandshakeTs { peer_id, ts } => {
-            tx.prepare_cached("UPDATE peers SET handshake_ts = ?2 WHERE id = ?1")?
-                .execute(params![peer_id, *ts as i64])?;
+            tx.prepare_cached(
+                "UPDATE peers SET handshake_ts = MAX(handshake_ts, ?2) WHERE id = ?1",
+            )?
+            .execute(params![peer_id, *ts as i64])?;
             WriteResult::Done
         }
         WriteOp::Audit(a) => {

@@ -95,11 +95,22 @@ impl Engine {
             .cloned()
     }
 
-    /// Durably advances a peer's handshake replay clock (SPEC §3) before its
-    /// session is trusted.
-    pub async fn advance_handshake(&self, peer_id: i64, ts: u64) -> Result<(), StationError> {
-        if let Some(p) = self.peers.write().unwrap().get_mut(&peer_id) {
-            p.row.handshake_ts = p.row.handshake_ts.max(ts);
+    /// Claims a handshake clock value for a peer and makes it durable before
+    /// the session is trusted (SPEC §3). The check and the claim are one step
+    /// under the peers' lock, so of two handshakes carrying the same clock (a
+    /// replay racing the original) exactly one gets through; the stored
+    /// value only ever grows. `Ok(false)`: not newer than a clock already
+    /// claimed, a replay.
+    pub async fn advance_handshake(&self, peer_id: i64, ts: u64) -> Result<bool, StationError> {
+        {
+            let mut peers = self.peers.write().unwrap();
+            let Some(p) = peers.get_mut(&peer_id) else {
+                return Ok(false);
+            };
+            if ts <= p.row.handshake_ts {
+                return Ok(false);
+            }
+            p.row.handshake_ts = ts;
         }
         let r = self
             .db
@@ -109,7 +120,7 @@ impl Engine {
             // The writer refuses everything after a failed commit: restart from disk.
             self.storage_failure(e);
         }
-        r.map(|_| ())
+        r.map(|_| true)
     }
 
     /// Pins a new peer.
