@@ -30,6 +30,11 @@ pub struct Config {
     /// A program run for every alert, with the alert as JSON on stdin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_hook: Option<String>,
+    /// Names, besides IP addresses and `localhost`, under which browsers may
+    /// reach the API (the `Host` header); any other name is refused, so a web
+    /// page cannot rebind its own name to the API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("api", &self.api)
             .field("alert_hook", &self.alert_hook)
+            .field("api_hosts", &self.api_hosts)
             .finish()
     }
 }

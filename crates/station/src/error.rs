@@ -22,6 +22,9 @@ pub enum StationError {
     /// The token's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A cap is reached (live event streams …); try again later.
+    #[error("{0}")]
+    Busy(String),
     /// Storage failed; the station cannot vouch for its state.
     #[error("{0}")]
     Storage(String),

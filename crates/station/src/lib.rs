@@ -110,6 +110,7 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
         listen: listen.into(),
         api: api.into(),
         alert_hook: None,
+        api_hosts: vec![],
     })?;
     let id = keys.identity();
     Ok(Initialized {
@@ -169,6 +170,8 @@ impl Station {
             users: Arc::new(RwLock::new(user_map)),
             audit_head: Arc::new(tokio::sync::Mutex::new(audit_head)),
             shutdown: rx.clone(),
+            guard: api::guard::Guard::new(cfg.api_hosts.clone()),
+            metrics_cache: Default::default(),
         };
 
         let mut tasks = JoinSet::new();

@@ -275,3 +275,105 @@ async fn roles_are_enforced_and_every_attempt_is_audited() {
     assert!(hotline_core::audit::verify(&dropped).is_err());
     api.stop().await;
 }
+
+/// A web page can make the operator's browser call the API under a name the
+/// page's owner controls (DNS rebinding): such requests are refused; refused
+/// sign-ins are audited in batches, not one fsync each; live event streams
+/// are capped; `/metrics` needs a token.
+#[tokio::test]
+async fn strangers_on_the_api_host_check_batched_refusals_capped_streams() {
+    let api = station().await;
+    let get_as = |host: &'static str| {
+        api.http
+            .get(format!("{}/v1/whoami", api.base))
+            .header("host", host)
+            .bearer_auth(&api.admin)
+            .send()
+    };
+    assert_eq!(
+        get_as("evil.example.com").await.unwrap().status().as_u16(),
+        421
+    );
+    assert_eq!(
+        get_as("localhost.evil.example.com:80")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        421
+    );
+    assert_eq!(
+        get_as("localhost:7811").await.unwrap().status().as_u16(),
+        200
+    );
+    assert_eq!(
+        get_as("127.0.0.1:7811").await.unwrap().status().as_u16(),
+        200
+    );
+
+    // 200 bad tokens: one audit line now, the rest counted into a later one.
+    for i in 0..200 {
+        let (s, _) = api
+            .call("GET", "/v1/channels", Some(&format!("hlt_bad{i}")), None)
+            .await;
+        assert_eq!(s, 401);
+    }
+    let (_, v) = api.call("GET", "/v1/audit", Some(&api.admin), None).await;
+    let refused: Vec<_> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["result"].as_str().unwrap().starts_with("401"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+
+    // Event streams: the cap, then 503 with a sentence.
+    let mut open = vec![];
+    for _ in 0..hotline_station::api::guard::STREAMS {
+        let r = api
+            .http
+            .get(format!("{}/v1/events", api.base))
+            .bearer_auth(&api.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        open.push(r);
+    }
+    let (s, v) = api.call("GET", "/v1/events", Some(&api.admin), None).await;
+    assert_eq!(s, 503, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("event streams"),
+        "{v}"
+    );
+    // A stream closed frees its place.
+    open.pop();
+    let t = std::time::Instant::now();
+    loop {
+        let r = api
+            .http
+            .get(format!("{}/v1/events", api.base))
+            .bearer_auth(&api.admin)
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 200 {
+            break;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "the place never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(open);
+
+    assert_eq!(api.call("GET", "/metrics", None, None).await.0, 401);
+    let (s, m) = api.call("GET", "/metrics", Some(&api.admin), None).await;
+    assert_eq!(s, 200);
+    assert!(
+        m.as_str().unwrap().contains("hotline_link_refused_total 0"),
+        "{m}"
+    );
+    api.stop().await;
+}

@@ -231,9 +231,17 @@ async fn messages_queued_while_the_peer_is_down_are_delivered_when_it_returns() 
         hotline_core::export::verify(&e.export(&ch).await.unwrap()).unwrap();
     }
     let api = a.st.as_ref().unwrap().api_addr();
-    let m = reqwest::get(format!("http://{api}/metrics"))
+    let metrics = |token: Option<String>| async move {
+        let mut r = reqwest::Client::new().get(format!("http://{api}/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    };
+    // A token is needed, any user's.
+    assert_eq!(metrics(None).await.status().as_u16(), 401);
+    let m = metrics(Some(a.id.admin_token.clone()))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! before its answer leaves.
 
 use super::auth::bearer;
+use super::guard::{Refused, UNAUTHORIZED_EVERY};
 use super::Api;
 use crate::engine::now_ms;
 use crate::error::StationError;
@@ -38,9 +39,46 @@ pub(super) async fn layer(State(api): State<Api>, req: Request, next: Next) -> R
         ),
         None => (format!("{method} {path}"), String::new()),
     };
-    let result = status.as_u16().to_string();
+    let mut result = status.as_u16().to_string();
+    if status == StatusCode::UNAUTHORIZED {
+        // Refused sign-ins are written in batches: a flood of bad tokens
+        // costs one line (and one fsync) per interval, counting them all.
+        match api.guard.unauthorized() {
+            Refused::Later { first } => {
+                if first {
+                    tokio::spawn(flush_refused(api.clone()));
+                }
+                return resp;
+            }
+            Refused::Now(n) if n > 1 => result = format!("{result} x{n}"),
+            Refused::Now(_) => {}
+        }
+    }
+    match write(&api, &user, &action, &target, &result).await {
+        Ok(()) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Writes the refused sign-ins held back, an interval after the first of them.
+async fn flush_refused(api: Api) {
+    tokio::time::sleep(UNAUTHORIZED_EVERY).await;
+    let n = api.guard.held_back();
+    if n > 0 {
+        let _ = write(&api, "-", "refused sign-ins", "", &format!("401 x{n}")).await;
+    }
+}
+
+/// Appends one line to the audit chain and waits until it is durable.
+async fn write(
+    api: &Api,
+    user: &str,
+    action: &str,
+    target: &str,
+    result: &str,
+) -> Result<(), StationError> {
     let mut head = api.audit_head.lock().await;
-    let row = crate::audit::line(*head, now_ms(), &user, &action, &target, &result);
+    let row = crate::audit::line(*head, now_ms(), user, action, target, result);
     *head = row.hash;
     let pending = api
         .engine
@@ -50,12 +88,12 @@ pub(super) async fn layer(State(api): State<Api>, req: Request, next: Next) -> R
     if api.engine.unsafe_ack_before_commit() {
         // Deliberately broken test variant: do not wait for durability here either.
         tokio::spawn(pending.wait());
-        return resp;
+        return Ok(());
     }
     if let Err(e) = pending.wait().await {
         // The audit chain's head in memory is now ahead of the disk: restart from disk.
         api.engine.storage_failure(&e);
-        return StationError::Storage(format!("the audit log could not be written ({e}); the action's outcome is unknown, check before retrying")).into_response();
+        return Err(StationError::Storage(format!("the audit log could not be written ({e}); the action's outcome is unknown, check before retrying")));
     }
-    resp
+    Ok(())
 }

@@ -15,7 +15,7 @@ impl IntoResponse for StationError {
             StationError::Conflict(_) => StatusCode::CONFLICT,
             StationError::Unauthorized => StatusCode::UNAUTHORIZED,
             StationError::Forbidden(_) => StatusCode::FORBIDDEN,
-            StationError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StationError::Storage(_) | StationError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             StationError::Setup(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = ApiError {

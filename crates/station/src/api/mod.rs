@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 mod error;
+pub mod guard;
 mod handlers;
 
 use crate::engine::Engine;
@@ -117,6 +118,10 @@ pub struct Api {
     /// Turns true when the station stops: live event streams end then, so
     /// shutdown does not wait on open consoles.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Host check, batched audit of refused sign-ins, the event-stream cap.
+    pub guard: guard::Guard,
+    /// The last `/metrics` text and when it was rendered.
+    pub metrics_cache: Arc<tokio::sync::Mutex<Option<(std::time::Instant, String)>>>,
 }
 
 /// The routes, behind the audit layer and the body limit.
@@ -155,5 +160,9 @@ pub fn router(api: Api) -> Router {
             audit::layer,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            guard::hosts,
+        ))
         .with_state(api)
 }

@@ -14,6 +14,12 @@ use tokio::sync::broadcast::error::RecvError;
 /// `GET /v1/events` (token in the header, or `?token=` for `EventSource`).
 /// Ends when the station stops, so that shutdown does not wait on consoles.
 pub async fn stream(State(api): State<Api>, _: Authed) -> R<Response> {
+    let place = api.guard.streams.clone().try_acquire_owned().map_err(|_| {
+        crate::error::StationError::Busy(format!(
+            "{} live event streams are open; close one and try again",
+            crate::api::guard::STREAMS
+        ))
+    })?;
     let rx = api.engine.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let ev = match rx.recv().await {
@@ -33,6 +39,11 @@ pub async fn stream(State(api): State<Api>, _: Authed) -> R<Response> {
             Err(RecvError::Closed) => return None,
         };
         Some((Ok::<_, std::convert::Infallible>(ev), rx))
+    });
+    // The place is held as long as the stream lives.
+    let stream = futures::StreamExt::map(stream, move |ev| {
+        let _held = &place;
+        ev
     });
     let mut stop = api.shutdown.clone();
     let stream = futures::StreamExt::take_until(stream, async move {

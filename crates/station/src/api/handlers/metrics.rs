@@ -1,5 +1,8 @@
-//! `/metrics`: Prometheus text, open like `/v1/health` so that scrapers need no token.
+//! `/metrics`: Prometheus text, for any user's token (scrapers send it as a
+//! bearer token). Rendered at most once a second, however often it is asked
+//! for, since the queue depth looks at every channel.
 
+use crate::api::auth::Authed;
 use crate::api::Api;
 use axum::extract::State;
 use axum::http::header;
@@ -8,8 +11,25 @@ use hotline_store::Store;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// A rendering is served again for this long.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `GET /metrics`.
-pub async fn render(State(api): State<Api>) -> Response {
+pub async fn render(State(api): State<Api>, _: Authed) -> Response {
+    let mut last = api.metrics_cache.lock().await;
+    let text = match &*last {
+        Some((at, t)) if at.elapsed() < FRESH => t.clone(),
+        _ => {
+            let t = text(&api).await;
+            *last = Some((std::time::Instant::now(), t.clone()));
+            t
+        }
+    };
+    drop(last);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn text(api: &Api) -> String {
     let e = &api.engine;
     let m = e.metrics();
     let up = e.links_up();
@@ -56,5 +76,5 @@ pub async fn render(State(api): State<Api>) -> Response {
     let _ = writeln!(t, "# HELP hotline_links_up Outbound links up.\n# TYPE hotline_links_up gauge\nhotline_links_up {up}");
     let _ = writeln!(t, "# HELP hotline_alerts_open Open alerts.\n# TYPE hotline_alerts_open gauge\nhotline_alerts_open {open}");
     let _ = writeln!(t, "# HELP hotline_queue_depth Own entries not yet covered by a peer checkpoint.\n# TYPE hotline_queue_depth gauge\nhotline_queue_depth {queue}");
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
+    t
 }
