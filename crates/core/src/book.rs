@@ -471,6 +471,12 @@ impl ChannelBook {
                 limit,
             });
         }
+        // An author caught equivocating is refused before anything else is
+        // looked at: resending the forked entry finds no new equivocation
+        // (and stores no new evidence), however often it comes.
+        if self.refused[author as usize] {
+            return Err(Reject::ChainRefused);
+        }
         let envelope = Envelope::decode(bytes, limit as usize).map_err(Reject::Envelope)?;
         let vk = self.identities[author as usize]
             .verifying_key()
@@ -507,9 +513,6 @@ impl ChannelBook {
                     envelope,
                 }
             });
-        }
-        if self.refused[author as usize] {
-            return Err(Reject::ChainRefused);
         }
         if entry.seq != last + 1 {
             return Err(Reject::SeqGap {

@@ -319,6 +319,48 @@ async fn equivocation_is_alerted_with_evidence_and_refuses_the_chain() {
         .fault
         .is_some());
     assert_eq!(f.stored().await, n);
+    // The forked entry sent again, as a peer does on every reconnect: refused,
+    // and no second piece of evidence.
+    for _ in 0..3 {
+        assert!(f
+            .engine
+            .receive(&f.peer, f.book.id(), vec![f.sign(&two)])
+            .await
+            .unwrap()
+            .fault
+            .is_some());
+    }
+    let evidence = f.engine.db().read(|s| s.evidence(None)).await.unwrap();
+    assert_eq!(evidence.len(), 1, "one piece of evidence per (author, seq)");
+    assert_eq!((evidence[0].author, evidence[0].seq), (0, one.seq));
+    assert_eq!(evidence[0].stored, f.sign(&one));
+    assert_eq!(evidence[0].conflicting, f.sign(&two));
+
+    // A restart from storage remembers the refusal.
+    let d = hotline_station::DataDir(f._dir.path().join("bravo"));
+    let restarted = Engine::load(
+        "bravo".into(),
+        d.load_keys().unwrap(),
+        Db::open(&d.db(), 1).unwrap(),
+        None,
+    )
+    .unwrap();
+    let peer = restarted.peer_by_name("alpha").unwrap();
+    let again = restarted
+        .receive(&peer, f.book.id(), vec![three.envelope().bytes().to_vec()])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            again.fault,
+            Some(hotline_core::machine::Fault::Entry {
+                reject: hotline_core::book::Reject::ChainRefused,
+                ..
+            })
+        ),
+        "{:?}",
+        again.fault
+    );
 }
 
 #[tokio::test]

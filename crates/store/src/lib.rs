@@ -344,17 +344,34 @@ pub fn restore_channel<S: Store + ?Sized>(
         );
     }
     let checkpoints = [store.checkpoint(&row.id, 0)?, store.checkpoint(&row.id, 1)?];
+    let refused = store.evidence(Some(&row.id))?.into_iter().map(|e| e.author);
     let alerts = open
         .iter()
         .filter(|a| a.channel == Some(row.id))
         .map(|a| a.key.clone());
-    Ok(Channel::restore(
-        row.me,
-        row.peer_id,
-        entries,
-        checkpoints,
-        alerts,
-    )?)
+    let mut ch = Channel::restore(row.me, row.peer_id, entries, checkpoints, alerts)?;
+    // An author caught equivocating stays refused across restarts (SPEC §5).
+    for author in refused {
+        ch.refuse(author);
+    }
+    Ok(ch)
+}
+
+/// Proof that an author signed two different entries with one seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRow {
+    /// Where.
+    pub channel: Hash,
+    /// The equivocating author.
+    pub author: u8,
+    /// The seq both envelopes claim.
+    pub seq: u64,
+    /// The envelope held in the transcript (empty if it was not stored).
+    pub stored: Vec<u8>,
+    /// The other envelope, signed by the same author.
+    pub conflicting: Vec<u8>,
+    /// When it was found (this station's clock).
+    pub at: u64,
 }
 
 /// Why a channel could not be restored from storage.
@@ -445,6 +462,8 @@ pub trait Store: Send {
     fn revoke_user(&mut self, name: &str, at: u64) -> Result<()>;
     /// The audit log from `after_id` on.
     fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRow>>;
+    /// Equivocation evidence, of one channel or of all, oldest first.
+    fn evidence(&self, channel: Option<&Hash>) -> Result<Vec<EvidenceRow>>;
     /// The newest audit line.
     fn last_audit(&self) -> Result<Option<AuditRow>>;
 }

@@ -5,7 +5,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` is the last applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_evidence_once.sql"),
+];
 
 /// A SQLite database in the station's data directory.
 pub struct SqliteStore {
@@ -207,7 +210,8 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
             tx.prepare_cached(
                 "INSERT INTO evidence (channel, author, seq, stored, conflicting, at) VALUES (?1, ?2, ?3,
                    COALESCE((SELECT envelope FROM entries WHERE channel = ?1 AND author = ?2 AND seq = ?3), x''),
-                   ?4, ?5)",
+                   ?4, ?5)
+                 ON CONFLICT (channel, author, seq) DO NOTHING",
             )?
             .execute(params![channel.to_vec(), author, *seq as i64, conflicting, *at as i64])?;
             WriteResult::Done
@@ -528,6 +532,26 @@ impl Store for SqliteStore {
                 audit_row,
             )
             .optional()?)
+    }
+
+    fn evidence(&self, channel: Option<&Hash>) -> Result<Vec<EvidenceRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT channel, author, seq, stored, conflicting, at FROM evidence
+             WHERE ?1 IS NULL OR channel = ?1 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([channel.map(|c| c.to_vec())], |r| {
+                Ok(EvidenceRow {
+                    channel: h32(r.get(0)?)?,
+                    author: r.get(1)?,
+                    seq: r.get::<_, i64>(2)? as u64,
+                    stored: r.get(3)?,
+                    conflicting: r.get(4)?,
+                    at: r.get::<_, i64>(5)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 }
 

@@ -146,6 +146,12 @@ impl Channel {
         }
     }
 
+    /// Refuses the rest of an author's chain: it was caught equivocating
+    /// (restored from the evidence held in storage).
+    pub fn refuse(&mut self, author: u8) {
+        self.book_mut().refuse(author);
+    }
+
     /// Rebuilds a channel from what storage holds: entries `(author, seq,
     /// envelope, stored_at)` in commit order, the latest checkpoint of each
     /// side, and the keys of the station's open alerts (those of this
