@@ -194,3 +194,40 @@ fn an_answer_that_does_not_fit_its_type_is_exit_5_never_a_default() {
         assert!(o.stdout.is_empty(), "{args:?} printed {:?}", o.stdout);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_serving_station_and_its_exports_are_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // The umask most systems start with, so that the outcome does not depend
+    // on the one the tests run under; the commands below inherit it.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[]);
+    assert_eq!(mode(&a.dir), 0o700, "the data directory");
+    for f in ["hotline.db", "hotline.db-wal", "hotline.db-shm"] {
+        assert_eq!(mode(&a.dir.join(f)), 0o600, "{f}");
+    }
+    let out = t.path().join("audit.jsonl");
+    // An earlier export the operator left readable is replaced by a private one.
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    a.cli(&["audit", "export", "-o", out.to_str().unwrap()]);
+    assert_eq!(mode(&out), 0o600);
+    assert_ne!(std::fs::read_to_string(&out).unwrap(), "old");
+    // Nothing is left beside it under a temporary name.
+    let names: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("audit") || n.starts_with('.'))
+        .collect();
+    assert_eq!(names, ["audit.jsonl"]);
+}
