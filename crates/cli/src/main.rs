@@ -32,7 +32,8 @@ fn main() {
         Ok(()) => 0,
         Err(e) => {
             let code = e.downcast_ref::<Failure>().map(|f| f.code()).unwrap_or(5);
-            eprintln!("hotline: {e:#}");
+            // A refusal may quote what the other side sent.
+            eprintln!("hotline: {}", out::escaped(&format!("{e:#}")));
             code
         }
     };

@@ -1,19 +1,41 @@
-//! Human-readable output. Counterpart text is printed as-is, control characters escaped.
+//! Human-readable output. Everything the station reports that the other
+//! side or a user could have written goes through [`escaped`] on its way to
+//! the terminal; `--json` output is serde's, exact.
 
 use hotline_api_types::{Alert, Channel, Entry, MessageBody, Peer};
 
-/// Text as it may reach a terminal: escape sequences from the counterpart
-/// must not, so control characters other than newlines are escaped.
-fn clean(t: &str) -> String {
-    t.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+/// Text as it may reach a terminal, on one line and read back exactly.
+///
+/// Control characters (C0 with newline, carriage return and ESC; DEL; C1),
+/// the Unicode bidirectional controls (U+061C, U+200E–U+200F, U+202A–U+202E,
+/// U+2066–U+2069) and the line and paragraph separators (U+2028, U+2029)
+/// are shown as Rust escapes (`\n`, `\u{1b}`, `\u{202e}`), and a backslash
+/// as `\\`. So the other side cannot start a line that looks like ours,
+/// move the cursor, colour the screen or reorder what is shown, and a
+/// backslash it sent cannot pass for one of these escapes.
+pub fn escaped(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    for c in t.chars() {
+        if c == '\\' || c.is_control() || is_bidi_or_separator(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The format characters that reorder or break a line without being control
+/// characters (Unicode general category Cf and Zl/Zp).
+fn is_bidi_or_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200e}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'..='\u{2029}'
+    )
 }
 
 /// A Unix-ms time as an age; `never` when there is none.
@@ -38,16 +60,16 @@ pub fn peers(peers: &[Peer]) {
     for p in peers {
         println!(
             "{:<16} {:<11} link {:<5} {}\n  fingerprint {}\n  key {}",
-            clean(&p.name),
+            escaped(&p.name),
             if p.verified { "verified" } else { "UNVERIFIED" },
             p.link.as_str(),
             p.addrs
                 .iter()
-                .map(|a| clean(a))
+                .map(|a| escaped(a))
                 .collect::<Vec<_>>()
                 .join(", "),
-            clean(&p.fingerprint),
-            clean(&p.key)
+            escaped(&p.fingerprint),
+            escaped(&p.key)
         );
     }
 }
@@ -57,9 +79,9 @@ pub fn channels(channels: &[Channel]) {
     for c in channels {
         println!(
             "{}  {:<12} {:<10} link {:<4} ours {} theirs {}{}",
-            clean(&c.id),
-            clean(&c.peer),
-            clean(&c.state),
+            escaped(&c.id),
+            escaped(&c.peer),
+            escaped(&c.state),
             c.health.link.as_str(),
             c.entries.ours,
             c.entries.theirs,
@@ -74,17 +96,17 @@ pub fn channels(channels: &[Channel]) {
 
 /// `channel show`.
 pub fn channel(c: &Channel) -> anyhow::Result<()> {
-    println!("channel   {}", clean(&c.id));
+    println!("channel   {}", escaped(&c.id));
     println!(
         "peer      {}{}",
-        clean(&c.peer),
+        escaped(&c.peer),
         if c.peer_verified {
             ""
         } else {
             " (UNVERIFIED: ROUTINE only)"
         }
     );
-    println!("state     {}", clean(&c.state));
+    println!("state     {}", escaped(&c.state));
     let h = &c.health;
     println!("link      {} since {}", h.link.as_str(), ago(h.since));
     println!(
@@ -98,18 +120,19 @@ pub fn channel(c: &Channel) -> anyhow::Result<()> {
         d.queued, d.sent, d.delivered, d.unacknowledged_ours
     );
     println!("theirs    awaiting our ack {}", d.unacknowledged_theirs);
+    // serde escapes control characters in JSON strings but not the bidi ones.
     let terms = match &c.terms {
         Some(t) => serde_json::to_string(t)?,
         None => "null".into(),
     };
-    println!("terms     {terms}");
+    println!("terms     {}", escaped(&terms));
     for r in c.open_requests.iter().flatten() {
         println!(
             "request   {} ({}) deadline {} on miss {}",
-            clean(&r.hash),
+            escaped(&r.hash),
             if r.ours { "ours" } else { "theirs" },
             r.deadline,
-            clean(&r.on_miss)
+            escaped(&r.on_miss)
         );
     }
     Ok(())
@@ -123,13 +146,13 @@ pub fn inbox(items: &[(Entry, MessageBody)]) {
     for (e, m) in items {
         println!(
             "{:<9} {}  {}  [{}]  {}",
-            clean(&m.precedence).to_uppercase(),
-            clean(&e.hash),
+            escaped(&m.precedence.to_uppercase()),
+            escaped(&e.hash),
             ago(Some(e.stored_at)),
             e.delivery.as_str(),
-            clean(&m.subject)
+            escaped(&m.subject)
         );
-        println!("          {}", clean(&m.text).replace('\n', "\n          "));
+        println!("          {}", escaped(&m.text));
     }
 }
 
@@ -143,14 +166,49 @@ pub fn alerts(alerts: &[Alert]) {
         println!(
             "{} {:<17} {:<8} {}  {}",
             a.id,
-            clean(&a.kind),
+            escaped(&a.kind),
             if a.cleared_at.is_none() {
                 "OPEN"
             } else {
                 "cleared"
             },
             ago(Some(a.raised_at)),
-            clean(&a.cause)
+            escaped(&a.cause)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn escaped_shows_every_line_breaking_and_reordering_character() {
+        // What a counterpart might send to fake a line of ours.
+        let sent = "ok\nFLASH  0000  [delivered]  fake\r\u{1b}[2K\u{7f}\u{85}\u{9b}\t";
+        assert_eq!(
+            escaped(sent),
+            "ok\\nFLASH  0000  [delivered]  fake\\r\\u{1b}[2K\\u{7f}\\u{85}\\u{9b}\\t"
+        );
+        for (c, shown) in [
+            ('\u{0}', "\\u{0}"),
+            ('\u{061c}', "\\u{61c}"),
+            ('\u{200e}', "\\u{200e}"),
+            ('\u{200f}', "\\u{200f}"),
+            ('\u{202a}', "\\u{202a}"),
+            ('\u{202e}', "\\u{202e}"),
+            ('\u{2066}', "\\u{2066}"),
+            ('\u{2069}', "\\u{2069}"),
+            ('\u{2028}', "\\u{2028}"),
+            ('\u{2029}', "\\u{2029}"),
+        ] {
+            assert_eq!(escaped(&format!("a{c}b")), format!("a{shown}b"), "{c:?}");
+        }
+        // A backslash the other side sent cannot pass for an escape.
+        assert_eq!(escaped("a\\nb"), "a\\\\nb");
+        // Everything else, other scripts and emoji included, is shown as sent.
+        let plain = "Привет, مرحبا, 你好 — «ok» 👍 'q' \"d\"";
+        assert_eq!(escaped(plain), plain);
+        assert!(!escaped(sent).chars().any(|c| c.is_control()));
     }
 }

@@ -218,3 +218,91 @@ fn release_builds_have_no_broken_variants() {
     );
     assert!(tree("normal,dev,features").contains("hotline-station feature \"broken-variants\""));
 }
+
+/// Every string anywhere in a JSON value.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn counterpart_text_is_shown_escaped_on_one_line_and_exact_in_json() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    let mut b = station::St::new(&t.path().join("b"), "b");
+    a.serve(&[]);
+    b.serve(&[]);
+    let ch = station::pair(&a, &b);
+    // A line that would pass for another message in b's inbox, and a
+    // right-to-left override that would show "attack" as "kcatta".
+    let subject = "status\u{1b}[2K";
+    let text = "all quiet\nFLASH     0000  1s ago  [delivered]  evacuate\u{202e}kcatta";
+    a.cli(&["send", &ch, "--subject", subject, text]);
+    let start = std::time::Instant::now();
+    let shown = loop {
+        let o = b.cli(&["inbox"]);
+        if o.contains("all quiet") {
+            break o;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the message did not reach b: {o}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        shown.lines().any(|l| l.trim()
+            == "all quiet\\nFLASH     0000  1s ago  [delivered]  evacuate\\u{202e}kcatta"),
+        "{shown}"
+    );
+    assert!(shown.contains("status\\u{1b}[2K"), "{shown}");
+    assert!(!shown.lines().any(|l| l.starts_with("FLASH")), "{shown}");
+    assert!(!shown.contains(['\u{1b}', '\u{202e}', '\r']), "{shown:?}");
+    // --json is exact: serde's escapes, read back as sent.
+    let json: serde_json::Value = serde_json::from_str(&b.cli(&["inbox", "--json"])).unwrap();
+    let mut all = Vec::new();
+    strings(&json, &mut all);
+    assert!(all.iter().any(|s| s == text), "{json}");
+    assert!(all.iter().any(|s| s == subject), "{json}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_serving_station_and_its_exports_are_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // The umask most systems start with, so that the outcome does not depend
+    // on the one the tests run under; the commands below inherit it.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[]);
+    assert_eq!(mode(&a.dir), 0o700, "the data directory");
+    for f in ["hotline.db", "hotline.db-wal", "hotline.db-shm"] {
+        assert_eq!(mode(&a.dir.join(f)), 0o600, "{f}");
+    }
+    let out = t.path().join("audit.jsonl");
+    // An earlier export the operator left readable is replaced by a private one.
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    a.cli(&["audit", "export", "-o", out.to_str().unwrap()]);
+    assert_eq!(mode(&out), 0o600);
+    assert_ne!(std::fs::read_to_string(&out).unwrap(), "old");
+    // Nothing is left beside it under a temporary name.
+    let names: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("audit") || n.starts_with('.'))
+        .collect();
+    assert_eq!(names, ["audit.jsonl"]);
+}

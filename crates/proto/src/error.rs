@@ -33,6 +33,14 @@ pub enum ProtoError {
     /// A public key is not a valid Ed25519 point.
     #[error("invalid public key")]
     BadKey,
+    /// An identity token holds a key no station generates: an X25519 key of
+    /// low order or not below the field prime (a Diffie-Hellman with it gives
+    /// no secret, or it has a second spelling), or an Ed25519 key of small
+    /// order or in non-canonical encoding.
+    #[error(
+        "the token holds a weak or non-canonical key that no hotline station generates; ask the counterpart for the token `hotline id` prints"
+    )]
+    WeakKey,
     /// A name given for an enumerated value (precedence, marking, …) is unknown.
     #[error("unknown {what} {value:?}")]
     UnknownName {

@@ -1,8 +1,9 @@
 //! Station identities (SPEC §2): keys, the `hotline1…` token, and the fingerprint.
 
 use crate::error::ProtoError;
+use curve25519_dalek::montgomery::MontgomeryPoint;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// The prefix of every identity token.
 pub const TOKEN_PREFIX: &str = "hotline1";
@@ -37,7 +38,8 @@ impl Identity {
         format!("{TOKEN_PREFIX}{}", b32.to_ascii_lowercase())
     }
 
-    /// Parses a token; the signing key must be a valid Ed25519 point.
+    /// Parses a token; both keys must be ones a station could have generated
+    /// (see [`Identity::check_keys`]).
     pub fn parse(token: &str) -> Result<Identity, ProtoError> {
         let t = token.trim();
         let rest = t.strip_prefix(TOKEN_PREFIX).ok_or(ProtoError::BadToken)?;
@@ -55,8 +57,28 @@ impl Identity {
         sig_pk.copy_from_slice(&raw[..32]);
         dh_pk.copy_from_slice(&raw[32..]);
         let id = Identity { sig_pk, dh_pk };
-        id.verifying_key()?;
+        id.check_keys()?;
         Ok(id)
+    }
+
+    /// Refuses keys that no station generates, so that every pinned key gives
+    /// a real secret and has one spelling (a duplicate check on bytes then
+    /// finds every duplicate):
+    /// - the Ed25519 key must decode, be of large order (a small-order key
+    ///   verifies forged signatures) and be canonically encoded;
+    /// - the X25519 key must be below the field prime (RFC 7748 §5 otherwise
+    ///   reads it modulo p: a second spelling) and not of low order, whose
+    ///   Diffie-Hellman output is all zeros whatever our secret
+    ///   (x25519-dalek's `was_contributory`).
+    pub fn check_keys(&self) -> Result<(), ProtoError> {
+        let vk = self.verifying_key()?;
+        if vk.is_weak() || vk.to_edwards().compress().to_bytes() != self.sig_pk {
+            return Err(ProtoError::WeakKey);
+        }
+        if !below_field_prime(&self.dh_pk) || dh_is_low_order(&self.dh_pk) {
+            return Err(ProtoError::WeakKey);
+        }
+        Ok(())
     }
 
     /// The Ed25519 verifying key.
@@ -68,6 +90,29 @@ impl Identity {
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(self)
     }
+}
+
+/// The field prime 2^255 - 19, little-endian as X25519 keys are written.
+const FIELD_PRIME_LE: [u8; 32] = {
+    let mut p = [0xff; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+/// Whether a little-endian X25519 u-coordinate is canonical: below p.
+fn below_field_prime(u: &[u8; 32]) -> bool {
+    // Compare from the most significant byte down.
+    u.iter().rev().lt(FIELD_PRIME_LE.iter().rev())
+}
+
+/// Whether an X25519 public key lies in the small subgroup of the curve or
+/// its twist. X25519 clamps every scalar to a multiple of 8, the cofactor, so
+/// such a key gives the all-zero output for any scalar and every other key
+/// gives a non-zero one; a fixed scalar therefore decides it. The key is
+/// public, so the check need not run in constant time.
+fn dh_is_low_order(u: &[u8; 32]) -> bool {
+    MontgomeryPoint(*u).mul_clamped([0x42; 32]).to_bytes() == [0u8; 32]
 }
 
 /// SHA-256 of the identity's 64 bytes, shown as 12 groups of 5 decimal digits.
@@ -120,9 +165,13 @@ impl std::fmt::Debug for Fingerprint {
 }
 
 /// A station's secret keys. Zeroized on drop; deliberately no `Debug`.
+#[derive(ZeroizeOnDrop)]
 pub struct SecretKeys {
+    /// Signs entries and checkpoints; ed25519-dalek zeroizes it on drop.
     signing: SigningKey,
+    /// The X25519 secret the link's handshake uses.
     dh_secret: Zeroizing<[u8; 32]>,
+    /// Its public key, kept beside it so the identity needs no curve code here.
     dh_public: [u8; 32],
 }
 
@@ -205,6 +254,107 @@ mod tests {
             Err(ProtoError::BadToken)
         );
         assert_eq!(Identity::parse("hotline2abc"), Err(ProtoError::BadToken));
+    }
+
+    fn unhex(h: &str) -> [u8; 32] {
+        let v = data_encoding::HEXLOWER.decode(h.as_bytes()).unwrap();
+        v.try_into().unwrap()
+    }
+
+    /// `p + k`, little-endian: a non-canonical spelling of `k`.
+    fn p_plus(k: u8) -> [u8; 32] {
+        let mut b = FIELD_PRIME_LE;
+        b[0] += k;
+        b
+    }
+
+    #[test]
+    fn tokens_with_low_order_or_non_canonical_dh_keys_are_refused() {
+        let good = SecretKeys::generate([7; 32], [9; 32]).identity();
+        assert_eq!(Identity::parse(&good.token()), Ok(good));
+        // The small-order X25519 points (libsodium's blocklist): a handshake
+        // with any of them gives the all-zero shared secret.
+        let mut low = vec![
+            [0u8; 32],
+            {
+                let mut one = [0u8; 32];
+                one[0] = 1;
+                one
+            },
+            unhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+            unhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+            {
+                // p - 1
+                let mut b = FIELD_PRIME_LE;
+                b[0] -= 1;
+                b
+            },
+        ];
+        // Each again with the top bit set, which X25519 ignores.
+        low.extend(low.clone().into_iter().map(|mut b| {
+            b[31] |= 0x80;
+            b
+        }));
+        // p and p + 1: 0 and 1 again.
+        low.extend([p_plus(0), p_plus(1)]);
+        for dh_pk in low {
+            let id = Identity { dh_pk, ..good };
+            assert_eq!(
+                Identity::parse(&id.token()),
+                Err(ProtoError::WeakKey),
+                "{}",
+                crate::hex(&dh_pk)
+            );
+        }
+        // A sound key spelled a second way: with the top bit set, or plus p.
+        let mut high = good.dh_pk;
+        high[31] |= 0x80;
+        let id = Identity {
+            dh_pk: high,
+            ..good
+        };
+        assert_eq!(Identity::parse(&id.token()), Err(ProtoError::WeakKey));
+        let id = Identity {
+            dh_pk: p_plus(9),
+            ..good
+        };
+        assert_eq!(Identity::parse(&id.token()), Err(ProtoError::WeakKey));
+        // The refusal says what to do.
+        assert!(ProtoError::WeakKey.to_string().contains("hotline id"));
+    }
+
+    #[test]
+    fn tokens_with_weak_or_non_canonical_signing_keys_are_refused() {
+        let good = SecretKeys::generate([7; 32], [9; 32]).identity();
+        // The identity point (y = 1): verifies a forged signature on anything.
+        let mut identity_point = [0u8; 32];
+        identity_point[0] = 1;
+        // y = 1 spelled p + 1, and x = 0 with the sign bit set ("-0").
+        let mut minus_zero = identity_point;
+        minus_zero[31] |= 0x80;
+        for sig_pk in [identity_point, p_plus(1), minus_zero] {
+            let id = Identity { sig_pk, ..good };
+            assert_eq!(Identity::parse(&id.token()), Err(ProtoError::WeakKey));
+        }
+        // A y at or above p that still decodes to a large-order point: accepted
+        // by ed25519-dalek, refused here because it has a second spelling.
+        let mut found = 0;
+        for k in 2..19 {
+            let sig_pk = p_plus(k);
+            if VerifyingKey::from_bytes(&sig_pk).is_ok_and(|vk| !vk.is_weak()) {
+                found += 1;
+                let id = Identity { sig_pk, ..good };
+                assert_eq!(Identity::parse(&id.token()), Err(ProtoError::WeakKey));
+            }
+        }
+        assert!(found > 0, "no non-canonical large-order encoding to test");
+    }
+
+    #[test]
+    fn secret_keys_zeroize_on_drop() {
+        // Compile-time: the type promises to wipe itself when dropped.
+        fn wipes<T: ZeroizeOnDrop>() {}
+        wipes::<SecretKeys>();
     }
 
     #[test]

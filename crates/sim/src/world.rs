@@ -170,7 +170,13 @@ impl World {
         }
         self.now = 1_700_000_000_000 + rng.below(24 * HOUR);
         for i in 0..n {
-            let keys = SecretKeys::from_bytes(&rng.bytes::<96>()).map_err(|e| e.to_string())?;
+            let mut raw = rng.bytes::<96>();
+            // The X25519 public key, the last 32 bytes, must be below the field
+            // prime as every generated key is: identity tokens holding any other
+            // are refused. Clearing its top bit leaves 19 of 2^255 values (and 5
+            // low-order ones) that a seed would still refuse, never met.
+            raw[95] &= 0x7f;
+            let keys = SecretKeys::from_bytes(&raw).map_err(|e| e.to_string())?;
             let skew = rng.below(2 * MINUTE);
             self.stations.push(Station::new(i, keys, skew, opts.fault)?);
         }

@@ -1,16 +1,17 @@
 //! The data directory: config file, key file, admin token, database.
 //!
-//! Layout of `DATA/`:
+//! Layout of `DATA/` (mode 0700):
 //! - `config.toml`   — name, link and API addresses, optional alert hook;
 //! - `identity.key`  — the secret keys (mode 0600);
 //! - `admin.token`   — the first admin's API token (mode 0600);
-//! - `hotline.db`    — the SQLite database (WAL).
+//! - `hotline.db`    — the SQLite database (WAL; it and its `-wal`, `-shm` 0600).
 
 use crate::error::StationError;
 use hotline_proto::SecretKeys;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 /// Default link listen address: all interfaces, since the link is authenticated by Noise with pinned keys.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:7810";
@@ -95,11 +96,37 @@ impl DataDir {
         })
     }
 
-    /// Reads the secret keys.
+    /// Makes the directory accessible to its owner only (mode 0700) if it is
+    /// not already: it holds the keys and every message. A directory that
+    /// cannot be made private is an error, not a warning.
+    pub fn make_private(&self) -> Result<(), StationError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&self.0)
+                .map_err(|e| StationError::Setup(format!("cannot read {}: {e}", self.0.display())))?
+                .permissions()
+                .mode();
+            if mode & 0o777 != 0o700 {
+                std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| {
+                        StationError::Setup(format!(
+                            "cannot make {} private to its owner (mode 0700): {e}; it holds the station's keys and messages, so fix its ownership or choose another --data directory",
+                            self.0.display()
+                        ))
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the secret keys; the buffer they pass through is wiped after.
     pub fn load_keys(&self) -> Result<SecretKeys, StationError> {
-        let bytes = std::fs::read(self.keys()).map_err(|e| {
-            StationError::Setup(format!("cannot read {}: {e}", self.keys().display()))
-        })?;
+        let bytes = std::fs::read(self.keys())
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                StationError::Setup(format!("cannot read {}: {e}", self.keys().display()))
+            })?;
         SecretKeys::from_bytes(&bytes)
             .map_err(|_| StationError::Setup(format!("{} is damaged", self.keys().display())))
     }

@@ -60,7 +60,8 @@ impl std::fmt::Debug for Initialized {
     }
 }
 
-/// Creates a data directory: keys (0600), config, database, admin token (0600).
+/// Creates a data directory (0700): keys (0600), config, database (0600),
+/// admin token (0600).
 pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initialized, StationError> {
     let d = DataDir(dir.to_owned());
     if d.keys().exists() || d.config().exists() {
@@ -84,11 +85,7 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| StationError::Setup(format!("cannot create {}: {e}", dir.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
+    d.make_private()?;
     let (dh_secret, dh_public) = hotline_link::generate_keypair();
     let keys = hotline_proto::SecretKeys::generate(*dh_secret.as_bytes(), dh_public);
     config::write_secret(&d.keys(), &keys.to_bytes())?;
@@ -135,6 +132,7 @@ impl Station {
     pub async fn start(dir: &Path, alert_hook: Option<String>) -> Result<Station, StationError> {
         let d = DataDir(dir.to_owned());
         let cfg = d.load_config()?;
+        d.make_private()?;
         let keys = d.load_keys()?;
         let secret = Arc::new(StaticSecret::from_bytes(*keys.dh_secret()));
         let db = db::Db::open(&d.db(), 2)?;

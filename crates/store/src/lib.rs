@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod files;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -28,6 +29,16 @@ pub enum StoreError {
     /// The thing asked for is not there.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A database file could not be created or made private to its owner.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done to the file.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why the operating system refused.
+        source: std::io::Error,
+    },
     /// The database was written by a newer hotline.
     #[error(
         "the database schema version {found} is newer than this hotline understands ({known})"

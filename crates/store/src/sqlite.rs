@@ -100,10 +100,16 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database at `path` and applies pending
+    /// migrations. The database and its `-wal` and `-shm` files are left with
+    /// mode 0600: they hold every message of the line.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        crate::files::create_private(path)?;
         let conn = Connection::open(path)?;
-        Self::setup(conn)
+        let store = Self::setup(conn)?;
+        // After setup, so that the WAL files it opened are covered too.
+        crate::files::restrict(path)?;
+        Ok(store)
     }
 
     /// An in-memory database, for tests.
@@ -570,6 +576,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
         assert_eq!(s.durability().unwrap(), ("wal".to_string(), 2));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_wal_files_are_private_even_if_left_loose() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        drop(SqliteStore::open(&path).unwrap());
+        // As an older hotline left it under umask 022; SQLite gives the WAL
+        // files the database file's mode when it creates them.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _s = SqliteStore::open(&path).unwrap();
+        for f in ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm"] {
+            let mode = std::fs::metadata(dir.path().join(f))
+                .unwrap_or_else(|e| panic!("{f}: {e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
     }
 
     #[test]

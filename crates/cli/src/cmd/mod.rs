@@ -14,6 +14,7 @@ pub mod user;
 use crate::client::Failure;
 use anyhow::Context;
 use serde::Serialize;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Prints a `--json` listing: pretty, as the API's fields are named.
@@ -22,14 +23,27 @@ fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes an export to a file (atomically, via a temporary name) or to standard output.
+/// Writes an export to a file or to standard output. The file is written
+/// under a temporary name beside it and renamed into place, so that no one
+/// sees half an export; tempfile creates it with mode 0600 whatever the
+/// umask, as an export holds every message of the channel.
 fn write_out(output: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
     match output {
         Some(p) => {
-            let tmp = p.with_extension("tmp");
-            std::fs::write(&tmp, text)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &p).with_context(|| format!("cannot write {}", p.display()))?;
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".hotline-export.")
+                .tempfile_in(dir)
+                .with_context(|| format!("cannot write in {}", dir.display()))?;
+            tmp.write_all(text.as_bytes())
+                .and_then(|_| tmp.as_file().sync_all())
+                .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+            tmp.persist(&p)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot write {}", p.display()))?;
             eprintln!("wrote {}", p.display());
             Ok(())
         }

@@ -36,6 +36,19 @@ pub fn valid_addr(a: &str) -> bool {
     }
 }
 
+/// Which key two identities share, if any. A station's keys are its own: two
+/// pins sharing an X25519 key let one key holder pass the handshake as either
+/// peer, and sharing a signing key lets one sign as either.
+fn shared_key(a: &Identity, b: &Identity) -> Option<&'static str> {
+    if a.dh_pk == b.dh_pk {
+        Some("X25519 key")
+    } else if a.sig_pk == b.sig_pk {
+        Some("Ed25519 signing key")
+    } else {
+        None
+    }
+}
+
 impl Engine {
     pub(super) fn insert_peer(&self, row: PeerRow) -> Result<(), StationError> {
         let identity = row
@@ -139,10 +152,10 @@ impl Engine {
         }
         let id =
             Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
-        if id == self.identity {
-            return Err(StationError::BadRequest(
-                "that is this station's own identity".into(),
-            ));
+        if let Some(which) = shared_key(&id, &self.identity) {
+            return Err(StationError::BadRequest(format!(
+                "that token holds this station's own {which}"
+            )));
         }
         if addrs.is_empty() {
             return Err(StationError::BadRequest(
@@ -155,13 +168,27 @@ impl Engine {
             )));
         }
         let t = id.token();
+        // Checked on the writer, where peers are added one at a time, so two
+        // concurrent adds cannot both pass.
         let row = self
             .db
             .call(move |s| {
                 use hotline_store::Store;
+                for p in s.peers()? {
+                    let Ok(pinned) = Identity::parse(&p.token) else {
+                        continue;
+                    };
+                    if let Some(which) = shared_key(&id, &pinned) {
+                        return Ok(Err(StationError::Conflict(format!(
+                            "peer {:?} is already pinned with this {which}; one key belongs to one station, so check the token with the counterpart",
+                            p.name
+                        ))));
+                    }
+                }
                 s.add_peer(&name, &t, &addrs, rel.as_deref(), now_ms())
+                    .map(Ok)
             })
-            .await?;
+            .await??;
         self.insert_peer(row.clone())?;
         // The key that was knocking unpinned is pinned now: that alert's cause is gone.
         let step = self.strangers.lock().unwrap().pinned(&id.dh_pk, now_ms());
