@@ -5,7 +5,7 @@
 //! persists what it returns. The offline verifier uses the same book, so a
 //! station and an oversight body judge entries by one set of rules.
 
-use crate::state::{changes_state, ChannelState, Forbidden};
+use crate::state::{changes_state, ChannelState, Forbidden, StateLog};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
     Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError, SecretKeys, Terms,
@@ -220,8 +220,9 @@ pub struct ChannelBook {
     terms: Terms,
     chains: [Vec<Meta>; 2],
     index: HashMap<Hash, (u8, u64)>,
-    /// State-changing entries: (lamport, author, seq, body).
-    changes: Vec<(u64, u8, u64, Body)>,
+    /// Where the state-changing entries sit, without their bodies: folds any causal cut in O(log n).
+    log: StateLog,
+    /// The fold over everything held, refreshed when a state-changing entry is applied.
     state: ChannelState,
     refused: [bool; 2],
     /// Messages of each author not yet acknowledged by the other.
@@ -243,7 +244,7 @@ impl ChannelBook {
             terms,
             chains: [Vec::new(), Vec::new()],
             index: HashMap::new(),
-            changes: Vec::new(),
+            log: StateLog::default(),
             state: ChannelState::default(),
             refused: [false; 2],
             unacked: [BTreeMap::new(), BTreeMap::new()],
@@ -418,17 +419,10 @@ impl ChannelBook {
 
     /// The state as an author knew it when writing entry `seq` having seen `seen` of the other.
     fn state_known(&self, author: u8, seq: u64, seen: u64) -> ChannelState {
-        let mut known: Vec<&(u64, u8, u64, Body)> = self
-            .changes
-            .iter()
-            .filter(|(_, a, s, _)| if *a == author { *s < seq } else { *s <= seen })
-            .collect();
-        known.sort_by_key(|(l, a, _, _)| (*l, *a));
-        let mut st = ChannelState::default();
-        for (_, a, _, b) in known {
-            st.apply(*a, b);
-        }
-        st
+        let mut upto = [0; 2];
+        upto[author as usize] = seq.saturating_sub(1);
+        upto[1 - author as usize] = seen;
+        self.log.fold(upto)
     }
 
     /// Checks a body's references against the author's causal past.
@@ -693,15 +687,10 @@ impl ChannelBook {
             _ => {}
         }
         if changes_state(e.body.kind()) {
-            self.changes
-                .push((e.lamport, author, e.seq, e.body.clone()));
-            let mut all: Vec<&(u64, u8, u64, Body)> = self.changes.iter().collect();
-            all.sort_by_key(|(l, a, _, _)| (*l, *a));
-            let mut st = ChannelState::default();
-            for (_, a, _, b) in all {
-                st.apply(*a, b);
-            }
-            self.state = st;
+            // The entry may merge before entries already held (a concurrent
+            // peer entry arriving late): the log folds in merged order anyway.
+            self.log.push(author, e.seq, e.lamport, e.body.kind());
+            self.state = self.log.fold([u64::MAX; 2]);
         }
     }
 
