@@ -123,6 +123,9 @@ pub enum Reject {
     /// Not a valid genesis entry.
     #[error("not a valid Open: {0}")]
     BadOpen(&'static str),
+    /// A proposal whose terms lie outside the bounds a station accepts.
+    #[error("the proposed terms are refused: {0}")]
+    Terms(ProtoError),
     /// Non-ROUTINE traffic on a channel whose peer is not verified.
     #[error("only ROUTINE traffic is allowed until the peer's fingerprint is verified")]
     Unverified,
@@ -298,7 +301,32 @@ impl ChannelBook {
     /// `me` is this station's index in the channel (1 for a station receiving a
     /// proposal; the verifier passes 0 or 1 as it likes). The caller checks that
     /// the initiator and responder are who it expects.
+    ///
+    /// The `Open` is recorded as stored at the time its author claims: right
+    /// for a verifier, which has no receive time. A station records its own
+    /// receive time with [`ChannelBook::genesis_at`].
     pub fn genesis(bytes: &[u8], me: u8) -> Result<(ChannelBook, VerifiedEntry), Reject> {
+        let (mut book, v) = ChannelBook::verify_genesis(bytes, me)?;
+        book.apply(&v, v.entry.time);
+        Ok((book, v))
+    }
+
+    /// [`ChannelBook::genesis`], recording the `Open` as stored at `stored_at`
+    /// by this station's clock. The peer's contact clock starts there: the
+    /// time the peer wrote in its `Open` is its claim, and one dated in the
+    /// future would otherwise silence `contact-missed` until then (SPEC §6).
+    pub fn genesis_at(
+        bytes: &[u8],
+        me: u8,
+        stored_at: u64,
+    ) -> Result<(ChannelBook, VerifiedEntry), Reject> {
+        let (mut book, v) = ChannelBook::verify_genesis(bytes, me)?;
+        book.apply(&v, stored_at);
+        Ok((book, v))
+    }
+
+    /// The checks of [`ChannelBook::genesis`]; the `Open` is not applied yet.
+    fn verify_genesis(bytes: &[u8], me: u8) -> Result<(ChannelBook, VerifiedEntry), Reject> {
         let limit = hotline_proto::MAX_ENTRY_BYTES_CAP;
         if bytes.len() as u64 > limit {
             return Err(Reject::TooLarge {
@@ -351,9 +379,7 @@ impl ChannelBook {
             entry,
             hash,
         };
-        let mut book = ChannelBook::new(hash, me, [a, b], terms);
-        book.apply(&v, v.entry.time);
-        Ok((book, v))
+        Ok((ChannelBook::new(hash, me, [a, b], terms), v))
     }
 
     /// The channel id.

@@ -247,7 +247,8 @@ pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Ac
     // Acknowledgement clocks, both ways.
     for (h, u) in &book.unacked[peer as usize] {
         let w = terms.ack_window(u.precedence);
-        for (pct, due) in [(50, u.stored_at + w / 2), (100, u.stored_at + w)] {
+        let due = |part: u64| u.stored_at.saturating_add(part);
+        for (pct, due) in [(50, due(w / 2)), (100, due(w))] {
             if now >= due {
                 raise(
                     &mut out,
@@ -265,7 +266,7 @@ pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Ac
     }
     for (h, u) in &book.unacked[me as usize] {
         let w = terms.ack_window(u.precedence);
-        if now >= u.stored_at + w {
+        if now >= u.stored_at.saturating_add(w) {
             raise(
                 &mut out,
                 AlertKind::PeerAckOverdue,

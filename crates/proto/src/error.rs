@@ -33,6 +33,18 @@ pub enum ProtoError {
     /// A public key is not a valid Ed25519 point.
     #[error("invalid public key")]
     BadKey,
+    /// A channel term lies outside the bounds a station accepts (`Terms::check`).
+    #[error("the term {term} is {value}, outside the accepted {min}..={max}")]
+    TermOutOfRange {
+        /// Which term.
+        term: &'static str,
+        /// What was proposed.
+        value: u64,
+        /// The smallest accepted.
+        min: u64,
+        /// The largest accepted.
+        max: u64,
+    },
     /// A name given for an enumerated value (precedence, marking, …) is unknown.
     #[error("unknown {what} {value:?}")]
     UnknownName {
