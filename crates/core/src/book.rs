@@ -205,8 +205,14 @@ pub struct OpenRequest {
 pub struct Unacked {
     /// Its precedence.
     pub precedence: Precedence,
-    /// When it was stored here (this station's clock): the acknowledgement clock starts then.
+    /// When it was stored here (this station's clock): a counterpart message's
+    /// acknowledgement clock starts then.
     pub stored_at: u64,
+    /// When this station learned that the counterpart's station holds it
+    /// (this station's clock): our own message's acknowledgement clock starts
+    /// then, since no one can acknowledge what has not arrived. `None` while
+    /// nothing proves delivery; a counterpart message is delivered when stored.
+    pub delivered_at: Option<u64>,
 }
 
 /// Reason text of an entry the station writes when a deadline passes (SPEC §6).
@@ -230,6 +236,9 @@ pub struct ChannelBook {
     refused: [bool; 2],
     /// Messages of each author not yet acknowledged by the other.
     pub unacked: [BTreeMap<Hash, Unacked>; 2],
+    /// Own messages by seq that nothing has yet proven delivered: the next
+    /// proof marks a range of them without looking at the rest.
+    undelivered: BTreeMap<u64, Hash>,
     /// Requests of each author with no decision from the other yet.
     pub open_requests: [BTreeMap<Hash, OpenRequest>; 2],
     /// Requests whose missed deadline an author already acted on (its Suspend/Terminate cites them).
@@ -251,6 +260,7 @@ impl ChannelBook {
             state: ChannelState::default(),
             refused: [false; 2],
             unacked: [BTreeMap::new(), BTreeMap::new()],
+            undelivered: BTreeMap::new(),
             open_requests: [BTreeMap::new(), BTreeMap::new()],
             deadline_acted: HashSet::new(),
             decided: HashSet::new(),
@@ -671,13 +681,22 @@ impl ChannelBook {
             seen_seq: e.seen.0,
         });
         self.index.insert(v.hash, (author, e.seq));
+        if author != self.me {
+            // The counterpart wrote this having stored our entries up to `seen`.
+            self.mark_delivered(e.seen.0, stored_at);
+        }
         match &e.body {
             Body::Message { precedence, .. } => {
+                let own = author == self.me;
+                if own {
+                    self.undelivered.insert(e.seq, v.hash);
+                }
                 self.unacked[author as usize].insert(
                     v.hash,
                     Unacked {
                         precedence: *precedence,
                         stored_at,
+                        delivered_at: (!own).then_some(stored_at),
                     },
                 );
             }
@@ -717,6 +736,22 @@ impl ChannelBook {
             // peer entry arriving late): the log folds in merged order anyway.
             self.log.push(author, e.seq, e.lamport, e.body.kind());
             self.state = self.log.fold([u64::MAX; 2]);
+        }
+    }
+
+    /// Records that the counterpart's station holds our entries up to `upto`,
+    /// learned at `at` by this station's clock (a checkpoint of the peer's,
+    /// or an entry of the peer's that had seen them). Our unacknowledged
+    /// messages among them start their acknowledgement clocks then, and never
+    /// before they were stored: `at = 0` starts them when stored, which is
+    /// what a restart knows of a delivery proven before it.
+    pub fn mark_delivered(&mut self, upto: u64, at: u64) {
+        let later = self.undelivered.split_off(&upto.saturating_add(1));
+        let proven = std::mem::replace(&mut self.undelivered, later);
+        for h in proven.values() {
+            if let Some(u) = self.unacked[self.me as usize].get_mut(h) {
+                u.delivered_at = Some(at.max(u.stored_at));
+            }
         }
     }
 

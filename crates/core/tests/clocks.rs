@@ -178,3 +178,249 @@ fn ack_windows_at_their_bound_do_not_overflow_the_clocks() {
     let _ = a.tick(&ka, &pb, u64::MAX);
     let _ = b.tick(&kb, &pa, u64::MAX);
 }
+
+fn cleared(step: &Step) -> Vec<String> {
+    step.writes
+        .iter()
+        .filter_map(|w| match w {
+            Durable::ClearAlert { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn cause(step: &Step, key: &str) -> String {
+    step.writes
+        .iter()
+        .find_map(|w| match w {
+            Durable::RaiseAlert { key: k, cause, .. } if k == key => Some(cause.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {key} raised: {:?}", raised(step)))
+}
+
+fn checkpoint_reply(step: &Step) -> Vec<u8> {
+    step.after
+        .iter()
+        .find_map(|e| match e {
+            machine::Effect::Reply(LinkMsg::Checkpoint { envelope }) => Some(envelope.clone()),
+            _ => None,
+        })
+        .expect("a checkpoint reply")
+}
+
+fn flash(text: &str) -> Body {
+    Body::Message {
+        precedence: Precedence::Flash,
+        subject: String::new(),
+        text: text.into(),
+        labels: vec![],
+        reply_to: None,
+    }
+}
+
+/// Alpha (author 0) and bravo (author 1): alpha opened at `t`, bravo accepted
+/// at `t`, and alpha stored the acceptance at `t`.
+struct Line {
+    ka: SecretKeys,
+    kb: SecretKeys,
+    /// Alpha as pinned at bravo.
+    pa: Peer,
+    /// Bravo as pinned at alpha.
+    pb: Peer,
+    a: Channel,
+    b: Channel,
+    /// Every step alpha took, for its stored rows.
+    a_steps: Vec<Step>,
+}
+
+fn line(terms: Terms, t: u64) -> Line {
+    let (ka, kb) = (keys(1), keys(2));
+    let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
+    let (a, open) = Channel::open(&ka, &pb, terms, None, "a", t).unwrap();
+    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), t);
+    let mut l = Line {
+        ka,
+        kb,
+        pa,
+        pb,
+        a,
+        b: b.unwrap(),
+        a_steps: vec![open],
+    };
+    let th = l.b.book().terms().hash();
+    let (_, acc) =
+        l.b.author(&l.kb, &l.pa, Body::Accept { terms_hash: th }, "b", t)
+            .unwrap();
+    l.deliver_to_a(&envelopes(&acc), t);
+    l
+}
+
+impl Line {
+    /// Alpha takes bravo's entries at `t`; bravo takes alpha's checkpoint.
+    fn deliver_to_a(&mut self, envs: &[Vec<u8>], t: u64) {
+        let got = self.a.receive(&self.ka, &self.pb, envs.to_vec(), t);
+        assert_eq!(got.fault, None);
+        let _ = self
+            .b
+            .receive_checkpoint(&self.pa, &checkpoint_reply(&got), t);
+        self.a_steps.push(got);
+    }
+    /// Bravo takes alpha's entries at `t`; alpha takes bravo's checkpoint.
+    fn deliver_to_b(&mut self, envs: &[Vec<u8>], t: u64) {
+        let got = self.b.receive(&self.kb, &self.pa, envs.to_vec(), t);
+        assert_eq!(got.fault, None);
+        let proof = self
+            .a
+            .receive_checkpoint(&self.pb, &checkpoint_reply(&got), t);
+        self.a_steps.push(proof);
+    }
+    /// Alpha writes at `t`: the entry's hash (hex) and its envelopes, not yet sent.
+    fn a_says(&mut self, body: Body, t: u64) -> (String, Vec<Vec<u8>>) {
+        let (v, s) = self.a.author(&self.ka, &self.pb, body, "a", t).unwrap();
+        self.a_steps.push(s);
+        (
+            hotline_proto::hex(&v.hash()),
+            vec![v.envelope().bytes().to_vec()],
+        )
+    }
+    /// Bravo writes at `t`: its envelopes, not yet sent.
+    fn b_says(&mut self, body: Body, t: u64) -> Vec<Vec<u8>> {
+        let (v, _) = self.b.author(&self.kb, &self.pa, body, "b", t).unwrap();
+        vec![v.envelope().bytes().to_vec()]
+    }
+    fn a_tick(&mut self, t: u64) -> Step {
+        self.a.tick(&self.ka, &self.pb, t)
+    }
+    /// Alpha as restored from its rows, with bravo's checkpoint if given.
+    fn a_restored(&self, checkpoint: Option<Vec<u8>>) -> Channel {
+        let steps: Vec<&Step> = self.a_steps.iter().collect();
+        Channel::restore(0, 2, rows(&steps), [None, checkpoint], Vec::<String>::new()).unwrap()
+    }
+}
+
+#[test]
+fn a_missed_fixed_time_check_is_reported_at_its_time_plus_grace() {
+    let terms = Terms {
+        contact: ContactSchedule::At(vec![9 * 60, 17 * 60]),
+        ..Terms::default()
+    };
+    let day = T0 - T0 % DAY + DAY;
+    // Bravo's last word is at 17:00; its 09:00 check next morning never comes.
+    let mut l = line(terms.clone(), day + 17 * HOUR);
+    let next = day + DAY;
+    // Grace 1.5 × the shortest gap of 8 h: the 09:00 check is missed from 13:00.
+    let s = l.a_tick(next + 13 * HOUR);
+    assert!(!contact_missed(&s), "{:?}", raised(&s));
+    let s = l.a_tick(next + 13 * HOUR + 1);
+    assert!(
+        contact_missed(&s),
+        "a missed 09:00 check is reported at 13:00, not 24 h after the last contact"
+    );
+    assert!(
+        cause(&s, "contact-missed").contains("09:00 UTC"),
+        "{}",
+        cause(&s, "contact-missed")
+    );
+
+    // Bravo's clock runs two minutes ahead: its 09:00 check arrives at 08:58
+    // and counts for 09:00; the 17:00 one it then misses is reported at 21:00.
+    let mut l = line(terms, day + 17 * HOUR);
+    let check = l.b_says(Body::ContactCheck, next + 9 * HOUR);
+    l.deliver_to_a(&check, next + 9 * HOUR - 2 * MIN);
+    assert!(!contact_missed(&l.a_tick(next + 13 * HOUR + 1)));
+    assert!(!contact_missed(&l.a_tick(next + 21 * HOUR)));
+    let s = l.a_tick(next + 21 * HOUR + 1);
+    assert!(cause(&s, "contact-missed").contains("17:00 UTC"));
+}
+
+#[test]
+fn an_undelivered_message_is_told_from_an_unacknowledged_one() {
+    let mut l = line(Terms::default(), T0);
+    let (h, sent) = l.a_says(flash("now"), T0 + 1);
+    let (undelivered, overdue) = (format!("undelivered:{h}"), format!("peer-ack-overdue:{h}"));
+    // Nothing reaches bravo: when the FLASH window runs out, the line is blamed, not bravo's people.
+    assert!(raised(&l.a_tick(T0 + 1 + 10 * MIN - 1)).is_empty());
+    let s = l.a_tick(T0 + 1 + 10 * MIN);
+    assert_eq!(
+        raised(&s),
+        vec![(AlertKind::Undelivered, undelivered.clone())]
+    );
+    assert!(cause(&s, &undelivered).contains("has not reached the counterpart's station"));
+    // Delivered at 30 min: that alert's cause is gone, and bravo's people get a full window from then.
+    l.deliver_to_b(&sent, T0 + 30 * MIN);
+    let s = l.a_tick(T0 + 30 * MIN);
+    assert_eq!(cleared(&s), vec![undelivered.clone()]);
+    assert!(raised(&l.a_tick(T0 + 40 * MIN - 1)).is_empty());
+    let s = l.a_tick(T0 + 40 * MIN);
+    assert_eq!(
+        raised(&s),
+        vec![(AlertKind::PeerAckOverdue, overdue.clone())]
+    );
+    assert!(cause(&s, &overdue).contains("reached the counterpart's station but no one there"));
+    // After a restart the delivery is still known (from bravo's stored checkpoint):
+    // never "undelivered" again, and the acknowledgement clock is not silenced.
+    let proof = l.a.peer_checkpoint().unwrap().bytes().to_vec();
+    let mut r = l.a_restored(Some(proof));
+    assert_eq!(
+        raised(&r.tick(&l.ka, &l.pb, T0 + 40 * MIN)),
+        vec![(AlertKind::PeerAckOverdue, overdue.clone())]
+    );
+    // An entry of bravo's that had seen the FLASH proves delivery too, with no checkpoint at all.
+    let check = l.b_says(Body::ContactCheck, T0 + 41 * MIN);
+    l.deliver_to_a(&check, T0 + 41 * MIN);
+    let s = l.a_restored(None).tick(&l.ka, &l.pb, T0 + 41 * MIN);
+    assert!(
+        !raised(&s).iter().any(|(k, _)| *k == AlertKind::Undelivered),
+        "{:?}",
+        raised(&s)
+    );
+    // Bravo acknowledges: the alert clears.
+    let of = hotline_proto::parse_hash(&h).unwrap();
+    let ack = l.b_says(Body::Ack { of }, T0 + 42 * MIN);
+    l.deliver_to_a(&ack, T0 + 42 * MIN);
+    assert_eq!(cleared(&l.a_tick(T0 + 42 * MIN)), vec![overdue]);
+}
+
+#[test]
+fn terminating_keeps_what_was_never_acknowledged_on_record() {
+    let mut l = line(Terms::default(), T0);
+    let (h1, first) = l.a_says(flash("first"), T0 + 1);
+    l.deliver_to_b(&first, T0 + 1);
+    let s = l.a_tick(T0 + 11 * MIN);
+    assert!(raised(&s).contains(&(AlertKind::PeerAckOverdue, format!("peer-ack-overdue:{h1}"))));
+    let (h2, second) = l.a_says(flash("second"), T0 + 11 * MIN);
+    l.deliver_to_b(&second, T0 + 11 * MIN);
+    // Bravo ends the channel without acknowledging either FLASH.
+    let end = l.b_says(
+        Body::Terminate {
+            reason: "done".into(),
+        },
+        T0 + 12 * MIN,
+    );
+    l.deliver_to_a(&end, T0 + 12 * MIN);
+    assert_eq!(l.a.book().state().word(), "terminated");
+    let s = l.a_tick(T0 + 12 * MIN);
+    assert!(
+        cleared(&s).is_empty(),
+        "termination clears no record: {:?}",
+        cleared(&s)
+    );
+    assert!(l
+        .a
+        .open_alerts()
+        .contains(&format!("peer-ack-overdue:{h1}")));
+    // The second FLASH's window runs out after the end: it goes on record too,
+    // saying why it never will be acknowledged.
+    let s = l.a_tick(T0 + 21 * MIN);
+    assert!(cause(&s, &format!("peer-ack-overdue:{h2}")).contains("the channel has ended"));
+    assert!(
+        s.entries().next().is_none(),
+        "an ended channel writes nothing"
+    );
+    // Bravo's side keeps its own record of the FLASHes it never acknowledged.
+    let s = l.b.tick(&l.kb, &l.pa, T0 + 21 * MIN);
+    assert!(raised(&s).contains(&(AlertKind::AckOverdue, format!("ack-overdue:{h1}:100"))));
+    assert!(raised(&s).contains(&(AlertKind::AckOverdue, format!("ack-overdue:{h2}:100"))));
+    assert!(cleared(&l.b.tick(&l.kb, &l.pa, T0 + DAY)).is_empty());
+}

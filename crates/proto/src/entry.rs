@@ -250,8 +250,14 @@ impl Terms {
     /// A station checks the terms it proposes and the terms proposed to it;
     /// a stored or exported transcript is not re-judged by today's bounds.
     pub fn check(&self) -> Result<(), ProtoError> {
-        if let ContactSchedule::Every(ms) = &self.contact {
-            within("contact_every_ms", *ms, &CONTACT_EVERY_MS_RANGE)?;
+        match &self.contact {
+            ContactSchedule::Every(ms) => within("contact_every_ms", *ms, &CONTACT_EVERY_MS_RANGE)?,
+            ContactSchedule::At(mins) => {
+                within("contact_at_utc", mins.len() as u64, &(1..=24 * 60))?;
+                for m in mins {
+                    within("contact_at_utc_minute", *m, &(0..=24 * 60 - 1))?;
+                }
+            }
         }
         within(
             "contact_grace_permille",

@@ -218,6 +218,11 @@ impl Channel {
             }
         }
         ch.sent_upto = ch.delivered_upto();
+        // When the stored checkpoint proved delivery is not stored: the
+        // acknowledgement clocks of what it covers start when each message was
+        // stored, the earliest they can, so a restart never silences them.
+        let upto = ch.delivered_upto();
+        ch.book.mark_delivered(upto, 0);
         ch.open_alerts = open_alerts
             .into_iter()
             .filter(|k| super::is_policy_key(k))
@@ -485,6 +490,8 @@ impl Channel {
     pub(super) fn set_peer_checkpoint(&mut self, c: SignedCheckpoint, now: u64) {
         self.peer_ckpt = Some(c);
         self.last_delivery_at = Some(now);
+        let upto = self.delivered_upto();
+        self.book.mark_delivered(upto, now);
     }
 
     /// Mutable book, for the receive path in this module tree.
