@@ -5,7 +5,7 @@
 //! persists what it returns. The offline verifier uses the same book, so a
 //! station and an oversight body judge entries by one set of rules.
 
-use crate::state::{changes_state, ChannelState, Forbidden};
+use crate::state::{changes_state, ChannelState, Forbidden, StateLog};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
     Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError, SecretKeys, Terms,
@@ -123,6 +123,9 @@ pub enum Reject {
     /// Not a valid genesis entry.
     #[error("not a valid Open: {0}")]
     BadOpen(&'static str),
+    /// A proposal whose terms lie outside the bounds a station accepts.
+    #[error("the proposed terms are refused: {0}")]
+    Terms(ProtoError),
     /// Non-ROUTINE traffic on a channel whose peer is not verified.
     #[error("only ROUTINE traffic is allowed until the peer's fingerprint is verified")]
     Unverified,
@@ -202,8 +205,14 @@ pub struct OpenRequest {
 pub struct Unacked {
     /// Its precedence.
     pub precedence: Precedence,
-    /// When it was stored here (this station's clock): the acknowledgement clock starts then.
+    /// When it was stored here (this station's clock): a counterpart message's
+    /// acknowledgement clock starts then.
     pub stored_at: u64,
+    /// When this station learned that the counterpart's station holds it
+    /// (this station's clock): our own message's acknowledgement clock starts
+    /// then, since no one can acknowledge what has not arrived. `None` while
+    /// nothing proves delivery; a counterpart message is delivered when stored.
+    pub delivered_at: Option<u64>,
 }
 
 /// Reason text of an entry the station writes when a deadline passes (SPEC §6).
@@ -220,12 +229,16 @@ pub struct ChannelBook {
     terms: Terms,
     chains: [Vec<Meta>; 2],
     index: HashMap<Hash, (u8, u64)>,
-    /// State-changing entries: (lamport, author, seq, body).
-    changes: Vec<(u64, u8, u64, Body)>,
+    /// Where the state-changing entries sit, without their bodies: folds any causal cut in O(log n).
+    log: StateLog,
+    /// The fold over everything held, refreshed when a state-changing entry is applied.
     state: ChannelState,
     refused: [bool; 2],
     /// Messages of each author not yet acknowledged by the other.
     pub unacked: [BTreeMap<Hash, Unacked>; 2],
+    /// Own messages by seq that nothing has yet proven delivered: the next
+    /// proof marks a range of them without looking at the rest.
+    undelivered: BTreeMap<u64, Hash>,
     /// Requests of each author with no decision from the other yet.
     pub open_requests: [BTreeMap<Hash, OpenRequest>; 2],
     /// Requests whose missed deadline an author already acted on (its Suspend/Terminate cites them).
@@ -243,10 +256,11 @@ impl ChannelBook {
             terms,
             chains: [Vec::new(), Vec::new()],
             index: HashMap::new(),
-            changes: Vec::new(),
+            log: StateLog::default(),
             state: ChannelState::default(),
             refused: [false; 2],
             unacked: [BTreeMap::new(), BTreeMap::new()],
+            undelivered: BTreeMap::new(),
             open_requests: [BTreeMap::new(), BTreeMap::new()],
             deadline_acted: HashSet::new(),
             decided: HashSet::new(),
@@ -297,7 +311,32 @@ impl ChannelBook {
     /// `me` is this station's index in the channel (1 for a station receiving a
     /// proposal; the verifier passes 0 or 1 as it likes). The caller checks that
     /// the initiator and responder are who it expects.
+    ///
+    /// The `Open` is recorded as stored at the time its author claims: right
+    /// for a verifier, which has no receive time. A station records its own
+    /// receive time with [`ChannelBook::genesis_at`].
     pub fn genesis(bytes: &[u8], me: u8) -> Result<(ChannelBook, VerifiedEntry), Reject> {
+        let (mut book, v) = ChannelBook::verify_genesis(bytes, me)?;
+        book.apply(&v, v.entry.time);
+        Ok((book, v))
+    }
+
+    /// [`ChannelBook::genesis`], recording the `Open` as stored at `stored_at`
+    /// by this station's clock. The peer's contact clock starts there: the
+    /// time the peer wrote in its `Open` is its claim, and one dated in the
+    /// future would otherwise silence `contact-missed` until then (SPEC §6).
+    pub fn genesis_at(
+        bytes: &[u8],
+        me: u8,
+        stored_at: u64,
+    ) -> Result<(ChannelBook, VerifiedEntry), Reject> {
+        let (mut book, v) = ChannelBook::verify_genesis(bytes, me)?;
+        book.apply(&v, stored_at);
+        Ok((book, v))
+    }
+
+    /// The checks of [`ChannelBook::genesis`]; the `Open` is not applied yet.
+    fn verify_genesis(bytes: &[u8], me: u8) -> Result<(ChannelBook, VerifiedEntry), Reject> {
         let limit = hotline_proto::MAX_ENTRY_BYTES_CAP;
         if bytes.len() as u64 > limit {
             return Err(Reject::TooLarge {
@@ -350,9 +389,7 @@ impl ChannelBook {
             entry,
             hash,
         };
-        let mut book = ChannelBook::new(hash, me, [a, b], terms);
-        book.apply(&v, v.entry.time);
-        Ok((book, v))
+        Ok((ChannelBook::new(hash, me, [a, b], terms), v))
     }
 
     /// The channel id.
@@ -418,17 +455,10 @@ impl ChannelBook {
 
     /// The state as an author knew it when writing entry `seq` having seen `seen` of the other.
     fn state_known(&self, author: u8, seq: u64, seen: u64) -> ChannelState {
-        let mut known: Vec<&(u64, u8, u64, Body)> = self
-            .changes
-            .iter()
-            .filter(|(_, a, s, _)| if *a == author { *s < seq } else { *s <= seen })
-            .collect();
-        known.sort_by_key(|(l, a, _, _)| (*l, *a));
-        let mut st = ChannelState::default();
-        for (_, a, _, b) in known {
-            st.apply(*a, b);
-        }
-        st
+        let mut upto = [0; 2];
+        upto[author as usize] = seq.saturating_sub(1);
+        upto[1 - author as usize] = seen;
+        self.log.fold(upto)
     }
 
     /// Checks a body's references against the author's causal past.
@@ -651,13 +681,22 @@ impl ChannelBook {
             seen_seq: e.seen.0,
         });
         self.index.insert(v.hash, (author, e.seq));
+        if author != self.me {
+            // The counterpart wrote this having stored our entries up to `seen`.
+            self.mark_delivered(e.seen.0, stored_at);
+        }
         match &e.body {
             Body::Message { precedence, .. } => {
+                let own = author == self.me;
+                if own {
+                    self.undelivered.insert(e.seq, v.hash);
+                }
                 self.unacked[author as usize].insert(
                     v.hash,
                     Unacked {
                         precedence: *precedence,
                         stored_at,
+                        delivered_at: (!own).then_some(stored_at),
                     },
                 );
             }
@@ -693,15 +732,26 @@ impl ChannelBook {
             _ => {}
         }
         if changes_state(e.body.kind()) {
-            self.changes
-                .push((e.lamport, author, e.seq, e.body.clone()));
-            let mut all: Vec<&(u64, u8, u64, Body)> = self.changes.iter().collect();
-            all.sort_by_key(|(l, a, _, _)| (*l, *a));
-            let mut st = ChannelState::default();
-            for (_, a, _, b) in all {
-                st.apply(*a, b);
+            // The entry may merge before entries already held (a concurrent
+            // peer entry arriving late): the log folds in merged order anyway.
+            self.log.push(author, e.seq, e.lamport, e.body.kind());
+            self.state = self.log.fold([u64::MAX; 2]);
+        }
+    }
+
+    /// Records that the counterpart's station holds our entries up to `upto`,
+    /// learned at `at` by this station's clock (a checkpoint of the peer's,
+    /// or an entry of the peer's that had seen them). Our unacknowledged
+    /// messages among them start their acknowledgement clocks then, and never
+    /// before they were stored: `at = 0` starts them when stored, which is
+    /// what a restart knows of a delivery proven before it.
+    pub fn mark_delivered(&mut self, upto: u64, at: u64) {
+        let later = self.undelivered.split_off(&upto.saturating_add(1));
+        let proven = std::mem::replace(&mut self.undelivered, later);
+        for h in proven.values() {
+            if let Some(u) = self.unacked[self.me as usize].get_mut(h) {
+                u.delivered_at = Some(at.max(u.stored_at));
             }
-            self.state = st;
         }
     }
 

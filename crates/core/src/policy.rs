@@ -9,7 +9,7 @@
 
 use crate::book::{deadline_reason, ChannelBook};
 use crate::state::Phase;
-use hotline_proto::{hex, Body, ContactSchedule, Hash, Kind, OnMiss};
+use hotline_proto::{hex, Body, ContactSchedule, Hash, Kind, OnMiss, Terms};
 use std::collections::BTreeSet;
 
 const DAY_MS: u64 = 86_400_000;
@@ -33,6 +33,9 @@ pub enum AlertKind {
     UnpinnedKey,
     /// The counterpart signed two different entries with the same seq.
     Equivocation,
+    /// Our message has not reached the counterpart's station within its
+    /// acknowledgement window: the line, not a person, is holding it up.
+    Undelivered,
 }
 
 impl AlertKind {
@@ -47,6 +50,7 @@ impl AlertKind {
             AlertKind::BadInput => "bad-input",
             AlertKind::UnpinnedKey => "unpinned-key",
             AlertKind::Equivocation => "equivocation",
+            AlertKind::Undelivered => "undelivered",
         }
     }
 
@@ -62,6 +66,7 @@ impl AlertKind {
             BadInput,
             UnpinnedKey,
             Equivocation,
+            Undelivered,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -101,18 +106,70 @@ fn fmt_ms(ms: u64) -> String {
     }
 }
 
-/// The contact interval the grace applies to: `contact_every`, or for fixed
-/// times of day the longest gap between two consecutive times.
-pub fn contact_interval(s: &ContactSchedule) -> u64 {
-    match s {
-        ContactSchedule::Every(ms) => *ms,
+/// How long before a scheduled contact time an entry may be stored and still
+/// count for it: the two stations' clocks may disagree by this much without a
+/// false `contact-missed` (at most half the shortest gap, so that an entry
+/// never counts for two scheduled times).
+pub const CONTACT_SKEW_MS: u64 = 5 * 60_000;
+
+/// The shortest gap between two consecutive fixed times of day, across midnight.
+fn shortest_gap(mins: &[u32]) -> u64 {
+    let mut sorted = mins.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let first = sorted.first().map_or(0, |m| *m as u64 + 24 * 60);
+    let next = sorted.iter().skip(1).map(|m| *m as u64).chain([first]);
+    sorted
+        .iter()
+        .zip(next)
+        .map(|(m, n)| (n - *m as u64) * 60_000)
+        .min()
+        .unwrap_or(DAY_MS)
+        .max(1)
+}
+
+fn skew_tolerance(mins: &[u32]) -> u64 {
+    CONTACT_SKEW_MS.min(shortest_gap(mins) / 2)
+}
+
+/// The first scheduled time of day strictly after `t` (Unix ms, UTC).
+fn next_scheduled(mins: &[u32], t: u64) -> u64 {
+    let day = t - t % DAY_MS;
+    [day, day.saturating_add(DAY_MS)]
+        .into_iter()
+        .flat_map(|d| {
+            mins.iter()
+                .map(move |m| d.saturating_add(*m as u64 * 60_000))
+        })
+        .filter(|s| *s > t)
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// `HH:MM` of a Unix ms time, UTC.
+fn fmt_hhmm(ms: u64) -> String {
+    let m = ms % DAY_MS / 60_000;
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The last instant at which the counterpart's silence since its newest
+/// entry, stored here at `last`, is still within the terms; after it,
+/// `contact-missed` (SPEC §6).
+///
+/// With `contact_every`, the interval × the grace after `last`. With fixed
+/// times, the counterpart owes a check at each of them: the first scheduled
+/// time after `last` (an entry up to [`CONTACT_SKEW_MS`] early counts for
+/// it), plus (grace − 1) × the shortest gap between scheduled times. So with
+/// 09:00 and 17:00 and grace 1.5, a missed 09:00 check is reported at 13:00,
+/// before the next one falls due, not 24 hours after the last contact
+/// (docs/DECISIONS.md).
+pub fn contact_missed_after(terms: &Terms, last: u64) -> u64 {
+    let grace = terms.contact_grace_permille as u64;
+    match &terms.contact {
+        ContactSchedule::Every(ms) => last.saturating_add(ms.saturating_mul(grace) / 1000),
         ContactSchedule::At(mins) => {
-            let mut gap = 0u64;
-            for (i, m) in mins.iter().enumerate() {
-                let next = mins.get(i + 1).copied().unwrap_or(mins[0] + 24 * 60);
-                gap = gap.max((next - m) as u64 * 60_000);
-            }
-            gap.max(1)
+            let slack = shortest_gap(mins).saturating_mul(grace.saturating_sub(1000)) / 1000;
+            next_scheduled(mins, last.saturating_add(skew_tolerance(mins))).saturating_add(slack)
         }
     }
 }
@@ -145,45 +202,90 @@ fn key_hash(key: &str, prefix: &str) -> Option<Hash> {
     hotline_proto::parse_hash(rest.split(':').next()?).ok()
 }
 
+/// Raises and clears alerts against the set of open keys: a raise of an open
+/// key and a clear of a closed one are left out, so carrying out the result
+/// and evaluating again yields nothing new.
+struct Out<'a> {
+    open: &'a BTreeSet<String>,
+    actions: Vec<Action>,
+}
+
+impl Out<'_> {
+    fn raise(&mut self, kind: AlertKind, key: String, cause: String) {
+        if !self.open.contains(&key) {
+            self.actions.push(Action::Raise { kind, key, cause });
+        }
+    }
+    fn clear(&mut self, key: &str) {
+        if self.open.contains(key) {
+            self.actions.push(Action::Clear {
+                key: key.to_owned(),
+            });
+        }
+    }
+    /// Clears every open key with this prefix for which `gone` holds.
+    fn clear_where(&mut self, prefix: &str, gone: impl Fn(&str) -> bool) {
+        let keys: Vec<String> = self
+            .open
+            .iter()
+            .filter(|k| k.starts_with(prefix) && gone(k))
+            .cloned()
+            .collect();
+        for k in keys {
+            self.actions.push(Action::Clear { key: k });
+        }
+    }
+}
+
 /// Evaluates the policy for one channel.
 ///
 /// `open` holds the keys of this channel's open policy alerts. The result
 /// lists the entries to author and the alerts to raise or clear; carrying them
 /// out and then evaluating again yields nothing new.
+///
+/// A proposal has no clocks yet. An ended channel writes nothing and its
+/// contact and deadline clocks stop (their alerts clear), but its
+/// acknowledgement clocks run on over the messages it holds: a message that
+/// was never acknowledged stays on record as an open alert, since no
+/// acknowledgement can now come (docs/DECISIONS.md).
 pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Action> {
-    let mut out = Vec::new();
-    let state = book.state();
-    let me = book.me();
-    let peer = book.peer();
-    let clear = |out: &mut Vec<Action>, key: &str| {
-        if open.contains(key) {
-            out.push(Action::Clear {
-                key: key.to_owned(),
-            });
-        }
+    let mut out = Out {
+        open,
+        actions: Vec::new(),
     };
-    let raise = |out: &mut Vec<Action>, kind: AlertKind, key: String, cause: String| {
-        if !open.contains(&key) {
-            out.push(Action::Raise { kind, key, cause });
+    match book.state().phase {
+        Phase::Proposed => {
+            for k in open {
+                out.clear(k);
+            }
+            return out.actions;
         }
-    };
-
-    if state.phase != Phase::Active {
-        // A proposal has no clocks yet; an ended channel has none any more.
-        for k in open {
-            out.push(Action::Clear { key: k.clone() });
+        Phase::Terminated => {
+            out.clear("contact-missed");
+            out.clear_where("deadline-missed:", |_| true);
         }
-        return out;
+        Phase::Active => {
+            // Decision deadlines first: a Terminate makes every other clock moot.
+            if deadlines(book, &mut out, now) {
+                // One state-changing action per evaluation: the next sees its effect.
+                return out.actions;
+            }
+            contact(book, &mut out, now);
+        }
     }
-    let terms = book.terms();
+    acknowledgements(book, &mut out, now);
+    out.actions
+}
 
-    // Decision deadlines first: a Terminate makes every other clock moot.
+/// Our requests past their deadline: the alert, and the `on_miss` entry if
+/// the state allows it. True when an entry that changes the state was asked for.
+fn deadlines(book: &ChannelBook, out: &mut Out, now: u64) -> bool {
+    let (state, me) = (book.state(), book.me());
     for (h, r) in &book.open_requests[me as usize] {
         if now < r.deadline || book.deadline_acted.contains(h) {
             continue;
         }
-        raise(
-            &mut out,
+        out.raise(
             AlertKind::DeadlineMissed,
             format!("deadline-missed:{}", hex(h)),
             format!(
@@ -203,58 +305,80 @@ pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Ac
         };
         if let Some(body) = body {
             if state.check(me, body.kind()).is_ok() {
-                out.push(Action::Author(body));
-                // One state-changing action per evaluation: the next sees its effect.
-                return out;
+                out.actions.push(Action::Author(body));
+                return true;
             }
         }
     }
-    for k in open {
-        if let Some(h) = key_hash(k, "deadline-missed:") {
-            if book.decided.contains(&h) {
-                out.push(Action::Clear { key: k.clone() });
-            }
-        }
-    }
+    out.clear_where("deadline-missed:", |k| {
+        key_hash(k, "deadline-missed:").is_some_and(|h| book.decided.contains(&h))
+    });
+    false
+}
 
-    // Regular contact.
-    let interval = contact_interval(&terms.contact);
+/// Our scheduled contact checks, and the counterpart's silence.
+fn contact(book: &ChannelBook, out: &mut Out, now: u64) {
+    let terms = book.terms();
+    let (me, peer) = (book.me(), book.peer());
     let last_own = book.last_stored_at(me).unwrap_or(0);
-    if contact_due(&terms.contact, last_own, now) && state.check(me, Kind::ContactCheck).is_ok() {
-        out.push(Action::Author(Body::ContactCheck));
+    if contact_due(&terms.contact, last_own, now)
+        && book.state().check(me, Kind::ContactCheck).is_ok()
+    {
+        out.actions.push(Action::Author(Body::ContactCheck));
     }
-    let threshold = interval.saturating_mul(terms.contact_grace_permille as u64) / 1000;
     let last_peer = book
         .last_stored_at(peer)
         .or(book.last_stored_at(me))
         .unwrap_or(now);
-    if now.saturating_sub(last_peer) > threshold {
-        raise(
-            &mut out,
-            AlertKind::ContactMissed,
-            "contact-missed".into(),
-            format!(
-                "nothing from the counterpart for {} (contact every {} × grace {})",
+    let missed_after = contact_missed_after(terms, last_peer);
+    if now > missed_after {
+        let grace = terms.contact_grace_permille as f64 / 1000.0;
+        let cause = match &terms.contact {
+            ContactSchedule::Every(ms) => format!(
+                "nothing from the counterpart for {} (contact every {} × grace {grace})",
                 fmt_ms(now - last_peer),
-                fmt_ms(interval),
-                terms.contact_grace_permille as f64 / 1000.0
+                fmt_ms(*ms),
             ),
-        );
+            ContactSchedule::At(mins) => format!(
+                "nothing from the counterpart for {}: its {} UTC contact check is missing \
+                 (fixed times, grace {grace} × the shortest gap of {})",
+                fmt_ms(now - last_peer),
+                fmt_hhmm(next_scheduled(
+                    mins,
+                    last_peer.saturating_add(skew_tolerance(mins))
+                )),
+                fmt_ms(shortest_gap(mins)),
+            ),
+        };
+        out.raise(AlertKind::ContactMissed, "contact-missed".into(), cause);
     } else {
-        clear(&mut out, "contact-missed");
+        out.clear("contact-missed");
     }
+}
 
-    // Acknowledgement clocks, both ways.
+/// Acknowledgement clocks, both ways. A counterpart message's clock starts
+/// when we stored it; ours starts when the counterpart's station is known to
+/// hold it, and until then its window running out says the line, not a
+/// person, is holding it up (`undelivered`, SPEC §6: silence is never ambiguous).
+fn acknowledgements(book: &ChannelBook, out: &mut Out, now: u64) {
+    let terms = book.terms();
+    let (me, peer) = (book.me(), book.peer());
+    let ended = book.state().phase == Phase::Terminated;
+    let never = if ended {
+        "; the channel has ended, so it never will be"
+    } else {
+        ""
+    };
     for (h, u) in &book.unacked[peer as usize] {
         let w = terms.ack_window(u.precedence);
-        for (pct, due) in [(50, u.stored_at + w / 2), (100, u.stored_at + w)] {
+        let due = |part: u64| u.stored_at.saturating_add(part);
+        for (pct, due) in [(50, due(w / 2)), (100, due(w))] {
             if now >= due {
-                raise(
-                    &mut out,
+                out.raise(
                     AlertKind::AckOverdue,
                     format!("ack-overdue:{}:{pct}", hex(h)),
                     format!(
-                        "{} message {} not acknowledged here: {pct}% of its {} window",
+                        "{} message {} not acknowledged here: {pct}% of its {} window{never}",
                         u.precedence.name().to_uppercase(),
                         &hex(h)[..12],
                         fmt_ms(w)
@@ -265,27 +389,42 @@ pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Ac
     }
     for (h, u) in &book.unacked[me as usize] {
         let w = terms.ack_window(u.precedence);
-        if now >= u.stored_at + w {
-            raise(
-                &mut out,
+        let p = u.precedence.name().to_uppercase();
+        match u.delivered_at {
+            Some(d) if now >= d.saturating_add(w) => out.raise(
                 AlertKind::PeerAckOverdue,
                 format!("peer-ack-overdue:{}", hex(h)),
                 format!(
-                    "our {} message {} not acknowledged by the counterpart within {}",
-                    u.precedence.name().to_uppercase(),
+                    "our {p} message {} reached the counterpart's station but no one there \
+                     acknowledged it within {} of its delivery{never}",
                     &hex(h)[..12],
                     fmt_ms(w)
                 ),
-            );
+            ),
+            None if now >= u.stored_at.saturating_add(w) => out.raise(
+                AlertKind::Undelivered,
+                format!("undelivered:{}", hex(h)),
+                format!(
+                    "our {p} message {} has not reached the counterpart's station after {} \
+                     (its acknowledgement window): the line is holding it, not the counterpart",
+                    &hex(h)[..12],
+                    fmt_ms(w)
+                ),
+            ),
+            _ => {}
         }
     }
-    for k in open {
-        let acked = |prefix: &str, author: u8| {
-            key_hash(k, prefix).is_some_and(|h| !book.unacked[author as usize].contains_key(&h))
-        };
-        if acked("ack-overdue:", peer) || acked("peer-ack-overdue:", me) {
-            out.push(Action::Clear { key: k.clone() });
-        }
-    }
-    out
+    let unacked = |k: &str, prefix: &str, author: u8| {
+        key_hash(k, prefix).and_then(|h| book.unacked[author as usize].get(&h))
+    };
+    out.clear_where("ack-overdue:", |k| {
+        unacked(k, "ack-overdue:", peer).is_none()
+    });
+    out.clear_where("peer-ack-overdue:", |k| {
+        unacked(k, "peer-ack-overdue:", me).is_none()
+    });
+    // Delivered (or acknowledged, which needs delivery) is the cause gone.
+    out.clear_where("undelivered:", |k| {
+        unacked(k, "undelivered:", me).is_none_or(|u| u.delivered_at.is_some())
+    });
 }

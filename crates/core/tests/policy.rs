@@ -50,17 +50,20 @@ fn pair(terms: Terms) -> Pair {
 }
 
 impl Pair {
-    /// Alpha writes `body` at `t`; bravo stores it at `t` too.
+    /// Alpha writes `body` at `t`; bravo stores it at `t` too, and its
+    /// checkpoint proves the delivery to alpha at `t`.
     fn a_says(&mut self, body: Body, t: u64) -> VerifiedEntry {
         let v = self.ba.author(&self.a, body, "a", t, true).unwrap();
         self.ba.apply(&v, t);
         deliver(&mut self.bb, &v, t);
+        self.ba.mark_delivered(v.entry().seq, t);
         v
     }
     fn b_says(&mut self, body: Body, t: u64) -> VerifiedEntry {
         let v = self.bb.author(&self.b, body, "b", t, true).unwrap();
         self.bb.apply(&v, t);
         deliver(&mut self.ba, &v, t);
+        self.bb.mark_delivered(v.entry().seq, t);
         v
     }
 }

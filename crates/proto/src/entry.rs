@@ -10,6 +10,7 @@ use crate::cbor::{self, Fields};
 use crate::error::ProtoError;
 use crate::{Hash, ZERO_HASH};
 use ciborium::Value;
+use std::ops::RangeInclusive;
 
 /// How urgent a message is, highest first (after the ACP 121 precedence ladder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -192,6 +193,40 @@ pub const DEFAULT_ACK_WINDOWS_MS: [u64; 4] = [600_000, 1_800_000, 10_800_000, 21
 /// Default largest entry: 1 MiB (SPEC §4).
 pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 1024 * 1024;
 
+const DAY_MS: u64 = 86_400_000;
+
+/// Bounds on `contact_every` (ms): from the policy clock's 100 ms resolution
+/// to a week, beyond which a line is no longer "always tested" (SPEC §1).
+pub const CONTACT_EVERY_MS_RANGE: RangeInclusive<u64> = 100..=7 * DAY_MS;
+/// Bounds on the grace factor, in thousandths: 1× (no grace) to 1000×, as the API accepts.
+pub const CONTACT_GRACE_PERMILLE_RANGE: RangeInclusive<u32> = 1000..=1_000_000;
+/// Bounds on each acknowledgement window (ms): the clock's resolution to a week.
+pub const ACK_WINDOW_MS_RANGE: RangeInclusive<u64> = 100..=7 * DAY_MS;
+/// Bounds on `max_entry_bytes`: room for an `Open` up to the protocol's cap.
+pub const MAX_ENTRY_BYTES_RANGE: RangeInclusive<u64> = 1024..=crate::MAX_ENTRY_BYTES_CAP;
+/// How many language tags the terms may list: none (unsaid) up to 32.
+pub const LANGUAGES_RANGE: RangeInclusive<u64> = 0..=32;
+/// Length of one language tag in bytes: RFC 5646 §4.4.1 asks implementations to take 35.
+pub const LANGUAGE_TAG_BYTES: RangeInclusive<u64> = 1..=35;
+
+/// `Ok` if `value` lies in `range`, else the typed fault naming the term.
+fn within<T: Copy + PartialOrd + Into<u64>>(
+    term: &'static str,
+    value: T,
+    range: &RangeInclusive<T>,
+) -> Result<(), ProtoError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ProtoError::TermOutOfRange {
+            term,
+            value: value.into(),
+            min: (*range.start()).into(),
+            max: (*range.end()).into(),
+        })
+    }
+}
+
 impl Default for Terms {
     fn default() -> Self {
         Terms {
@@ -208,6 +243,46 @@ impl Terms {
     /// The acknowledgement window of a precedence.
     pub fn ack_window(&self, p: Precedence) -> u64 {
         self.ack_windows_ms[p as usize]
+    }
+
+    /// Checks every term against the bounds above, so that no window can
+    /// overflow the policy's clock arithmetic and no schedule is absurd.
+    /// A station checks the terms it proposes and the terms proposed to it;
+    /// a stored or exported transcript is not re-judged by today's bounds.
+    pub fn check(&self) -> Result<(), ProtoError> {
+        match &self.contact {
+            ContactSchedule::Every(ms) => within("contact_every_ms", *ms, &CONTACT_EVERY_MS_RANGE)?,
+            ContactSchedule::At(mins) => {
+                within("contact_at_utc", mins.len() as u64, &(1..=24 * 60))?;
+                for m in mins {
+                    within("contact_at_utc_minute", *m, &(0..=24 * 60 - 1))?;
+                }
+            }
+        }
+        within(
+            "contact_grace_permille",
+            self.contact_grace_permille,
+            &CONTACT_GRACE_PERMILLE_RANGE,
+        )?;
+        const NAMES: [&str; 4] = [
+            "ack_window_ms.flash",
+            "ack_window_ms.immediate",
+            "ack_window_ms.priority",
+            "ack_window_ms.routine",
+        ];
+        for (name, w) in NAMES.into_iter().zip(self.ack_windows_ms) {
+            within(name, w, &ACK_WINDOW_MS_RANGE)?;
+        }
+        within(
+            "max_entry_bytes",
+            self.max_entry_bytes,
+            &MAX_ENTRY_BYTES_RANGE,
+        )?;
+        within("languages", self.languages.len() as u64, &LANGUAGES_RANGE)?;
+        for l in &self.languages {
+            within("language_tag_bytes", l.len() as u64, &LANGUAGE_TAG_BYTES)?;
+        }
+        Ok(())
     }
 
     fn to_value(&self) -> Value {

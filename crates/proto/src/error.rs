@@ -41,6 +41,18 @@ pub enum ProtoError {
         "the token holds a weak or non-canonical key that no hotline station generates; ask the counterpart for the token `hotline id` prints"
     )]
     WeakKey,
+    /// A channel term lies outside the bounds a station accepts (`Terms::check`).
+    #[error("the term {term} is {value}, outside the accepted {min}..={max}")]
+    TermOutOfRange {
+        /// Which term.
+        term: &'static str,
+        /// What was proposed.
+        value: u64,
+        /// The smallest accepted.
+        min: u64,
+        /// The largest accepted.
+        max: u64,
+    },
     /// A name given for an enumerated value (precedence, marking, …) is unknown.
     #[error("unknown {what} {value:?}")]
     UnknownName {

@@ -83,3 +83,57 @@ proptest! {
         prop_assert_eq!(Entry::from_bytes(&e.to_bytes()).unwrap(), e);
     }
 }
+
+#[test]
+fn terms_are_checked_against_their_bounds_at_both_edges() {
+    use hotline_proto::entry::{ACK_WINDOW_MS_RANGE, CONTACT_EVERY_MS_RANGE};
+    use hotline_proto::{ContactSchedule, Terms};
+    assert_eq!(Terms::default().check(), Ok(()));
+    let term = |t: Terms| match t.check() {
+        Err(ProtoError::TermOutOfRange { term, .. }) => term,
+        other => panic!("expected a term out of range, got {other:?}"),
+    };
+    let with = |f: &dyn Fn(&mut Terms)| {
+        let mut t = Terms::default();
+        f(&mut t);
+        t
+    };
+    let every = |ms| with(&|t| t.contact = ContactSchedule::Every(ms));
+    assert_eq!(every(*CONTACT_EVERY_MS_RANGE.start()).check(), Ok(()));
+    assert_eq!(every(*CONTACT_EVERY_MS_RANGE.end()).check(), Ok(()));
+    assert_eq!(
+        term(every(CONTACT_EVERY_MS_RANGE.end() + 1)),
+        "contact_every_ms"
+    );
+    assert_eq!(term(every(u64::MAX)), "contact_every_ms");
+    assert_eq!(term(every(99)), "contact_every_ms");
+    let flash = |ms| with(&|t| t.ack_windows_ms[0] = ms);
+    assert_eq!(flash(*ACK_WINDOW_MS_RANGE.end()).check(), Ok(()));
+    assert_eq!(term(flash(u64::MAX)), "ack_window_ms.flash");
+    assert_eq!(
+        term(with(&|t| t.ack_windows_ms[3] = 0)),
+        "ack_window_ms.routine"
+    );
+    assert_eq!(
+        term(with(&|t| t.contact_grace_permille = u32::MAX)),
+        "contact_grace_permille"
+    );
+    assert_eq!(term(with(&|t| t.max_entry_bytes = 1023)), "max_entry_bytes");
+    assert_eq!(
+        term(with(&|t| t.languages = vec!["en".into(); 33])),
+        "languages"
+    );
+    assert_eq!(
+        term(with(&|t| t.languages = vec!["x".repeat(36)])),
+        "language_tag_bytes"
+    );
+    assert_eq!(
+        term(with(&|t| t.languages = vec![String::new()])),
+        "language_tag_bytes"
+    );
+    // Fixed times of day are bounded by their decoding (ascending minutes of one day).
+    assert_eq!(
+        with(&|t| t.contact = ContactSchedule::At(vec![0, 1439])).check(),
+        Ok(())
+    );
+}

@@ -179,7 +179,7 @@ impl Checker {
                 m.cursor = r.cursor;
                 let v = match m.book.as_mut() {
                     None => {
-                        let (b, v) = ChannelBook::genesis(&r.envelope, me)
+                        let (b, v) = ChannelBook::genesis_at(&r.envelope, me, r.stored_at)
                             .map_err(|e| format!("{at} is not a valid Open: {e}"))?;
                         if b.id() != *id {
                             bail!("{at}: the Open is of another channel");

@@ -9,11 +9,12 @@ use hotline_proto::{hex, Hash, LinkMsg};
 
 /// Key prefixes of the alerts the policy engine raises and clears itself; a
 /// restored channel takes these back from storage (SPEC §6).
-const POLICY_KEYS: [&str; 4] = [
+const POLICY_KEYS: [&str; 5] = [
     "contact-missed",
     "ack-overdue:",
     "peer-ack-overdue:",
     "deadline-missed:",
+    "undelivered:",
 ];
 
 /// Whether the policy engine owns an alert key.

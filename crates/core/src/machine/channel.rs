@@ -7,7 +7,7 @@ use crate::policy::{self, Action};
 use crate::state::{changes_state, Phase};
 use hotline_proto::checkpoint::SignedCheckpoint;
 use hotline_proto::entry::BY_STATION;
-use hotline_proto::{hex, Body, Checkpoint, Hash, Identity, SecretKeys, Terms};
+use hotline_proto::{hex, Body, Checkpoint, Hash, Identity, ProtoError, SecretKeys, Terms};
 use std::collections::BTreeSet;
 
 /// Most rounds of evaluate-and-carry-out in one policy tick. Carrying out the
@@ -81,6 +81,9 @@ pub enum OpenRefusal {
     /// `reopens` names a channel with another peer.
     #[error("--reopens names a channel with another peer")]
     ReopenOtherPeer,
+    /// A term lies outside the bounds a station accepts (the peer would refuse it too).
+    #[error("{0}")]
+    Terms(ProtoError),
     /// `reopens` names a channel that has not ended.
     #[error("channel {channel} is {state}: only an ended channel can be reopened")]
     ReopenNotEnded {
@@ -169,12 +172,13 @@ impl Channel {
         for (author, seq, envelope, stored_at) in entries {
             match book.as_mut() {
                 None => {
-                    let (b, _) = ChannelBook::genesis(&envelope, me).map_err(|reject| {
-                        RestoreError::Open {
-                            channel: hex(&hotline_proto::sha256(&envelope)),
-                            reject,
-                        }
-                    })?;
+                    let (b, _) =
+                        ChannelBook::genesis_at(&envelope, me, stored_at).map_err(|reject| {
+                            RestoreError::Open {
+                                channel: hex(&hotline_proto::sha256(&envelope)),
+                                reject,
+                            }
+                        })?;
                     channel = hex(&b.id());
                     book = Some(b);
                 }
@@ -214,6 +218,11 @@ impl Channel {
             }
         }
         ch.sent_upto = ch.delivered_upto();
+        // When the stored checkpoint proved delivery is not stored: the
+        // acknowledgement clocks of what it covers start when each message was
+        // stored, the earliest they can, so a restart never silences them.
+        let upto = ch.delivered_upto();
+        ch.book.mark_delivered(upto, 0);
         ch.open_alerts = open_alerts
             .into_iter()
             .filter(|k| super::is_policy_key(k))
@@ -231,6 +240,7 @@ impl Channel {
         by: &str,
         now: u64,
     ) -> Result<(Channel, Step), OpenRefusal> {
+        terms.check().map_err(OpenRefusal::Terms)?;
         if let Some((old, ch)) = reopens {
             if ch.peer != peer.id {
                 return Err(OpenRefusal::ReopenOtherPeer);
@@ -480,6 +490,8 @@ impl Channel {
     pub(super) fn set_peer_checkpoint(&mut self, c: SignedCheckpoint, now: u64) {
         self.peer_ckpt = Some(c);
         self.last_delivery_at = Some(now);
+        let upto = self.delivered_upto();
+        self.book.mark_delivered(upto, now);
     }
 
     /// Mutable book, for the receive path in this module tree.

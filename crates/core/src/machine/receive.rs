@@ -118,10 +118,20 @@ pub fn receive_proposal(
     let Some(first) = envs.next() else {
         return (None, Step::default());
     };
-    let (book, v) = match ChannelBook::genesis(&first, 1) {
+    // Stored now, by our clock: the peer's contact clock starts here, whatever
+    // time its Open claims.
+    let (book, v) = match ChannelBook::genesis_at(&first, 1, now) {
         Ok(x) => x,
         Err(e) => return (None, reject(peer, None, Fault::Proposal(e), now)),
     };
+    // Terms out of range are refused whole, before anything is stored: no
+    // window may overflow the clocks (SPEC §1 principle 4).
+    if let Err(e) = book.terms().check() {
+        return (
+            None,
+            reject(peer, None, Fault::Proposal(Reject::Terms(e)), now),
+        );
+    }
     let ids = book.identities();
     if ids[0] != peer.identity || ids[1] != keys.identity() || book.id() != channel {
         return (None, reject(peer, None, Fault::ForeignProposal, now));

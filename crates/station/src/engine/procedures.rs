@@ -37,7 +37,9 @@ impl Engine {
             None => Channel::open(&self.keys, &p.machine(), terms, None, by, now),
         }
         .map_err(|r| match r {
-            machine::OpenRefusal::ReopenOtherPeer => StationError::BadRequest(r.to_string()),
+            machine::OpenRefusal::ReopenOtherPeer | machine::OpenRefusal::Terms(_) => {
+                StationError::BadRequest(r.to_string())
+            }
             r => StationError::Conflict(r.to_string()),
         })?;
         let id = ch.id();
