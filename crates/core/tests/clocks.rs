@@ -68,7 +68,7 @@ fn a_future_dated_open_still_raises_contact_missed_on_time() {
     let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
     // Alpha's Open claims a time a year ahead of bravo's clock, then alpha falls silent.
     let (a, open) = Channel::open(&ka, &pb, Terms::default(), None, "a", T0 + 365 * DAY).unwrap();
-    let (b, proposal) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), T0);
+    let (b, proposal) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
     let mut b = b.unwrap();
     let th = b.book().terms().hash();
     let (_, accept) = b
@@ -115,7 +115,7 @@ fn terms_out_of_range_are_refused_whole_and_nothing_is_stored() {
         spoil(&mut terms);
         let bytes = open_with(terms.clone());
         let id = hotline_proto::sha256(&bytes);
-        let (ch, step) = machine::receive_proposal(&kb, &pa, id, vec![bytes], T0);
+        let (ch, step) = machine::receive_proposal(&kb, &pa, id, vec![bytes], 0, T0);
         assert!(ch.is_none(), "{name}: no channel");
         assert!(
             matches!(
@@ -155,7 +155,7 @@ fn ack_windows_at_their_bound_do_not_overflow_the_clocks() {
         ..Terms::default()
     };
     let (mut a, open) = Channel::open(&ka, &pb, terms, None, "a", T0).unwrap();
-    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), T0);
+    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
     let mut b = b.unwrap();
     let th = b.book().terms().hash();
     let (_, acc) = b
@@ -238,7 +238,7 @@ fn line(terms: Terms, t: u64) -> Line {
     let (ka, kb) = (keys(1), keys(2));
     let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
     let (a, open) = Channel::open(&ka, &pb, terms, None, "a", t).unwrap();
-    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), t);
+    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, t);
     let mut l = Line {
         ka,
         kb,

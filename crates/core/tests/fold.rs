@@ -1,55 +1,15 @@
 //! The channel-state fold through the station machine's receive path: the
 //! state a station holds equals the fold, in merged order, of every entry it
-//! holds, however the two chains arrive; and taking or restoring a long run
-//! of state changes costs each entry the same, whatever came before.
+//! holds, however the two chains arrive. (That a long run of state changes
+//! costs each entry the same is checked in `state.rs`: a cut folds at most
+//! five of them, whatever came before.)
 
 use hotline_core::machine::{self, Channel, Durable, Peer, Step};
 use hotline_core::ChannelState;
 use hotline_proto::{Body, Precedence, SecretKeys, Terms};
 use proptest::prelude::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 const T0: u64 = 1_800_000_000_000;
-
-/// Counts the bytes this thread allocates: a deterministic measure of work
-/// (the same inputs allocate the same sizes on every run and machine), where
-/// a timing would depend on the machine and its load.
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count(bytes: usize) {
-    // A thread being torn down has no counter left; its allocations do not matter here.
-    let _ = ALLOCATED.try_with(|c| c.set(c.get() + bytes as u64));
-}
-
-// SAFETY: every call is passed unchanged to the system allocator; only sizes are counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns what it gave and the bytes it allocated on this thread.
-fn allocated<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
-}
 
 fn keys(n: u8) -> SecretKeys {
     SecretKeys::from_bytes(&[n; 96]).unwrap()
@@ -124,7 +84,7 @@ fn line() -> [Side; 2] {
     let (ka, kb) = (keys(1), keys(2));
     let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
     let (a, open) = Channel::open(&ka, &pb, Terms::default(), None, "a", T0).unwrap();
-    let (b, got) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), T0);
+    let (b, got) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
     let mut a = Side {
         ch: a,
         keys: ka,
@@ -230,62 +190,4 @@ proptest! {
             prop_assert_eq!(r.book().state(), s.ch.book().state());
         }
     }
-}
-
-/// Bytes alpha allocates to receive `n` Suspend/Resume entries with 1 KiB
-/// reasons from bravo, one batch each, and then to restore from its rows.
-fn suspend_resume_run(n: usize) -> (u64, u64) {
-    let [mut a, mut b] = line();
-    let reason = "x".repeat(1024);
-    let mut receiving = 0;
-    for i in 0..n {
-        let body = if i % 2 == 0 {
-            Body::Suspend {
-                reason: reason.clone(),
-            }
-        } else {
-            Body::Resume
-        };
-        let t = T0 + 1 + i as u64;
-        let (_, step) = b.ch.author(&b.keys, &b.other, body, "b", t).unwrap();
-        let batch = envelopes(&step);
-        let (got, bytes) = allocated(|| a.ch.receive(&a.keys, &a.other, batch, t));
-        assert_eq!(got.fault, None);
-        receiving += bytes;
-        a.steps.push(got);
-    }
-    let rows = rows(&a.steps);
-    let (r, restoring) =
-        allocated(|| Channel::restore(0, 2, rows, [None, None], Vec::<String>::new()));
-    assert_eq!(r.unwrap().book().state(), a.ch.book().state());
-    (receiving, restoring)
-}
-
-/// A peer alternating Suspend and Resume with long reasons must not make
-/// each of its entries dearer than the last: taking one through
-/// `Channel::receive`, and restoring it at start-up, costs the same after
-/// 2,000 state changes as after 500. The fold this replaced kept every body
-/// and re-sorted all of them for every entry checked and every entry applied,
-/// so the cost per entry grew with the transcript (n² log n in all).
-/// Measured in bytes allocated, which the same inputs make deterministic.
-#[test]
-fn a_long_run_of_state_changes_costs_each_entry_the_same_to_receive_and_to_restore() {
-    let (small, large) = (500, 2000);
-    let (recv_s, rest_s) = suspend_resume_run(small);
-    let (recv_l, rest_l) = suspend_resume_run(large);
-    let per = |total: u64, n: usize| total as f64 / n as f64;
-    let receive_growth = per(recv_l, large) / per(recv_s, small);
-    let restore_growth = per(rest_l, large) / per(rest_s, small);
-    assert!(
-        receive_growth < 1.25,
-        "receiving: {:.0} bytes per entry after {large}, {:.0} after {small} (×{receive_growth:.2})",
-        per(recv_l, large),
-        per(recv_s, small)
-    );
-    assert!(
-        restore_growth < 1.25,
-        "restoring: {:.0} bytes per entry for {large}, {:.0} for {small} (×{restore_growth:.2})",
-        per(rest_l, large),
-        per(rest_s, small)
-    );
 }

@@ -97,7 +97,7 @@ fn line(terms: Terms) -> Line {
     let pb = peer(2, "bravo", &kb, true);
     let pa = peer(1, "alpha", &ka, true);
     let (a, open) = Channel::open(&ka, &pb, terms, None, "ops", T0).unwrap();
-    let (b, step) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), T0);
+    let (b, step) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
     let mut l = Line {
         ka,
         kb,
@@ -432,7 +432,7 @@ fn proposals_must_name_these_two_stations_and_this_channel() {
         T0,
     )
     .unwrap();
-    let (ch, r) = machine::receive_proposal(&kb, &pa, to_c.id(), envelopes(&s), T0);
+    let (ch, r) = machine::receive_proposal(&kb, &pa, to_c.id(), envelopes(&s), 0, T0);
     assert!(ch.is_none());
     assert_eq!(r.fault, Some(Fault::ForeignProposal));
     assert!(r
@@ -449,29 +449,57 @@ fn proposals_must_name_these_two_stations_and_this_channel() {
         T0,
     )
     .unwrap();
-    let (ch, r) = machine::receive_proposal(&kb, &pa, [9; 32], envelopes(&s), T0);
+    let (ch, r) = machine::receive_proposal(&kb, &pa, [9; 32], envelopes(&s), 0, T0);
     assert!(ch.is_none());
     assert_eq!(r.fault, Some(Fault::ForeignProposal));
     // Not an Open at all.
-    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), vec![vec![0xa0]], T0);
+    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), vec![vec![0xa0]], 0, T0);
     assert!(ch.is_none());
     assert!(matches!(r.fault, Some(Fault::Proposal(_))));
     // Nothing at all: nothing happens.
-    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), vec![], T0);
+    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), vec![], 0, T0);
     assert!(ch.is_none() && r.is_empty());
     // A bad entry right after a good Open is named by its place in the batch.
     let mut with_garbage = envelopes(&s);
     with_garbage.push(vec![0xa0]);
-    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), with_garbage, T0);
+    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), with_garbage, 0, T0);
     assert!(ch.is_some(), "the Open itself is taken");
     assert!(
         matches!(r.fault, Some(Fault::Entry { index: 1, .. })),
         "{:?}",
         r.fault
     );
+    // A peer with as many proposals waiting as allowed gets no more stored.
+    let (ch, r) = machine::receive_proposal(
+        &kb,
+        &pa,
+        to_b.id(),
+        envelopes(&s),
+        machine::PENDING_PROPOSALS,
+        T0,
+    );
+    assert!(ch.is_none());
+    assert_eq!(
+        r.fault,
+        Some(Fault::TooManyProposals {
+            limit: machine::PENDING_PROPOSALS
+        })
+    );
+    assert!(r
+        .writes
+        .iter()
+        .all(|w| matches!(w, Durable::RaiseAlert { .. })));
     // The right one creates the channel, proposed, from the peer.
-    let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), envelopes(&s), T0);
+    let (ch, r) = machine::receive_proposal(
+        &kb,
+        &pa,
+        to_b.id(),
+        envelopes(&s),
+        machine::PENDING_PROPOSALS - 1,
+        T0,
+    );
     let ch = ch.unwrap();
+    assert!(ch.awaits_acceptance());
     assert_eq!((ch.book().me(), ch.peer_id()), (1, 1));
     assert!(matches!(
         r.writes[0],
@@ -687,7 +715,7 @@ fn alpha_history() -> (Channel, Vec<Step>) {
     let (ka, kb) = (keys(1), keys(2));
     let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     let (mut a, open) = Channel::open(&ka, &pb, Terms::default(), None, "ops", T0).unwrap();
-    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), T0);
+    let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
     let mut b = b.unwrap();
     let th = b.book().terms().hash();
     let (_, acc) = b

@@ -223,8 +223,9 @@ impl Station {
                 let step = match chans.get_mut(&channel) {
                     Some(ch) => ch.receive(keys, &p, envelopes, now),
                     None => {
+                        let pending = chans.values().filter(|c| c.awaits_acceptance()).count();
                         let (new, step) =
-                            machine::receive_proposal(keys, &p, channel, envelopes, now);
+                            machine::receive_proposal(keys, &p, channel, envelopes, pending, now);
                         chans.extend(new.map(|ch| (channel, ch)));
                         step
                     }

@@ -406,3 +406,83 @@ impl Fixture {
         self.next_unchecked(body)
     }
 }
+
+/// The same `Open` on two connections at once (finding: "channel exists?"
+/// and its insert were two steps, so the second insert broke the primary
+/// key, poisoned the writer and restarted the station): one creates the
+/// channel, the other is a duplicate; storage stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_open_on_two_connections_at_once_creates_one_channel() {
+    let f = fixture(true, Terms::default()).await;
+    for i in 0..20 {
+        let (book, open) = ChannelBook::open(
+            &f.a,
+            f.engine.identity(),
+            Terms::default(),
+            None,
+            &format!("race {i}"),
+            1,
+        );
+        let bytes = vec![open.envelope().bytes().to_vec()];
+        let (x, y) = tokio::join!(
+            f.engine.receive(&f.peer, book.id(), bytes.clone()),
+            f.engine.receive(&f.peer, book.id(), bytes)
+        );
+        assert_eq!(x.unwrap().fault, None);
+        assert_eq!(y.unwrap().fault, None);
+        assert!(f.engine.channel(&book.id()).is_ok());
+        assert!(!f.engine.storage_failed(), "round {i}: storage failed");
+        if i + 1 == hotline_core::machine::PENDING_PROPOSALS - 1 {
+            break; // the fixture's own proposal is pending too
+        }
+    }
+    let id = f.book.id();
+    let channels = f.engine.db().read(|s| s.channels()).await.unwrap();
+    assert_eq!(channels.len(), hotline_core::machine::PENDING_PROPOSALS);
+    assert!(channels.iter().any(|c| c.id == id));
+}
+
+/// A peer may have at most `PENDING_PROPOSALS` proposals waiting for this
+/// station's acceptance: the next is refused whole, alerted, nothing stored;
+/// accepting one makes room.
+#[tokio::test]
+async fn proposals_waiting_for_acceptance_are_capped() {
+    let mut f = fixture(true, Terms::default()).await;
+    let propose = |i: usize| {
+        let (book, open) = ChannelBook::open(
+            &f.a,
+            f.engine.identity(),
+            Terms::default(),
+            None,
+            &format!("p{i}"),
+            1,
+        );
+        (book.id(), vec![open.envelope().bytes().to_vec()])
+    };
+    let waiting: Vec<_> = (1..hotline_core::machine::PENDING_PROPOSALS)
+        .map(propose)
+        .collect();
+    for (id, bytes) in &waiting {
+        let r = f.engine.receive(&f.peer, *id, bytes.clone()).await.unwrap();
+        assert_eq!(r.fault, None);
+    }
+    let (extra, bytes) = propose(999);
+    let r = f
+        .engine
+        .receive(&f.peer, extra, bytes.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.fault,
+        Some(hotline_core::machine::Fault::TooManyProposals {
+            limit: hotline_core::machine::PENDING_PROPOSALS
+        })
+    );
+    assert!(f.engine.channel(&extra).is_err());
+    assert_eq!(f.open_alerts("bad-input").await, 1);
+    // Accepting the fixture's own proposal makes room for one more.
+    f.accept().await;
+    let r = f.engine.receive(&f.peer, extra, bytes).await.unwrap();
+    assert_eq!(r.fault, None);
+    assert!(f.engine.channel(&extra).is_ok());
+}

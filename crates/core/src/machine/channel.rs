@@ -149,6 +149,12 @@ impl Channel {
         }
     }
 
+    /// Whether the peer proposed this channel and this station has not yet
+    /// accepted it (or refused it by terminating).
+    pub fn awaits_acceptance(&self) -> bool {
+        self.book().me() == 1 && self.book().state().phase == crate::state::Phase::Proposed
+    }
+
     /// Refuses the rest of an author's chain: it was caught equivocating
     /// (restored from the evidence held in storage).
     pub fn refuse(&mut self, author: u8) {

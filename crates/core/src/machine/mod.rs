@@ -28,7 +28,9 @@ pub use alerts::{
 };
 pub use channel::{Channel, ExportPlan, OpenRefusal, RestoreError, POLICY_ROUNDS};
 pub use outbound::{hello, Outbound, BATCH_BYTES, BATCH_ENTRIES, WINDOW};
-pub use receive::{checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault};
+pub use receive::{
+    checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault, PENDING_PROPOSALS,
+};
 
 use crate::book::VerifiedEntry;
 use crate::policy::AlertKind;

@@ -20,6 +20,12 @@ pub enum Fault {
     /// The proposal names other stations, or another channel than the batch.
     #[error("proposal rejected: it names other stations or another channel")]
     ForeignProposal,
+    /// The peer has this many proposals waiting for our acceptance already.
+    #[error("proposal refused: {limit} proposals from this peer already wait for acceptance here")]
+    TooManyProposals {
+        /// [`PENDING_PROPOSALS`].
+        limit: usize,
+    },
     /// The batch names a channel this station holds with another peer.
     #[error("entries for a channel with another peer")]
     OtherPeersChannel,
@@ -104,14 +110,21 @@ pub fn reject(peer: &Peer, channel: Option<Hash>, fault: Fault, now: u64) -> Ste
     step
 }
 
+/// Proposals from one peer waiting for this station's acceptance, at most:
+/// each is a stored channel and a book in memory, so a peer cannot make more
+/// until an operator accepts one (or the peer withdraws it).
+pub const PENDING_PROPOSALS: usize = 16;
+
 /// Takes a batch for a channel not held here: its first envelope must be the
-/// peer's `Open` proposing a channel to this station. Returns the new
+/// peer's `Open` proposing a channel to this station, and fewer than
+/// [`PENDING_PROPOSALS`] of the peer's may be `pending` here. Returns the new
 /// channel (if the proposal is acceptable) and the step for the whole batch.
 pub fn receive_proposal(
     keys: &SecretKeys,
     peer: &Peer,
     channel: Hash,
     envelopes: Vec<Vec<u8>>,
+    pending: usize,
     now: u64,
 ) -> (Option<Channel>, Step) {
     let mut envs = envelopes.into_iter();
@@ -135,6 +148,13 @@ pub fn receive_proposal(
     let ids = book.identities();
     if ids[0] != peer.identity || ids[1] != keys.identity() || book.id() != channel {
         return (None, reject(peer, None, Fault::ForeignProposal, now));
+    }
+    if pending >= PENDING_PROPOSALS {
+        let limit = PENDING_PROPOSALS;
+        return (
+            None,
+            reject(peer, None, Fault::TooManyProposals { limit }, now),
+        );
     }
     let mut ch = Channel::proposed(book, peer.id);
     let mut step = Step::default();

@@ -129,8 +129,15 @@ impl Engine {
                 self.submit(ch.receive(&self.keys, &p, envelopes, now))
             }
             None => {
-                let (new, step) =
-                    machine::receive_proposal(&self.keys, &p, channel, envelopes.clone(), now);
+                let pending = self.pending_proposals(peer.row.id).await;
+                let (new, step) = machine::receive_proposal(
+                    &self.keys,
+                    &p,
+                    channel,
+                    envelopes.clone(),
+                    pending,
+                    now,
+                );
                 match new {
                     None => self.submit(step),
                     Some(ch) => match self.insert_channel(ch) {
@@ -155,6 +162,16 @@ impl Engine {
             }
         }
         Ok(done.answer)
+    }
+
+    /// The peer's proposals waiting for our acceptance (looked at only when
+    /// a new one comes, which is rare).
+    async fn pending_proposals(&self, peer_id: i64) -> usize {
+        let mut n = 0;
+        for (_, c) in self.channels_of(peer_id) {
+            n += usize::from(c.lock().await.awaits_acceptance());
+        }
+        n
     }
 
     /// Handles a checkpoint from a peer: verify, check against our chain, store if newer.
