@@ -526,7 +526,8 @@ fn a_channel_only_takes_entries_from_its_own_peer() {
 fn checkpoints_are_checked_against_the_transcript() {
     let mut l = line(Terms::default());
     let _ = l.a_says(msg(Precedence::Routine, "one"), T0 + 1);
-    // Our own checkpoint sent back to us is signed for the wrong side.
+    // Our own checkpoint sent back to us is not signed by the peer: refused
+    // on its signature, before its body is read.
     let (_, _) = (l.a.own_checkpoint(), ());
     let export = l.a.export_checkpoint(&l.ka, T0 + 2);
     let Some(Effect::Export(plan)) = export.after.first() else {
@@ -534,7 +535,14 @@ fn checkpoints_are_checked_against_the_transcript() {
     };
     let ours = plan.checkpoints.last().unwrap().clone();
     let r = l.a.receive_checkpoint(&l.pb, &ours, T0 + 3);
-    assert_eq!(r.fault, Some(Fault::Checkpoint(CheckpointFault::WrongSide)));
+    assert!(
+        matches!(
+            r.fault,
+            Some(Fault::Checkpoint(CheckpointFault::Signature(_)))
+        ),
+        "{:?}",
+        r.fault
+    );
     assert!(r.after.contains(&Effect::Close));
     assert!(
         reply(&r).is_none(),
@@ -553,10 +561,24 @@ fn checkpoints_are_checked_against_the_transcript() {
     );
     // Garbage.
     assert!(matches!(
-        machine::checkpoint_channel(&[1, 2, 3]),
+        machine::checkpoint_channel(&l.pb, &[1, 2, 3]),
         Err(CheckpointFault::Undecodable(_))
     ));
-    assert_eq!(machine::checkpoint_channel(&theirs), Ok(l.a.id()));
+    assert_eq!(machine::checkpoint_channel(&l.pb, &theirs), Ok(l.a.id()));
+    // Routing verifies first: the same bytes from another peer are refused
+    // as unsigned by it, before their body is read.
+    assert!(matches!(
+        machine::checkpoint_channel(&stranger, &theirs),
+        Err(CheckpointFault::Signature(_))
+    ));
+    // A body the peer never signed (one byte of it changed) is not decoded.
+    let mut forged = theirs.clone();
+    let i = forged.len() / 2;
+    forged[i] ^= 1;
+    assert!(matches!(
+        machine::checkpoint_channel(&l.pb, &forged),
+        Err(CheckpointFault::Signature(_) | CheckpointFault::Undecodable(_))
+    ));
     // A checkpoint covering an own entry we never wrote disagrees.
     let mut other = line(Terms::default());
     let _ = other.a_says(msg(Precedence::Routine, "x"), T0 + 1);

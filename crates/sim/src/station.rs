@@ -233,7 +233,7 @@ impl Station {
                 (step, Origin::Entries(from, epoch))
             }
             LinkMsg::Checkpoint { envelope } => {
-                let id = machine::checkpoint_channel(&envelope);
+                let id = machine::checkpoint_channel(&p, &envelope);
                 let step = match id.and_then(|id| chans.get_mut(&id).ok_or(UnknownChannel)) {
                     Ok(ch) => ch.receive_checkpoint(&p, &envelope, now),
                     Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),

@@ -91,11 +91,23 @@ pub enum CheckpointFault {
     },
 }
 
-/// The channel a checkpoint claims, read before it is verified (to route it).
-pub fn checkpoint_channel(bytes: &[u8]) -> Result<Hash, CheckpointFault> {
-    SignedCheckpoint::peek(bytes)
-        .map(|c| c.channel)
-        .map_err(CheckpointFault::Undecodable)
+/// The channel of a checkpoint from `peer`, to route it: its signature is
+/// verified under the peer's pinned key before its body is decoded, so
+/// nothing the peer did not sign is read.
+pub fn checkpoint_channel(peer: &Peer, bytes: &[u8]) -> Result<Hash, CheckpointFault> {
+    open_checkpoint(peer, bytes).map(|c| c.checkpoint().channel)
+}
+
+/// A checkpoint verified under the peer's pinned key, then decoded.
+fn open_checkpoint(peer: &Peer, bytes: &[u8]) -> Result<SignedCheckpoint, CheckpointFault> {
+    let key = peer
+        .identity
+        .verifying_key()
+        .map_err(CheckpointFault::Signature)?;
+    SignedCheckpoint::open(bytes, &key).map_err(|e| match e {
+        ProtoError::BadSignature => CheckpointFault::Signature(e),
+        e => CheckpointFault::Undecodable(e),
+    })
 }
 
 /// The step for rejected input: the `bad-input` alert, the `Error` reply
@@ -320,17 +332,16 @@ impl Channel {
         peer: &Peer,
         bytes: &[u8],
     ) -> Result<Option<SignedCheckpoint>, CheckpointFault> {
-        let claimed = SignedCheckpoint::peek(bytes).map_err(CheckpointFault::Undecodable)?;
-        let book = self.book();
-        let (me, them) = (book.me(), book.peer());
-        if self.peer_id() != peer.id || claimed.signer != them || claimed.channel != self.id() {
+        if self.peer_id() != peer.id {
             return Err(CheckpointFault::WrongSide);
         }
-        let key = peer
-            .identity
-            .verifying_key()
-            .map_err(CheckpointFault::Signature)?;
-        let c = SignedCheckpoint::open(bytes, &key).map_err(CheckpointFault::Signature)?;
+        let c = open_checkpoint(peer, bytes)?;
+        let book = self.book();
+        let (me, them) = (book.me(), book.peer());
+        let claimed = c.checkpoint();
+        if claimed.signer != them || claimed.channel != self.id() {
+            return Err(CheckpointFault::WrongSide);
+        }
         let heads = c.checkpoint().heads;
         let (seq, h) = heads[me as usize];
         let ours_ok = seq == 0 || book.meta(me, seq).map(|m| m.hash) == Some(h);

@@ -182,7 +182,7 @@ impl Engine {
     ) -> Result<Answer, StationError> {
         let p = peer.machine();
         let now = now_ms();
-        let step = match machine::checkpoint_channel(bytes) {
+        let step = match machine::checkpoint_channel(&p, bytes) {
             Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),
             Ok(id) => match self.channel(&id) {
                 Err(_) => machine::reject(
