@@ -206,12 +206,14 @@ fn first_difference(a: &Summary, b: &Summary, upto: [u64; 2]) -> Result<(), Disa
     for author in [0u8, 1] {
         // Chains are hash-linked: once they part they stay apart, so the first
         // differing seq is where this author's two histories split.
-        let split =
-            (1..=upto[author as usize]).find(|&seq| a.mark(author, seq) != b.mark(author, seq));
-        if let (Some(seq), Some(m)) = (split, split.and_then(|s| a.mark(author, s))) {
-            if first.is_none_or(|(l, x, _)| (m.lamport, author) < (l, x)) {
-                first = Some((m.lamport, author, seq));
-            }
+        let Some(seq) =
+            (1..=upto[author as usize]).find(|&s| a.mark(author, s) != b.mark(author, s))
+        else {
+            continue;
+        };
+        let lamport = a.mark(author, seq).map_or(u64::MAX, |m| m.lamport);
+        if first.is_none_or(|(l, x, _)| (lamport, author) < (l, x)) {
+            first = Some((lamport, author, seq));
         }
     }
     match first {
