@@ -2,6 +2,7 @@
 //! What a command does lives in `cmd/`, `serve.rs`, `demo.rs` and `bench.rs`.
 
 use clap::{Args, Parser, Subcommand};
+use hotline_core::export::KnownKey;
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verify) · 2 usage · 3 station not reachable · 4 refused by the station · 5 other error.
@@ -150,7 +151,7 @@ pub enum Cmd {
     /// Export and verify the local audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Export and verify transcripts for oversight.
+    /// Export, verify and compare transcripts for oversight.
     #[command(subcommand)]
     Transcript(TranscriptCmd),
 }
@@ -291,8 +292,58 @@ pub enum TranscriptCmd {
         output: Option<PathBuf>,
     },
     /// Verify an exported transcript offline; exit 0 only when everything verifies.
+    ///
+    /// Checks, with no access to either station: every signature, both hash
+    /// chains, every causal link and lamport value, the channel state at every
+    /// entry, and the checkpoints. The exporter's checkpoint must cover exactly
+    /// what the file holds; the counterpart's must be there whenever the
+    /// counterpart has entries in it. Prints each checkpoint's signer, heads
+    /// and time.
+    ///
+    /// A file names its own authors, so on its own it proves only that two
+    /// keys wrote it consistently: any two fresh key pairs can write a
+    /// transcript that verifies. Give the keys you know with --key (identity
+    /// tokens from `hotline id`, or fingerprints from `hotline id
+    /// --fingerprint`, as read out when the stations were pinned), in any
+    /// order. With two, exit 0 only if the authors are exactly those two
+    /// stations. With one, that station must be an author, and the other
+    /// author is reported as not checked. Without --key, the authors'
+    /// fingerprints are printed with "authors not checked against known keys".
+    ///
+    /// Example: hotline transcript verify line.jsonl --key "$ALPHA" --key "$BRAVO"
     Verify {
         /// The file.
         file: PathBuf,
+        /// A station you know to be an author: its identity token (hotline1…)
+        /// or its fingerprint (60 digits, spaces optional). At most twice.
+        #[arg(long = "key", value_name = "TOKEN|FINGERPRINT")]
+        keys: Vec<KnownKey>,
+    },
+    /// Check that two exports of one channel, one from each end, tell the same story.
+    ///
+    /// One export cannot show that its exporter did not stop early: cut both
+    /// chains before an inconvenient entry and sign a fresh checkpoint over
+    /// the rest. The other end's export can, because it holds the checkpoints
+    /// the first end signed as entries arrived, and a station never gives up
+    /// what it has signed for.
+    ///
+    /// Both files must verify and be of the same channel, exported by
+    /// different ends. Then every entry both hold must be the same, every
+    /// checkpoint must match the other file's entries, and no station's later
+    /// checkpoint may cover less than its earlier one. The files then agree
+    /// up to the older of the two exporters' checkpoints; entries newer than
+    /// that are listed as held by one file only. Exit 1 naming the first
+    /// difference: different channels, the author and sequence number where
+    /// the files part, or the checkpoint that went back.
+    ///
+    /// Example: hotline transcript compare alpha.jsonl bravo.jsonl --key "$ALPHA" --key "$BRAVO"
+    Compare {
+        /// One end's export (called A in the output).
+        file_a: PathBuf,
+        /// The other end's export (called B in the output).
+        file_b: PathBuf,
+        /// A station you know to be an author, as for `verify`. At most twice.
+        #[arg(long = "key", value_name = "TOKEN|FINGERPRINT")]
+        keys: Vec<KnownKey>,
     },
 }

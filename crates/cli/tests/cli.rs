@@ -125,7 +125,10 @@ fn transcript_verify_exits_1_naming_the_fault() {
     let f = t.path().join("x.jsonl");
     std::fs::write(
         &f,
-        "{\"hotline_export\":1,\"exported_by\":0,\"entries\":0}\n",
+        format!(
+            "{{\"hotline_export\":1,\"channel\":\"{}\",\"identities\":[\"a\",\"b\"],\"exported_by\":0,\"exported_at\":0,\"entries\":0}}\n",
+            "0".repeat(64)
+        ),
     )
     .unwrap();
     let o = Command::new(BIN)

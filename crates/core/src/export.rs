@@ -7,14 +7,31 @@
 //! 3. the latest checkpoint of each side: `{"checkpoint": base64, "hash": hex, "view": decoded view}`.
 //!    The exporting station signs a fresh checkpoint at export time that covers
 //!    exactly the exported heads and names the counterpart's checkpoint by hash,
-//!    so truncation or a dropped checkpoint line is detectable.
+//!    so truncation or a dropped checkpoint line is detectable. The
+//!    counterpart's checkpoint must be there whenever the counterpart has
+//!    entries in the file (SPEC §9, v2).
 //!
-//! The verifier trusts nothing but the two identity tokens in the signed `Open`.
+//! The verifier trusts nothing but the two identity tokens in the signed `Open`;
+//! which stations those are is checked against keys the verifier knows
+//! ([`check_authors`]), and whether an exporter cut its record short by the
+//! other end's export ([`compare`]). Lines are read strictly: a repeated JSON
+//! key or a field this version does not write is a fault.
 
-use crate::book::{ChannelBook, Outcome};
+mod authors;
+mod compare;
+mod line;
+mod summary;
+
+pub use authors::{check_authors, Authors, AuthorsError, KnownKey};
+pub use compare::{compare, Agreement, Disagreement, File};
+pub use summary::Summary;
+
+use crate::book::{ChannelBook, Outcome, VerifiedEntry};
 use hotline_proto::checkpoint::SignedCheckpoint;
 use hotline_proto::{hex, view, Envelope, Hash, Identity, MAX_ENTRY_BYTES_CAP};
-use serde_json::{json, Value};
+use line::Line;
+use serde_json::json;
+use summary::Mark;
 
 /// Export format version written in the header.
 pub const EXPORT_VERSION: u64 = 1;
@@ -82,61 +99,6 @@ pub struct Fault {
     pub what: String,
 }
 
-/// What a successful verification found.
-#[derive(Debug, Clone)]
-pub struct Summary {
-    /// Channel id.
-    pub channel: Hash,
-    /// The two identities, author 0 then author 1.
-    pub identities: [Identity; 2],
-    /// Entries per author.
-    pub counts: [u64; 2],
-    /// Final channel state word.
-    pub state: &'static str,
-    /// Signers of the checkpoints present.
-    pub checkpoints: Vec<u8>,
-    /// Entries of the counterpart that its checkpoint covers but the export does not hold
-    /// (written by the counterpart and not yet delivered when exported).
-    pub undelivered_from_peer: u64,
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "channel    {}", hex(&self.channel))?;
-        for (i, id) in self.identities.iter().enumerate() {
-            writeln!(f, "author {i}   {}", id.token())?;
-            writeln!(f, "           fingerprint {}", id.fingerprint())?;
-        }
-        writeln!(
-            f,
-            "entries    {} (author 0: {}, author 1: {}), every signature, chain link, causal link and lamport value verified",
-            self.counts[0] + self.counts[1],
-            self.counts[0],
-            self.counts[1]
-        )?;
-        writeln!(f, "state      {}", self.state)?;
-        let cps: Vec<String> = self
-            .checkpoints
-            .iter()
-            .map(|s| format!("author {s}"))
-            .collect();
-        write!(
-            f,
-            "checkpoints {} verified ({})",
-            self.checkpoints.len(),
-            cps.join(", ")
-        )?;
-        if self.undelivered_from_peer > 0 {
-            write!(
-                f,
-                "\nnote       the counterpart's checkpoint covers {} entries of its own not yet in this export",
-                self.undelivered_from_peer
-            )?;
-        }
-        Ok(())
-    }
-}
-
 fn fault(line: usize, what: impl Into<String>) -> Fault {
     Fault {
         line,
@@ -144,150 +106,126 @@ fn fault(line: usize, what: impl Into<String>) -> Fault {
     }
 }
 
-fn b64(v: &Value, field: &str, line: usize) -> Result<Vec<u8>, Fault> {
-    let s = v
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| fault(line, format!("missing \"{field}\"")))?;
+fn b64(text: &str, field: &str, line: usize) -> Result<Vec<u8>, Fault> {
     data_encoding::BASE64
-        .decode(s.as_bytes())
+        .decode(text.as_bytes())
         .map_err(|_| fault(line, format!("\"{field}\" is not standard base64")))
 }
 
 /// Verifies an export offline, stopping at the first fault.
+///
+/// This proves that the two keys the file names wrote it consistently, and
+/// that the counterpart vouched for it as far as its checkpoint goes; whose
+/// keys they are is [`check_authors`]' question, and whether the exporter
+/// stopped early is [`compare`]'s.
 pub fn verify(text: &str) -> Result<Summary, Fault> {
     let mut lines = text
         .split_terminator('\n')
         .enumerate()
         .map(|(i, l)| (i + 1, l));
     let (_, first) = lines.next().ok_or_else(|| fault(0, "the file is empty"))?;
-    let header: Value =
-        serde_json::from_str(first).map_err(|_| fault(1, "the header is not JSON"))?;
-    if header.get("hotline_export").and_then(Value::as_u64) != Some(EXPORT_VERSION) {
-        return Err(fault(1, "not a hotline export (version 1 header missing)"));
-    }
-    let exported_by = match header.get("exported_by").and_then(Value::as_u64) {
-        Some(0) => 0u8,
-        Some(1) => 1u8,
+    let header = line::header(first).map_err(|w| fault(1, w))?;
+    let exported_by = match header.exported_by {
+        0 => 0u8,
+        1 => 1u8,
         _ => return Err(fault(1, "header: exported_by must be 0 or 1")),
     };
-    let declared = header
-        .get("entries")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| fault(1, "header: missing entry count"))?;
 
     let mut book: Option<ChannelBook> = None;
+    let mut chains: [Vec<Mark>; 2] = [Vec::new(), Vec::new()];
     let mut last_order: Option<(u64, u8)> = None;
     let mut checkpoints: Vec<(usize, SignedCheckpoint)> = Vec::new();
     for (n, raw) in lines {
         if raw.trim().is_empty() {
             return Err(fault(n, "blank line"));
         }
-        let v: Value = serde_json::from_str(raw).map_err(|_| fault(n, "not JSON"))?;
-        if v.get("envelope").is_some() {
-            if !checkpoints.is_empty() {
-                return Err(fault(n, "entry after the checkpoints"));
-            }
-            let bytes = b64(&v, "envelope", n)?;
-            let verified = match book.as_mut() {
-                None => {
-                    let (b, e) = ChannelBook::genesis(&bytes, exported_by)
-                        .map_err(|r| fault(n, format!("genesis entry rejected: {r}")))?;
-                    book = Some(b);
-                    e
+        match line::line(raw).map_err(|w| fault(n, w))? {
+            Line::Entry(l) => {
+                if !checkpoints.is_empty() {
+                    return Err(fault(n, "entry after the checkpoints"));
                 }
-                Some(b) => {
-                    let env = Envelope::decode(&bytes, MAX_ENTRY_BYTES_CAP as usize)
-                        .map_err(|e| fault(n, format!("envelope does not decode: {e}")))?;
-                    let author = env
-                        .peek()
-                        .map_err(|e| fault(n, format!("entry does not decode: {e}")))?
-                        .author;
-                    match b.check(author, &bytes, true) {
-                        Ok(Outcome::New(e)) => {
-                            b.apply(&e, e.entry().time);
-                            e
-                        }
-                        Ok(Outcome::Duplicate) => return Err(fault(n, "duplicated entry")),
-                        Ok(Outcome::Equivocation { seq, .. }) => {
-                            return Err(fault(
-                                n,
-                                format!(
-                                "equivocation: a second, different entry {seq} of author {author}"
-                            ),
-                            ))
-                        }
-                        Err(r) => return Err(fault(n, format!("entry rejected: {r}"))),
+                let bytes = b64(&l.envelope, "envelope", n)?;
+                let verified = match book.as_mut() {
+                    None => {
+                        let (b, e) = ChannelBook::genesis(&bytes, exported_by)
+                            .map_err(|r| fault(n, format!("genesis entry rejected: {r}")))?;
+                        book = Some(b);
+                        e
                     }
+                    Some(b) => next_entry(b, &bytes, n)?,
+                };
+                let e = verified.entry();
+                let order = (e.lamport, e.author);
+                if last_order.is_some_and(|l| order <= l) {
+                    return Err(fault(n, "entry out of merged (lamport, author) order"));
                 }
-            };
-            let e = verified.entry();
-            let order = (e.lamport, e.author);
-            if last_order.is_some_and(|l| order <= l) {
-                return Err(fault(n, "entry out of merged (lamport, author) order"));
+                last_order = Some(order);
+                if l.hash != hex(&verified.hash()) {
+                    return Err(fault(n, "\"hash\" does not match the envelope"));
+                }
+                if l.entry != view::entry(e) {
+                    return Err(fault(
+                        n,
+                        "the decoded view disagrees with the signed envelope",
+                    ));
+                }
+                chains[e.author as usize].push(Mark {
+                    hash: verified.hash(),
+                    lamport: e.lamport,
+                });
             }
-            last_order = Some(order);
-            if v.get("hash").and_then(Value::as_str) != Some(hex(&verified.hash()).as_str()) {
-                return Err(fault(n, "\"hash\" does not match the envelope"));
+            Line::Checkpoint(l) => {
+                let b = book
+                    .as_ref()
+                    .ok_or_else(|| fault(n, "checkpoint before any entry"))?;
+                let bytes = b64(&l.checkpoint, "checkpoint", n)?;
+                let signer = SignedCheckpoint::peek(&bytes)
+                    .map_err(|e| fault(n, format!("checkpoint does not decode: {e}")))?
+                    .signer;
+                let key = b.identities()[signer as usize]
+                    .verifying_key()
+                    .map_err(|_| fault(n, "bad key"))?;
+                let cp = SignedCheckpoint::open(&bytes, &key)
+                    .map_err(|e| fault(n, format!("checkpoint rejected: {e}")))?;
+                if l.hash != hex(&cp.hash()) {
+                    return Err(fault(n, "checkpoint \"hash\" does not match"));
+                }
+                if l.view != view::checkpoint(cp.checkpoint()) {
+                    return Err(fault(
+                        n,
+                        "the checkpoint view disagrees with the signed checkpoint",
+                    ));
+                }
+                if cp.checkpoint().channel != b.id() {
+                    return Err(fault(n, "checkpoint of another channel"));
+                }
+                if checkpoints
+                    .iter()
+                    .any(|(_, c)| c.checkpoint().signer == signer)
+                {
+                    return Err(fault(n, "two checkpoints from the same side"));
+                }
+                checkpoints.push((n, cp));
             }
-            if v.get("entry") != Some(&view::entry(e)) {
-                return Err(fault(
-                    n,
-                    "the decoded view disagrees with the signed envelope",
-                ));
-            }
-        } else if v.get("checkpoint").is_some() {
-            let b = book
-                .as_ref()
-                .ok_or_else(|| fault(n, "checkpoint before any entry"))?;
-            let bytes = b64(&v, "checkpoint", n)?;
-            let signer = SignedCheckpoint::peek(&bytes)
-                .map_err(|e| fault(n, format!("checkpoint does not decode: {e}")))?
-                .signer;
-            let key = b.identities()[signer as usize]
-                .verifying_key()
-                .map_err(|_| fault(n, "bad key"))?;
-            let cp = SignedCheckpoint::open(&bytes, &key)
-                .map_err(|e| fault(n, format!("checkpoint rejected: {e}")))?;
-            if v.get("hash").and_then(Value::as_str) != Some(hex(&cp.hash()).as_str()) {
-                return Err(fault(n, "checkpoint \"hash\" does not match"));
-            }
-            if v.get("view") != Some(&view::checkpoint(cp.checkpoint())) {
-                return Err(fault(
-                    n,
-                    "the checkpoint view disagrees with the signed checkpoint",
-                ));
-            }
-            if cp.checkpoint().channel != b.id() {
-                return Err(fault(n, "checkpoint of another channel"));
-            }
-            if checkpoints
-                .iter()
-                .any(|(_, c)| c.checkpoint().signer == signer)
-            {
-                return Err(fault(n, "two checkpoints from the same side"));
-            }
-            checkpoints.push((n, cp));
-        } else {
-            return Err(fault(n, "neither an entry nor a checkpoint"));
         }
     }
     let book = book.ok_or_else(|| fault(0, "the export holds no entry"))?;
     let counts = [book.len(0), book.len(1)];
-    if counts[0] + counts[1] != declared {
+    if counts[0] + counts[1] != header.entries {
         return Err(fault(
             1,
             format!(
-                "header declares {declared} entries, the file holds {}",
+                "header declares {} entries, the file holds {}",
+                header.entries,
                 counts[0] + counts[1]
             ),
         ));
     }
-    if header.get("channel").and_then(Value::as_str) != Some(hex(&book.id()).as_str()) {
+    if header.channel != hex(&book.id()) {
         return Err(fault(1, "header channel does not match the Open"));
     }
     let tokens = [book.identities()[0].token(), book.identities()[1].token()];
-    if header.get("identities") != Some(&json!(tokens)) {
+    if header.identities != tokens {
         return Err(fault(1, "header identities do not match the Open"));
     }
 
@@ -327,6 +265,18 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
             ))
         }
     }
+    // Without anything the counterpart signed over it, the record ends
+    // wherever the exporter cut it: its own checkpoint alone says nothing.
+    let peer = 1 - exported_by;
+    if other.is_none() && book.len(peer) > 0 {
+        return Err(fault(
+            0,
+            format!(
+                "author {peer}, the counterpart, has {} entries in this export but none of its checkpoints is here, so nothing it signed shows where the record ends; export again once the counterpart has sent a checkpoint (it does whenever it receives an entry)",
+                book.len(peer)
+            ),
+        ));
+    }
     let mut undelivered = 0;
     if let Some((l, o)) = other {
         let signer = o.checkpoint().signer;
@@ -356,10 +306,35 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
         identities: *book.identities(),
         counts,
         state: book.state().word(),
+        exported_by,
+        exported_at: header.exported_at,
         checkpoints: checkpoints
             .iter()
-            .map(|(_, c)| c.checkpoint().signer)
+            .map(|(_, c)| c.checkpoint().clone())
             .collect(),
         undelivered_from_peer: undelivered,
+        chains,
     })
+}
+
+/// Checks and applies an entry after the `Open`.
+fn next_entry(b: &mut ChannelBook, bytes: &[u8], n: usize) -> Result<VerifiedEntry, Fault> {
+    let env = Envelope::decode(bytes, MAX_ENTRY_BYTES_CAP as usize)
+        .map_err(|e| fault(n, format!("envelope does not decode: {e}")))?;
+    let author = env
+        .peek()
+        .map_err(|e| fault(n, format!("entry does not decode: {e}")))?
+        .author;
+    match b.check(author, bytes, true) {
+        Ok(Outcome::New(e)) => {
+            b.apply(&e, e.entry().time);
+            Ok(e)
+        }
+        Ok(Outcome::Duplicate) => Err(fault(n, "duplicated entry")),
+        Ok(Outcome::Equivocation { seq, .. }) => Err(fault(
+            n,
+            format!("equivocation: a second, different entry {seq} of author {author}"),
+        )),
+        Err(r) => Err(fault(n, format!("entry rejected: {r}"))),
+    }
 }

@@ -263,3 +263,104 @@ fn a_checkpoint_that_disagrees_with_the_chain_is_caught() {
     .unwrap();
     fails(&text, "disagrees");
 }
+
+#[test]
+fn the_counterparts_entries_without_any_of_its_checkpoints_fail() {
+    let p = pair();
+    // The exporter keeps bravo's entries but leaves out every checkpoint of
+    // bravo's, so nothing bravo signed says where the record ends.
+    let cka = Checkpoint {
+        channel: p.ba.id(),
+        signer: 0,
+        heads: [p.ba.head(0), p.ba.head(1)],
+        time: 6,
+        peer_checkpoint: None,
+    }
+    .sign(&p.a);
+    let text = export::write(
+        &p.ba.id(),
+        p.ba.identities(),
+        0,
+        7,
+        &p.envs,
+        &[cka.bytes().to_vec()],
+    )
+    .unwrap();
+    fails(&text, "none of its checkpoints");
+
+    // A proposal bravo has not answered: no entry of bravo's, none needed.
+    let (ba, open) = ChannelBook::open(&p.a, p.b.identity(), Terms::default(), None, "a", 1);
+    let alone = Checkpoint {
+        channel: ba.id(),
+        signer: 0,
+        heads: [ba.head(0), ba.head(1)],
+        time: 2,
+        peer_checkpoint: None,
+    }
+    .sign(&p.a);
+    let text = export::write(
+        &ba.id(),
+        ba.identities(),
+        0,
+        3,
+        &[open.envelope().bytes().to_vec()],
+        &[alone.bytes().to_vec()],
+    )
+    .unwrap();
+    assert_eq!(export::verify(&text).unwrap().counts, [1, 0]);
+}
+
+/// `l` with `insert` placed right after the first `{` at or after `at`.
+fn with_inserted(l: &str, at: &str, insert: &str) -> String {
+    let i = l.find(at).expect("anchor") + at.len();
+    format!("{}{insert}{}", &l[..i], &l[i..])
+}
+
+#[test]
+fn a_repeated_json_key_fails_at_any_depth() {
+    let p = pair();
+    let l = lines(&export_of(&p));
+    let wrong_hash = format!("\"hash\":\"{}\",", "0".repeat(64));
+    for (i, at, insert) in [
+        // A reader keeping the first value sees another entry count, hash or author.
+        (0, "{", "\"entries\":99,".to_string()),
+        (3, "{", wrong_hash.clone()),
+        (3, "\"entry\":{", "\"by\":\"someone else\",".to_string()),
+        (l.len() - 1, "{", wrong_hash),
+    ] {
+        let mut d = l.clone();
+        d[i] = with_inserted(&d[i], at, &insert);
+        fails(&join(&d), &format!("line {}: ", i + 1));
+        fails(&join(&d), "duplicate key");
+    }
+}
+
+#[test]
+fn a_field_this_version_does_not_write_fails() {
+    let p = pair();
+    let l = lines(&export_of(&p));
+    for i in [0, 4, l.len() - 2] {
+        let mut d = l.clone();
+        d[i] = with_inserted(&d[i], "{", "\"note\":\"trust me\",");
+        fails(&join(&d), &format!("line {}: ", i + 1));
+        fails(&join(&d), "unknown field `note`");
+    }
+}
+
+#[test]
+fn a_verified_summary_names_each_checkpoints_signer_heads_and_time() {
+    let p = pair();
+    let s = export::verify(&export_of(&p)).unwrap();
+    assert_eq!(s.exported_by, 0);
+    let signers: Vec<u8> = s.checkpoints.iter().map(|c| c.signer).collect();
+    assert_eq!(signers, [1, 0]);
+    let text = s.to_string();
+    assert!(
+        text.contains("checkpoint by author 1 (the counterpart), signed 1970-01-01T00:00:00.005Z"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "author 0 head seq 5 {}",
+        hotline_proto::hex(&p.ba.head(0).1)
+    )));
+}

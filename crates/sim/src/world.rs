@@ -478,6 +478,27 @@ impl World {
         let (name, ch) = (s.name, short(&id));
         let text = hotline_store::export_text(&s.store, &plan)
             .map_err(|e| format!("{name}: export cannot be written: {e}"))?;
+        // SPEC §9 (v2): an export must carry the peer's checkpoint whenever the
+        // peer has entries in it. A station holding none yet (a proposal not
+        // answered, an Accept not yet checkpointed, a severed line) still writes
+        // what it holds, and verification must refuse it for exactly that.
+        let unvouched = covers[1 - plan.me as usize] > 0 && plan.checkpoints.len() < 2;
+        if unvouched {
+            let severed = self
+                .chans
+                .iter()
+                .any(|c| c.id == id && Some(pair(c.parties[0], c.parties[1])) == self.severed);
+            // Once everything is delivered, a peer that received our entries has
+            // answered with a checkpoint; only a proposal never answered has none.
+            if self.final_phase && !severed && covers[plan.me as usize] > 0 {
+                bail!("{name}'s final export of {ch} has no checkpoint of the peer's");
+            }
+            return match hotline_core::export::verify(&text) {
+                Err(f) if f.what.contains("none of its checkpoints") => Ok(()),
+                Err(f) => bail!("{name}'s export of {ch} without the peer's checkpoint fails otherwise: {f}"),
+                Ok(_) => bail!("{name}'s export of {ch} verifies without a checkpoint of the peer's, which has entries in it"),
+            };
+        }
         let sum = hotline_core::export::verify(&text)
             .map_err(|e| format!("{name}'s export of {ch} fails verification: {e}"))?;
         let (counts, state, lacks) = (sum.counts, sum.state, sum.undelivered_from_peer);
