@@ -155,6 +155,11 @@ pub struct Entry {
     pub delivery: DeliveryState,
     /// SHA-256 of the signed envelope, 64 hex: what acks, decisions and replies cite.
     pub hash: String,
+    /// A counterpart message above ROUTINE that arrived before the
+    /// counterpart's fingerprint was verified here: stored and held, not yet
+    /// verified traffic, with no acknowledgement clock until it is verified.
+    #[serde(default)]
+    pub held: bool,
     /// The body's kind (message, ack, request, …), repeated here for filtering.
     pub kind: String,
     /// Lamport time across both sides of the channel.

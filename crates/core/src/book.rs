@@ -126,9 +126,6 @@ pub enum Reject {
     /// A proposal whose terms lie outside the bounds a station accepts.
     #[error("the proposed terms are refused: {0}")]
     Terms(ProtoError),
-    /// Non-ROUTINE traffic on a channel whose peer is not verified.
-    #[error("only ROUTINE traffic is allowed until the peer's fingerprint is verified")]
-    Unverified,
 }
 
 /// Why this station refuses to author an entry a local user asked for.
@@ -213,6 +210,10 @@ pub struct Unacked {
     /// then, since no one can acknowledge what has not arrived. `None` while
     /// nothing proves delivery; a counterpart message is delivered when stored.
     pub delivered_at: Option<u64>,
+    /// A counterpart message above ROUTINE that arrived while the counterpart
+    /// was not verified here: stored and held, with no acknowledgement clock,
+    /// until an operator verifies its fingerprint (its clock starts then).
+    pub held: bool,
 }
 
 /// Reason text of an entry the station writes when a deadline passes (SPEC §6).
@@ -487,13 +488,11 @@ impl ChannelBook {
 
     /// Validates an envelope from `author` (SPEC §4 validity, in the spec's order, all or nothing).
     ///
-    /// `author_verified` says whether the author's fingerprint was confirmed out of band.
-    pub fn check(
-        &self,
-        author: u8,
-        bytes: &[u8],
-        author_verified: bool,
-    ) -> Result<Outcome, Reject> {
+    /// Whether the author is verified here does not make an entry valid or
+    /// invalid: traffic above ROUTINE from an unverified author is taken and
+    /// held by the caller (no acknowledgement clock) rather than stall the
+    /// author's chain behind it.
+    pub fn check(&self, author: u8, bytes: &[u8]) -> Result<Outcome, Reject> {
         let limit = self.terms.max_entry_bytes;
         if bytes.len() as u64 > limit {
             return Err(Reject::TooLarge {
@@ -588,13 +587,6 @@ impl ChannelBook {
         }
         self.check_refs(author, entry.seq, seen_seq, &entry.body)
             .map_err(Reject::Reference)?;
-        if !author_verified {
-            if let Body::Message { precedence, .. } = &entry.body {
-                if *precedence != Precedence::Routine {
-                    return Err(Reject::Unverified);
-                }
-            }
-        }
         Ok(Outcome::New(VerifiedEntry {
             envelope,
             entry,
@@ -697,6 +689,7 @@ impl ChannelBook {
                         precedence: *precedence,
                         stored_at,
                         delivered_at: (!own).then_some(stored_at),
+                        held: false,
                     },
                 );
             }
@@ -753,6 +746,35 @@ impl ChannelBook {
                 u.delivered_at = Some(at.max(u.stored_at));
             }
         }
+    }
+
+    /// Holds a counterpart message that arrived while the counterpart was not
+    /// verified here: no acknowledgement clock runs for it.
+    pub fn hold(&mut self, hash: &Hash) {
+        if let Some(u) = self.unacked[self.peer() as usize].get_mut(hash) {
+            u.held = true;
+        }
+    }
+
+    /// Holds every unacknowledged counterpart message above ROUTINE (a
+    /// restart with the counterpart still unverified).
+    pub fn hold_above_routine(&mut self) {
+        for u in self.unacked[self.peer() as usize].values_mut() {
+            u.held |= u.precedence != Precedence::Routine;
+        }
+    }
+
+    /// The counterpart is verified now: its held messages' acknowledgement
+    /// clocks start at `now`. Returns how many were held.
+    pub fn release_held(&mut self, now: u64) -> usize {
+        let mut n = 0;
+        for u in self.unacked[self.peer() as usize].values_mut() {
+            if std::mem::replace(&mut u.held, false) {
+                u.stored_at = now;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// When the newest entry of an author was stored here (this station's clock).

@@ -325,7 +325,7 @@ fn next_entry(b: &mut ChannelBook, bytes: &[u8], n: usize) -> Result<VerifiedEnt
         .peek()
         .map_err(|e| fault(n, format!("entry does not decode: {e}")))?
         .author;
-    match b.check(author, bytes, true) {
+    match b.check(author, bytes) {
         Ok(Outcome::New(e)) => {
             b.apply(&e, e.entry().time);
             Ok(e)

@@ -36,6 +36,9 @@ pub enum AlertKind {
     /// Our message has not reached the counterpart's station within its
     /// acknowledgement window: the line, not a person, is holding it up.
     Undelivered,
+    /// The counterpart sent traffic above ROUTINE before its fingerprint was
+    /// verified here: stored and held, no acknowledgement clock, until verified.
+    UnverifiedPeerTraffic,
 }
 
 impl AlertKind {
@@ -51,6 +54,7 @@ impl AlertKind {
             AlertKind::UnpinnedKey => "unpinned-key",
             AlertKind::Equivocation => "equivocation",
             AlertKind::Undelivered => "undelivered",
+            AlertKind::UnverifiedPeerTraffic => "unverified-peer-traffic",
         }
     }
 
@@ -67,6 +71,7 @@ impl AlertKind {
             UnpinnedKey,
             Equivocation,
             Undelivered,
+            UnverifiedPeerTraffic,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -369,7 +374,8 @@ fn acknowledgements(book: &ChannelBook, out: &mut Out, now: u64) {
     } else {
         ""
     };
-    for (h, u) in &book.unacked[peer as usize] {
+    // A held message (from a counterpart not yet verified) has no clock.
+    for (h, u) in book.unacked[peer as usize].iter().filter(|(_, u)| !u.held) {
         let w = terms.ack_window(u.precedence);
         let due = |part: u64| u.stored_at.saturating_add(part);
         for (pct, due) in [(50, due(w / 2)), (100, due(w))] {

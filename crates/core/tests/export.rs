@@ -14,7 +14,7 @@ struct Pair {
 }
 
 fn deliver(to: &mut ChannelBook, author: u8, v: &VerifiedEntry) {
-    match to.check(author, v.envelope().bytes(), true).unwrap() {
+    match to.check(author, v.envelope().bytes()).unwrap() {
         Outcome::New(x) => to.apply(&x, 0),
         o => panic!("{o:?}"),
     }

@@ -19,10 +19,7 @@ struct Pair {
 }
 
 fn deliver(to: &mut ChannelBook, v: &VerifiedEntry, at: u64) {
-    match to
-        .check(v.entry().author, v.envelope().bytes(), true)
-        .unwrap()
-    {
+    match to.check(v.entry().author, v.envelope().bytes()).unwrap() {
         Outcome::New(x) => to.apply(&x, at),
         o => panic!("{o:?}"),
     }
@@ -416,7 +413,7 @@ proptest! {
                     let batch: Vec<VerifiedEntry> = outbox[from].drain(..k).collect();
                     let book = if to == 0 { &mut p.ba } else { &mut p.bb };
                     for v in batch {
-                        match book.check(from as u8, v.envelope().bytes(), true) {
+                        match book.check(from as u8, v.envelope().bytes()) {
                             Ok(Outcome::New(x)) => book.apply(&x, t),
                             other => prop_assert!(false, "a causally delivered entry was refused: {other:?}"),
                         }
@@ -430,7 +427,7 @@ proptest! {
             let batch: Vec<VerifiedEntry> = outbox[from].drain(..).collect();
             let book = if to == 0 { &mut p.ba } else { &mut p.bb };
             for v in batch {
-                match book.check(from as u8, v.envelope().bytes(), true) {
+                match book.check(from as u8, v.envelope().bytes()) {
                     Ok(Outcome::New(x)) => book.apply(&x, t),
                     other => prop_assert!(false, "refused on drain: {other:?}"),
                 }
@@ -451,12 +448,12 @@ proptest! {
             let b = ChannelBook::genesis(&open_bytes, 1).unwrap().0;
             b.author(&p.b, Body::Accept { terms_hash: Terms::default().hash() }, "b", T0, true).unwrap()
         };
-        match ver.check(1, acc_v.envelope().bytes(), true).unwrap() {
+        match ver.check(1, acc_v.envelope().bytes()).unwrap() {
             Outcome::New(x) => ver.apply(&x, T0),
             o => prop_assert!(false, "{o:?}"),
         }
         for v in all {
-            match ver.check(v.entry().author, v.envelope().bytes(), true) {
+            match ver.check(v.entry().author, v.envelope().bytes()) {
                 Ok(Outcome::New(x)) => ver.apply(&x, t),
                 other => prop_assert!(false, "merged-order replay refused an entry: {other:?}"),
             }

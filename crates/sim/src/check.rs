@@ -187,7 +187,7 @@ impl Checker {
                         m.book = Some(b);
                         v
                     }
-                    Some(b) => match b.check(a, &r.envelope, true) {
+                    Some(b) => match b.check(a, &r.envelope) {
                         Ok(Outcome::New(v)) => {
                             if v.entry().author == me {
                                 own_rules(b, &mut m.acted, v.entry(), r.stored_at, &at)?;

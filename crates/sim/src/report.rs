@@ -67,7 +67,7 @@ stats! {
     dropped: "Packets dropped by the network, or addressed to a dead process.",
     duplicated: "Packets duplicated.",
     out_of_order: "Batches rejected because they arrived out of order (reordering).",
-    unverified: "Batches rejected because the receiver has not verified the sender yet.",
+    unverified: "Entries above ROUTINE held because the receiver has not verified the sender yet.",
     foreign_rejected: "Foreign packets (another channel's traffic) rejected with nothing stored.",
     exports_verified: "Exports written and verified offline.",
     terminated: "Channels that ended terminated.",

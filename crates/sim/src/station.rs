@@ -6,7 +6,8 @@ use crate::report::Fault::{self as Broken, AckBeforeCommit, CheckpointBeforeComm
 use crate::{db, Res};
 use hotline_core::book::Refusal;
 use hotline_core::machine::{self, Channel, CheckpointFault::UnknownChannel, Effect, Fault};
-use hotline_core::machine::{Outbound, Peer, Step};
+use hotline_core::machine::{Durable, Outbound, Peer, Step};
+use hotline_core::policy::AlertKind;
 use hotline_proto::{Body, Hash, Identity, Kind, LinkMsg, SecretKeys, Terms};
 use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
 use std::collections::{BTreeMap, VecDeque};
@@ -33,7 +34,9 @@ pub struct Batch {
 }
 
 /// How many of the peer's entries a message brought in, and why the machine stopped short.
-pub type Received = (usize, Option<Fault>);
+/// What a delivery did: the peer's entries applied, how many of them are
+/// held (sent above ROUTINE before the sender was verified here), the fault.
+pub type Received = (usize, usize, Option<Fault>);
 
 /// Batches committed together, each with its write results.
 pub type Group = Vec<(Batch, Vec<WriteResult>)>;
@@ -144,11 +147,6 @@ impl Station {
         rt.flat_map(|rt| rt.channels.keys().copied()).collect()
     }
 
-    pub fn peer(&self, other: usize) -> Peer {
-        let rt = self.rt.as_ref().expect("station is up");
-        rt.peers[other].clone().expect("pinned")
-    }
-
     /// What a machine call takes: the keys, station `other` as pinned here, the channels.
     fn parts(&mut self, other: usize) -> (&SecretKeys, Peer, &mut BTreeMap<Hash, Channel>) {
         let rt = self.rt.as_mut().expect("station is up");
@@ -240,11 +238,18 @@ impl Station {
                 };
                 (step, Origin::Checkpoint(from))
             }
-            _ => return (0, None),
+            _ => return (0, 0, None),
         };
         let theirs = |e: &&Effect| matches!(e, Effect::Committed { own: false, .. });
         let applied = step.after.iter().filter(theirs).count();
-        (applied, self.submit(step, origin))
+        let held = step
+            .writes
+            .iter()
+            .filter(|w| {
+                matches!(w, Durable::RaiseAlert { kind, .. } if *kind == AlertKind::UnverifiedPeerTraffic)
+            })
+            .count();
+        (applied, held, self.submit(step, origin))
     }
 
     /// A policy tick on every channel; the policy failing to reach quiet fails the run.
@@ -332,11 +337,15 @@ impl Station {
         rt.map_or(vec![], |rt| std::mem::take(&mut rt.outbox))
     }
 
-    pub fn verify_peer(&mut self, other: usize) -> Res {
+    /// Verifies a peer at `now` (this station's clock): held traffic starts its clocks.
+    pub fn verify_peer(&mut self, other: usize, now: u64) -> Res {
         let row = self.peer_rows[other].expect("pinned");
         self.store.set_verified(row, true).map_err(db)?;
         let rt = self.rt.as_mut().expect("station is up");
         rt.peers[other].as_mut().expect("pinned").verified = true;
+        for ch in rt.channels.values_mut().filter(|c| c.peer_id() == row) {
+            ch.peer_verified(now);
+        }
         Ok(())
     }
 }

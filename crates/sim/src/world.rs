@@ -7,7 +7,7 @@ use crate::station::{Origin, Station};
 use crate::traffic::{random_terms, user_body};
 use crate::{db, rng::Rng, short, Res};
 use hotline_core::book::Refusal;
-use hotline_core::book::Reject::{self, BadOpen, SeqGap, Unverified};
+use hotline_core::book::Reject::{self, BadOpen, SeqGap};
 use hotline_core::machine::Fault::{Entry, Proposal};
 use hotline_core::machine::{self, Effect, ExportPlan};
 use hotline_proto::{Envelope, Hash, Identity, Kind, LinkMsg};
@@ -387,7 +387,8 @@ impl World {
             }
             Act::Verify => {
                 if let Some(to) = self.other_party(st).filter(|_| self.stations[st].up()) {
-                    self.stations[st].verify_peer(to)?;
+                    let now = self.clock(st);
+                    self.stations[st].verify_peer(to, now)?;
                     self.note(format!("{st} verifies {to}'s fingerprint"));
                 }
             }
@@ -598,8 +599,9 @@ impl World {
         if matches!(p.msg, LinkMsg::Error { .. }) && s.session(from) == Some(p.epoch) {
             s.disconnect(from);
         }
-        let (applied, fault) = s.receive(from, p.msg, p.epoch, now);
+        let (applied, held, fault) = s.receive(from, p.msg, p.epoch, now);
         self.stats.received += applied as u64;
+        self.stats.unverified += held as u64;
         let note = format!("{from}→{to} delivers {what}: {applied} new, {fault:?}");
         self.note(note);
         if p.foreign {
@@ -609,14 +611,13 @@ impl World {
             self.stats.foreign_rejected += 1;
             return Ok(());
         }
-        let (verified, c) = (self.stations[to].peer(from).verified, &mut self.stats);
+        let c = &mut self.stats;
         let reordered = |r: &Reject| matches!(r, SeqGap { .. });
         match &fault {
             None => {}
             // The network reordered: a later batch came before an earlier one.
             Some(Entry { reject, .. }) if reordered(reject) => c.out_of_order += 1,
             Some(Proposal(BadOpen(_))) if !first_is_open => c.out_of_order += 1,
-            Some(Entry { reject, .. }) if *reject == Unverified && !verified => c.unverified += 1,
             Some(f) => bail!("station {to} rejected honest {what} from station {from}: {f:?}"),
         }
         Ok(())
@@ -678,7 +679,8 @@ impl World {
                 self.restart(st)?;
             }
             for other in (0..n).filter(|o| *o != st) {
-                self.stations[st].verify_peer(other)?;
+                let now = self.clock(st);
+                self.stations[st].verify_peer(other, now)?;
             }
         }
         for round in 0..DRAIN_ROUNDS {

@@ -23,7 +23,7 @@ fn a_redelivered_open_is_a_duplicate() {
     let (_, open) = ChannelBook::open(&a, b.identity(), Terms::default(), None, "a", 1);
     let (book, _) = ChannelBook::genesis(open.envelope().bytes(), 1).unwrap();
     assert_eq!(
-        book.check(0, open.envelope().bytes(), true),
+        book.check(0, open.envelope().bytes()),
         Ok(Outcome::Duplicate)
     );
 }

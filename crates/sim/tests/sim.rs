@@ -62,7 +62,7 @@ fn assert_coverage(s: &Stats) {
         ("packets dropped", s.dropped),
         ("packets duplicated", s.duplicated),
         ("batches that arrived out of order", s.out_of_order),
-        ("batches refused until the sender is verified", s.unverified),
+        ("entries held until the sender is verified", s.unverified),
         ("partitions", s.partitions),
         ("foreign or reflected traffic rejected", s.foreign_rejected),
         ("contact checks written by the policy", s.contact_checks),

@@ -139,6 +139,9 @@ pub async fn entries(
             delivered: !own || r.seq <= delivered,
             delivery,
             hash: hex(&r.hash),
+            held: rt.book().unacked[r.author as usize]
+                .get(&r.hash)
+                .is_some_and(|u| u.held),
             kind: e.body.kind().name().into(),
             lamport: r.lamport,
             own,

@@ -422,7 +422,7 @@ async fn every_invalid_entry_over_the_wire_is_rejected_alerted_and_not_stored() 
         .author(&id, Body::Accept { terms_hash: th }, "b")
         .await
         .unwrap();
-    match book.check(1, acc.envelope().bytes(), true).unwrap() {
+    match book.check(1, acc.envelope().bytes()).unwrap() {
         hotline_core::Outcome::New(v) => book.apply(&v, 2),
         o => panic!("{o:?}"),
     }

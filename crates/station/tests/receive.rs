@@ -93,7 +93,7 @@ impl Fixture {
             .author(&self.book.id(), Body::Accept { terms_hash: th }, "b")
             .await
             .unwrap();
-        match self.book.check(1, v.envelope().bytes(), true).unwrap() {
+        match self.book.check(1, v.envelope().bytes()).unwrap() {
             hotline_core::Outcome::New(x) => self.book.apply(&x, 2),
             o => panic!("{o:?}"),
         }
@@ -262,13 +262,80 @@ async fn every_validity_rule_is_enforced_on_the_receive_path() {
     assert_eq!(f.stored().await, n + 1);
 }
 
+/// A FLASH from a peer this station has not verified yet (it may have
+/// verified us already) is stored and held: no acknowledgement clock, an
+/// `unverified-peer-traffic` alert rather than a hostile `bad-input`, and the
+/// peer's chain goes on behind it instead of stalling. Held across a
+/// restart; verifying the peer starts its clock and clears the alert.
 #[tokio::test]
-async fn an_unverified_peer_cannot_send_flash() {
+async fn flash_from_an_unverified_peer_is_held_and_its_chain_goes_on() {
     let mut f = fixture(false, Terms::default()).await;
     f.accept().await;
-    let flash = f.next_unverified(msg(Precedence::Flash, "urgent"));
-    f.refused(f.sign(&flash), "FLASH from an unverified peer")
-        .await;
+    let flash = f.sign(&f.next(msg(Precedence::Flash, "urgent")));
+    match f.book.check(0, &flash).unwrap() {
+        hotline_core::Outcome::New(v) => f.book.apply(&v, 3),
+        o => panic!("{o:?}"),
+    }
+    let routine = f.sign(&f.next(msg(Precedence::Routine, "behind it")));
+    let n = f.stored().await;
+    let r = f
+        .engine
+        .receive(&f.peer, f.book.id(), vec![flash, routine])
+        .await
+        .unwrap();
+    assert_eq!(r.fault, None);
+    assert_eq!(
+        f.stored().await,
+        n + 2,
+        "the chain goes on behind the FLASH"
+    );
+    assert_eq!(f.open_alerts("unverified-peer-traffic").await, 1);
+    assert_eq!(f.open_alerts("bad-input").await, 0);
+    let later = |engine: &Engine| {
+        let arc = engine.channel(&f.book.id()).unwrap();
+        async move {
+            let ch = arc.lock().await;
+            let flash = ch.book().unacked[0]
+                .values()
+                .find(|u| u.precedence == Precedence::Flash)
+                .cloned()
+                .unwrap();
+            // An hour on, no acknowledgement clock has run for it.
+            let actions = hotline_core::policy::evaluate(
+                ch.book(),
+                &Default::default(),
+                flash.stored_at + 3_600_000,
+            );
+            let overdue = actions.iter().any(|a| {
+                matches!(a, hotline_core::policy::Action::Raise { key, .. }
+                    if key.starts_with("ack-overdue:"))
+            });
+            (flash, overdue)
+        }
+    };
+    let (held, overdue) = later(&f.engine).await;
+    assert!(held.held && !overdue, "{held:?}, overdue {overdue}");
+    // A restart with the peer still unverified holds it again.
+    let d = hotline_station::DataDir(f._dir.path().join("bravo"));
+    let restarted = Engine::load(
+        "bravo".into(),
+        d.load_keys().unwrap(),
+        Db::open(&d.db(), 1).unwrap(),
+        None,
+    )
+    .unwrap();
+    let (held, overdue) = later(&restarted).await;
+    assert!(held.held && !overdue, "after a restart: {held:?}");
+    // Verified: the clock starts now and the alert's cause is gone.
+    assert!(f
+        .engine
+        .verify_peer("alpha", &f.a.identity().fingerprint().to_string())
+        .await
+        .unwrap());
+    assert_eq!(f.open_alerts("unverified-peer-traffic").await, 0);
+    let (released, overdue) = later(&f.engine).await;
+    assert!(!released.held && overdue, "{released:?}");
+    assert!(released.stored_at >= held.stored_at);
 }
 
 #[tokio::test]
@@ -299,7 +366,7 @@ async fn equivocation_is_alerted_with_evidence_and_refuses_the_chain() {
     assert_eq!(f.open_alerts("equivocation").await, 1);
     // The rest of that chain is refused, however valid it looks.
     let mut book = f.book.clone();
-    let v = match book.check(0, &f.sign(&one), true).unwrap() {
+    let v = match book.check(0, &f.sign(&one)).unwrap() {
         hotline_core::Outcome::New(v) => v,
         o => panic!("{o:?}"),
     };
@@ -401,9 +468,6 @@ impl Fixture {
             by: "a".into(),
             body,
         }
-    }
-    fn next_unverified(&self, body: Body) -> Entry {
-        self.next_unchecked(body)
     }
 }
 

@@ -356,6 +356,10 @@ pub fn restore_channel<S: Store + ?Sized>(
     }
     let checkpoints = [store.checkpoint(&row.id, 0)?, store.checkpoint(&row.id, 1)?];
     let refused = store.evidence(Some(&row.id))?.into_iter().map(|e| e.author);
+    let verified = store
+        .peers()?
+        .iter()
+        .any(|p| p.id == row.peer_id && p.verified);
     let alerts = open
         .iter()
         .filter(|a| a.channel == Some(row.id))
@@ -364,6 +368,9 @@ pub fn restore_channel<S: Store + ?Sized>(
     // An author caught equivocating stays refused across restarts (SPEC §5).
     for author in refused {
         ch.refuse(author);
+    }
+    if !verified {
+        ch.peer_unverified();
     }
     Ok(ch)
 }

@@ -59,6 +59,31 @@ pub fn bad_input(
     step
 }
 
+/// The key of the one `unverified-peer-traffic` alert of a peer; verifying
+/// the peer's fingerprint clears it.
+pub fn unverified_traffic_key(peer: &str) -> String {
+    format!("unverified-peer-traffic:{peer}")
+}
+
+/// Traffic above ROUTINE from a peer that is not verified here was stored
+/// and held (SPEC §2): the operator must verify the fingerprint to see it as
+/// verified traffic and start its acknowledgement clocks.
+pub(super) fn unverified_traffic(peer: &Peer, channel: Hash, now: u64) -> Durable {
+    Durable::RaiseAlert {
+        kind: AlertKind::UnverifiedPeerTraffic,
+        channel: None,
+        key: unverified_traffic_key(&peer.name),
+        cause: format!(
+            "{} sent traffic above ROUTINE{} before its fingerprint was verified here; \
+             it is stored and held (no acknowledgement clock): confirm the fingerprint \
+             out of band (peer verify) to take it as verified traffic",
+            peer.name,
+            on_channel(Some(channel))
+        ),
+        at: now,
+    }
+}
+
 /// The once-a-second link check of one peer: `link-down` opens when the link
 /// has been down past `threshold_ms` while a channel with the peer is live,
 /// and clears when it is up again or nothing is live. `open` says whether the

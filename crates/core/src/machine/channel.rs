@@ -155,6 +155,18 @@ impl Channel {
         self.book().me() == 1 && self.book().state().phase == crate::state::Phase::Proposed
     }
 
+    /// The peer is verified now: the messages held while it was not start
+    /// their acknowledgement clocks at `now`. Returns how many were held.
+    pub fn peer_verified(&mut self, now: u64) -> usize {
+        self.book_mut().release_held(now)
+    }
+
+    /// The peer is not verified (a restart): its messages above ROUTINE that
+    /// are not acknowledged are held, with no acknowledgement clock.
+    pub fn peer_unverified(&mut self) {
+        self.book_mut().hold_above_routine();
+    }
+
     /// Refuses the rest of an author's chain: it was caught equivocating
     /// (restored from the evidence held in storage).
     pub fn refuse(&mut self, author: u8) {

@@ -23,8 +23,8 @@ mod outbound;
 mod receive;
 
 pub use alerts::{
-    bad_input, is_policy_key, link_check, unpinned_key_key, Strangers, STRANGER_NOTE_EVERY_MS,
-    UNPINNED_KEY,
+    bad_input, is_policy_key, link_check, unpinned_key_key, unverified_traffic_key, Strangers,
+    STRANGER_NOTE_EVERY_MS, UNPINNED_KEY,
 };
 pub use channel::{Channel, ExportPlan, OpenRefusal, RestoreError, POLICY_ROUNDS};
 pub use outbound::{hello, Outbound, BATCH_BYTES, BATCH_ENTRIES, WINDOW};

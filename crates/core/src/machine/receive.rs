@@ -223,9 +223,13 @@ impl Channel {
         let author = self.book().peer();
         let mut fault = None;
         for (index, bytes) in (first_index..).zip(envs) {
-            match self.book().check(author, &bytes, peer.verified) {
+            match self.book().check(author, &bytes) {
                 Ok(Outcome::New(v)) => {
                     self.book_mut().apply(&v, now);
+                    if !peer.verified && above_routine(&v) {
+                        self.book_mut().hold(&v.hash());
+                        step.alert(super::alerts::unverified_traffic(peer, id, now));
+                    }
                     self.committed(&mut step, v, now, false);
                     applied += 1;
                 }
@@ -363,6 +367,13 @@ impl Channel {
         });
         Ok(newer.then_some(c))
     }
+}
+
+/// Whether an entry is a message above ROUTINE: what a counterpart that is
+/// not verified here may send, but what is held until it is.
+fn above_routine(v: &crate::book::VerifiedEntry) -> bool {
+    matches!(&v.entry().body, hotline_proto::Body::Message { precedence, .. }
+        if *precedence != hotline_proto::Precedence::Routine)
 }
 
 /// Hex of a channel id for sentences.

@@ -215,6 +215,14 @@ impl Engine {
         if let Some(p) = self.peers.write().unwrap().get_mut(&id) {
             p.row.verified = true;
         }
+        // What was held while the peer was not verified is verified traffic
+        // now: its acknowledgement clocks start, and the alert's cause is gone.
+        let now = now_ms();
+        for (_, c) in self.channels_of(id) {
+            c.lock().await.peer_verified(now);
+        }
+        self.clear_alert(None, &machine::unverified_traffic_key(&p.row.name))
+            .await;
         self.emit(json!({"type": "peer", "peer": name, "verified": true}));
         Ok(true)
     }
