@@ -21,6 +21,34 @@ pub struct Alert {
     pub raised_at: u64,
 }
 
+/// Proof that the counterpart signed two different entries with one seq.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The equivocating author number.
+    pub author: u8,
+    /// The channel, 64 hex.
+    pub channel: String,
+    /// The other envelope, standard base64, signed by the same author.
+    pub conflicting: String,
+    /// SHA-256 of the other envelope, 64 hex.
+    pub conflicting_hash: String,
+    /// Unix ms when it was found (this station's clock).
+    pub found_at: u64,
+    /// The seq both envelopes claim.
+    pub seq: u64,
+    /// The envelope the transcript holds, standard base64 (empty if it was not stored).
+    pub stored: String,
+    /// SHA-256 of the envelope the transcript holds, 64 hex (empty if none).
+    pub stored_hash: String,
+}
+
+/// `GET /v1/evidence` and `GET /v1/channels/{id}/evidence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceList {
+    /// Oldest first.
+    pub evidence: Vec<Evidence>,
+}
+
 /// `GET /v1/alerts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alerts {

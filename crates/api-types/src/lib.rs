@@ -32,7 +32,7 @@ mod peers;
 mod station;
 mod users;
 
-pub use alerts::{Alert, Alerts};
+pub use alerts::{Alert, Alerts, Evidence, EvidenceList};
 pub use audit::{AuditLine, AuditLog};
 pub use channels::{
     AckWindows, Channel, ChannelHealth, Channels, Delivery, EntryCounts, OpenChannel, OpenRequest,

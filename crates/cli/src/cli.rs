@@ -136,6 +136,15 @@ pub enum Cmd {
         /// The rendering.
         text: String,
     },
+    /// Show equivocation evidence: two different entries the counterpart signed
+    /// with one sequence number, both kept (also in `transcript export`).
+    Evidence {
+        /// Only this channel's (64 hex); every channel's when left out.
+        channel: Option<String>,
+        /// Machine-readable output, with both envelopes in base64.
+        #[arg(long)]
+        json: bool,
+    },
     /// List alerts with their cause and whether cleared.
     Alerts {
         /// Only open alerts.

@@ -79,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cmd::entry::translate(&client()?, entry, lang, text)
         }
         Cmd::Alerts { open, json } => cmd::alerts::run(&client()?, open, json),
+        Cmd::Evidence { channel, json } => cmd::alerts::evidence(&client()?, channel, json),
         Cmd::User(u) => cmd::user::run(client()?, u),
         Cmd::Audit(a) => cmd::audit::run(client, a),
         Cmd::Transcript(t) => cmd::transcript::run(client, t),

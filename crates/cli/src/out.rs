@@ -178,6 +178,29 @@ pub fn alerts(alerts: &[Alert]) {
     }
 }
 
+/// Equivocation evidence, a line each.
+pub fn evidence(evidence: &[hotline_api_types::Evidence]) {
+    if evidence.is_empty() {
+        println!("no equivocation evidence");
+    }
+    for e in evidence {
+        println!(
+            "channel {}  author {} signed two entries {}: held {}, other {}  (found {})",
+            short(&e.channel),
+            e.author,
+            e.seq,
+            short(&e.stored_hash),
+            short(&e.conflicting_hash),
+            ago(Some(e.found_at)),
+        );
+    }
+}
+
+/// The first 12 hex digits of a hash, as the other listings show them.
+fn short(h: &str) -> &str {
+    h.get(..12).unwrap_or(h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::escaped;

@@ -309,3 +309,31 @@ fn a_serving_station_and_its_exports_are_private_files() {
         .collect();
     assert_eq!(names, ["audit.jsonl"]);
 }
+
+/// `hotline evidence`: what stands behind an `equivocation` alert, every
+/// channel's or one's, in words or as JSON; an unknown channel is an error.
+#[test]
+fn evidence_lists_in_words_and_json_and_refuses_an_unknown_channel() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    let mut b = station::St::new(&t.path().join("b"), "b");
+    a.serve(&[]);
+    b.serve(&[]);
+    let ch = station::pair(&a, &b);
+    assert_eq!(a.cli(&["evidence"]).trim(), "no equivocation evidence");
+    let json: serde_json::Value =
+        serde_json::from_str(&a.cli(&["evidence", &ch, "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!([]));
+    let o = run(&a.dir, &["evidence", &"0".repeat(64)]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        text(&o).contains("not found") || text(&o).contains("no channel"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&a.dir, &["evidence", "zz"]);
+    assert_ne!(code(&o), 0);
+    assert!(text(&o).contains("64 hex"), "{}", text(&o));
+    a.kill9();
+    b.kill9();
+}

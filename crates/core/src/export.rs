@@ -9,7 +9,10 @@
 //!    exactly the exported heads and names the counterpart's checkpoint by hash,
 //!    so truncation or a dropped checkpoint line is detectable. The
 //!    counterpart's checkpoint must be there whenever the counterpart has
-//!    entries in the file (SPEC §9, v2).
+//!    entries in the file (SPEC §9, v2);
+//! 4. equivocation evidence the exporter holds, if any:
+//!    `{"evidence": base64 conflicting envelope, "stored": base64 envelope held in the transcript, "author", "seq"}`:
+//!    two different entries with one seq, both signed by that author.
 //!
 //! The verifier trusts nothing but the two identity tokens in the signed `Open`;
 //! which stations those are is checked against keys the verifier knows
@@ -33,6 +36,20 @@ use line::Line;
 use serde_json::json;
 use summary::Mark;
 
+/// Proof that an author signed two different entries with one seq: the
+/// envelope the transcript holds and the other one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// The equivocating author.
+    pub author: u8,
+    /// The seq both envelopes claim.
+    pub seq: u64,
+    /// The envelope held in the transcript.
+    pub stored: Vec<u8>,
+    /// The other envelope.
+    pub conflicting: Vec<u8>,
+}
+
 /// Export format version written in the header.
 pub const EXPORT_VERSION: u64 = 1;
 
@@ -45,6 +62,7 @@ pub fn write(
     exported_at: u64,
     entries: &[Vec<u8>],
     checkpoints: &[Vec<u8>],
+    evidence: &[Evidence],
 ) -> Result<String, String> {
     let mut decoded = Vec::with_capacity(entries.len());
     for bytes in entries {
@@ -82,6 +100,16 @@ pub fn write(
             "checkpoint": data_encoding::BASE64.encode(c),
             "hash": hex(&hotline_proto::sha256(c)),
             "view": view::checkpoint(&cp),
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    for e in evidence {
+        let line = json!({
+            "evidence": data_encoding::BASE64.encode(&e.conflicting),
+            "stored": data_encoding::BASE64.encode(&e.stored),
+            "author": e.author,
+            "seq": e.seq,
         });
         out.push_str(&line.to_string());
         out.push('\n');
@@ -135,13 +163,14 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
     let mut chains: [Vec<Mark>; 2] = [Vec::new(), Vec::new()];
     let mut last_order: Option<(u64, u8)> = None;
     let mut checkpoints: Vec<(usize, SignedCheckpoint)> = Vec::new();
+    let mut evidence: Vec<(usize, line::EvidenceLine)> = Vec::new();
     for (n, raw) in lines {
         if raw.trim().is_empty() {
             return Err(fault(n, "blank line"));
         }
         match line::line(raw).map_err(|w| fault(n, w))? {
             Line::Entry(l) => {
-                if !checkpoints.is_empty() {
+                if !checkpoints.is_empty() || !evidence.is_empty() {
                     return Err(fault(n, "entry after the checkpoints"));
                 }
                 let bytes = b64(&l.envelope, "envelope", n)?;
@@ -174,7 +203,11 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                     lamport: e.lamport,
                 });
             }
+            Line::Evidence(l) => evidence.push((n, l)),
             Line::Checkpoint(l) => {
+                if !evidence.is_empty() {
+                    return Err(fault(n, "checkpoint after the evidence"));
+                }
                 let b = book
                     .as_ref()
                     .ok_or_else(|| fault(n, "checkpoint before any entry"))?;
@@ -277,6 +310,10 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
             ),
         ));
     }
+    let mut equivocations = Vec::with_capacity(evidence.len());
+    for (n, l) in &evidence {
+        equivocations.push(check_evidence(&book, l, *n)?);
+    }
     let mut undelivered = 0;
     if let Some((l, o)) = other {
         let signer = o.checkpoint().signer;
@@ -314,7 +351,60 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
             .collect(),
         undelivered_from_peer: undelivered,
         chains,
+        equivocations,
     })
+}
+
+/// Checks a piece of equivocation evidence: two different envelopes of one
+/// author with one seq on this channel, both signed by that author, the
+/// first the one the transcript holds (when it reaches that far).
+fn check_evidence(
+    book: &ChannelBook,
+    l: &line::EvidenceLine,
+    n: usize,
+) -> Result<(u8, u64), Fault> {
+    let author = match l.author {
+        0 => 0u8,
+        1 => 1u8,
+        _ => return Err(fault(n, "evidence: author must be 0 or 1")),
+    };
+    let key = book.identities()[author as usize]
+        .verifying_key()
+        .map_err(|_| fault(n, "bad key"))?;
+    let mut hashes = Vec::with_capacity(2);
+    for (field, text) in [("stored", &l.stored), ("evidence", &l.evidence)] {
+        let bytes = b64(text, field, n)?;
+        let env = Envelope::decode(&bytes, MAX_ENTRY_BYTES_CAP as usize)
+            .map_err(|e| fault(n, format!("evidence \"{field}\" does not decode: {e}")))?;
+        let e = env.open(&key).map_err(|e| {
+            fault(
+                n,
+                format!("evidence \"{field}\" is not signed by author {author}: {e}"),
+            )
+        })?;
+        if e.channel != book.id() || e.author != author || e.seq != l.seq {
+            return Err(fault(
+                n,
+                format!(
+                    "evidence \"{field}\" is not entry {} of author {author} on this channel",
+                    l.seq
+                ),
+            ));
+        }
+        hashes.push(env.hash());
+    }
+    if hashes[0] == hashes[1] {
+        return Err(fault(n, "evidence: the two envelopes are the same entry"));
+    }
+    if let Some(m) = book.meta(author, l.seq) {
+        if m.hash != hashes[0] {
+            return Err(fault(
+                n,
+                "evidence: \"stored\" is not the entry the transcript holds",
+            ));
+        }
+    }
+    Ok((author, l.seq))
 }
 
 /// Checks and applies an entry after the `Open`.

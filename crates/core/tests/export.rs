@@ -92,6 +92,7 @@ fn export_of(p: &Pair) -> String {
         7,
         &p.envs,
         &[ckb.bytes().to_vec(), cka.bytes().to_vec()],
+        &[],
     )
     .unwrap()
 }
@@ -259,6 +260,7 @@ fn a_checkpoint_that_disagrees_with_the_chain_is_caught() {
         7,
         &p.envs,
         &[wrong.bytes().to_vec(), cka.bytes().to_vec()],
+        &[],
     )
     .unwrap();
     fails(&text, "disagrees");
@@ -284,6 +286,7 @@ fn the_counterparts_entries_without_any_of_its_checkpoints_fail() {
         7,
         &p.envs,
         &[cka.bytes().to_vec()],
+        &[],
     )
     .unwrap();
     fails(&text, "none of its checkpoints");
@@ -305,6 +308,7 @@ fn the_counterparts_entries_without_any_of_its_checkpoints_fail() {
         3,
         &[open.envelope().bytes().to_vec()],
         &[alone.bytes().to_vec()],
+        &[],
     )
     .unwrap();
     assert_eq!(export::verify(&text).unwrap().counts, [1, 0]);

@@ -7,7 +7,7 @@ mod ends;
 
 use ends::Ends;
 use hotline_core::export::{
-    check_authors, compare, verify, Authors, AuthorsError, Disagreement, KnownKey,
+    check_authors, compare, verify, Authors, AuthorsError, Disagreement, Evidence, KnownKey,
 };
 
 /// Alpha (seed 1) and bravo (seed 2) after some traffic both ways.
@@ -155,4 +155,51 @@ fn an_author_who_told_each_end_something_different_is_named_with_the_seq() {
         }) => {}
         other => panic!("{other:?}"),
     }
+}
+
+/// Equivocation evidence travels in the export and is checked there: two
+/// different envelopes of one author with one seq, both signed by it, the
+/// first the one the transcript holds. Anything less is refused.
+#[test]
+fn equivocation_evidence_is_exported_and_checked() {
+    let mut l = busy_line(1);
+    let (stored, conflicting) = l.fork(1, 2, 1);
+    let ev = Evidence {
+        author: 1,
+        seq: 2,
+        stored: stored.clone(),
+        conflicting: conflicting.clone(),
+    };
+    let s = verify(&l.export_with(0, std::slice::from_ref(&ev))).unwrap();
+    assert_eq!(s.equivocations, vec![(1, 2)]);
+    assert!(verify(&l.export(0)).unwrap().equivocations.is_empty());
+    let (_, by_alpha) = l.fork(1, 2, 0);
+    let mut refused = |e: Evidence, why: &str| {
+        let text = l.export_with(0, &[e]);
+        let f = verify(&text).expect_err(why);
+        assert!(f.what.contains("evidence"), "{why}: {f}");
+    };
+    refused(
+        Evidence {
+            conflicting: stored.clone(),
+            ..ev.clone()
+        },
+        "the same entry twice",
+    );
+    refused(
+        Evidence {
+            conflicting: by_alpha,
+            ..ev.clone()
+        },
+        "the other envelope signed by another key",
+    );
+    refused(
+        Evidence {
+            stored: conflicting.clone(),
+            conflicting: stored.clone(),
+            ..ev.clone()
+        },
+        "the held entry named as the other",
+    );
+    refused(Evidence { seq: 3, ..ev }, "another seq than the envelopes'");
 }

@@ -29,12 +29,16 @@ struct Rig {
     _dir: tempfile::TempDir,
     st: Station,
     a: Fake,
+    /// The admin's API token.
+    admin: String,
 }
 
 async fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("b");
-    hotline_station::init(&data, "b", "127.0.0.1:0", "127.0.0.1:0").unwrap();
+    let admin = hotline_station::init(&data, "b", "127.0.0.1:0", "127.0.0.1:0")
+        .unwrap()
+        .admin_token;
     let st = Station::start(&data, None).await.unwrap();
     let a = fake();
     st.engine
@@ -51,7 +55,12 @@ async fn rig() -> Rig {
         .verify_peer("a", &a.keys.identity().fingerprint().to_string())
         .await
         .unwrap());
-    Rig { _dir: dir, st, a }
+    Rig {
+        _dir: dir,
+        st,
+        a,
+        admin,
+    }
 }
 
 impl Rig {
@@ -561,6 +570,22 @@ async fn every_invalid_entry_over_the_wire_is_rejected_alerted_and_not_stored() 
     ));
     r.wait_alert("equivocation").await;
     assert_eq!(r.entries().await, before + 1);
+    // Both envelopes are kept, and the API shows them.
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/v1/evidence", r.st.api_addr()))
+        .bearer_auth(&r.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ev = v["evidence"].as_array().unwrap();
+    assert_eq!(ev.len(), 1, "{v}");
+    let b64 = |b: &[u8]| data_encoding::BASE64.encode(b);
+    assert_eq!(ev[0]["stored"], b64(&sign(&good)));
+    assert_eq!(ev[0]["conflicting"], b64(&sign(&other)));
+    assert_eq!(ev[0]["seq"], good.seq);
     r.serving().await;
     r.st.stop().await;
 }

@@ -419,7 +419,20 @@ pub fn export_text<S: Store + ?Sized>(
         after = last.cursor;
         rows.extend(batch.into_iter().map(|r| (r.author, r.seq, r.envelope)));
     }
-    plan.write(rows)
+    // Evidence whose stored twin was not found proves nothing: left out.
+    let evidence: Vec<_> = store
+        .evidence(Some(&plan.channel))
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|e| !e.stored.is_empty())
+        .map(|e| hotline_core::export::Evidence {
+            author: e.author,
+            seq: e.seq,
+            stored: e.stored,
+            conflicting: e.conflicting,
+        })
+        .collect();
+    plan.write(rows, &evidence)
 }
 
 /// Everything the station keeps durably. One implementation per backend; one test suite for all.

@@ -1,9 +1,9 @@
-//! `alerts`.
+//! `alerts`, and `evidence`: what stands behind an `equivocation` alert.
 
 use super::print_json;
 use crate::client::Client;
 use crate::out;
-use hotline_api_types::Alerts;
+use hotline_api_types::{Alerts, EvidenceList};
 
 /// Lists alerts, newest first; `open` leaves out the cleared ones.
 pub fn run(c: &Client, open: bool, json: bool) -> anyhow::Result<()> {
@@ -12,6 +12,21 @@ pub fn run(c: &Client, open: bool, json: bool) -> anyhow::Result<()> {
         print_json(&r.alerts)
     } else {
         out::alerts(&r.alerts);
+        Ok(())
+    }
+}
+
+/// Lists equivocation evidence, of one channel or of all.
+pub fn evidence(c: &Client, channel: Option<String>, json: bool) -> anyhow::Result<()> {
+    let path = match &channel {
+        Some(id) => format!("/v1/channels/{id}/evidence"),
+        None => "/v1/evidence".to_owned(),
+    };
+    let r: EvidenceList = c.get(&path)?;
+    if json {
+        print_json(&r.evidence)
+    } else {
+        out::evidence(&r.evidence);
         Ok(())
     }
 }

@@ -54,12 +54,28 @@ pub(super) struct CheckpointLine {
     pub view: Value,
 }
 
+/// An evidence line: two different envelopes of one author with one seq.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EvidenceLine {
+    /// The conflicting envelope, base64.
+    pub evidence: String,
+    /// The envelope the transcript holds, base64.
+    pub stored: String,
+    /// The equivocating author.
+    pub author: u64,
+    /// The seq both claim.
+    pub seq: u64,
+}
+
 /// A line after the header.
 pub(super) enum Line {
     /// An entry line.
     Entry(EntryLine),
     /// A checkpoint line.
     Checkpoint(CheckpointLine),
+    /// An evidence line.
+    Evidence(EvidenceLine),
 }
 
 /// Reads the header: version first, then every field of version 1 and no other.
@@ -82,8 +98,12 @@ pub(super) fn line(raw: &str) -> Result<Line, String> {
         serde_json::from_value(v)
             .map(Line::Checkpoint)
             .map_err(|e| format!("checkpoint line: {e}"))
+    } else if v.get("evidence").is_some() {
+        serde_json::from_value(v)
+            .map(Line::Evidence)
+            .map_err(|e| format!("evidence line: {e}"))
     } else {
-        Err("neither an entry nor a checkpoint".into())
+        Err("neither an entry, a checkpoint nor evidence".into())
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Summary {
     pub undelivered_from_peer: u64,
     /// Each author's entries by seq (index `seq - 1`): what `compare` matches.
     pub(super) chains: [Vec<Mark>; 2],
+    /// `(author, seq)` of each piece of equivocation evidence, checked.
+    pub equivocations: Vec<(u8, u64)>,
 }
 
 impl Summary {
@@ -107,6 +109,12 @@ impl std::fmt::Display for Summary {
                 f,
                 "\nnote       the counterpart's checkpoint covers {} entries of its own not yet in this export",
                 self.undelivered_from_peer
+            )?;
+        }
+        for (author, seq) in &self.equivocations {
+            write!(
+                f,
+                "\nevidence   author {author} signed two different entries {seq}: both envelopes are in the file, signatures checked"
             )?;
         }
         Ok(())

@@ -119,6 +119,7 @@ impl ExportPlan {
     pub fn write(
         &self,
         rows: impl IntoIterator<Item = (u8, u64, Vec<u8>)>,
+        evidence: &[crate::export::Evidence],
     ) -> Result<String, String> {
         let envs: Vec<Vec<u8>> = rows
             .into_iter()
@@ -132,6 +133,7 @@ impl ExportPlan {
             self.at,
             &envs,
             &self.checkpoints,
+            evidence,
         )
     }
 }

@@ -159,8 +159,44 @@ impl Ends {
                 _ => None,
             })
             .expect("an export plan");
-        plan.write(self.rows.iter().cloned())
+        plan.write(self.rows.iter().cloned(), &[])
             .expect("export written")
+    }
+
+    /// Station `who`'s export carrying `evidence`.
+    pub fn export_with(&mut self, who: u8, evidence: &[hotline_core::export::Evidence]) -> String {
+        let me = who as usize;
+        let t = self.tick();
+        let step = self.chans[me].export_checkpoint(&self.keys[me], t);
+        let plan = step
+            .after
+            .iter()
+            .find_map(|e| match e {
+                Effect::Export(p) => Some(p),
+                _ => None,
+            })
+            .expect("an export plan");
+        plan.write(self.rows.iter().cloned(), evidence)
+            .expect("export written")
+    }
+
+    /// Entry `seq` of `author` as held, and a second, different entry with
+    /// the same seq signed by station `signer`'s key: equivocation evidence
+    /// when `signer` is `author`.
+    pub fn fork(&self, author: u8, seq: u64, signer: u8) -> (Vec<u8>, Vec<u8>) {
+        let stored = self
+            .rows
+            .iter()
+            .find(|(a, s, _)| *a == author && *s == seq)
+            .map(|(_, _, e)| e.clone())
+            .expect("entry held");
+        let mut entry = hotline_proto::Envelope::decode(&stored, usize::MAX)
+            .unwrap()
+            .peek()
+            .unwrap();
+        entry.body = message("told the other end something else");
+        let other = hotline_proto::Envelope::sign(&entry, &self.keys[signer as usize]);
+        (stored, other.bytes().to_vec())
     }
 
     /// Station `who`'s identity token.

@@ -1,12 +1,14 @@
-//! `/v1/alerts`.
+//! `/v1/alerts`, and the equivocation evidence behind `equivocation` alerts.
 
 use super::R;
 use crate::api::auth::Authed;
 use crate::api::Api;
+use crate::error::StationError;
 use crate::views;
 use axum::extract::{Query, State};
 use axum::Json;
-use hotline_api_types::Alerts;
+use hotline_api_types::{Alerts, Evidence, EvidenceList};
+use hotline_proto::hex;
 use hotline_store::Store;
 use serde::Deserialize;
 
@@ -33,5 +35,53 @@ pub async fn list(
     let rows = api.engine.db().read(move |s| s.alerts(open, limit)).await?;
     Ok(Json(Alerts {
         alerts: rows.iter().map(views::alert).collect(),
+    }))
+}
+
+/// `GET /v1/evidence`: every piece of equivocation evidence, oldest first.
+pub async fn evidence_all(State(api): State<Api>, _: Authed) -> R<Json<EvidenceList>> {
+    evidence(&api, None).await
+}
+
+/// `GET /v1/channels/{id}/evidence`.
+pub async fn evidence_of(
+    State(api): State<Api>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    _: Authed,
+) -> R<Json<EvidenceList>> {
+    let id = hotline_proto::parse_hash(&id)
+        .map_err(|_| StationError::BadRequest("a channel id is 64 hex digits".into()))?;
+    api.engine.channel(&id)?;
+    evidence(&api, Some(id)).await
+}
+
+async fn evidence(api: &Api, channel: Option<hotline_proto::Hash>) -> R<Json<EvidenceList>> {
+    let rows = api
+        .engine
+        .db()
+        .read(move |s| s.evidence(channel.as_ref()))
+        .await?;
+    let b64 = |b: &[u8]| data_encoding::BASE64.encode(b);
+    let hash = |b: &[u8]| {
+        if b.is_empty() {
+            String::new()
+        } else {
+            hex(&hotline_proto::sha256(b))
+        }
+    };
+    Ok(Json(EvidenceList {
+        evidence: rows
+            .iter()
+            .map(|e| Evidence {
+                author: e.author,
+                channel: hex(&e.channel),
+                conflicting: b64(&e.conflicting),
+                conflicting_hash: hash(&e.conflicting),
+                found_at: e.at,
+                seq: e.seq,
+                stored: b64(&e.stored),
+                stored_hash: hash(&e.stored),
+            })
+            .collect(),
     }))
 }
