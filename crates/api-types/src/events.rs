@@ -42,3 +42,13 @@ pub struct Lagged {
     #[serde(rename = "type")]
     pub kind: String,
 }
+
+/// `POST /v1/events/ticket`: what a browser's `EventSource` puts in the URL
+/// of `GET /v1/events?ticket=…`, since it cannot send the token in a header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTicket {
+    /// Good once, for the user who asked, within `expires_in_ms`.
+    pub ticket: String,
+    /// How long it is good for, ms.
+    pub expires_in_ms: u64,
+}

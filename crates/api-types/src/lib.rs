@@ -42,7 +42,7 @@ pub use entries::{
     Created, DeliveryState, Empty, Entries, Entry, MessageBody, NewAck, NewDecision, NewMessage,
     NewRequest, NewTranslation, Reason,
 };
-pub use events::{EntryEvent, Event, Lagged};
+pub use events::{EntryEvent, Event, EventTicket, Lagged};
 pub use peers::{LinkState, NewPeer, Peer, PeerVerified, Peers, VerifyPeer};
 pub use station::{ApiError, Health, StationIdentity, WhoAmI};
 pub use users::{NewUser, User, UserCreated, UserRevoked, Users};

@@ -357,9 +357,19 @@ function setLive(state, text) {
   $('live-text').textContent = text;
 }
 
-function listen() {
+// EventSource cannot send the token in a header, and a token in a URL ends up
+// in logs and histories: the stream takes a single-use ticket instead.
+async function listen() {
+  let ticket;
+  try {
+    ticket = (await api('POST', '/v1/events/ticket')).ticket;
+  } catch (_) {
+    if (S.user) setTimeout(() => { if (S.user && !S.es) listen(); }, 3000);
+    return;
+  }
+  if (!S.user) return;
   if (S.es) S.es.close();
-  const es = new EventSource('/v1/events?token=' + encodeURIComponent(S.token));
+  const es = new EventSource('/v1/events?ticket=' + encodeURIComponent(ticket));
   S.es = es;
   let wasDown = false;
   setLive('connecting', 'connecting');

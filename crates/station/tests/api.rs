@@ -368,6 +368,46 @@ async fn strangers_on_the_api_host_check_batched_refusals_capped_streams() {
     }
     drop(open);
 
+    // The stream takes a single-use ticket in its URL, never a token.
+    let stream = |q: String| api.http.get(format!("{}/v1/events?{q}", api.base)).send();
+    assert_eq!(
+        stream(format!("token={}", api.admin))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401,
+        "a token in the URL is not taken"
+    );
+    let (s, t) = api.post("/v1/events/ticket", &api.admin, json!({})).await;
+    assert_eq!(s, 200, "{t}");
+    let ticket = t["ticket"].as_str().unwrap().to_owned();
+    let first = stream(format!("ticket={ticket}")).await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    assert_eq!(
+        stream(format!("ticket={ticket}"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401,
+        "a ticket is good once"
+    );
+    drop(first);
+    // A revoked user's ticket is refused when used.
+    let op = api.user("op", "operator").await;
+    let (_, t) = api.post("/v1/events/ticket", &op, json!({})).await;
+    let (s, _) = api.post("/v1/users/op/revoke", &api.admin, json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        stream(format!("ticket={}", t["ticket"].as_str().unwrap()))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+
     assert_eq!(api.call("GET", "/metrics", None, None).await.0, 401);
     let (s, m) = api.call("GET", "/metrics", Some(&api.admin), None).await;
     assert_eq!(s, 200);

@@ -6,7 +6,7 @@ use crate::error::StationError;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -14,7 +14,7 @@ use serde::Deserialize;
 /// cannot run for an unknown or revoked token: the request is answered 401
 /// before the handler is called.
 #[derive(Debug, Clone)]
-pub struct Authed(pub User);
+pub struct Authed(pub User, pub hotline_proto::Hash);
 
 impl Authed {
     /// Refuses (403, naming the user's role and what is needed) unless the
@@ -37,44 +37,48 @@ impl Authed {
 }
 
 /// The one path whose clients cannot send an `Authorization` header:
-/// browsers' `EventSource` cannot set headers.
+/// browsers' `EventSource` cannot set headers. It takes a single-use ticket
+/// in the URL instead (`POST /v1/events/ticket`), never the token itself, so
+/// a URL that ends up in a log or a history grants nothing.
 const EVENTS: &str = "/v1/events";
 
 /// The event stream's query string.
 #[derive(Deserialize)]
-struct TokenQuery {
-    /// The bearer token, for clients that cannot send the header.
+struct TicketQuery {
+    /// A single-use ticket, for clients that cannot send the header.
     #[serde(default)]
-    token: Option<String>,
+    ticket: Option<String>,
 }
 
 impl FromRequestParts<Api> for Authed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, Response> {
-        let token = match query_token(parts).map_err(IntoResponse::into_response)? {
-            Some(t) => t,
-            None => bearer(&parts.headers)
-                .ok_or_else(|| StationError::Unauthorized.into_response())?
-                .to_owned(),
+        let hash = match query_ticket(parts).map_err(IntoResponse::into_response)? {
+            Some(ticket) => api
+                .guard
+                .redeem_ticket(&ticket)
+                .ok_or_else(|| StationError::Unauthorized.into_response())?,
+            None => hotline_proto::sha256(
+                bearer(&parts.headers)
+                    .ok_or_else(|| StationError::Unauthorized.into_response())?
+                    .as_bytes(),
+            ),
         };
-        api.user(&token)
-            .map(Authed)
+        api.user_by_hash(&hash)
+            .map(|u| Authed(u, hash))
             .map_err(IntoResponse::into_response)
     }
 }
 
-/// The `?token=` of the event stream, which wins over the header there. A
-/// query that cannot be read is refused as axum's own `Query` refuses it; a
-/// token that could not travel in a header is ignored.
-fn query_token(parts: &Parts) -> Result<Option<String>, QueryRejection> {
+/// The `?ticket=` of the event stream, which wins over the header there. A
+/// query that cannot be read is refused as axum's own `Query` refuses it.
+fn query_ticket(parts: &Parts) -> Result<Option<String>, QueryRejection> {
     if parts.uri.path() != EVENTS {
         return Ok(None);
     }
-    let Query(q) = Query::<TokenQuery>::try_from_uri(&parts.uri)?;
-    Ok(q.token
-        .filter(|t| HeaderValue::try_from(format!("Bearer {t}")).is_ok())
-        .map(|t| t.trim().to_owned()))
+    let Query(q) = Query::<TicketQuery>::try_from_uri(&parts.uri)?;
+    Ok(q.ticket.map(|t| t.trim().to_owned()))
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
@@ -89,11 +93,15 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl Api {
     /// The current user holding `token`; only token hashes are kept.
     pub(super) fn user(&self, token: &str) -> Result<User, StationError> {
-        let h = hotline_proto::sha256(token.as_bytes());
+        self.user_by_hash(&hotline_proto::sha256(token.as_bytes()))
+    }
+
+    /// The current user whose token has this hash (revoked: none).
+    fn user_by_hash(&self, h: &hotline_proto::Hash) -> Result<User, StationError> {
         self.users
             .read()
             .unwrap()
-            .get(&h)
+            .get(h)
             .cloned()
             .ok_or(StationError::Unauthorized)
     }

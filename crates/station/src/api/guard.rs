@@ -13,6 +13,11 @@ use axum::response::{IntoResponse, Response};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// An event-stream ticket is good for this long, once.
+pub const TICKET_LIFE: Duration = Duration::from_secs(30);
+/// Tickets outstanding at once; the oldest make room.
+const TICKETS: usize = 256;
+
 /// Live event streams at once; more are refused with 503.
 pub const STREAMS: usize = 32;
 /// Refused sign-ins (401) are written to the audit log at most this often,
@@ -77,6 +82,8 @@ pub struct Guard {
     /// Refused sign-ins not yet written to the audit log, and when the last
     /// line about them was.
     unauthorized: Arc<Mutex<(u64, Option<Instant>)>>,
+    /// Event-stream tickets: ticket → (the token hash it stands for, when issued).
+    tickets: Arc<Mutex<std::collections::HashMap<String, (hotline_proto::Hash, Instant)>>>,
 }
 
 impl Guard {
@@ -86,7 +93,36 @@ impl Guard {
             hosts: Arc::new(hosts),
             streams: Arc::new(tokio::sync::Semaphore::new(STREAMS)),
             unauthorized: Default::default(),
+            tickets: Default::default(),
         }
+    }
+
+    /// Issues a single-use event-stream ticket standing for a token (by its
+    /// hash): what a browser's `EventSource`, which cannot send headers, puts
+    /// in the URL instead of the token itself.
+    pub fn issue_ticket(&self, token_hash: hotline_proto::Hash) -> String {
+        let mut b = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+        let ticket = hotline_proto::hex(&b);
+        let mut t = self.tickets.lock().unwrap();
+        t.retain(|_, (_, at)| at.elapsed() < TICKET_LIFE);
+        if t.len() >= TICKETS {
+            if let Some(oldest) = t
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone())
+            {
+                t.remove(&oldest);
+            }
+        }
+        t.insert(ticket.clone(), (token_hash, Instant::now()));
+        ticket
+    }
+
+    /// Takes a ticket (once): the token hash it stands for, if it is fresh.
+    pub fn redeem_ticket(&self, ticket: &str) -> Option<hotline_proto::Hash> {
+        let (h, at) = self.tickets.lock().unwrap().remove(ticket)?;
+        (at.elapsed() < TICKET_LIFE).then_some(h)
     }
 
     /// Counts a refused sign-in and says when to write it to the audit log.

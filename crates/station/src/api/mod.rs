@@ -150,6 +150,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/evidence", get(alerts::evidence_all))
         .route("/v1/channels/{id}/evidence", get(alerts::evidence_of))
         .route("/v1/events", get(events::stream))
+        .route("/v1/events/ticket", post(events::ticket))
         .route("/v1/users", get(users::list).post(users::add))
         .route("/v1/users/{name}/revoke", post(users::revoke))
         .route("/v1/audit", get(audit_log::list))

@@ -7,11 +7,21 @@ use crate::api::Api;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use hotline_api_types::Lagged;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-/// `GET /v1/events` (token in the header, or `?token=` for `EventSource`).
+/// `POST /v1/events/ticket`: a single-use ticket for the event stream, for
+/// the caller's own token (a revoked token's ticket is refused when used).
+pub async fn ticket(State(api): State<Api>, a: Authed) -> R<Json<hotline_api_types::EventTicket>> {
+    Ok(Json(hotline_api_types::EventTicket {
+        ticket: api.guard.issue_ticket(a.1),
+        expires_in_ms: crate::api::guard::TICKET_LIFE.as_millis() as u64,
+    }))
+}
+
+/// `GET /v1/events` (token in the header, or `?ticket=` for `EventSource`).
 /// Ends when the station stops, so that shutdown does not wait on consoles.
 pub async fn stream(State(api): State<Api>, _: Authed) -> R<Response> {
     let place = api.guard.streams.clone().try_acquire_owned().map_err(|_| {

@@ -36,7 +36,7 @@ pub async fn identity(State(api): State<Api>, _: Authed) -> R<Json<StationIdenti
 }
 
 /// `GET /v1/whoami`.
-pub async fn whoami(Authed(u): Authed) -> R<Json<WhoAmI>> {
+pub async fn whoami(Authed(u, _): Authed) -> R<Json<WhoAmI>> {
     Ok(Json(WhoAmI {
         name: u.name,
         role: u.role.name().into(),
