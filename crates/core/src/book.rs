@@ -5,6 +5,11 @@
 //! persists what it returns. The offline verifier uses the same book, so a
 //! station and an oversight body judge entries by one set of rules.
 
+mod undo;
+
+pub use undo::Savepoint;
+use undo::Undo;
+
 use crate::state::{changes_state, ChannelState, Forbidden, StateLog};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
@@ -246,6 +251,8 @@ pub struct ChannelBook {
     pub deadline_acted: HashSet<Hash>,
     /// Requests of each author that the other answered.
     pub decided: HashSet<Hash>,
+    /// While a batch is open ([`ChannelBook::savepoint`]): how to undo it.
+    journal: Option<Vec<Undo>>,
 }
 
 impl ChannelBook {
@@ -264,6 +271,7 @@ impl ChannelBook {
             undelivered: BTreeMap::new(),
             open_requests: [BTreeMap::new(), BTreeMap::new()],
             deadline_acted: HashSet::new(),
+            journal: None,
             decided: HashSet::new(),
         }
     }
@@ -682,8 +690,9 @@ impl ChannelBook {
                 let own = author == self.me;
                 if own {
                     self.undelivered.insert(e.seq, v.hash);
+                    self.note(Undo::UndeliveredAdded(e.seq));
                 }
-                self.unacked[author as usize].insert(
+                let was = self.unacked[author as usize].insert(
                     v.hash,
                     Unacked {
                         precedence: *precedence,
@@ -692,24 +701,46 @@ impl ChannelBook {
                         held: false,
                     },
                 );
+                self.note(Undo::Unacked {
+                    author,
+                    hash: v.hash,
+                    was,
+                });
             }
             Body::Ack { of } => {
-                self.unacked[other as usize].remove(of);
+                let was = self.unacked[other as usize].remove(of);
+                self.note(Undo::Unacked {
+                    author: other,
+                    hash: *of,
+                    was,
+                });
             }
             Body::Request {
                 deadline, on_miss, ..
             } => {
-                self.open_requests[author as usize].insert(
+                let was = self.open_requests[author as usize].insert(
                     v.hash,
                     OpenRequest {
                         deadline: *deadline,
                         on_miss: *on_miss,
                     },
                 );
+                self.note(Undo::Request {
+                    author,
+                    hash: v.hash,
+                    was,
+                });
             }
             Body::Decision { request, .. } => {
-                self.open_requests[other as usize].remove(request);
-                self.decided.insert(*request);
+                let was = self.open_requests[other as usize].remove(request);
+                self.note(Undo::Request {
+                    author: other,
+                    hash: *request,
+                    was,
+                });
+                if self.decided.insert(*request) {
+                    self.note(Undo::Decided(*request));
+                }
             }
             Body::Suspend { reason } | Body::Terminate { reason } => {
                 // Only the requester's own action counts: the counterpart must not be
@@ -719,7 +750,9 @@ impl ChannelBook {
                     .and_then(|h| hotline_proto::parse_hash(h).ok())
                     .filter(|h| self.locate(h).is_some_and(|(a, _)| a == author))
                 {
-                    self.deadline_acted.insert(h);
+                    if self.deadline_acted.insert(h) {
+                        self.note(Undo::DeadlineActed(h));
+                    }
                 }
             }
             _ => {}
@@ -741,9 +774,18 @@ impl ChannelBook {
     pub fn mark_delivered(&mut self, upto: u64, at: u64) {
         let later = self.undelivered.split_off(&upto.saturating_add(1));
         let proven = std::mem::replace(&mut self.undelivered, later);
-        for h in proven.values() {
-            if let Some(u) = self.unacked[self.me as usize].get_mut(h) {
-                u.delivered_at = Some(at.max(u.stored_at));
+        let me = self.me;
+        for (seq, h) in proven {
+            self.note(Undo::UndeliveredTaken(seq, h));
+            if let Some(u) = self.unacked[me as usize].get(&h).copied() {
+                self.note(Undo::Unacked {
+                    author: me,
+                    hash: h,
+                    was: Some(u),
+                });
+                if let Some(u) = self.unacked[me as usize].get_mut(&h) {
+                    u.delivered_at = Some(at.max(u.stored_at));
+                }
             }
         }
     }

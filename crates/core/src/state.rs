@@ -187,6 +187,20 @@ impl StateLog {
         }
     }
 
+    /// Forgets an author's state changes after seq `len` (a refused batch
+    /// taken back, [`crate::book::ChannelBook::rollback`]).
+    pub fn truncate(&mut self, author: u8, len: u64) {
+        let a = author as usize;
+        while self.toggles[a].last().is_some_and(|c| c.seq > len) {
+            self.toggles[a].pop();
+        }
+        for first in [&mut self.accept[a], &mut self.terminate[a]] {
+            if first.is_some_and(|c| c.seq > len) {
+                *first = None;
+            }
+        }
+    }
+
     /// The state folded over author 0's entries up to seq `upto[0]` and
     /// author 1's up to `upto[1]`, in merged `(lamport, author)` order.
     /// `[u64::MAX; 2]` folds everything held.

@@ -332,7 +332,7 @@ fn a_valid_batch_is_applied_checkpointed_and_answered() {
 }
 
 #[test]
-fn an_invalid_entry_stops_the_batch_keeps_the_valid_prefix_and_is_alerted() {
+fn an_invalid_entry_refuses_the_whole_batch_and_is_alerted() {
     let mut l = line(Terms::default());
     let (_, s1) =
         l.a.author(&l.ka, &l.pb, msg(Precedence::Routine, "one"), "a", T0 + 1)
@@ -345,6 +345,7 @@ fn an_invalid_entry_stops_the_batch_keeps_the_valid_prefix_and_is_alerted() {
     let bad = Envelope::sign(&forged, &keys(9)).bytes().to_vec();
     let mut batch = envelopes(&s1);
     batch.push(bad);
+    let before = l.b.book().state();
     let r = l.b.receive(&l.kb, &l.pa, batch, T0 + 3);
     assert_eq!(
         r.fault,
@@ -353,17 +354,22 @@ fn an_invalid_entry_stops_the_batch_keeps_the_valid_prefix_and_is_alerted() {
             reject: Reject::BadSignature
         })
     );
-    assert_eq!(l.b.book().len(0), 2, "the valid prefix is kept");
+    // Rejected whole (SPEC §1): the valid entry before the bad one is
+    // neither stored nor taken, and nothing is checkpointed.
+    assert_eq!(l.b.book().len(0), 1, "only the Open, from before the batch");
+    assert_eq!(l.b.book().state(), before);
     assert!(
-        r.writes
-            .iter()
-            .any(|w| matches!(w, Durable::Checkpoint { signer: 1, .. })),
-        "and checkpointed, though no checkpoint is sent"
+        r.entries().next().is_none(),
+        "nothing of the batch is stored"
     );
     assert!(!r
-        .after
+        .writes
         .iter()
-        .any(|e| matches!(e, Effect::Reply(LinkMsg::Checkpoint { .. }))));
+        .any(|w| matches!(w, Durable::Checkpoint { .. })));
+    assert!(!r.after.iter().any(|e| matches!(
+        e,
+        Effect::Committed { .. } | Effect::Reply(LinkMsg::Checkpoint { .. })
+    )));
     assert_eq!(
         raised(&r),
         vec![(AlertKind::BadInput, "bad-input:alpha".into())]
@@ -374,6 +380,10 @@ fn an_invalid_entry_stops_the_batch_keeps_the_valid_prefix_and_is_alerted() {
     ));
     assert!(r.after.contains(&Effect::Close));
     assert!(cleared(&r).is_empty());
+    // The book is as it was: the good entry alone is taken afterwards.
+    let again = l.b.receive(&l.kb, &l.pa, envelopes(&s1), T0 + 4);
+    assert_eq!(again.fault, None);
+    assert_eq!(l.b.book().len(0), 2);
     // Nothing valid at all: no checkpoint is signed.
     let (v3, _) =
         l.a.author(&l.ka, &l.pb, msg(Precedence::Routine, "3"), "a", T0 + 4)
@@ -463,7 +473,12 @@ fn proposals_must_name_these_two_stations_and_this_channel() {
     let mut with_garbage = envelopes(&s);
     with_garbage.push(vec![0xa0]);
     let (ch, r) = machine::receive_proposal(&kb, &pa, to_b.id(), with_garbage, 0, T0);
-    assert!(ch.is_some(), "the Open itself is taken");
+    assert!(ch.is_none(), "rejected whole: not even the Open is taken");
+    assert!(r.entries().next().is_none());
+    assert!(!r
+        .writes
+        .iter()
+        .any(|w| matches!(w, Durable::Channel { .. })));
     assert!(
         matches!(r.fault, Some(Fault::Entry { index: 1, .. })),
         "{:?}",
@@ -1140,4 +1155,81 @@ fn steps_extend_with_shifted_write_indices() {
     assert!(Fault::ForeignProposal.is_peer_fault());
     assert!(!Fault::PolicyNotQuiet.is_peer_fault());
     let _: Hash = [0; 32];
+}
+
+/// What a book holds that a batch can change, to compare before and after.
+fn held(ch: &Channel) -> String {
+    let b = ch.book();
+    let sorted = |s: &std::collections::HashSet<hotline_proto::Hash>| {
+        let mut v: Vec<_> = s.iter().copied().collect();
+        v.sort();
+        v
+    };
+    format!(
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        [b.head(0), b.head(1)],
+        b.state(),
+        b.unacked,
+        b.open_requests,
+        sorted(&b.decided),
+        sorted(&b.deadline_acted),
+        b.last_stored_at(0),
+        b.last_stored_at(1),
+    )
+}
+
+/// A refused batch leaves the book exactly as it was, whatever its valid
+/// entries before the fault had changed: acknowledgements, decisions,
+/// requests, a suspension, proof of delivery, new messages.
+#[test]
+fn a_refused_batch_leaves_the_book_exactly_as_it_was() {
+    let mut l = line(Terms::default());
+    // Bravo's message and request reach alpha; alpha's message reaches bravo.
+    let b_msg = l.b_says(msg(Precedence::Flash, "from bravo"), T0 + 1);
+    let b_msg = b_msg.entries().next().unwrap().hash();
+    let q = Body::Request {
+        question: "?".into(),
+        options: vec!["yes".into()],
+        deadline: T0 + 12 * MIN,
+        on_miss: OnMiss::Suspend,
+    };
+    let b_req = l.b_says(q, T0 + 2).entries().next().unwrap().hash();
+    let _ = l.a_says(msg(Precedence::Routine, "from alpha"), T0 + 3);
+    // Alpha writes a batch that changes everything a batch can change.
+    let mut batch = vec![];
+    for (i, body) in [
+        Body::Ack { of: b_msg },
+        Body::Decision {
+            request: b_req,
+            choice: "yes".into(),
+            text: String::new(),
+        },
+        msg(Precedence::Immediate, "new"),
+        Body::Suspend {
+            reason: "pause".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, s) =
+            l.a.author(&l.ka, &l.pb, body, "a", T0 + 10 + i as u64)
+                .unwrap();
+        batch.extend(envelopes(&s));
+    }
+    batch.push(vec![0xa0]);
+    let before = held(&l.b);
+    let r = l.b.receive(&l.kb, &l.pa, batch.clone(), T0 + 20);
+    assert!(
+        matches!(r.fault, Some(Fault::Entry { index: 4, .. })),
+        "{:?}",
+        r.fault
+    );
+    assert_eq!(held(&l.b), before);
+    // And the same batch without the bad entry is then taken whole.
+    batch.pop();
+    let r = l.b.receive(&l.kb, &l.pa, batch, T0 + 21);
+    assert_eq!(r.fault, None);
+    assert_ne!(held(&l.b), before);
+    assert!(l.b.book().state().is_suspended());
 }

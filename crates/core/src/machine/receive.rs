@@ -1,6 +1,8 @@
 //! The receive path: a batch of the peer's entries, and the peer's checkpoints
-//! (SPEC §4 validity, §5 delivery and equivocation). Input is checked whole:
-//! the first invalid entry stops the batch, raises an alert and is not stored.
+//! (SPEC §4 validity, §5 delivery and equivocation). Input is taken whole or
+//! not at all (SPEC §1): the first invalid entry stops the batch, raises an
+//! alert, and nothing of the batch is stored, not even the valid entries
+//! before it (the book is rolled back to where the batch began).
 
 use super::{bad_input, Channel, Durable, Effect, Peer, Step};
 use crate::book::{ChannelBook, Outcome, Refusal, Reject};
@@ -180,7 +182,10 @@ pub fn receive_proposal(
     ch.committed(&mut step, v, now, false);
     // The Open was envelope 0: the rest are numbered from 1, as in the batch.
     let step = ch.take(keys, peer, envs, 1, 1, step, now);
-    (Some(ch), step)
+    // A batch is taken whole or not at all: a fault after the Open refuses
+    // the proposal too, and no channel is made.
+    let ch = step.fault.is_none().then_some(ch);
+    (ch, step)
 }
 
 impl Channel {
@@ -222,6 +227,9 @@ impl Channel {
         let id = self.id();
         let author = self.book().peer();
         let mut fault = None;
+        // Evidence and the refusal it causes outlive a refused batch.
+        let mut evidence = Step::default();
+        let savepoint = self.book_mut().savepoint();
         for (index, bytes) in (first_index..).zip(envs) {
             match self.book().check(author, &bytes) {
                 Ok(Outcome::New(v)) => {
@@ -239,14 +247,14 @@ impl Channel {
                     seq,
                     envelope,
                 }) => {
-                    step.writes.push(Durable::Evidence {
+                    evidence.writes.push(Durable::Evidence {
                         channel: id,
                         author,
                         seq,
                         conflicting: envelope.bytes().to_vec(),
                         at: now,
                     });
-                    step.alert(Durable::RaiseAlert {
+                    evidence.alert(Durable::RaiseAlert {
                         kind: AlertKind::Equivocation,
                         channel: Some(id),
                         key: format!("equivocation:{author}:{seq}"),
@@ -256,7 +264,6 @@ impl Channel {
                         ),
                         at: now,
                     });
-                    self.book_mut().refuse(author);
                     fault = Some(Fault::Equivocation { seq });
                     break;
                 }
@@ -266,30 +273,32 @@ impl Channel {
                 }
             }
         }
-        // A checkpoint over whatever was taken, even an empty batch (which is
-        // how a sender asks for a checkpoint it lost); none for pure garbage.
-        let checkpoint = (applied > 0 || fault.is_none()).then(|| {
-            let (write, bytes) = self.sign_checkpoint(keys, now);
-            step.writes.push(write);
-            bytes
-        });
-        match fault {
-            Some(f) => step.extend(reject(peer, Some(id), f, now)),
-            None => {
-                if applied > 0 {
-                    // Valid input again: the peer's bad-input alert has lost its cause.
-                    step.alert(Durable::ClearAlert {
-                        channel: None,
-                        key: super::alerts::bad_input_key(&peer.name),
-                        at: now,
-                    });
-                }
-                if let Some(envelope) = checkpoint {
-                    step.after
-                        .push(Effect::Reply(LinkMsg::Checkpoint { envelope }));
-                }
+        if let Some(f) = fault {
+            // Refused whole: nothing of the batch is stored or taken, not even
+            // the entries before the fault (SPEC §1); only the evidence of an
+            // equivocation, and the refusal of the rest of that chain, stay.
+            self.book_mut().rollback(savepoint);
+            if matches!(f, Fault::Equivocation { .. }) {
+                self.book_mut().refuse(author);
             }
+            evidence.extend(reject(peer, Some(id), f, now));
+            return evidence;
         }
+        self.book_mut().release(savepoint);
+        // A checkpoint over what was taken, even an empty batch (which is how
+        // a sender asks for a checkpoint it lost).
+        let (write, envelope) = self.sign_checkpoint(keys, now);
+        step.writes.push(write);
+        if applied > 0 {
+            // Valid input again: the peer's bad-input alert has lost its cause.
+            step.alert(Durable::ClearAlert {
+                channel: None,
+                key: super::alerts::bad_input_key(&peer.name),
+                at: now,
+            });
+        }
+        step.after
+            .push(Effect::Reply(LinkMsg::Checkpoint { envelope }));
         step
     }
 
