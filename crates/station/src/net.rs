@@ -315,18 +315,7 @@ async fn session_loop(
                     tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
                     Answer::default()
                 }
-                Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
-                    engine
-                        .bad_input(
-                            peer,
-                            &format!(
-                                "{} entries in one message (limit {BATCH_ENTRIES})",
-                                envelopes.len()
-                            ),
-                            Some(codes::MALFORMED),
-                        )
-                        .await
-                }
+                // More than `BATCH_ENTRIES` envelopes never decode: refused above by count.
                 Ok(LinkMsg::Entries { channel, envelopes }) => {
                     match engine.receive(peer, channel, envelopes).await {
                         Ok(a) => a,
