@@ -5,6 +5,8 @@
 //! Decoding checks the exact key sequence, so there is one shape per type,
 //! and callers that need canonical bytes re-encode and compare.
 
+pub(crate) mod reader;
+
 use crate::error::ProtoError;
 use crate::Hash;
 use ciborium::Value;

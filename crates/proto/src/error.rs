@@ -12,6 +12,17 @@ pub enum ProtoError {
         /// The bound it broke.
         limit: usize,
     },
+    /// A count read from a header is above the bound for it; refused before
+    /// anything is allocated for the items.
+    #[error("{count} {what} exceed the limit of {limit}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// The count the input announced.
+        count: u64,
+        /// The bound it broke.
+        limit: u64,
+    },
     /// The bytes are not well-formed CBOR, or trail after the value.
     #[error("malformed CBOR")]
     Cbor,

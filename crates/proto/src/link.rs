@@ -4,13 +4,24 @@
 //! `Hello{version, heads}`, `Entries{channel, [envelope]}`, `Checkpoint{envelope}`,
 //! `Ping{n}`, `Pong{n}`, `Error{code, text}`.
 
-use crate::cbor::{self, Fields};
+use crate::cbor::{self, reader::Reader};
 use crate::error::ProtoError;
 use crate::Hash;
 use ciborium::Value;
 
 /// The link protocol version spoken by this code.
 pub const LINK_VERSION: u64 = 1;
+
+/// Most envelopes in one `Entries` message: a sender packs no more
+/// (`hotline_core::machine::BATCH_ENTRIES` is this number) and the decoder
+/// refuses a larger count before allocating for it.
+pub const MAX_ENVELOPES: usize = 1024;
+
+/// The fewest bytes one `ChannelHeads` takes on the wire: array header (1),
+/// channel (2 + 32), and two `[seq, hash]` heads of 1 + 1 + 34 each. A `Hello`
+/// announcing more heads than its remaining bytes can hold is refused before
+/// any is allocated, so its memory stays about the size of its input.
+const HEADS_MIN_BYTES: usize = 1 + 34 + 2 * (1 + 1 + 34);
 
 /// One channel's heads in a `Hello`: what the sender holds of each author.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,66 +119,79 @@ impl LinkMsg {
         cbor::to_bytes(&cbor::imap(v))
     }
 
-    /// Decodes a link message; the caller has already bounded `bytes`.
+    /// Decodes a link message from a peer; the caller has already bounded
+    /// `bytes` (the link's reassembly limit).
+    ///
+    /// Typed and bounded, never through a generic CBOR tree: each header's
+    /// count or length is checked before anything is allocated for it (at
+    /// most [`MAX_ENVELOPES`] envelopes, each at most
+    /// [`MAX_ENTRY_BYTES_CAP`](crate::MAX_ENTRY_BYTES_CAP) bytes; no more
+    /// heads than the input can hold). Accepts exactly the bytes
+    /// [`LinkMsg::to_bytes`] writes: keys 0, 1, 2 in order, each once, with
+    /// the types above, definite lengths, shortest integers, nothing after.
     pub fn from_bytes(bytes: &[u8]) -> Result<LinkMsg, ProtoError> {
         const W: &str = "link message";
-        let (mut f, len) = Fields::open_any(cbor::from_bytes(bytes)?, W)?;
-        let ty = f.uint()?;
+        let cap = usize::try_from(crate::MAX_ENTRY_BYTES_CAP).unwrap_or(usize::MAX);
+        let mut r = Reader::new(bytes, W);
+        let len = r.map()?;
+        r.key(0)?;
+        let ty = r.uint()?;
         let want = match ty {
-            0..=2 | 5 => {
-                if ty == 2 {
-                    2
-                } else {
-                    3
-                }
-            }
-            3 | 4 => 2,
+            0 | 1 | 5 => 3,
+            2..=4 => 2,
             _ => return Err(ProtoError::Shape("unknown link message type")),
         };
         if len != want {
             return Err(ProtoError::Shape(W));
         }
+        r.key(1)?;
         let msg = match ty {
             0 => {
-                let version = f.uint()?;
-                let heads = f
-                    .array()?
-                    .into_iter()
-                    .map(|v| {
-                        let mut a = cbor::as_array(v, W)?.into_iter();
-                        match (a.next(), a.next(), a.next(), a.next()) {
-                            (Some(c), Some(h0), Some(h1), None) => Ok(ChannelHeads {
-                                channel: cbor::as_hash(c, W)?,
-                                heads: [cbor::as_head(h0, W)?, cbor::as_head(h1, W)?],
-                            }),
-                            _ => Err(ProtoError::Shape(W)),
-                        }
-                    })
-                    .collect::<Result<_, _>>()?;
+                let version = r.uint()?;
+                r.key(2)?;
+                let n = r.array("channel heads", usize::MAX, HEADS_MIN_BYTES)?;
+                let mut heads = Vec::with_capacity(n);
+                for _ in 0..n {
+                    r.tuple(3)?;
+                    let channel = r.hash()?;
+                    let mut of_authors = [(0, crate::ZERO_HASH); 2];
+                    for head in &mut of_authors {
+                        r.tuple(2)?;
+                        *head = (r.uint()?, r.hash()?);
+                    }
+                    heads.push(ChannelHeads {
+                        channel,
+                        heads: of_authors,
+                    });
+                }
                 LinkMsg::Hello { version, heads }
             }
-            1 => LinkMsg::Entries {
-                channel: f.hash()?,
-                envelopes: f
-                    .array()?
-                    .into_iter()
-                    .map(|v| match v {
-                        Value::Bytes(b) => Ok(b),
-                        _ => Err(ProtoError::Shape(W)),
-                    })
-                    .collect::<Result<_, _>>()?,
-            },
+            1 => {
+                let channel = r.hash()?;
+                r.key(2)?;
+                // Each envelope takes at least its one-byte header.
+                let n = r.array("envelopes", MAX_ENVELOPES, 1)?;
+                let mut envelopes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    envelopes.push(r.bytes(cap)?.to_vec());
+                }
+                LinkMsg::Entries { channel, envelopes }
+            }
             2 => LinkMsg::Checkpoint {
-                envelope: f.bytes()?,
+                envelope: r.bytes(cap)?.to_vec(),
             },
-            3 => LinkMsg::Ping { n: f.uint()? },
-            4 => LinkMsg::Pong { n: f.uint()? },
-            _ => LinkMsg::Error {
-                code: f.uint()?,
-                text: f.text()?,
-            },
+            3 => LinkMsg::Ping { n: r.uint()? },
+            4 => LinkMsg::Pong { n: r.uint()? },
+            _ => {
+                let code = r.uint()?;
+                r.key(2)?;
+                LinkMsg::Error {
+                    code,
+                    text: r.text()?.to_owned(),
+                }
+            }
         };
-        f.done()?;
+        r.finish()?;
         Ok(msg)
     }
 }

@@ -71,9 +71,14 @@ impl RateLimit {
 }
 
 /// The reassembly bound for a peer's link messages: a batch, or the largest
-/// entry its channels allow, plus framing overhead. A proposal arriving for a
-/// new channel is bounded by the default entry size until it is stored.
-fn link_limit(engine: &Engine, peer_id: i64) -> usize {
+/// entry its channels allow, plus framing overhead. Only terms in force
+/// count: a proposal arriving for a new channel, or stored and waiting for
+/// acceptance, is bounded by the default entry size, whatever entry size it
+/// proposes (`Engine::max_entry_bytes_with`). The peer holds one inbound
+/// session at a time (`Live`), so parallel connections do not multiply it;
+/// within the message, the decoder bounds every count before allocating
+/// (`LinkMsg::from_bytes`).
+pub fn link_limit(engine: &Engine, peer_id: i64) -> usize {
     let max = engine
         .max_entry_bytes_with(peer_id)
         .max(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES);
@@ -315,18 +320,7 @@ async fn session_loop(
                     tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
                     Answer::default()
                 }
-                Ok(LinkMsg::Entries { envelopes, .. }) if envelopes.len() > BATCH_ENTRIES => {
-                    engine
-                        .bad_input(
-                            peer,
-                            &format!(
-                                "{} entries in one message (limit {BATCH_ENTRIES})",
-                                envelopes.len()
-                            ),
-                            Some(codes::MALFORMED),
-                        )
-                        .await
-                }
+                // More than `BATCH_ENTRIES` envelopes never decode: refused above by count.
                 Ok(LinkMsg::Entries { channel, envelopes }) => {
                     match engine.receive(peer, channel, envelopes).await {
                         Ok(a) => a,

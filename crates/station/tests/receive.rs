@@ -550,3 +550,87 @@ async fn proposals_waiting_for_acceptance_are_capped() {
     assert_eq!(r.fault, None);
     assert!(f.engine.channel(&extra).is_ok());
 }
+
+/// The link's reassembly bound counts only terms in force: a proposal with
+/// the largest entry size, waiting for acceptance or refused, leaves it at
+/// the default; accepting it raises it; a restart rebuilds the same bound.
+#[tokio::test]
+async fn the_link_limit_ignores_proposals_not_accepted() {
+    use hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES;
+    use hotline_proto::MAX_ENTRY_BYTES_CAP;
+    use hotline_station::net::link_limit;
+    let big = Terms {
+        max_entry_bytes: MAX_ENTRY_BYTES_CAP,
+        ..Terms::default()
+    };
+    let mut f = fixture(true, big.clone()).await;
+    let peer = f.peer.row.id;
+    let default_limit = link_limit(&f.engine, peer);
+    assert_eq!(f.engine.max_entry_bytes_with(peer), DEFAULT_MAX_ENTRY_BYTES);
+    assert!(
+        default_limit < 2 << 20,
+        "a waiting proposal raised the link limit to {default_limit}"
+    );
+
+    // A second proposal with the same terms, refused by terminating: still the default.
+    let (refused, open) = ChannelBook::open(&f.a, f.engine.identity(), big, None, "p2", 1);
+    let r = f
+        .engine
+        .receive(
+            &f.peer,
+            refused.id(),
+            vec![open.envelope().bytes().to_vec()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.fault, None);
+    f.engine
+        .author(
+            &refused.id(),
+            Body::Terminate {
+                reason: "no".into(),
+            },
+            "b",
+        )
+        .await
+        .unwrap();
+    assert_eq!(link_limit(&f.engine, peer), default_limit);
+
+    // Accepting the first puts its terms in force.
+    f.accept().await;
+    assert_eq!(f.engine.max_entry_bytes_with(peer), MAX_ENTRY_BYTES_CAP);
+    assert!(link_limit(&f.engine, peer) > MAX_ENTRY_BYTES_CAP as usize);
+
+    // What a restart rebuilds from storage: the same bound.
+    let data = hotline_station::DataDir(f._dir.path().join("bravo"));
+    let again = Engine::load(
+        "bravo".into(),
+        data.load_keys().unwrap(),
+        Db::open(&data.db(), 1).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(again.max_entry_bytes_with(peer), MAX_ENTRY_BYTES_CAP);
+}
+
+/// Restored from storage, a proposal still waiting keeps the default bound.
+#[tokio::test]
+async fn a_restored_waiting_proposal_keeps_the_default_link_limit() {
+    let big = Terms {
+        max_entry_bytes: hotline_proto::MAX_ENTRY_BYTES_CAP,
+        ..Terms::default()
+    };
+    let f = fixture(true, big).await;
+    let data = hotline_station::DataDir(f._dir.path().join("bravo"));
+    let again = Engine::load(
+        "bravo".into(),
+        data.load_keys().unwrap(),
+        Db::open(&data.db(), 1).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        again.max_entry_bytes_with(f.peer.row.id),
+        hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES
+    );
+}

@@ -169,6 +169,28 @@ impl Channel {
         self.book_mut().hold_above_routine();
     }
 
+    /// The largest envelope the peer may send on this channel, which bounds
+    /// what the link reassembles from that peer: the channel's
+    /// `max_entry_bytes` once its terms are in force (this station proposed
+    /// them, or accepted the peer's), else at most the default entry size. A
+    /// proposal's terms bind nothing until this station accepts them, so one
+    /// waiting for acceptance (or refused by terminating) cannot raise what
+    /// the peer makes this station buffer: before acceptance the peer may
+    /// write nothing but a `Terminate` (SPEC §4).
+    pub fn entry_bound(&self) -> u64 {
+        let book = self.book();
+        let terms = book.terms().max_entry_bytes;
+        let in_force = book.me() == 0
+            || book
+                .meta(book.me(), 1)
+                .is_some_and(|m| m.kind == hotline_proto::Kind::Accept);
+        if in_force {
+            terms
+        } else {
+            terms.min(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES)
+        }
+    }
+
     /// Refuses the rest of an author's chain: it was caught equivocating
     /// (restored from the evidence held in storage).
     pub fn refuse(&mut self, author: u8) {

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 /// Most own entries in flight (sent, not yet covered by a peer checkpoint)
 /// per channel: bounds what a slow peer makes us hold in its queues.
 pub const WINDOW: u64 = 4096;
-/// Most envelopes in one `Entries` message; the receiver refuses more.
-pub const BATCH_ENTRIES: usize = 1024;
+/// Most envelopes in one `Entries` message; the receiver's decoder refuses
+/// more (one number for both ends: the link's bound, defined with the message).
+pub const BATCH_ENTRIES: usize = hotline_proto::link::MAX_ENVELOPES;
 /// Most bytes of envelopes packed into one `Entries` message (at least one
 /// envelope always goes, whatever its size up to the channel's limit).
 pub const BATCH_BYTES: usize = 1024 * 1024;

@@ -63,6 +63,7 @@ impl Ends {
         });
         let (a, open) = Channel::open(&keys[0], &pinned[1], Terms::default(), None, "ops", start)
             .expect("open");
+        // No other proposal of the peer is waiting here.
         let (b, got) =
             machine::receive_proposal(&keys[1], &pinned[0], a.id(), envelopes(&open), 0, start);
         let mut ends = Ends {

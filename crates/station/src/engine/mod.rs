@@ -44,14 +44,16 @@ pub fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// What never changes about a channel, readable without its lock (the link
-/// routes and bounds by it while the channel is busy).
+/// What the link needs of a channel without taking its lock (it routes and
+/// bounds by it while the channel is busy).
 #[derive(Debug, Clone, Copy)]
 struct ChannelSlot {
-    /// The peer the channel is with.
+    /// The peer the channel is with; never changes.
     peer_id: i64,
-    /// The channel's entry size limit, which bounds link reassembly.
-    max_entry_bytes: u64,
+    /// `Channel::entry_bound`, which bounds link reassembly: kept up to date
+    /// under the channel's lock when this station accepts the peer's proposal
+    /// (the only step that changes it).
+    entry_bound: u64,
 }
 
 /// Live state of the link to a peer.
@@ -274,7 +276,7 @@ impl Engine {
         let id = ch.id();
         let slot = ChannelSlot {
             peer_id: ch.peer_id(),
-            max_entry_bytes: ch.book().terms().max_entry_bytes,
+            entry_bound: ch.entry_bound(),
         };
         // Lock order, everywhere both maps are held: `slots`, then `channels`
         // (as in `channels_of`); the other order could deadlock two threads.
@@ -302,16 +304,27 @@ impl Engine {
             .collect()
     }
 
-    /// The largest entry any channel with this peer allows (bounds link reassembly).
+    /// The largest entry this peer may send on any of its channels (bounds
+    /// link reassembly): each channel's `max_entry_bytes` once its terms are
+    /// in force, the default entry size for a proposal not accepted here
+    /// (`Channel::entry_bound`).
     pub fn max_entry_bytes_with(&self, peer_id: i64) -> u64 {
         self.slots
             .read()
             .unwrap()
             .values()
             .filter(|s| s.peer_id == peer_id)
-            .map(|s| s.max_entry_bytes)
+            .map(|s| s.entry_bound)
             .max()
             .unwrap_or(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES)
+    }
+
+    /// Records a channel's entry bound after a step that may have changed it;
+    /// called under the channel's lock, so the slot follows decision order.
+    fn refresh_slot(&self, ch: &Channel) {
+        if let Some(s) = self.slots.write().unwrap().get_mut(&ch.id()) {
+            s.entry_bound = ch.entry_bound();
+        }
     }
 
     /// Wakes the sender task of a peer.

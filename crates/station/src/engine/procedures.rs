@@ -72,6 +72,10 @@ impl Engine {
             let (v, step) = ch
                 .author(&self.keys, &peer.machine(), body, by, now_ms())
                 .map_err(|r| self.explain(&ch, r, &peer))?;
+            // An `Accept` puts the peer's terms in force, its entry size included.
+            if matches!(v.entry().body, Body::Accept { .. }) {
+                self.refresh_slot(&ch);
+            }
             (v, self.submit(step))
         };
         if self.unsafe_ack_before_commit {
