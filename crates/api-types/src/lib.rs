@@ -33,7 +33,7 @@ mod station;
 mod users;
 
 pub use alerts::{Alert, Alerts, Evidence, EvidenceList};
-pub use audit::{AuditLine, AuditLog};
+pub use audit::{AuditHead, AuditHeadLine, AuditLine, AuditLog};
 pub use channels::{
     AckWindows, Channel, ChannelHealth, Channels, Delivery, EntryCounts, OpenChannel, OpenRequest,
     Side, Terms,

@@ -123,7 +123,7 @@ fn alerts_users_and_the_audit_log() {
     same_bytes::<UserCreated>(r#"{"name":"op1","role":"operator","token":"hlt_abc"}"#);
     same_bytes::<UserRevoked>(r#"{"name":"op1","revoked":true}"#);
     same_bytes::<AuditLog>(
-        r#"{"audit":[{"action":"POST peers/bravo/verify","at":<T>,"hash":"<H>","id":8,"prev":"<H>","result":"409","target":"bravo","user":"admin"}]}"#,
+        r#"{"audit":[{"action":"POST peers/bravo/verify","at":<T>,"hash":"<H>","id":8,"prev":"<H>","result":"409","target":"bravo","user":"admin"}],"head":{"count":8,"hash":"<H>","sig":"<H><H>","signer":"<ID>"}}"#,
     );
 }
 

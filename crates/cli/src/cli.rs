@@ -277,16 +277,23 @@ pub enum UserCmd {
 
 #[derive(Subcommand)]
 pub enum AuditCmd {
-    /// Write the audit log as JSON Lines.
+    /// Write the whole audit log as JSON Lines, ending with its head signed by the station.
     Export {
         /// Output file (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Check an exported audit log's hash chain, offline.
+    /// Check an exported audit log offline: its hash chain and the signed head
+    /// that ends it (a file cut short, without its head, or with any line
+    /// changed fails).
     Verify {
         /// The file.
         file: PathBuf,
+        /// The station that must have signed it: its identity token (hotline1…)
+        /// or its fingerprint (60 digits, spaces optional). Without it, the
+        /// signer's fingerprint is printed but not checked.
+        #[arg(long, value_name = "TOKEN|FINGERPRINT")]
+        key: Option<KnownKey>,
     },
 }
 

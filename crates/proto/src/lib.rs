@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 mod cbor;
 pub mod checkpoint;
 pub mod entry;
@@ -17,6 +18,7 @@ pub mod identity;
 pub mod link;
 pub mod view;
 
+pub use audit::{AuditHead, SignedAuditHead};
 pub use checkpoint::{Checkpoint, SignedCheckpoint, CHECKPOINT_VERSION};
 pub use entry::{Body, ContactSchedule, Entry, Kind, Marking, OnMiss, Precedence, Terms};
 pub use envelope::Envelope;

@@ -7,6 +7,7 @@
 //! what makes "durable before acknowledged" hold.
 
 use crate::error::StationError;
+use hotline_proto::{AuditHead, SecretKeys};
 use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -19,9 +20,24 @@ const MAX_GROUP: usize = 512;
 type Reply = oneshot::Sender<Result<Vec<WriteResult>, StationError>>;
 type Call = Box<dyn FnOnce(&mut SqliteStore) + Send>;
 
+/// A queued batch of writes.
+struct Batch {
+    /// The writes, committed together.
+    ops: Vec<WriteOp>,
+    /// For a batch that appends audit lines, the log's head after them: the
+    /// writer signs the newest head of each transaction once and commits it
+    /// in that transaction, so every commit leaves a signed head over all
+    /// lines, at one signature per commit rather than one per line.
+    audit_head: Option<AuditHead>,
+    /// Where the results go once committed.
+    reply: Reply,
+}
+
 enum Job {
-    Write(Vec<WriteOp>, Reply),
+    Write(Batch),
     Call(Call),
+    /// The key that signs audit heads from now on.
+    Signer(Arc<SecretKeys>),
 }
 
 /// A handle to the writer thread and the reader pool.
@@ -70,13 +86,36 @@ impl Db {
 
     /// Queues a batch; the order of submission is the order of commit.
     pub fn submit(&self, ops: Vec<WriteOp>) -> Pending {
+        self.queue(ops, None)
+    }
+
+    /// Queues a batch that appends audit lines, with the log's head after
+    /// them; the writer signs it (see [`Db::sign_audit_heads`]) and commits it
+    /// in the same transaction.
+    pub fn submit_audit(&self, ops: Vec<WriteOp>, head: AuditHead) -> Pending {
+        self.queue(ops, Some(head))
+    }
+
+    fn queue(&self, ops: Vec<WriteOp>, audit_head: Option<AuditHead>) -> Pending {
         let (tx, rx) = oneshot::channel();
-        if let Err(std_mpsc::SendError(Job::Write(_, reply))) = self.tx.send(Job::Write(ops, tx)) {
-            let _ = reply.send(Err(StationError::Storage(
+        let batch = Batch {
+            ops,
+            audit_head,
+            reply: tx,
+        };
+        if let Err(std_mpsc::SendError(Job::Write(b))) = self.tx.send(Job::Write(batch)) {
+            let _ = b.reply.send(Err(StationError::Storage(
                 "the storage writer stopped".into(),
             )));
         }
         Pending(rx)
+    }
+
+    /// Hands the writer the station's key for audit heads; it applies to
+    /// every batch queued after this call (a batch of audit lines before it
+    /// fails, as no head could be signed).
+    pub fn sign_audit_heads(&self, keys: Arc<SecretKeys>) {
+        let _ = self.tx.send(Job::Signer(keys));
     }
 
     /// Submits and waits.
@@ -136,54 +175,93 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
     let delay = variants.commit_delay;
     // After a failed commit, in-memory state above us may hold entries that are
     // not on disk; writing anything after them could leave a hole in a chain.
-    // So one failure stops all writes until the station restarts from disk.
+    // So one failure stops all writes, calls included, until the station
+    // restarts from disk.
     let mut poisoned = false;
+    let mut signer: Option<Arc<SecretKeys>> = None;
     while let Ok(first) = rx.recv() {
         if let Some(d) = delay {
             std::thread::sleep(d);
         }
-        let mut writes: Vec<(Vec<WriteOp>, Reply)> = Vec::new();
+        let mut writes: Vec<Batch> = Vec::new();
         let mut pending_call = None;
+        let mut next_signer = None;
         match first {
-            Job::Write(ops, reply) => writes.push((ops, reply)),
+            Job::Write(b) => writes.push(b),
             Job::Call(c) => pending_call = Some(c),
+            Job::Signer(k) => next_signer = Some(k),
         }
-        // Gather what else is waiting, up to a call (which must run in its queue position).
-        while pending_call.is_none() && writes.len() < MAX_GROUP {
+        // Gather what else is waiting, up to a call or a key (which must take
+        // effect in their queue position).
+        while pending_call.is_none() && next_signer.is_none() && writes.len() < MAX_GROUP {
             match rx.try_recv() {
-                Ok(Job::Write(ops, reply)) => writes.push((ops, reply)),
+                Ok(Job::Write(b)) => writes.push(b),
                 Ok(Job::Call(c)) => pending_call = Some(c),
+                Ok(Job::Signer(k)) => next_signer = Some(k),
                 Err(_) => break,
             }
         }
         if !writes.is_empty() {
             if poisoned {
-                for (_, reply) in writes {
-                    let _ = reply.send(Err(StationError::Storage(
+                for b in writes {
+                    let _ = b.reply.send(Err(StationError::Storage(
                         "an earlier commit failed; nothing more is written until the station restarts from disk".into(),
                     )));
                 }
             } else {
-                poisoned = !commit_group(&mut store, writes, &path);
+                poisoned = !commit_group(&mut store, writes, &path, signer.as_deref());
             }
         }
+        if let Some(k) = next_signer {
+            signer = Some(k);
+        }
         if let Some(c) = pending_call {
-            c(&mut store);
+            // Administrative writes too: a call queued after a failed commit
+            // is dropped, which tells its caller that the writer stopped. So
+            // whatever was queued before a change (its audit line) is durable
+            // no later than the change.
+            if poisoned {
+                drop(c);
+            } else {
+                c(&mut store);
+            }
         }
     }
 }
 
+/// The signed head that ends a transaction holding audit lines, `head` being
+/// the newest of its batches'.
+fn seal(head: AuditHead, signer: Option<&SecretKeys>) -> Result<WriteOp, StationError> {
+    signer
+        .map(|k| WriteOp::AuditHead(head.sign(k)))
+        .ok_or_else(|| StationError::Storage("no key to sign the audit log's head with".into()))
+}
+
 /// Commits a group; false if anything failed.
-fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, path: &Path) -> bool {
-    let all: Vec<WriteOp> = writes
+fn commit_group(
+    store: &mut SqliteStore,
+    writes: Vec<Batch>,
+    path: &Path,
+    signer: Option<&SecretKeys>,
+) -> bool {
+    let mut all: Vec<WriteOp> = writes.iter().flat_map(|b| b.ops.iter().cloned()).collect();
+    let sealed = writes
         .iter()
-        .flat_map(|(ops, _)| ops.iter().cloned())
-        .collect();
-    match store.write(&all) {
+        .rev()
+        .find_map(|b| b.audit_head)
+        .map(|h| seal(h, signer))
+        .transpose();
+    let committed = sealed.and_then(|head| {
+        all.extend(head);
+        store
+            .write(&all)
+            .map_err(|e| StationError::Storage(e.to_string()))
+    });
+    match committed {
         Ok(mut results) => {
-            for (ops, reply) in writes {
-                let rest = results.split_off(ops.len());
-                let _ = reply.send(Ok(std::mem::replace(&mut results, rest)));
+            for b in writes {
+                let rest = results.split_off(b.ops.len());
+                let _ = b.reply.send(Ok(std::mem::replace(&mut results, rest)));
             }
             true
         }
@@ -191,28 +269,105 @@ fn commit_group(store: &mut SqliteStore, writes: Vec<(Vec<WriteOp>, Reply)>, pat
             // Find the faulty batch: commit each alone so one bad batch fails alone.
             tracing::warn!("group commit failed ({e}); retrying batches one by one");
             let mut ok = true;
-            for (ops, reply) in writes {
+            for b in writes {
                 // Once one fails, the rest are refused too (see `poisoned`).
                 let r = if ok {
-                    store
-                        .write(&ops)
-                        .map_err(|e| StationError::Storage(e.to_string()))
+                    alone(store, &b, signer)
                 } else {
                     Err(StationError::Storage(
                         "an earlier commit in this group failed".into(),
                     ))
                 };
                 ok &= r.is_ok();
-                let _ = reply.send(r);
+                let _ = b.reply.send(r);
             }
             ok
         }
         Err(e) => {
             tracing::error!("commit to {} failed: {e}", path.display());
-            for (_, reply) in writes {
-                let _ = reply.send(Err(StationError::Storage(e.to_string())));
+            for b in writes {
+                let _ = b.reply.send(Err(e.clone()));
             }
             false
         }
+    }
+}
+
+/// Commits one batch in a transaction of its own, sealed with its own head if it has one.
+fn alone(
+    store: &mut SqliteStore,
+    b: &Batch,
+    signer: Option<&SecretKeys>,
+) -> Result<Vec<WriteResult>, StationError> {
+    let mut ops = b.ops.clone();
+    if let Some(h) = b.audit_head {
+        ops.push(seal(h, signer)?);
+    }
+    let mut results = store
+        .write(&ops)
+        .map_err(|e| StationError::Storage(e.to_string()))?;
+    results.truncate(b.ops.len());
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a failed commit the writer runs no more calls: a change queued
+    /// behind a line that did not commit never lands without it.
+    #[tokio::test]
+    async fn after_a_failed_commit_no_write_and_no_call_goes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
+        // A channel of a peer that is not pinned: the foreign key fails the commit.
+        let orphan = WriteOp::Channel(hotline_store::ChannelRow {
+            id: [1; 32],
+            peer_id: 404,
+            me: 0,
+            created_at: 1,
+        });
+        assert!(db.write(vec![orphan]).await.is_err());
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        let called = db
+            .call(move |s| {
+                r.store(true, std::sync::atomic::Ordering::SeqCst);
+                s.add_user("late", "admin", &[2; 32], 1)
+            })
+            .await;
+        assert!(called.is_err());
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(db.read(|s| s.users()).await.unwrap().is_empty());
+    }
+
+    /// Lines queued together are sealed by one head, signed once, over the
+    /// newest of them; without a key, audit lines are not written at all.
+    #[tokio::test]
+    async fn audit_lines_commit_with_the_signed_head_over_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(SecretKeys::generate([5; 32], [9; 32]));
+        let l1 = crate::audit::line([0; 32], 1, "admin", "POST users", "", "attempt");
+        let l2 = crate::audit::line(l1.hash, 2, "admin", "POST users", "", "201");
+        let h = |count, hash| AuditHead { count, hash };
+
+        let unkeyed = Db::open(&dir.path().join("a.sqlite"), 1).unwrap();
+        let r = unkeyed
+            .submit_audit(vec![WriteOp::Audit(l1.clone())], h(1, l1.hash))
+            .wait()
+            .await;
+        assert!(r.is_err());
+        assert_eq!(unkeyed.read(|s| s.audit_count()).await.unwrap(), 0);
+
+        let db = Db::open(&dir.path().join("b.sqlite"), 1).unwrap();
+        db.sign_audit_heads(keys.clone());
+        let first = db.submit_audit(vec![WriteOp::Audit(l1.clone())], h(1, l1.hash));
+        let second = db.submit_audit(vec![WriteOp::Audit(l2.clone())], h(2, l2.hash));
+        first.wait().await.unwrap();
+        second.wait().await.unwrap();
+        let head = db.read(|s| s.audit_head()).await.unwrap().unwrap();
+        assert_eq!(head.head(), h(2, l2.hash));
+        assert_eq!(head.verify(&keys.identity()), Ok(()));
+        assert_eq!(db.read(|s| s.audit_count()).await.unwrap(), 2);
     }
 }

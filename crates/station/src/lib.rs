@@ -100,6 +100,21 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
             &hotline_proto::sha256(admin_token.as_bytes()),
             now_ms(),
         )?;
+        // The log's first line, so that its head is signed from the start: a
+        // station that later finds no signed head knows that it was removed.
+        let empty = hotline_proto::AuditHead {
+            count: 0,
+            hash: hotline_proto::ZERO_HASH,
+        };
+        store.write(&audit::append_ops(
+            &keys,
+            empty,
+            now_ms(),
+            audit::BY_STATION,
+            "init",
+            name,
+            "ok",
+        ))?;
     }
     config::write_secret(&d.admin_token(), format!("{admin_token}\n").as_bytes())?;
     d.save_config(&Config {
@@ -154,19 +169,11 @@ impl Station {
             .map_err(|e| StationError::Setup(e.to_string()))?;
 
         let user_map = load_users(&engine)?;
-        let audit_head = engine
-            .db()
-            .read_now(|s| {
-                use hotline_store::Store;
-                s.last_audit()
-            })?
-            .map(|a| a.hash)
-            .unwrap_or(hotline_proto::ZERO_HASH);
+        engine.audit_checked().await?;
         let (tx, rx) = watch::channel(false);
         let api_state = api::Api {
             engine: engine.clone(),
             users: Arc::new(RwLock::new(user_map)),
-            audit_head: Arc::new(tokio::sync::Mutex::new(audit_head)),
             shutdown: rx.clone(),
             guard: api::guard::Guard::new(cfg.api_hosts.clone()),
             metrics_cache: Default::default(),

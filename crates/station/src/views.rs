@@ -213,6 +213,19 @@ pub fn audit_line(a: &AuditRow) -> api::AuditLine {
     }
 }
 
+/// The audit log's signed head, as the last line of an export carries it.
+pub fn audit_head(
+    h: &hotline_proto::SignedAuditHead,
+    signer: &hotline_proto::Identity,
+) -> api::AuditHead {
+    api::AuditHead {
+        count: h.head().count,
+        hash: hex(&h.head().hash),
+        sig: hex(h.sig()),
+        signer: signer.token(),
+    }
+}
+
 /// A channel's terms in the API's units. The export file shows the same
 /// view ([`view::terms`]); a test below holds the two equal.
 pub fn terms(t: &hotline_proto::Terms) -> api::Terms {

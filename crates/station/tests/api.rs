@@ -267,12 +267,15 @@ async fn roles_are_enforced_and_every_attempt_is_audited() {
         "allowed attempts too"
     );
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    assert_eq!(hotline_core::audit::verify(&text).unwrap(), lines.len());
+    assert_eq!(
+        hotline_core::audit::verify_chain(&text).unwrap().0,
+        lines.len()
+    );
     // A flipped byte anywhere is caught.
     let tampered = text.replacen("\"op\"", "\"oq\"", 1);
-    assert!(hotline_core::audit::verify(&tampered).is_err());
+    assert!(hotline_core::audit::verify_chain(&tampered).is_err());
     let dropped: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
-    assert!(hotline_core::audit::verify(&dropped).is_err());
+    assert!(hotline_core::audit::verify_chain(&dropped).is_err());
     api.stop().await;
 }
 

@@ -14,7 +14,7 @@ pub use sqlite::SqliteStore;
 
 use hotline_core::machine::{Channel, Durable, ExportPlan, Peer};
 use hotline_core::VerifiedEntry;
-use hotline_proto::Hash;
+use hotline_proto::{Hash, SignedAuditHead};
 
 /// The one error type of the store.
 #[non_exhaustive]
@@ -251,8 +251,12 @@ pub enum WriteOp {
         /// Clock (ns).
         ts: u64,
     },
-    /// Append an audit line (hashes computed by the caller).
+    /// Append an audit line (hashes computed by the caller). A transaction
+    /// that holds audit lines ends with the [`WriteOp::AuditHead`] over them,
+    /// so that no line lands without its signed head.
     Audit(AuditRow),
+    /// Replace the audit log's signed head (its line count and newest hash).
+    AuditHead(SignedAuditHead),
 }
 
 /// What one write produced.
@@ -497,4 +501,8 @@ pub trait Store: Send {
     fn evidence(&self, channel: Option<&Hash>) -> Result<Vec<EvidenceRow>>;
     /// The newest audit line.
     fn last_audit(&self) -> Result<Option<AuditRow>>;
+    /// The audit log's signed head as last written, if any line was.
+    fn audit_head(&self) -> Result<Option<SignedAuditHead>>;
+    /// How many audit lines there are.
+    fn audit_count(&self) -> Result<u64>;
 }

@@ -1,6 +1,7 @@
 //! The SQLite backend: WAL journal, `synchronous=FULL`, numbered migrations.
 
 use crate::*;
+use hotline_proto::AuditHead;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use std::path::Path;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_evidence_once.sql"),
+    include_str!("../migrations/0003_audit_head.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -288,6 +290,15 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
             ])?;
             WriteResult::Done
         }
+        WriteOp::AuditHead(head) => {
+            let h = head.head();
+            tx.prepare_cached(
+                "INSERT INTO audit_head (id, count, hash, sig) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash, sig = excluded.sig",
+            )?
+            .execute(params![h.count as i64, h.hash.to_vec(), head.sig().to_vec()])?;
+            WriteResult::Done
+        }
     })
 }
 
@@ -540,6 +551,37 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
+    fn audit_head(&self) -> Result<Option<SignedAuditHead>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT count, hash, sig FROM audit_head WHERE id = 1",
+                [],
+                |r| {
+                    let sig: Vec<u8> = r.get(2)?;
+                    let sig: [u8; 64] = sig.try_into().map_err(|_| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Blob,
+                            "signature is not 64 bytes".into(),
+                        )
+                    })?;
+                    let head = AuditHead {
+                        count: r.get::<_, i64>(0)? as u64,
+                        hash: h32(r.get(1)?)?,
+                    };
+                    Ok(SignedAuditHead::from_parts(head, sig))
+                },
+            )
+            .optional()?)
+    }
+
+    fn audit_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
     fn evidence(&self, channel: Option<&Hash>) -> Result<Vec<EvidenceRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT channel, author, seq, stored, conflicting, at FROM evidence
@@ -680,6 +722,48 @@ mod tests {
         assert_eq!(s.alerts(false, 10).unwrap()[1].cause, "x");
         assert_eq!(s.alerts(true, 10).unwrap().len(), 1);
         assert_eq!(s.alerts(false, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_audit_line_and_its_signed_head_land_together_or_not_at_all() {
+        let mut s = SqliteStore::memory().unwrap();
+        assert_eq!(s.audit_head().unwrap(), None);
+        let k = keys(4);
+        let line = |id: i64, hash: Hash| AuditRow {
+            id,
+            at: 1,
+            user: "admin".into(),
+            action: "POST users".into(),
+            target: String::new(),
+            result: "201".into(),
+            prev: [0; 32],
+            hash,
+        };
+        let head = |count, hash| AuditHead { count, hash }.sign(&k);
+        s.write(&[
+            WriteOp::Audit(line(0, [1; 32])),
+            WriteOp::AuditHead(head(1, [1; 32])),
+        ])
+        .unwrap();
+        assert_eq!(s.audit_head().unwrap(), Some(head(1, [1; 32])));
+        assert_eq!(s.audit_count().unwrap(), 1);
+        // A batch that fails after the line (a channel of no pinned peer)
+        // leaves the old line count and head.
+        let bad = WriteOp::Channel(ChannelRow {
+            id: [9; 32],
+            peer_id: 404,
+            me: 0,
+            created_at: 1,
+        });
+        assert!(s
+            .write(&[
+                WriteOp::Audit(line(0, [2; 32])),
+                WriteOp::AuditHead(head(2, [2; 32])),
+                bad,
+            ])
+            .is_err());
+        assert_eq!(s.audit_head().unwrap(), Some(head(1, [1; 32])));
+        assert_eq!(s.audit_count().unwrap(), 1);
     }
 
     #[test]

@@ -113,8 +113,6 @@ pub struct Api {
     pub engine: Arc<Engine>,
     /// Token hash → user, loaded at start and kept in step with user changes.
     pub users: Arc<RwLock<HashMap<Hash, User>>>,
-    /// Hash of the newest audit line.
-    pub audit_head: Arc<tokio::sync::Mutex<Hash>>,
     /// Turns true when the station stops: live event streams end then, so
     /// shutdown does not wait on open consoles.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

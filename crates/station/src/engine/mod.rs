@@ -14,7 +14,7 @@ mod procedures;
 pub use commit::Answer;
 pub use peers::{valid_addr, PeerRt};
 
-use crate::db::Db;
+use crate::db::{Db, Pending};
 use crate::error::StationError;
 use crate::metrics::Metrics;
 use hotline_core::machine::Channel;
@@ -74,8 +74,9 @@ pub struct LinkHealth {
 pub struct Engine {
     /// Shown to people and in alerts.
     name: String,
-    /// Signs our entries and checkpoints.
-    keys: SecretKeys,
+    /// Signs our entries and checkpoints; shared with the storage writer,
+    /// which signs the audit log's head.
+    keys: Arc<SecretKeys>,
     /// Our public identity (derived from `keys`, kept to avoid re-deriving).
     identity: Identity,
     /// The group-commit writer and reader pool.
@@ -105,6 +106,10 @@ pub struct Engine {
     metrics: Metrics,
     /// Test-only broken variant (see [`crate::variants`]).
     unsafe_ack_before_commit: bool,
+    /// The audit log's head, signed again with every line (SPEC §8).
+    audit: crate::audit::AuditLog,
+    /// The line the start-up check of the audit log wrote, until it is waited for.
+    audit_note: std::sync::Mutex<Option<crate::db::Pending>>,
     /// Set when a commit failed: this station's memory can no longer be trusted.
     failed: AtomicBool,
     /// Wakes whoever waits for `failed`.
@@ -120,6 +125,9 @@ impl Engine {
         alert_hook: Option<String>,
     ) -> Result<Engine, StationError> {
         let identity = keys.identity();
+        let keys = Arc::new(keys);
+        db.sign_audit_heads(keys.clone());
+        let (audit, note) = db.read_now(|s| crate::audit::AuditLog::load(s, &identity))?;
         let (events, _) = broadcast::channel(4096);
         let engine = Engine {
             name,
@@ -138,9 +146,20 @@ impl Engine {
             started_at: now_ms(),
             metrics: Metrics::default(),
             unsafe_ack_before_commit: crate::variants::Variants::from_env().ack_before_commit,
+            audit,
+            audit_note: Default::default(),
             failed: AtomicBool::new(false),
             failed_notify: Notify::new(),
         };
+        if let Some(n) = note {
+            if n.damaged {
+                tracing::error!("audit log: {}: {}", n.action, n.result);
+            } else {
+                tracing::warn!("audit log: {}: {}", n.action, n.result);
+            }
+            let pending = engine.audit(crate::audit::BY_STATION, n.action, "", &n.result);
+            *engine.audit_note.lock().unwrap() = Some(pending);
+        }
         use hotline_store::Store;
         for p in engine.db.read_now(|s| s.peers())? {
             engine.insert_peer(p)?;
@@ -195,6 +214,23 @@ impl Engine {
     /// Publishes a live event.
     pub fn emit(&self, event: Value) {
         let _ = self.events.send(event);
+    }
+
+    /// Queues a line of the audit log with the signed head that covers it;
+    /// the commit is the caller's to wait for.
+    pub fn audit(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
+        self.audit
+            .append(&self.db, now_ms(), user, action, target, result)
+    }
+
+    /// Waits until the line the start-up check of the audit log wrote (a head
+    /// missing or not matching the lines) is durable, if it wrote one.
+    pub async fn audit_checked(&self) -> Result<(), StationError> {
+        let pending = self.audit_note.lock().unwrap().take();
+        match pending {
+            Some(p) => p.wait().await.map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// Whether the deliberately broken test variant is on (see [`crate::variants`]).

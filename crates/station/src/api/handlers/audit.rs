@@ -3,6 +3,7 @@
 use super::R;
 use crate::api::auth::Authed;
 use crate::api::Api;
+use crate::error::StationError;
 use crate::views;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -21,19 +22,26 @@ pub struct AuditQuery {
     limit: Option<usize>,
 }
 
-/// `GET /v1/audit?after=&limit=`, oldest first. The query is read before the token.
+/// `GET /v1/audit?after=&limit=`, oldest first, with the signed head (an
+/// export pages through all of it). The query is read before the token.
 pub async fn list(
     State(api): State<Api>,
     Query(q): Query<AuditQuery>,
     _: Authed,
 ) -> R<Json<AuditLog>> {
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);
-    let rows = api
+    // The head first: a head and its line commit together and lines are only
+    // ever appended, so every line it counts is there for this read and the next.
+    let (head, rows) = api
         .engine
         .db()
-        .read(move |s| s.audit(q.after, limit))
+        .read(move |s| Ok((s.audit_head()?, s.audit(q.after, limit)?)))
         .await?;
+    let head = head.ok_or_else(|| {
+        StationError::Storage("the audit log has no signed head; restart the station".into())
+    })?;
     Ok(Json(AuditLog {
         audit: rows.iter().map(views::audit_line).collect(),
+        head: views::audit_head(&head, &api.engine.identity()),
     }))
 }
