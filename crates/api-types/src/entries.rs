@@ -158,7 +158,8 @@ pub struct Entry {
     /// A counterpart message above ROUTINE that arrived before the
     /// counterpart's fingerprint was verified here: stored and held, not yet
     /// verified traffic, with no acknowledgement clock until it is verified.
-    #[serde(default)]
+    /// Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
     /// The body's kind (message, ack, request, …), repeated here for filtering.
     pub kind: String,
