@@ -58,6 +58,16 @@ pub enum Cmd {
     Demo,
     /// Measure durable messages per second and latency between two station processes.
     Bench(crate::bench::BenchArgs),
+    /// Print a shell completion script, e.g. `hotline completions bash > /etc/bash_completion.d/hotline`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Write a man page for `hotline` and each subcommand into DIR (as `dist/man/` holds them).
+    Man {
+        /// Where to write them (created if missing).
+        dir: PathBuf,
+    },
     /// Pin, list and verify counterpart stations.
     #[command(subcommand)]
     Peer(PeerCmd),

@@ -27,6 +27,8 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log file or the journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let code = match run(cli) {
         Ok(()) => 0,
@@ -50,6 +52,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve { alert_hook } => serve::run(&data, alert_hook),
         Cmd::Demo => demo::run(),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hotline", &mut script);
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            Ok(())
+        }
+        Cmd::Man { dir } => cmd::station::man(&dir),
         Cmd::Peer(p) => cmd::peer::run(client()?, p),
         Cmd::Channel(c) => cmd::channel::run(client()?, c),
         Cmd::Send {

@@ -337,3 +337,65 @@ fn evidence_lists_in_words_and_json_and_refuses_an_unknown_channel() {
     a.kill9();
     b.kill9();
 }
+
+/// Shell completions and man pages come from the parser's own definitions:
+/// every shell gets a script, and `dist/man/` is exactly what `hotline man`
+/// writes today (run `hotline man dist/man` after changing a command).
+#[test]
+fn completions_and_man_pages_are_generated_from_the_commands() {
+    for (shell, marker) in [
+        ("bash", "complete -F _hotline"),
+        ("zsh", "#compdef hotline"),
+        ("fish", "complete -c hotline"),
+    ] {
+        let o = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(marker),
+            "{shell}"
+        );
+    }
+    let t = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN).arg("man").arg(t.path()).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/man");
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(t.path()),
+        names(&committed),
+        "run `hotline man dist/man`"
+    );
+    for n in names(t.path()) {
+        assert_eq!(
+            std::fs::read(t.path().join(&n)).unwrap(),
+            std::fs::read(committed.join(&n)).unwrap(),
+            "dist/man/{n} is stale: run `hotline man dist/man`"
+        );
+    }
+    assert!(names(t.path()).contains(&"hotline-peer-add.1".to_owned()));
+}
+
+/// A log written to a file (or the journal) carries no terminal colour codes.
+#[test]
+fn a_redirected_log_has_no_escape_codes() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[("HOTLINE_LOG", "info")]);
+    a.kill9();
+    let log = a.log_text();
+    assert!(log.contains("INFO"), "nothing was logged at info: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a redirected log: {log:?}"
+    );
+}

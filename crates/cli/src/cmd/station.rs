@@ -1,6 +1,8 @@
-//! `init` and `id`: the local station's data directory, no API needed.
+//! `init` and `id`: the local station's data directory, no API needed; and
+//! `man`, the manual pages.
 
 use crate::client::Failure;
+use anyhow::Context;
 use std::path::Path;
 
 /// `init`: creates the station and prints its identity token, alone on stdout.
@@ -25,6 +27,37 @@ pub fn id(data: &Path, fingerprint: bool) -> anyhow::Result<()> {
         println!("{}", id.fingerprint());
     } else {
         println!("{}", id.token());
+    }
+    Ok(())
+}
+
+/// Writes `hotline.1` and one page per subcommand (`hotline-peer-add.1`, …)
+/// into `dir`, from the same clap definitions the parser uses.
+pub fn man(dir: &Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let cmd = crate::cli::Cli::command();
+    let mut n = 0;
+    write_pages(&cmd, "hotline", dir, &mut n)?;
+    println!("{n} man pages in {}", dir.display());
+    Ok(())
+}
+
+fn write_pages(cmd: &clap::Command, name: &str, dir: &Path, n: &mut usize) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    let page = cmd
+        .clone()
+        .display_name(name.to_owned())
+        .bin_name(name.replace('-', " "));
+    clap_mangen::Man::new(page)
+        .title(name.to_uppercase())
+        .source(format!("hotline {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut out)?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    *n += 1;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_pages(sub, &format!("{name}-{}", sub.get_name()), dir, n)?;
     }
     Ok(())
 }
