@@ -399,3 +399,43 @@ fn a_redirected_log_has_no_escape_codes() {
         "escape codes in a redirected log: {log:?}"
     );
 }
+
+/// `/metrics` follows Prometheus conventions, as `promtool check metrics`
+/// (Debian's `prometheus` package, installed by `.ci/run`) judges them.
+#[test]
+fn metrics_pass_promtool() {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "promtool is needed for this test in CI (see .ci/run)"
+        );
+        eprintln!("SKIPPED: promtool is not installed here; this test runs in CI");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[]);
+    let text = reqwest::blocking::Client::new()
+        .get(format!("http://{}/metrics", a.api))
+        .bearer_auth(&a.admin)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    a.kill9();
+    assert!(
+        text.contains("hotline_delivery_latency_seconds_bucket"),
+        "{text}"
+    );
+    use std::io::Write;
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let o = p.wait_with_output().unwrap();
+    assert!(o.status.success(), "promtool: {}\n{text}", self::text(&o));
+}

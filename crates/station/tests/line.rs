@@ -251,7 +251,7 @@ async fn messages_queued_while_the_peer_is_down_are_delivered_when_it_returns() 
     );
     let count = m
         .lines()
-        .find_map(|l| l.strip_prefix("hotline_delivery_latency_ms_count "))
+        .find_map(|l| l.strip_prefix("hotline_delivery_latency_seconds_count "))
         .unwrap();
     assert!(count.parse::<u64>().unwrap() >= 50, "{m}");
     assert!(m.contains("hotline_queue_depth 0"), "{m}");

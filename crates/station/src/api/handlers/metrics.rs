@@ -58,19 +58,27 @@ async fn text(api: &Api) -> String {
     let _ = writeln!(t, "# HELP hotline_unpinned_handshakes_total Handshakes from keys not pinned here.\n# TYPE hotline_unpinned_handshakes_total counter\nhotline_unpinned_handshakes_total {}", m.unpinned_handshakes.load(Relaxed));
     let _ = writeln!(t, "# HELP hotline_link_refused_total Link connections closed at once: a connection cap was reached.\n# TYPE hotline_link_refused_total counter\nhotline_link_refused_total {}", m.link_refused.load(Relaxed));
     let _ = writeln!(t, "# HELP hotline_hook_dropped_total Alerts not passed to the hook: too many runs waiting.\n# TYPE hotline_hook_dropped_total counter\nhotline_hook_dropped_total {}", m.hook_dropped.load(Relaxed));
+    // Prometheus base units: seconds (the histogram counts milliseconds).
     let h = &m.delivery_ms;
-    let _ = writeln!(t, "# HELP hotline_delivery_latency_ms From our commit to the peer's checkpoint covering the entry.\n# TYPE hotline_delivery_latency_ms histogram");
+    let _ = writeln!(t, "# HELP hotline_delivery_latency_seconds From our commit to the peer's checkpoint covering the entry.\n# TYPE hotline_delivery_latency_seconds histogram");
     let mut cum = 0;
     for (i, b) in h.bounds.iter().enumerate() {
         cum += h.counts[i].load(Relaxed);
-        let _ = writeln!(t, "hotline_delivery_latency_ms_bucket{{le=\"{b}\"}} {cum}");
+        let le = *b as f64 / 1000.0;
+        let _ = writeln!(
+            t,
+            "hotline_delivery_latency_seconds_bucket{{le=\"{le}\"}} {cum}"
+        );
     }
     cum += h.counts[h.bounds.len()].load(Relaxed);
-    let _ = writeln!(t, "hotline_delivery_latency_ms_bucket{{le=\"+Inf\"}} {cum}");
     let _ = writeln!(
         t,
-        "hotline_delivery_latency_ms_sum {}\nhotline_delivery_latency_ms_count {}",
-        h.sum.load(Relaxed),
+        "hotline_delivery_latency_seconds_bucket{{le=\"+Inf\"}} {cum}"
+    );
+    let _ = writeln!(
+        t,
+        "hotline_delivery_latency_seconds_sum {}\nhotline_delivery_latency_seconds_count {}",
+        h.sum.load(Relaxed) as f64 / 1000.0,
         h.count.load(Relaxed)
     );
     let _ = writeln!(t, "# HELP hotline_links_up Outbound links up.\n# TYPE hotline_links_up gauge\nhotline_links_up {up}");
