@@ -9,6 +9,15 @@ const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verif
 A running station is needed for every command except init, id, serve, demo, bench and the verify commands.
 Start with `hotline demo` to see two stations working, or read README.md for a walkthrough.";
 
+/// The log's format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
 /// hotline — a secure, always-tested, auditable direct line between two organisations.
 #[derive(Parser)]
 #[command(name = "hotline", version, after_help = AFTER_HELP)]
@@ -24,6 +33,16 @@ pub struct Cli {
     /// API token to act with (default: DATA/admin.token).
     #[arg(long, global = true, env = "HOTLINE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// How the log on stderr is written: text (coloured only on a terminal),
+    /// or json (one object a line, for log shippers). The level is HOTLINE_LOG.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTLINE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub cmd: Cmd,
 }

@@ -21,15 +21,19 @@ use client::{Client, Failure};
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         // Colour only on a terminal: a log file or the journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match cli.log_format {
+        cli::LogFormat::Text => log.init(),
+        // One JSON object a line, for log shippers.
+        cli::LogFormat::Json => log.json().init(),
+    }
     let code = match run(cli) {
         Ok(()) => 0,
         Err(e) => {

@@ -439,3 +439,25 @@ fn metrics_pass_promtool() {
     let o = p.wait_with_output().unwrap();
     assert!(o.status.success(), "promtool: {}\n{text}", self::text(&o));
 }
+
+/// `--log-format json` writes one JSON object a line, for log shippers.
+#[test]
+fn the_log_can_be_json_one_object_a_line() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[("HOTLINE_LOG", "info"), ("HOTLINE_LOG_FORMAT", "json")]);
+    a.kill9();
+    let log = a.log_text();
+    // The lines `serve` prints itself are for people; tracing's are JSON.
+    let json: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        json.iter()
+            .any(|v| v["level"] == "INFO" && v["fields"]["message"].is_string()),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'));
+}
