@@ -19,6 +19,30 @@ pub struct Alert {
     pub kind: String,
     /// Unix ms when it was raised.
     pub raised_at: u64,
+    /// A person's acknowledgement (someone is on it), if any: the alert
+    /// stays open until its cause goes. Left out when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked: Option<AlertAck>,
+}
+
+/// `POST /v1/alerts/{id}/ack`'s body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckAlert {
+    /// What the person says: who is on it, what was done (up to 1,000 characters).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Who acknowledged an alert, when, and what they said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertAck {
+    /// Unix ms.
+    pub at: u64,
+    /// The user.
+    pub by: String,
+    /// Their note.
+    pub note: String,
 }
 
 /// Proof that the counterpart signed two different entries with one seq.

@@ -32,7 +32,7 @@ mod peers;
 mod station;
 mod users;
 
-pub use alerts::{Alert, Alerts, Evidence, EvidenceList};
+pub use alerts::{AckAlert, Alert, AlertAck, Alerts, Evidence, EvidenceList};
 pub use audit::{AuditHead, AuditHeadLine, AuditLine, AuditLog};
 pub use channels::{
     AckWindows, Channel, ChannelHealth, Channels, Delivery, EntryCounts, OpenChannel, OpenRequest,

@@ -174,8 +174,11 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// List alerts with their cause and whether cleared.
+    /// List alerts with their cause and whether cleared; `alerts ack ID --note …`
+    /// says someone is on one.
     Alerts {
+        #[command(subcommand)]
+        action: Option<AlertsCmd>,
         /// Only open alerts.
         #[arg(long)]
         open: bool,
@@ -390,5 +393,19 @@ pub enum TranscriptCmd {
         /// A station you know to be an author, as for `verify`. At most twice.
         #[arg(long = "key", value_name = "TOKEN|FINGERPRINT")]
         keys: Vec<KnownKey>,
+    },
+}
+
+/// What can be done to an alert.
+#[derive(Subcommand)]
+pub enum AlertsCmd {
+    /// Say someone is on an alert, with a note. It stays open until its cause
+    /// goes; acknowledging again replaces the note. Audited.
+    Ack {
+        /// The alert's id, as `hotline alerts` lists it.
+        id: i64,
+        /// Who is on it, what was done.
+        #[arg(long, default_value = "")]
+        note: String,
     },
 }

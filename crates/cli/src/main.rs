@@ -93,7 +93,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Translate { entry, lang, text } => {
             cmd::entry::translate(&client()?, entry, lang, text)
         }
-        Cmd::Alerts { open, json } => cmd::alerts::run(&client()?, open, json),
+        Cmd::Alerts {
+            action: Some(cli::AlertsCmd::Ack { id, note }),
+            json,
+            ..
+        } => cmd::alerts::ack(&client()?, id, &note, json),
+        Cmd::Alerts {
+            action: None,
+            open,
+            json,
+        } => cmd::alerts::run(&client()?, open, json),
         Cmd::Evidence { channel, json } => cmd::alerts::evidence(&client()?, channel, json),
         Cmd::User(u) => cmd::user::run(client()?, u),
         Cmd::Audit(a) => cmd::audit::run(client, a),

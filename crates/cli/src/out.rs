@@ -162,9 +162,18 @@ pub fn alerts(alerts: &[Alert]) {
         println!("no alerts");
     }
     for a in alerts {
+        // One line an alert; an acknowledgement goes at its end.
+        let acked = a.acked.as_ref().map_or(String::new(), |k| {
+            format!(
+                "  [acknowledged by {} {}: {}]",
+                escaped(&k.by),
+                ago(Some(k.at)),
+                escaped(&k.note)
+            )
+        });
         // The id column has never been padded; scripts may split on it as it is.
         println!(
-            "{} {:<17} {:<8} {}  {}",
+            "{} {:<17} {:<8} {}  {}{acked}",
             a.id,
             escaped(&a.kind),
             if a.cleared_at.is_none() {

@@ -180,6 +180,11 @@ pub fn alert(a: &AlertRow) -> api::Alert {
         key: a.key.clone(),
         kind: a.kind.clone(),
         raised_at: a.raised_at,
+        acked: a.ack.as_ref().map(|k| api::AlertAck {
+            at: k.at,
+            by: k.by.clone(),
+            note: k.note.clone(),
+        }),
     }
 }
 
@@ -308,6 +313,7 @@ mod tests {
             cause: "bravo unreachable".into(),
             raised_at: 1,
             cleared_at: None,
+            ack: None,
         };
         assert_eq!(
             alert_json(&a).to_string(),

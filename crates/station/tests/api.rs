@@ -420,3 +420,60 @@ async fn strangers_on_the_api_host_check_batched_refusals_capped_streams() {
     );
     api.stop().await;
 }
+
+/// A person acknowledges an alert with a note: someone is on it. It stays
+/// open until its cause goes; operators and above may; it is audited.
+#[tokio::test]
+async fn an_alert_is_acknowledged_with_a_note_and_stays_open() {
+    let api = station().await;
+    api.st
+        .as_ref()
+        .unwrap()
+        .engine
+        .raise_alert(
+            hotline_core::policy::AlertKind::LinkDown,
+            "link-down:x".into(),
+            "the link to x is down".into(),
+        )
+        .await;
+    let (_, v) = api
+        .call("GET", "/v1/alerts?open=true", Some(&api.admin), None)
+        .await;
+    let id = v["alerts"][0]["id"].as_i64().unwrap();
+    let path = format!("/v1/alerts/{id}/ack");
+    let op = api.user("op", "operator").await;
+    let aud = api.user("aud", "auditor").await;
+    assert_eq!(api.post(&path, &aud, json!({"note": "x"})).await.0, 403);
+    let (s, a) = api
+        .post(&path, &op, json!({"note": "on it, calling their NOC"}))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["acked"]["by"], "op");
+    assert_eq!(a["acked"]["note"], "on it, calling their NOC");
+    assert!(a["cleared_at"].is_null(), "acknowledged is not cleared");
+    let (_, v) = api
+        .call("GET", "/v1/alerts?open=true", Some(&api.admin), None)
+        .await;
+    assert_eq!(v["alerts"][0]["acked"]["by"], "op");
+    assert_eq!(api.post("/v1/alerts/999/ack", &op, json!({})).await.0, 404);
+    assert_eq!(
+        api.post(&path, &op, json!({"note": "a\u{1b}[2Jb"})).await.0,
+        400
+    );
+    let (_, v) = api.call("GET", "/v1/audit", Some(&api.admin), None).await;
+    let acks: Vec<_> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["action"] == format!("POST alerts/{id}/ack").as_str())
+        .map(|l| {
+            (
+                l["user"].as_str().unwrap().to_owned(),
+                l["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(acks.contains(&("op".into(), "200".into())), "{acks:?}");
+    assert!(acks.contains(&("aud".into(), "403".into())), "{acks:?}");
+    api.stop().await;
+}

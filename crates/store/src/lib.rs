@@ -136,6 +136,20 @@ pub struct AlertRow {
     pub raised_at: u64,
     /// Cleared at, if cleared.
     pub cleared_at: Option<u64>,
+    /// The latest acknowledgement by a person, if any.
+    pub ack: Option<AlertAck>,
+}
+
+/// A person's acknowledgement of an alert: someone is on it. The alert
+/// stays open until its cause goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertAck {
+    /// When (Unix ms).
+    pub at: u64,
+    /// The user.
+    pub by: String,
+    /// What they said.
+    pub note: String,
 }
 
 /// An API user.
@@ -497,6 +511,9 @@ pub trait Store: Send {
     fn revoke_user(&mut self, name: &str, at: u64) -> Result<()>;
     /// The audit log from `after_id` on.
     fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRow>>;
+    /// Acknowledges an alert (open or cleared) by a person with a note;
+    /// returns it. `NotFound` when there is no alert with that id.
+    fn ack_alert(&mut self, id: i64, by: &str, note: &str, at: u64) -> Result<AlertRow>;
     /// Equivocation evidence, of one channel or of all, oldest first.
     fn evidence(&self, channel: Option<&Hash>) -> Result<Vec<EvidenceRow>>;
     /// The newest audit line.

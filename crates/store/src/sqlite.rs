@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_evidence_once.sql"),
     include_str!("../migrations/0003_audit_head.sql"),
+    include_str!("../migrations/0004_alert_ack.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -56,10 +57,19 @@ fn alert_row(r: &Row) -> rusqlite::Result<AlertRow> {
         cause: r.get(4)?,
         raised_at: r.get::<_, i64>(5)? as u64,
         cleared_at: r.get::<_, Option<i64>>(6)?.map(|t| t as u64),
+        ack: match r.get::<_, Option<i64>>(7)? {
+            Some(at) => Some(AlertAck {
+                at: at as u64,
+                by: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                note: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
     })
 }
 
-const ALERT_COLS: &str = "id, kind, channel, key, cause, raised_at, cleared_at";
+const ALERT_COLS: &str =
+    "id, kind, channel, key, cause, raised_at, cleared_at, acked_at, acked_by, ack_note";
 
 fn peer_row(r: &Row) -> rusqlite::Result<PeerRow> {
     let addrs: String = r.get(3)?;
@@ -580,6 +590,17 @@ impl Store for SqliteStore {
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn ack_alert(&mut self, id: i64, by: &str, note: &str, at: u64) -> Result<AlertRow> {
+        self.conn
+            .prepare_cached(&format!(
+                "UPDATE alerts SET acked_at = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1
+                 RETURNING {ALERT_COLS}"
+            ))?
+            .query_row(params![id, at as i64, by, note], alert_row)
+            .optional()?
+            .ok_or(StoreError::NotFound("alert"))
     }
 
     fn evidence(&self, channel: Option<&Hash>) -> Result<Vec<EvidenceRow>> {

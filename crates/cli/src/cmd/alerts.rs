@@ -3,7 +3,7 @@
 use super::print_json;
 use crate::client::Client;
 use crate::out;
-use hotline_api_types::{Alerts, EvidenceList};
+use hotline_api_types::{AckAlert, Alert, Alerts, EvidenceList};
 
 /// Lists alerts, newest first; `open` leaves out the cleared ones.
 pub fn run(c: &Client, open: bool, json: bool) -> anyhow::Result<()> {
@@ -27,6 +27,22 @@ pub fn evidence(c: &Client, channel: Option<String>, json: bool) -> anyhow::Resu
         print_json(&r.evidence)
     } else {
         out::evidence(&r.evidence);
+        Ok(())
+    }
+}
+
+/// Acknowledges an alert with a note; prints it as it now stands.
+pub fn ack(c: &Client, id: i64, note: &str, json: bool) -> anyhow::Result<()> {
+    let a: Alert = c.post(
+        &format!("/v1/alerts/{id}/ack"),
+        &AckAlert {
+            note: note.to_owned(),
+        },
+    )?;
+    if json {
+        print_json(&a)
+    } else {
+        out::alerts(std::slice::from_ref(&a));
         Ok(())
     }
 }

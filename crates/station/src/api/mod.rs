@@ -145,6 +145,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/channels/{id}/export", get(channels::export))
         .route("/v1/entries/{hash}", get(entries::show))
         .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/{id}/ack", post(alerts::ack))
         .route("/v1/evidence", get(alerts::evidence_all))
         .route("/v1/channels/{id}/evidence", get(alerts::evidence_of))
         .route("/v1/events", get(events::stream))

@@ -1,13 +1,13 @@
 //! `/v1/alerts`, and the equivocation evidence behind `equivocation` alerts.
 
-use super::R;
+use super::{parse, R};
 use crate::api::auth::Authed;
 use crate::api::Api;
 use crate::error::StationError;
 use crate::views;
 use axum::extract::{Query, State};
 use axum::Json;
-use hotline_api_types::{Alerts, Evidence, EvidenceList};
+use hotline_api_types::{AckAlert, Alert, Alerts, Evidence, EvidenceList};
 use hotline_proto::hex;
 use hotline_store::Store;
 use serde::Deserialize;
@@ -84,4 +84,39 @@ async fn evidence(api: &Api, channel: Option<hotline_proto::Hash>) -> R<Json<Evi
             })
             .collect(),
     }))
+}
+
+/// Longest note on an acknowledgement, in characters.
+const NOTE_CHARS: usize = 1000;
+
+/// `POST /v1/alerts/{id}/ack`: a person says someone is on it, with a note.
+/// The alert stays open until its cause goes; acknowledging again replaces
+/// the note. Operators and above; audited like every change.
+pub async fn ack(
+    State(api): State<Api>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    u: Authed,
+    body: axum::body::Bytes,
+) -> R<Json<Alert>> {
+    u.need(crate::api::Act::Ack)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| StationError::BadRequest("an alert id is a number".into()))?;
+    let b: AckAlert = parse(&body)?;
+    if b.note.chars().count() > NOTE_CHARS || b.note.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(StationError::BadRequest(format!(
+            "a note is at most {NOTE_CHARS} characters, without control characters other than newlines"
+        )));
+    }
+    let by = u.name().to_owned();
+    let row = api
+        .engine
+        .db()
+        .call(move |s| s.ack_alert(id, &by, &b.note, crate::engine::now_ms()))
+        .await?;
+    let v = views::alert_json(&row);
+    api.engine.emit(
+        serde_json::json!({"type": "alert", "cleared": row.cleared_at.is_some(), "acked": true, "alert": v}),
+    );
+    Ok(Json(views::alert(&row)))
 }
