@@ -186,6 +186,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Act as a user of your own from now on: reads their token from standard
+    /// input, checks it, and keeps it (0600) in DATA/login.token, which the CLI
+    /// then prefers to the admin's token.
+    Login,
+    /// Forget the token `login` kept; the CLI acts as the admin again.
+    Logout,
     /// Manage API users.
     #[command(subcommand)]
     User(UserCmd),
@@ -300,8 +306,14 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a user's token.
+    /// Revoke a user's token (the last admin cannot be revoked).
     Revoke {
+        /// Name.
+        name: String,
+    },
+    /// Give a user a new token (shown once); the old one stops working at once.
+    /// A user may rotate their own token; anyone else's needs the admin role.
+    Rotate {
         /// Name.
         name: String,
     },

@@ -59,17 +59,29 @@ pub struct Client {
 }
 
 impl Client {
-    /// Reads the API address from DATA/config.toml and the token from the flag or DATA/admin.token.
+    /// Reads the API address from DATA/config.toml, and the token from the
+    /// flag (or HOTLINE_TOKEN), else DATA/login.token (`hotline login`), else
+    /// DATA/admin.token.
     pub fn new(data: &Path, token: Option<String>) -> anyhow::Result<Client> {
         let d = hotline_station::DataDir(data.to_owned());
         let cfg = d.load_config().map_err(|e| Failure::Usage(e.to_string()))?;
         let token = match token {
             Some(t) => t,
-            None => d
-                .load_admin_token()
-                .map_err(|e| Failure::Usage(format!("{e}; pass --token or set HOTLINE_TOKEN")))?,
+            None => match std::fs::read_to_string(login_token(data)) {
+                Ok(t) => t.trim().to_owned(),
+                Err(_) => d.load_admin_token().map_err(|e| {
+                    Failure::Usage(format!(
+                        "{e}; pass --token, set HOTLINE_TOKEN, or run `hotline login`"
+                    ))
+                })?,
+            },
         };
         Client::at(&cfg.api, token)
+    }
+
+    /// The token this client acts with.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// A client of the API at `addr` (HOST:PORT), acting with `token`.
@@ -167,4 +179,9 @@ impl Client {
             out.extend(page.entries);
         }
     }
+}
+
+/// Where `hotline login` keeps a user's token for the CLI (mode 0600).
+pub fn login_token(data: &Path) -> std::path::PathBuf {
+    data.join("login.token")
 }

@@ -104,7 +104,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => cmd::alerts::run(&client()?, open, json),
         Cmd::Evidence { channel, json } => cmd::alerts::evidence(&client()?, channel, json),
-        Cmd::User(u) => cmd::user::run(client()?, u),
+        Cmd::User(u) => cmd::user::run(client()?, u, &data),
+        Cmd::Login => cmd::station::login(&data),
+        Cmd::Logout => cmd::station::logout(&data),
         Cmd::Audit(a) => cmd::audit::run(client, a),
         Cmd::Transcript(t) => cmd::transcript::run(client, t),
     }

@@ -461,3 +461,55 @@ fn the_log_can_be_json_one_object_a_line() {
     );
     assert!(!log.contains('\u{1b}'));
 }
+
+/// `hotline login` makes the CLI act as a user of one's own, `logout` as the
+/// admin again; rotating the CLI's own token rewrites the file it came from.
+#[test]
+fn login_logout_and_rotating_ones_own_token() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[]);
+    let alice = a.cli(&["user", "add", "alice", "--role", "operator"]);
+    let login = |input: &str| {
+        use std::io::Write;
+        let mut p = Command::new(BIN)
+            .arg("--data")
+            .arg(&a.dir)
+            .arg("login")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        p.wait_with_output().unwrap()
+    };
+    let o = login("hlt_not_a_token\n");
+    assert_ne!(code(&o), 0, "a wrong token is not kept");
+    assert!(!a.dir.join("login.token").exists());
+    let o = login(&alice);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("signed in as alice (operator)"),
+        "{}",
+        text(&o)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(a.dir.join("login.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Acting as alice: listing users is the admin's.
+    let o = run(&a.dir, &["user", "list"]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    a.cli(&["logout"]);
+    a.cli(&["user", "list"]);
+    // The admin rotates its own token: admin.token follows, the CLI still works.
+    let before = std::fs::read_to_string(a.dir.join("admin.token")).unwrap();
+    a.cli(&["user", "rotate", "admin"]);
+    let after = std::fs::read_to_string(a.dir.join("admin.token")).unwrap();
+    assert_ne!(before, after);
+    assert!(a.cli(&["user", "list"]).contains("alice"));
+    a.kill9();
+}

@@ -36,6 +36,7 @@ impl From<hotline_store::StoreError> for StationError {
             hotline_store::StoreError::Exists(w) => {
                 StationError::Conflict(format!("{w} already exists"))
             }
+            hotline_store::StoreError::Refused(w) => StationError::Conflict(w.to_owned()),
             hotline_store::StoreError::NotFound(w) => {
                 StationError::NotFound(format!("{w} not found"))
             }

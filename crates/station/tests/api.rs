@@ -477,3 +477,67 @@ async fn an_alert_is_acknowledged_with_a_note_and_stays_open() {
     assert!(acks.contains(&("aud".into(), "403".into())), "{acks:?}");
     api.stop().await;
 }
+
+/// Users over the years: a token rotated (the old one stops at once, by the
+/// admin or by its holder), the last admin kept, a name given again after
+/// its holder was revoked.
+#[tokio::test]
+async fn tokens_rotate_the_last_admin_stays_and_names_come_back() {
+    let api = station().await;
+    let op = api.user("op", "operator").await;
+    let other = api.user("other", "operator").await;
+    // Another's token: the admin's to rotate.
+    assert_eq!(
+        api.post("/v1/users/op/rotate", &other, json!({})).await.0,
+        403
+    );
+    // One's own: anyone's.
+    let (s, v) = api.post("/v1/users/op/rotate", &op, json!({})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["role"], "operator");
+    let op2 = v["token"].as_str().unwrap().to_owned();
+    assert_eq!(api.call("GET", "/v1/whoami", Some(&op), None).await.0, 401);
+    let (s, w) = api.call("GET", "/v1/whoami", Some(&op2), None).await;
+    assert_eq!((s, w["name"].as_str()), (200, Some("op")));
+    let (s, v) = api.post("/v1/users/op/rotate", &api.admin, json!({})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(api.call("GET", "/v1/whoami", Some(&op2), None).await.0, 401);
+    // The last admin cannot be revoked; with a second one, it can.
+    let (s, v) = api
+        .post("/v1/users/admin/revoke", &api.admin, json!({}))
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("last admin"), "{v}");
+    let second = api.user("second", "admin").await;
+    assert_eq!(
+        api.post("/v1/users/admin/revoke", &second, json!({}))
+            .await
+            .0,
+        200
+    );
+    // A revoked name can be given again.
+    assert_eq!(
+        api.post("/v1/users/other/revoke", &second, json!({}))
+            .await
+            .0,
+        200
+    );
+    let (s, v) = api
+        .post(
+            "/v1/users",
+            &second,
+            json!({"name": "other", "role": "auditor"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    // But not while its holder is active.
+    let (s, _) = api
+        .post(
+            "/v1/users",
+            &second,
+            json!({"name": "op", "role": "auditor"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    api.stop().await;
+}

@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The thing asked for is not there.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The change would break a rule that keeps the station usable.
+    #[error("{0}")]
+    Refused(&'static str),
     /// A database file could not be created or made private to its owner.
     #[error("cannot {action} {}: {source}", path.display())]
     File {
@@ -507,7 +510,10 @@ pub trait Store: Send {
     fn users(&self) -> Result<Vec<UserRow>>;
     /// `(token hash, name, role)` of every unrevoked user, to authenticate requests from memory.
     fn user_tokens(&self) -> Result<Vec<(Hash, String, String)>>;
-    /// Revokes a user's token.
+    /// A new token for an active user, same name and role; the old one is
+    /// revoked in the same transaction.
+    fn rotate_user(&mut self, name: &str, token_hash: &Hash, at: u64) -> Result<UserRow>;
+    /// Revokes a user's token (refused for the last active admin).
     fn revoke_user(&mut self, name: &str, at: u64) -> Result<()>;
     /// The audit log from `after_id` on.
     fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRow>>;

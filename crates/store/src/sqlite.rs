@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_evidence_once.sql"),
     include_str!("../migrations/0003_audit_head.sql"),
     include_str!("../migrations/0004_alert_ack.sql"),
+    include_str!("../migrations/0005_user_names_reusable.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -530,14 +531,64 @@ impl Store for SqliteStore {
     }
 
     fn revoke_user(&mut self, name: &str, at: u64) -> Result<()> {
-        let n = self.conn.execute(
+        let tx = self.conn.transaction()?;
+        let role: Option<String> = tx
+            .query_row(
+                "SELECT role FROM users WHERE name = ?1 AND revoked_at IS NULL",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(role) = role else {
+            return Err(StoreError::NotFound("active user"));
+        };
+        let admins: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND revoked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        if role == "admin" && admins <= 1 {
+            return Err(StoreError::Refused(
+                "the last admin cannot be revoked: add another admin first",
+            ));
+        }
+        tx.execute(
             "UPDATE users SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
             params![name, at as i64],
         )?;
-        if n == 0 {
-            return Err(StoreError::NotFound("active user"));
-        }
+        tx.commit()?;
         Ok(())
+    }
+
+    fn rotate_user(&mut self, name: &str, token_hash: &Hash, at: u64) -> Result<UserRow> {
+        let tx = self.conn.transaction()?;
+        let role: Option<String> = tx
+            .query_row(
+                "SELECT role FROM users WHERE name = ?1 AND revoked_at IS NULL",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(role) = role else {
+            return Err(StoreError::NotFound("active user"));
+        };
+        tx.execute(
+            "UPDATE users SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+            params![name, at as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role, token_hash.to_vec(), at as i64],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(UserRow {
+            id,
+            name: name.into(),
+            role,
+            created_at: at,
+            revoked_at: None,
+        })
     }
 
     fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRow>> {

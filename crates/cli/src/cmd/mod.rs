@@ -54,6 +54,26 @@ fn write_out(output: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Replaces a file holding a secret: written 0600 under a temporary name
+/// beside it, then renamed into place.
+fn write_secret_file(p: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hotline-token.")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    tmp.persist(p)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    Ok(())
+}
+
 /// Reads a file to verify; one that cannot be read fails the check (exit 1).
 fn read_file(p: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(p)

@@ -1,5 +1,5 @@
-//! `init` and `id`: the local station's data directory, no API needed; and
-//! `man`, the manual pages.
+//! `init` and `id`: the local station's data directory, no API needed;
+//! `login`/`logout`, the token the CLI acts with; and `man`, the manual pages.
 
 use crate::client::Failure;
 use anyhow::Context;
@@ -58,6 +58,38 @@ fn write_pages(cmd: &clap::Command, name: &str, dir: &Path, n: &mut usize) -> an
     *n += 1;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_pages(sub, &format!("{name}-{}", sub.get_name()), dir, n)?;
+    }
+    Ok(())
+}
+
+/// `login`: reads a user's token from standard input, checks it with the
+/// station, and keeps it (0600) as the token the CLI acts with from now on,
+/// instead of the admin's.
+pub fn login(data: &Path) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the token from standard input")?;
+    let token = line.trim().to_owned();
+    if token.is_empty() {
+        return Err(Failure::Usage("no token on standard input".into()).into());
+    }
+    let c = crate::client::Client::new(data, Some(token.clone()))?;
+    let me: hotline_api_types::WhoAmI = c.get("/v1/whoami")?;
+    super::write_secret_file(&crate::client::login_token(data), &format!("{token}\n"))?;
+    println!(
+        "signed in as {} ({}); the CLI acts with this token until `hotline logout`",
+        me.name, me.role
+    );
+    Ok(())
+}
+
+/// `logout`: forgets the token `login` kept; the CLI acts as the admin again.
+pub fn logout(data: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(crate::client::login_token(data)) {
+        Ok(()) => println!("signed out"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("not signed in"),
+        Err(e) => return Err(e).context("removing the login token"),
     }
     Ok(())
 }

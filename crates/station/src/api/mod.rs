@@ -152,6 +152,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/events/ticket", post(events::ticket))
         .route("/v1/users", get(users::list).post(users::add))
         .route("/v1/users/{name}/revoke", post(users::revoke))
+        .route("/v1/users/{name}/rotate", post(users::rotate))
         .route("/v1/audit", get(audit_log::list))
         .route("/metrics", get(metrics::render))
         .route("/", get(crate::console::index))

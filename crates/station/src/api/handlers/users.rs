@@ -1,4 +1,6 @@
-//! API users: `/v1/users`, `/v1/users/{name}/revoke`; all admin only.
+//! API users: `/v1/users`, `/v1/users/{name}/revoke`,
+//! `/v1/users/{name}/rotate`; admin only, except that a user may rotate
+//! their own token.
 
 use super::{parse, CreatedJson, R};
 use crate::api::auth::Authed;
@@ -80,4 +82,46 @@ pub async fn revoke(
         name,
         revoked: true,
     }))
+}
+
+/// `POST /v1/users/{name}/rotate`: a new token for the same name and role,
+/// shown once; the old one stops working at once. The admin's, or the
+/// user's own.
+pub async fn rotate(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+) -> R<CreatedJson<UserCreated>> {
+    if u.name() != name {
+        u.need(Act::Admin)?;
+    }
+    let token = crate::config::new_token();
+    let th = hotline_proto::sha256(token.as_bytes());
+    let n2 = name.clone();
+    let row = api
+        .engine
+        .db()
+        .call(move |s| s.rotate_user(&n2, &th, now_ms()))
+        .await?;
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| StationError::Storage(format!("user {name} has no known role")))?;
+    {
+        let mut users = api.users.write().unwrap();
+        users.retain(|_, u| u.name != name);
+        users.insert(
+            th,
+            User {
+                name: name.clone(),
+                role,
+            },
+        );
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(UserCreated {
+            name,
+            role: row.role,
+            token,
+        }),
+    ))
 }
