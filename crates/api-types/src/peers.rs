@@ -86,6 +86,19 @@ pub struct Peers {
 pub struct PeerVerified {
     /// The peer whose channels may now carry every precedence.
     pub name: String,
-    /// Always true: a mismatch is a 409 refusal instead.
+    /// True after `verify` (a mismatch is a 409 refusal instead); false
+    /// after `unverify`.
     pub verified: bool,
+}
+
+/// `POST /v1/peers/{name}/set`: what to change; a field left out is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPeer {
+    /// New addresses, HOST:PORT, primary first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addrs: Option<Vec<String>>,
+    /// New releasability code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel: Option<String>,
 }

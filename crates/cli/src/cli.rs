@@ -242,6 +242,23 @@ pub enum PeerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change a peer's addresses or releasability code (what is not given is kept).
+    Set {
+        /// The peer's name.
+        name: String,
+        /// HOST:PORT where it listens (repeat: primary first); replaces the list.
+        #[arg(long = "addr")]
+        addrs: Vec<String>,
+        /// Releasability code (e.g. UKR, ACME).
+        #[arg(long)]
+        rel: Option<String>,
+    },
+    /// Withdraw a fingerprint confirmation made in error: its traffic above
+    /// ROUTINE is held, and none is sent to it, until it is verified again.
+    Unverify {
+        /// The peer's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]

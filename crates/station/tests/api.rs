@@ -541,3 +541,74 @@ async fn tokens_rotate_the_last_admin_stays_and_names_come_back() {
     assert_eq!(s, 409);
     api.stop().await;
 }
+
+/// A peer's addresses and releasability code change, and a fingerprint
+/// confirmed in error is withdrawn; admin only, bad input changes nothing.
+#[tokio::test]
+async fn a_peer_is_set_and_unverified() {
+    let api = station().await;
+    let (dh, pk) = hotline_link::generate_keypair();
+    let keys = hotline_proto::SecretKeys::generate(*dh.as_bytes(), pk);
+    let token = keys.identity().token();
+    let (s, v) = api
+        .post(
+            "/v1/peers",
+            &api.admin,
+            json!({"name": "bravo", "key": token, "addrs": ["127.0.0.1:9"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let op = api.user("op", "operator").await;
+    let set = json!({"addrs": ["127.0.0.1:10", "127.0.0.1:11"], "rel": "ACME"});
+    assert_eq!(
+        api.post("/v1/peers/bravo/set", &op, set.clone()).await.0,
+        403
+    );
+    let (s, p) = api.post("/v1/peers/bravo/set", &api.admin, set).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["addrs"], json!(["127.0.0.1:10", "127.0.0.1:11"]));
+    assert_eq!(p["rel"], "ACME");
+    // A bad address is refused and changes nothing; an unknown peer is 404.
+    let (s, _) = api
+        .post(
+            "/v1/peers/bravo/set",
+            &api.admin,
+            json!({"addrs": ["nowhere"]}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        api.post("/v1/peers/charlie/set", &api.admin, json!({"rel": "X"}))
+            .await
+            .0,
+        404
+    );
+    // Only the code changes when only the code is given.
+    let (_, p) = api
+        .post("/v1/peers/bravo/set", &api.admin, json!({"rel": "UKR"}))
+        .await;
+    assert_eq!(p["addrs"], json!(["127.0.0.1:10", "127.0.0.1:11"]));
+    assert_eq!(p["rel"], "UKR");
+    // Verified, then withdrawn.
+    let fp = keys.identity().fingerprint().to_string();
+    let (s, _) = api
+        .post(
+            "/v1/peers/bravo/verify",
+            &api.admin,
+            json!({"fingerprint": fp}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        api.post("/v1/peers/bravo/unverify", &op, json!({})).await.0,
+        403
+    );
+    let (s, v) = api
+        .post("/v1/peers/bravo/unverify", &api.admin, json!({}))
+        .await;
+    assert_eq!((s, &v["verified"]), (200, &json!(false)));
+    let (_, v) = api.call("GET", "/v1/peers", Some(&api.admin), None).await;
+    assert_eq!(v["peers"][0]["verified"], false);
+    assert_eq!(v["peers"][0]["rel"], "UKR");
+    api.stop().await;
+}

@@ -477,6 +477,8 @@ pub trait Store: Send {
     ) -> Result<PeerRow>;
     /// All peers.
     fn peers(&self) -> Result<Vec<PeerRow>>;
+    /// Replaces a peer's addresses (primary first) and releasability code.
+    fn set_peer(&mut self, peer_id: i64, addrs: &[String], rel: Option<&str>) -> Result<()>;
     /// Marks a peer verified.
     fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()>;
 

@@ -379,6 +379,18 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
+    fn set_peer(&mut self, peer_id: i64, addrs: &[String], rel: Option<&str>) -> Result<()> {
+        let addrs = serde_json::to_string(addrs).map_err(|_| StoreError::Refused("addresses"))?;
+        let n = self.conn.execute(
+            "UPDATE peers SET addrs = ?2, rel = ?3 WHERE id = ?1",
+            params![peer_id, addrs, rel],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound("peer"));
+        }
+        Ok(())
+    }
+
     fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE peers SET verified = ?2 WHERE id = ?1",

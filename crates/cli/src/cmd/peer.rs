@@ -1,10 +1,10 @@
-//! `peer add`, `peer verify`, `peer list`.
+//! `peer add`, `peer verify`, `peer list`, `peer set`, `peer unverify`.
 
 use super::print_json;
 use crate::cli::PeerCmd;
 use crate::client::{Client, Failure};
 use crate::out;
-use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, VerifyPeer};
+use hotline_api_types::{Empty, NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
 
 /// Runs a `peer` subcommand.
 pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
@@ -29,6 +29,25 @@ pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
             );
             println!(
                 "confirm it out of band, then: hotline peer verify {name} --fingerprint \"…\""
+            );
+        }
+        PeerCmd::Set { name, addrs, rel } => {
+            if addrs.is_empty() && rel.is_none() {
+                return Err(
+                    Failure::Usage("nothing to change: give --addr or --rel".into()).into(),
+                );
+            }
+            let body = SetPeer {
+                addrs: (!addrs.is_empty()).then_some(addrs),
+                rel,
+            };
+            let p: Peer = c.post(&format!("/v1/peers/{name}/set"), &body)?;
+            println!("{name}: {}", out::escaped(&p.addrs.join(", ")));
+        }
+        PeerCmd::Unverify { name } => {
+            let _: PeerVerified = c.post(&format!("/v1/peers/{name}/unverify"), &Empty {})?;
+            println!(
+                "{name} is no longer verified: only ROUTINE traffic until `peer verify` again"
             );
         }
         PeerCmd::Verify { name, fingerprint } => {

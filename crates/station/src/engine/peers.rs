@@ -199,6 +199,71 @@ impl Engine {
         Ok(row)
     }
 
+    /// Changes a peer's addresses (primary first) and releasability code;
+    /// `None` keeps what is there. The dialer uses new addresses from its
+    /// next connection on.
+    pub async fn set_peer(
+        &self,
+        name: &str,
+        addrs: Option<Vec<String>>,
+        rel: Option<String>,
+    ) -> Result<PeerRow, StationError> {
+        let p = self.peer_by_name(name)?;
+        let addrs = addrs.unwrap_or_else(|| p.row.addrs.clone());
+        if addrs.is_empty() {
+            return Err(StationError::BadRequest(
+                "give at least one address (--addr HOST:PORT)".into(),
+            ));
+        }
+        if let Some(a) = addrs.iter().find(|a| !valid_addr(a)) {
+            return Err(StationError::BadRequest(format!(
+                "address {a:?} is not HOST:PORT"
+            )));
+        }
+        let rel = rel.or_else(|| p.row.rel.clone());
+        let id = p.row.id;
+        let (a2, r2) = (addrs.clone(), rel.clone());
+        self.db
+            .call(move |s| {
+                use hotline_store::Store;
+                s.set_peer(id, &a2, r2.as_deref())
+            })
+            .await?;
+        let row = {
+            let mut peers = self.peers.write().unwrap();
+            let rt = peers
+                .get_mut(&id)
+                .ok_or_else(|| StationError::NotFound(format!("no peer named {name}")))?;
+            rt.row.addrs = addrs;
+            rt.row.rel = rel;
+            rt.row.clone()
+        };
+        self.emit(json!({"type": "peer", "peer": name}));
+        Ok(row)
+    }
+
+    /// Withdraws the confirmation of a peer's fingerprint (it may have been
+    /// confirmed in error): from now on its traffic above ROUTINE is held,
+    /// and none above ROUTINE is sent to it, until it is verified again.
+    pub async fn unverify_peer(&self, name: &str) -> Result<(), StationError> {
+        let p = self.peer_by_name(name)?;
+        let id = p.row.id;
+        self.db
+            .call(move |s| {
+                use hotline_store::Store;
+                s.set_verified(id, false)
+            })
+            .await?;
+        if let Some(p) = self.peers.write().unwrap().get_mut(&id) {
+            p.row.verified = false;
+        }
+        for (_, c) in self.channels_of(id) {
+            c.lock().await.peer_unverified();
+        }
+        self.emit(json!({"type": "peer", "peer": name, "verified": false}));
+        Ok(())
+    }
+
     /// Confirms a peer's fingerprint; `Ok(false)` when it does not match.
     pub async fn verify_peer(&self, name: &str, fingerprint: &str) -> Result<bool, StationError> {
         let p = self.peer_by_name(name)?;

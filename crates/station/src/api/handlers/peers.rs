@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, VerifyPeer};
+use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
 
 /// `GET /v1/peers`, oldest first.
 pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
@@ -54,4 +54,33 @@ pub async fn verify(
             "the fingerprint does not match the key pinned for {name}: do not verify; check the key with the counterpart"
         )))
     }
+}
+
+/// `POST /v1/peers/{name}/set`: new addresses or releasability code; admin only.
+pub async fn set(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+    body: Bytes,
+) -> R<Json<Peer>> {
+    u.need(Act::Admin)?;
+    let b: SetPeer = parse(&body)?;
+    let e = &api.engine;
+    let row = e.set_peer(&name, b.addrs, b.rel).await?;
+    let rt = e.peer(row.id)?;
+    Ok(Json(views::peer(e, &rt)))
+}
+
+/// `POST /v1/peers/{name}/unverify`: withdraw a fingerprint confirmation; admin only.
+pub async fn unverify(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+) -> R<Json<PeerVerified>> {
+    u.need(Act::Admin)?;
+    api.engine.unverify_peer(&name).await?;
+    Ok(Json(PeerVerified {
+        name,
+        verified: false,
+    }))
 }
