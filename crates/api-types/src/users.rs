@@ -10,6 +10,10 @@ pub struct NewUser {
     pub name: String,
     /// principal, operator, auditor or admin; checked by the station with its own message.
     pub role: String,
+    /// The token stops working by itself after this long (e.g. `30d`, `12h`);
+    /// left out, it lasts until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
 }
 
 /// One user as `GET /v1/users` lists it; tokens are never shown again.
@@ -23,6 +27,9 @@ pub struct User {
     pub revoked_at: Option<u64>,
     /// principal, operator, auditor or admin.
     pub role: String,
+    /// Unix ms when the token stops working by itself; left out if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 /// `GET /v1/users`.

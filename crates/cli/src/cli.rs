@@ -316,6 +316,9 @@ pub enum UserCmd {
         /// principal, operator, auditor or admin.
         #[arg(long)]
         role: String,
+        /// The token stops working by itself after this long (e.g. 30d, 12h).
+        #[arg(long)]
+        expires: Option<String>,
     },
     /// List users.
     List {

@@ -49,6 +49,7 @@ impl Side {
             &NewUser {
                 name: OFFICER.into(),
                 role: "principal".into(),
+                expires_in: None,
             },
         )?;
         Ok(Side {

@@ -291,8 +291,15 @@ fn load_users(engine: &Engine) -> Result<HashMap<hotline_proto::Hash, api::User>
         .db()
         .read_now(|s| s.user_tokens())?
         .into_iter()
-        .filter_map(|(h, name, role)| {
-            api::Role::parse(&role).map(|role| (h, api::User { name, role }))
+        .filter_map(|(h, name, role, expires_at)| {
+            api::Role::parse(&role).map(|role| {
+                let user = api::User {
+                    name,
+                    role,
+                    expires_at,
+                };
+                (h, user)
+            })
         })
         .collect())
 }

@@ -197,6 +197,7 @@ pub fn alert_json(a: &AlertRow) -> Value {
 /// A user as the API lists it; the token hash stays inside.
 pub fn user(u: &UserRow) -> api::User {
     api::User {
+        expires_at: u.expires_at,
         created_at: u.created_at,
         name: u.name.clone(),
         revoked_at: u.revoked_at,

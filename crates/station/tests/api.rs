@@ -612,3 +612,72 @@ async fn a_peer_is_set_and_unverified() {
     assert_eq!(v["peers"][0]["rel"], "UKR");
     api.stop().await;
 }
+
+/// A token added with an expiry stops working by itself; the listing says
+/// when; rotating keeps the expiry; a malformed expiry is refused.
+#[tokio::test]
+async fn a_token_with_an_expiry_stops_working_by_itself() {
+    let api = station().await;
+    let (s, v) = api
+        .post(
+            "/v1/users",
+            &api.admin,
+            json!({"name": "temp", "role": "auditor", "expires_in": "150ms"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let temp = v["token"].as_str().unwrap().to_owned();
+    let (s, v) = api
+        .post(
+            "/v1/users",
+            &api.admin,
+            json!({"name": "long", "role": "auditor", "expires_in": "30d"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let long = v["token"].as_str().unwrap().to_owned();
+    let (_, users) = api.call("GET", "/v1/users", Some(&api.admin), None).await;
+    let expiry = |name: &str| {
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == name)
+            .map(|u| u["expires_at"].clone())
+            .unwrap()
+    };
+    assert!(expiry("temp").is_u64() && expiry("long").is_u64());
+    assert!(expiry("admin").is_null(), "no expiry: left out");
+    // Past its expiry (a wall-clock deadline passed, not a race).
+    let deadline = expiry("temp").as_u64().unwrap();
+    while hotline_station::engine::now_ms() <= deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        api.call("GET", "/v1/whoami", Some(&temp), None).await.0,
+        401
+    );
+    assert_eq!(
+        api.call("GET", "/v1/whoami", Some(&long), None).await.0,
+        200
+    );
+    let (s, v) = api.post("/v1/users/long/rotate", &long, json!({})).await;
+    assert_eq!(s, 201, "{v}");
+    let (_, users) = api.call("GET", "/v1/users", Some(&api.admin), None).await;
+    let active: Vec<_> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["name"] == "long" && u["revoked_at"].is_null())
+        .collect();
+    assert_eq!(active[0]["expires_at"].as_u64(), expiry("long").as_u64());
+    let (s, _) = api
+        .post(
+            "/v1/users",
+            &api.admin,
+            json!({"name": "x", "role": "auditor", "expires_in": "soon"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    api.stop().await;
+}

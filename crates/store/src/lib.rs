@@ -143,6 +143,9 @@ pub struct AlertRow {
     pub ack: Option<AlertAck>,
 }
 
+/// `(token hash, name, role, expires_at)` of an unrevoked user.
+pub type UserToken = (Hash, String, String, Option<u64>);
+
 /// A person's acknowledgement of an alert: someone is on it. The alert
 /// stays open until its cause goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +171,8 @@ pub struct UserRow {
     pub created_at: u64,
     /// Revoked at, if revoked.
     pub revoked_at: Option<u64>,
+    /// When its token stops working by itself (Unix ms), if ever.
+    pub expires_at: Option<u64>,
 }
 
 /// One line of the local audit log.
@@ -505,13 +510,25 @@ pub trait Store: Send {
     fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRow>>;
 
     /// Adds a user with a token hash.
-    fn add_user(&mut self, name: &str, role: &str, token_hash: &Hash, at: u64) -> Result<UserRow>;
+    fn add_user(&mut self, name: &str, role: &str, token_hash: &Hash, at: u64) -> Result<UserRow> {
+        self.add_user_until(name, role, token_hash, at, None)
+    }
+    /// Adds a user whose token stops working at `expires_at` (Unix ms), if given.
+    fn add_user_until(
+        &mut self,
+        name: &str,
+        role: &str,
+        token_hash: &Hash,
+        at: u64,
+        expires_at: Option<u64>,
+    ) -> Result<UserRow>;
     /// The unrevoked user holding this token hash.
     fn user_by_token(&self, token_hash: &Hash) -> Result<Option<UserRow>>;
     /// All users.
     fn users(&self) -> Result<Vec<UserRow>>;
-    /// `(token hash, name, role)` of every unrevoked user, to authenticate requests from memory.
-    fn user_tokens(&self) -> Result<Vec<(Hash, String, String)>>;
+    /// `(token hash, name, role, expires_at)` of every unrevoked user, to
+    /// authenticate requests from memory.
+    fn user_tokens(&self) -> Result<Vec<UserToken>>;
     /// A new token for an active user, same name and role; the old one is
     /// revoked in the same transaction.
     fn rotate_user(&mut self, name: &str, token_hash: &Hash, at: u64) -> Result<UserRow>;

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_audit_head.sql"),
     include_str!("../migrations/0004_alert_ack.sql"),
     include_str!("../migrations/0005_user_names_reusable.sql"),
+    include_str!("../migrations/0006_user_expiry.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -92,6 +93,7 @@ fn user_row(r: &Row) -> rusqlite::Result<UserRow> {
         role: r.get(2)?,
         created_at: r.get::<_, i64>(3)? as u64,
         revoked_at: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
+        expires_at: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
     })
 }
 
@@ -493,10 +495,17 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    fn add_user(&mut self, name: &str, role: &str, token_hash: &Hash, at: u64) -> Result<UserRow> {
+    fn add_user_until(
+        &mut self,
+        name: &str,
+        role: &str,
+        token_hash: &Hash,
+        at: u64,
+        expires_at: Option<u64>,
+    ) -> Result<UserRow> {
         match self.conn.execute(
-            "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, role, token_hash.to_vec(), at as i64],
+            "INSERT INTO users (name, role, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, role, token_hash.to_vec(), at as i64, expires_at.map(|e| e as i64)],
         ) {
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::Exists("a user with this name"))
@@ -509,6 +518,7 @@ impl Store for SqliteStore {
             role: role.into(),
             created_at: at,
             revoked_at: None,
+            expires_at,
         })
     }
 
@@ -516,7 +526,7 @@ impl Store for SqliteStore {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT id, name, role, created_at, revoked_at FROM users WHERE token_hash = ?1 AND revoked_at IS NULL",
+                "SELECT id, name, role, created_at, revoked_at, expires_at FROM users WHERE token_hash = ?1 AND revoked_at IS NULL",
             )?
             .query_row([token_hash.to_vec()], user_row)
             .optional()?)
@@ -524,7 +534,7 @@ impl Store for SqliteStore {
 
     fn users(&self) -> Result<Vec<UserRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id",
+            "SELECT id, name, role, created_at, revoked_at, expires_at FROM users ORDER BY id",
         )?;
         let rows = st
             .query_map([], user_row)?
@@ -532,12 +542,20 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    fn user_tokens(&self) -> Result<Vec<(Hash, String, String)>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT token_hash, name, role FROM users WHERE revoked_at IS NULL")?;
+    fn user_tokens(&self) -> Result<Vec<UserToken>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT token_hash, name, role, expires_at FROM users WHERE revoked_at IS NULL",
+        )?;
         let rows = st
-            .query_map([], |r| Ok((h32(r.get(0)?)?, r.get(1)?, r.get(2)?)))?
+            .query_map([], |r| {
+                let expires: Option<i64> = r.get(3)?;
+                Ok((
+                    h32(r.get(0)?)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    expires.map(|e| e as u64),
+                ))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -574,14 +592,15 @@ impl Store for SqliteStore {
 
     fn rotate_user(&mut self, name: &str, token_hash: &Hash, at: u64) -> Result<UserRow> {
         let tx = self.conn.transaction()?;
-        let role: Option<String> = tx
+        let held: Option<(String, Option<i64>)> = tx
             .query_row(
-                "SELECT role FROM users WHERE name = ?1 AND revoked_at IS NULL",
+                "SELECT role, expires_at FROM users WHERE name = ?1 AND revoked_at IS NULL",
                 [name],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some(role) = role else {
+        // The new token keeps the old one's expiry.
+        let Some((role, expires_at)) = held else {
             return Err(StoreError::NotFound("active user"));
         };
         tx.execute(
@@ -589,8 +608,8 @@ impl Store for SqliteStore {
             params![name, at as i64],
         )?;
         tx.execute(
-            "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, role, token_hash.to_vec(), at as i64],
+            "INSERT INTO users (name, role, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, role, token_hash.to_vec(), at as i64, expires_at],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -600,6 +619,7 @@ impl Store for SqliteStore {
             role,
             created_at: at,
             revoked_at: None,
+            expires_at: expires_at.map(|e| e as u64),
         })
     }
 

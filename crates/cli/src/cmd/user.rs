@@ -8,10 +8,15 @@ use hotline_api_types::{Empty, NewUser, UserCreated, UserRevoked, Users};
 /// Runs a `user` subcommand; `data` is where the CLI keeps its tokens.
 pub fn run(c: Client, u: UserCmd, data: &std::path::Path) -> anyhow::Result<()> {
     match u {
-        UserCmd::Add { name, role } => {
+        UserCmd::Add {
+            name,
+            role,
+            expires,
+        } => {
             let body = NewUser {
                 name: name.clone(),
                 role: role.clone(),
+                expires_in: expires,
             };
             let r: UserCreated = c.post("/v1/users", &body)?;
             eprintln!("user {name} ({role}) created; the token is shown once:");

@@ -96,12 +96,14 @@ impl Api {
         self.user_by_hash(&hotline_proto::sha256(token.as_bytes()))
     }
 
-    /// The current user whose token has this hash (revoked: none).
+    /// The current user whose token has this hash (revoked or expired: none).
     fn user_by_hash(&self, h: &hotline_proto::Hash) -> Result<User, StationError> {
+        let now = crate::engine::now_ms();
         self.users
             .read()
             .unwrap()
             .get(h)
+            .filter(|u| u.expires_at.is_none_or(|e| now < e))
             .cloned()
             .ok_or(StationError::Unauthorized)
     }

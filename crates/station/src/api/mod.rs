@@ -103,6 +103,8 @@ pub struct User {
     pub name: String,
     /// Decides what the user may do, through [`allowed`].
     pub role: Role,
+    /// When the token stops working by itself (Unix ms), if ever.
+    pub expires_at: Option<u64>,
 }
 
 /// Shared API state. The fields are public because the station assembles

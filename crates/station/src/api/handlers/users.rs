@@ -41,18 +41,29 @@ pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJso
             "a user name is 1–64 printable characters and not \"station\"".into(),
         ));
     }
+    let now = now_ms();
+    let expires_at = match &r.expires_in {
+        None => None,
+        Some(d) => {
+            let ms = crate::duration::parse(d).map_err(|e| {
+                StationError::BadRequest(format!("expires_in: {e} (e.g. 30d, 12h)"))
+            })?;
+            Some(now.saturating_add(ms))
+        }
+    };
     let token = crate::config::new_token();
     let th = hotline_proto::sha256(token.as_bytes());
     let n2 = name.clone();
     api.engine
         .db()
-        .call(move |s| s.add_user(&n2, role.name(), &th, now_ms()))
+        .call(move |s| s.add_user_until(&n2, role.name(), &th, now, expires_at))
         .await?;
     api.users.write().unwrap().insert(
         th,
         User {
             name: name.clone(),
             role,
+            expires_at,
         },
     );
     Ok((
@@ -113,6 +124,7 @@ pub async fn rotate(
             User {
                 name: name.clone(),
                 role,
+                expires_at: row.expires_at,
             },
         );
     }
