@@ -2,44 +2,17 @@
 //! trust of the peer's input, and what they say (SPEC §6). Two machines talk
 //! by handing each other the bytes of their steps, as the daemon's link does.
 
+#[path = "common/line.rs"]
+mod line;
+
 use hotline_core::machine::{self, Channel, Durable, Fault, OpenRefusal, Peer, Step};
 use hotline_core::policy::AlertKind;
 use hotline_core::{ChannelBook, Reject};
 use hotline_proto::{Body, ContactSchedule, LinkMsg, Precedence, ProtoError, SecretKeys, Terms};
+use line::{envelopes, keys, peer, raised, MIN, T0};
 
-const T0: u64 = 1_800_000_000_000;
-const MIN: u64 = 60_000;
 const HOUR: u64 = 60 * MIN;
 const DAY: u64 = 24 * HOUR;
-
-fn keys(n: u8) -> SecretKeys {
-    SecretKeys::from_bytes(&[n; 96]).unwrap()
-}
-
-fn peer(id: i64, name: &str, k: &SecretKeys) -> Peer {
-    Peer {
-        id,
-        name: name.into(),
-        identity: k.identity(),
-        verified: true,
-    }
-}
-
-fn envelopes(step: &Step) -> Vec<Vec<u8>> {
-    step.entries()
-        .map(|v| v.envelope().bytes().to_vec())
-        .collect()
-}
-
-fn raised(step: &Step) -> Vec<(AlertKind, String)> {
-    step.writes
-        .iter()
-        .filter_map(|w| match w {
-            Durable::RaiseAlert { kind, key, .. } => Some((*kind, key.clone())),
-            _ => None,
-        })
-        .collect()
-}
 
 /// Stored rows `(author, seq, envelope, stored_at)` of a station's steps, in commit order.
 fn rows(steps: &[&Step]) -> Vec<(u8, u64, Vec<u8>, u64)> {
@@ -65,7 +38,7 @@ fn contact_missed(step: &Step) -> bool {
 #[test]
 fn a_future_dated_open_still_raises_contact_missed_on_time() {
     let (ka, kb) = (keys(1), keys(2));
-    let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
+    let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     // Alpha's Open claims a time a year ahead of bravo's clock, then alpha falls silent.
     let (a, open) = Channel::open(&ka, &pb, Terms::default(), None, "a", T0 + 365 * DAY).unwrap();
     let (b, proposal) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
@@ -98,7 +71,7 @@ fn open_with(terms: Terms) -> Vec<u8> {
 #[test]
 fn terms_out_of_range_are_refused_whole_and_nothing_is_stored() {
     let (ka, kb) = (keys(1), keys(2));
-    let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
+    let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     type Spoil = fn(&mut Terms);
     let bad: [(&str, Spoil); 4] = [
         ("ack_window_ms.flash", |t| t.ack_windows_ms[0] = u64::MAX),
@@ -149,7 +122,7 @@ fn terms_out_of_range_are_refused_whole_and_nothing_is_stored() {
 #[test]
 fn ack_windows_at_their_bound_do_not_overflow_the_clocks() {
     let (ka, kb) = (keys(1), keys(2));
-    let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
+    let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     let terms = Terms {
         ack_windows_ms: [*hotline_proto::entry::ACK_WINDOW_MS_RANGE.end(); 4],
         ..Terms::default()
@@ -236,7 +209,7 @@ struct Line {
 
 fn line(terms: Terms, t: u64) -> Line {
     let (ka, kb) = (keys(1), keys(2));
-    let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
+    let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     let (a, open) = Channel::open(&ka, &pb, terms, None, "a", t).unwrap();
     let (b, _) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, t);
     let mut l = Line {

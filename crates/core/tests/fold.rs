@@ -4,31 +4,14 @@
 //! costs each entry the same is checked in `state.rs`: a cut folds at most
 //! five of them, whatever came before.)
 
+#[path = "common/line.rs"]
+mod line;
+
 use hotline_core::machine::{self, Channel, Durable, Peer, Step};
 use hotline_core::ChannelState;
 use hotline_proto::{Body, Precedence, SecretKeys, Terms};
+use line::{envelopes, keys, peer, T0};
 use proptest::prelude::*;
-
-const T0: u64 = 1_800_000_000_000;
-
-fn keys(n: u8) -> SecretKeys {
-    SecretKeys::from_bytes(&[n; 96]).unwrap()
-}
-
-fn peer(id: i64, name: &str, k: &SecretKeys) -> Peer {
-    Peer {
-        id,
-        name: name.into(),
-        identity: k.identity(),
-        verified: true,
-    }
-}
-
-fn envelopes(step: &Step) -> Vec<Vec<u8>> {
-    step.entries()
-        .map(|v| v.envelope().bytes().to_vec())
-        .collect()
-}
 
 /// Stored rows `(author, seq, envelope, stored_at)` of a station's steps, in commit order.
 fn rows(steps: &[Step]) -> Vec<(u8, u64, Vec<u8>, u64)> {
@@ -82,7 +65,7 @@ impl Side {
 /// Alpha has opened, bravo has accepted, and each holds both entries.
 fn line() -> [Side; 2] {
     let (ka, kb) = (keys(1), keys(2));
-    let (pa, pb) = (peer(1, "alpha", &ka), peer(2, "bravo", &kb));
+    let (pa, pb) = (peer(1, "alpha", &ka, true), peer(2, "bravo", &kb, true));
     let (a, open) = Channel::open(&ka, &pb, Terms::default(), None, "a", T0).unwrap();
     let (b, got) = machine::receive_proposal(&kb, &pa, a.id(), envelopes(&open), 0, T0);
     let mut a = Side {

@@ -149,19 +149,7 @@ impl Ends {
     /// Station `who`'s export, as `hotline transcript export` writes it: a
     /// fresh checkpoint over everything it holds, the counterpart's latest.
     pub fn export(&mut self, who: u8) -> String {
-        let me = who as usize;
-        let t = self.tick();
-        let step = self.chans[me].export_checkpoint(&self.keys[me], t);
-        let plan = step
-            .after
-            .iter()
-            .find_map(|e| match e {
-                Effect::Export(p) => Some(p),
-                _ => None,
-            })
-            .expect("an export plan");
-        plan.write(self.rows.iter().cloned(), &[])
-            .expect("export written")
+        self.export_with(who, &[])
     }
 
     /// Station `who`'s export carrying `evidence`.
