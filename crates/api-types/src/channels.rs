@@ -70,6 +70,10 @@ pub struct Channel {
     pub peer: String,
     /// Whether the peer's fingerprint was confirmed; until then only ROUTINE traffic flows.
     pub peer_verified: bool,
+    /// Whether the peer was removed here, or its key replaced (`peer
+    /// repin`): the channel keeps its record and carries nothing more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peer_removed: bool,
     /// Only when proposing: whether the proposal reached the peer before the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposal_delivered: Option<bool>,

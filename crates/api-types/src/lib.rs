@@ -43,6 +43,9 @@ pub use entries::{
     NewRequest, NewTranslation, Reason,
 };
 pub use events::{EntryEvent, Event, EventTicket, Lagged};
-pub use peers::{LinkState, NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
+pub use peers::{
+    LinkState, NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer,
+    VerifyPeer,
+};
 pub use station::{ApiError, Health, StationIdentity, WhoAmI};
 pub use users::{NewUser, User, UserCreated, UserRevoked, Users};

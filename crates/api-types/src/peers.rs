@@ -102,3 +102,34 @@ pub struct SetPeer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rel: Option<String>,
 }
+
+/// `POST /v1/peers/{name}/remove`: unpin a peer. Refused (409) while a
+/// channel with it is not terminated, unless `force`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovePeer {
+    /// Remove even with channels not terminated: they keep their record and
+    /// carry nothing more.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /v1/peers/{name}/remove` when done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRemoved {
+    /// The peer no longer pinned; the name may be pinned again.
+    pub name: String,
+    /// Always true: a refusal is a 409 instead.
+    pub removed: bool,
+    /// Channels with it that were not terminated (hex ids), left as they
+    /// are: only with `force`.
+    pub left_open: Vec<String>,
+}
+
+/// `POST /v1/peers/{name}/repin`: replace the peer's key outside rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepinPeer {
+    /// The new identity token, read from the counterpart out of band.
+    pub key: String,
+}

@@ -259,6 +259,26 @@ pub enum PeerCmd {
         /// The peer's name.
         name: String,
     },
+    /// Unpin a peer. Refused while a channel with it is not terminated,
+    /// unless --force. Its channels keep their record; the name can be
+    /// pinned again.
+    Remove {
+        /// The peer's name.
+        name: String,
+        /// Remove even with channels not terminated: they carry nothing more.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace a peer's key outside rotation (its key was lost or
+    /// compromised). The new key is pinned unverified; channels bound to the
+    /// old key carry nothing more and say so in an alert.
+    Repin {
+        /// The peer's name.
+        name: String,
+        /// Its new identity token (hotline1…), read from it out of band.
+        #[arg(long)]
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]

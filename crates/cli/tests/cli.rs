@@ -513,3 +513,32 @@ fn login_logout_and_rotating_ones_own_token() {
     assert!(a.cli(&["user", "list"]).contains("alice"));
     a.kill9();
 }
+
+/// `peer repin` pins a new key unverified under the same name; `peer
+/// remove` unpins; each says what it did, and a wrong one exits non-zero.
+#[test]
+fn a_peer_is_repinned_then_removed_from_the_command_line() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    let b = station::St::new(&t.path().join("b"), "b");
+    let b2 = station::St::new(&t.path().join("b2"), "b2");
+    a.serve(&[]);
+    a.cli(&[
+        "peer", "add", "bravo", "--key", &b.token, "--addr", &b.listen,
+    ]);
+    let o = run(&a.dir, &["peer", "repin", "bravo", "--key", &b.token]);
+    assert_eq!(code(&o), 4, "same key: {}", text(&o));
+    let out = a.cli(&["peer", "repin", "bravo", "--key", &b2.token]);
+    assert!(out.contains("new key pinned (unverified)"), "{out}");
+    let listed = a.cli(&["peer", "list", "--json"]);
+    assert!(
+        listed.contains(&b2.token) && !listed.contains(&b.token),
+        "{listed}"
+    );
+    let out = a.cli(&["peer", "remove", "bravo"]);
+    assert!(out.contains("bravo removed"), "{out}");
+    assert!(!a.cli(&["peer", "list", "--json"]).contains("bravo"));
+    let o = run(&a.dir, &["peer", "remove", "bravo"]);
+    assert_eq!(code(&o), 4, "gone: {}", text(&o));
+    a.kill9();
+}

@@ -39,6 +39,9 @@ pub enum AlertKind {
     /// The counterpart sent traffic above ROUTINE before its fingerprint was
     /// verified here: stored and held, no acknowledgement clock, until verified.
     UnverifiedPeerTraffic,
+    /// The counterpart's key was replaced here outside rotation (`peer
+    /// repin`): a channel bound to the old key carries nothing more.
+    PeerKeyReplaced,
 }
 
 impl AlertKind {
@@ -55,6 +58,7 @@ impl AlertKind {
             AlertKind::Equivocation => "equivocation",
             AlertKind::Undelivered => "undelivered",
             AlertKind::UnverifiedPeerTraffic => "unverified-peer-traffic",
+            AlertKind::PeerKeyReplaced => "peer-key-replaced",
         }
     }
 
@@ -72,6 +76,7 @@ impl AlertKind {
             Equivocation,
             Undelivered,
             UnverifiedPeerTraffic,
+            PeerKeyReplaced,
         ]
         .into_iter()
         .find(|k| k.name() == s)

@@ -259,11 +259,17 @@ async fn session_loop(
     }
     tracing::info!(peer = %peer.row.name, "inbound link from {from} up");
     let mut bucket = RateLimit::new();
+    let cut = engine.cut(peer.row.id);
     loop {
         let limit = link_limit(engine, peer.row.id);
+        let removed = cut.notified();
+        if engine.peer(peer.row.id).is_err() {
+            return; // the peer was removed, or its key replaced
+        }
         let msg = tokio::select! {
             r = tokio::time::timeout(IDLE_TIMEOUT, rx.recv(limit)) => r,
             _ = superseded.notified() => return, // a newer connection of the peer took over
+            _ = removed => return,
             _ = shutdown.changed() => return,
         };
         let bytes = match msg {
@@ -433,6 +439,7 @@ async fn outbound(
     let reader_engine = engine.clone();
     let reader_peer = peer.clone();
     let notify = engine.notifier(peer_id);
+    let cut = engine.cut(peer_id);
     let reader_notify = notify.clone();
     let reader = tokio::spawn(async move {
         loop {
@@ -508,8 +515,12 @@ async fn outbound(
                     c.lock().await.mark_sent(last);
                 }
             }
+            if engine.peer(peer_id).is_err() {
+                return Ok(()); // the peer was removed, or its key replaced
+            }
             tokio::select! {
                 _ = notify.notified() => {}
+                _ = cut.notified() => {}
                 _ = ping.tick() => {
                     if pinged.saturating_sub(ponged) >= MISSED_PONGS {
                         return Err(format!("{MISSED_PONGS} pings unanswered"));

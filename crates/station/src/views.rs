@@ -18,7 +18,7 @@ pub async fn channel(
 ) -> Result<api::Channel, StationError> {
     let arc = engine.channel(id)?;
     let rt = arc.lock().await;
-    let peer = engine.peer(rt.peer_id())?;
+    let peer = engine.peer_on_record(rt.peer_id())?;
     let b = rt.book();
     let me = b.me();
     let them = b.peer();
@@ -58,7 +58,8 @@ pub async fn channel(
         open_alerts: None,
         open_requests: None,
         peer: peer.row.name,
-        peer_verified: peer.row.verified,
+        peer_verified: peer.row.verified && peer.row.removed_at.is_none(),
+        peer_removed: peer.row.removed_at.is_some(),
         proposal_delivered: None,
         state: st.word().into(),
         suspended_by: (0..2u8)

@@ -613,6 +613,95 @@ async fn a_peer_is_set_and_unverified() {
     api.stop().await;
 }
 
+/// `remove` and `repin` are the admin's, refuse bad input whole, and are
+/// in the audit log; an empty body is a remove without force.
+#[tokio::test]
+async fn a_peer_is_repinned_and_removed_by_the_admin_only() {
+    let api = station().await;
+    let token = |n: u8| {
+        hotline_proto::SecretKeys::from_bytes(&[n; 96])
+            .unwrap()
+            .identity()
+            .token()
+    };
+    let (s, v) = api
+        .post(
+            "/v1/peers",
+            &api.admin,
+            json!({"name": "bravo", "key": token(7), "addrs": ["127.0.0.1:9"], "rel": "ACME"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let op = api.user("op", "operator").await;
+    let repin = json!({"key": token(8)});
+    assert_eq!(
+        api.post("/v1/peers/bravo/repin", &op, repin.clone())
+            .await
+            .0,
+        403
+    );
+    for (body, status) in [
+        (json!({"key": token(7)}), 409),
+        (json!({"key": "hotline1nonsense"}), 400),
+        (json!({"key": token(8), "extra": 1}), 400),
+    ] {
+        let (s, v) = api.post("/v1/peers/bravo/repin", &api.admin, body).await;
+        assert_eq!(s, status, "{v}");
+    }
+    assert_eq!(
+        api.post("/v1/peers/charlie/repin", &api.admin, repin.clone())
+            .await
+            .0,
+        404
+    );
+    let (s, p) = api.post("/v1/peers/bravo/repin", &api.admin, repin).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(
+        (&p["key"], &p["verified"], &p["rel"]),
+        (&json!(token(8)), &json!(false), &json!("ACME"))
+    );
+    assert_eq!(p["addrs"], json!(["127.0.0.1:9"]));
+
+    assert_eq!(
+        api.post("/v1/peers/bravo/remove", &op, json!({})).await.0,
+        403
+    );
+    let (s, v) = api
+        .call("POST", "/v1/peers/bravo/remove", Some(&api.admin), None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((&v["removed"], &v["left_open"]), (&json!(true), &json!([])));
+    assert_eq!(
+        api.post("/v1/peers/bravo/remove", &api.admin, json!({}))
+            .await
+            .0,
+        404
+    );
+    let (_, v) = api.call("GET", "/v1/peers", Some(&api.admin), None).await;
+    assert_eq!(v["peers"], json!([]));
+    let (_, v) = api.call("GET", "/v1/audit", Some(&api.admin), None).await;
+    let lines: Vec<(String, String, String)> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["result"] != "attempt")
+        .map(|l| {
+            let f = |k: &str| l[k].as_str().unwrap().to_owned();
+            (f("user"), f("action"), f("result"))
+        })
+        .collect();
+    for want in [
+        ("op", "POST peers/bravo/repin", "403"),
+        ("admin", "POST peers/bravo/repin", "200"),
+        ("admin", "POST peers/bravo/remove", "200"),
+        ("admin", "POST peers/bravo/remove", "404"),
+    ] {
+        let want = (want.0.to_owned(), want.1.to_owned(), want.2.to_owned());
+        assert!(lines.contains(&want), "{want:?} not in {lines:?}");
+    }
+    api.stop().await;
+}
+
 /// A token added with an expiry stops working by itself; the listing says
 /// when; rotating keeps the expiry; a malformed expiry is refused.
 #[tokio::test]

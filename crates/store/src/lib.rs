@@ -74,6 +74,11 @@ pub struct PeerRow {
     pub verified: bool,
     /// Last accepted handshake clock (ns).
     pub handshake_ts: u64,
+    /// When the peer was removed or its key replaced (Unix ms): the row stays
+    /// for the record of its channels, and nothing more is taken from it.
+    pub removed_at: Option<u64>,
+    /// After a repin: the row of the key that replaced this one.
+    pub replaced_by: Option<i64>,
 }
 
 impl PeerRow {
@@ -84,6 +89,7 @@ impl PeerRow {
             name: self.name.clone(),
             identity: hotline_proto::Identity::parse(&self.token)?,
             verified: self.verified,
+            earlier: Vec::new(),
         })
     }
 }
@@ -385,7 +391,7 @@ pub fn restore_channel<S: Store + ?Sized>(
     let verified = store
         .peers()?
         .iter()
-        .any(|p| p.id == row.peer_id && p.verified);
+        .any(|p| p.id == row.peer_id && p.verified && p.removed_at.is_none());
     let alerts = open
         .iter()
         .filter(|a| a.channel == Some(row.id))
@@ -486,6 +492,12 @@ pub trait Store: Send {
     fn set_peer(&mut self, peer_id: i64, addrs: &[String], rel: Option<&str>) -> Result<()>;
     /// Marks a peer verified.
     fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()>;
+    /// Unpins a peer: its row stays, marked removed, for the record.
+    fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()>;
+    /// Replaces a peer's key outside rotation in one transaction: the old
+    /// row is marked removed and replaced, and a new unverified row with the
+    /// same name, addresses and releasability code holds the new key.
+    fn repin_peer(&mut self, peer_id: i64, token: &str, at: u64) -> Result<PeerRow>;
 
     /// All channels.
     fn channels(&self) -> Result<Vec<ChannelRow>>;

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_alert_ack.sql"),
     include_str!("../migrations/0005_user_names_reusable.sql"),
     include_str!("../migrations/0006_user_expiry.sql"),
+    include_str!("../migrations/0007_peers_retired.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -83,6 +84,8 @@ fn peer_row(r: &Row) -> rusqlite::Result<PeerRow> {
         rel: r.get(4)?,
         verified: r.get(5)?,
         handshake_ts: r.get::<_, i64>(6)? as u64,
+        removed_at: r.get::<_, Option<i64>>(7)?.map(|t| t as u64),
+        replaced_by: r.get(8)?,
     })
 }
 
@@ -153,13 +156,32 @@ impl SqliteStore {
         if found > known {
             return Err(StoreError::TooNew { found, known });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+        if found == known {
+            return Ok(());
         }
-        Ok(())
+        // A migration may rebuild a table others refer to (SQLite's documented
+        // way to change a constraint): foreign keys are off while it runs
+        // (the pragma is a no-op inside a transaction) and checked whole
+        // before each commit, so a migration that breaks one is rolled back.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let run = (|| {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+                let tx = self.conn.transaction()?;
+                tx.execute_batch(sql)?;
+                let broken: i64 =
+                    tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                        r.get(0)
+                    })?;
+                if broken > 0 {
+                    return Err(StoreError::Refused("a migration that breaks a reference"));
+                }
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        run
     }
 
     /// The journal mode and synchronous setting in force, for tests and diagnostics.
@@ -368,12 +390,15 @@ impl Store for SqliteStore {
             rel: rel.map(Into::into),
             verified: false,
             handshake_ts: 0,
+            removed_at: None,
+            replaced_by: None,
         })
     }
 
     fn peers(&self) -> Result<Vec<PeerRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, name, token, addrs, rel, verified, handshake_ts FROM peers ORDER BY id",
+            "SELECT id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by
+             FROM peers ORDER BY id",
         )?;
         let rows = st
             .query_map([], peer_row)?
@@ -402,6 +427,59 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound("peer"));
         }
         Ok(())
+    }
+
+    fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE peers SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
+            params![peer_id, at as i64],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound("peer"));
+        }
+        Ok(())
+    }
+
+    fn repin_peer(&mut self, peer_id: i64, token: &str, at: u64) -> Result<PeerRow> {
+        let tx = self.conn.transaction()?;
+        let old = tx
+            .query_row(
+                "SELECT id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by
+                 FROM peers WHERE id = ?1 AND removed_at IS NULL",
+                params![peer_id],
+                peer_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound("peer"))?;
+        tx.execute(
+            "UPDATE peers SET removed_at = ?2 WHERE id = ?1",
+            params![peer_id, at as i64],
+        )?;
+        let addrs = serde_json::to_string(&old.addrs).expect("strings serialize");
+        match tx.execute(
+            "INSERT INTO peers (name, token, addrs, rel, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![old.name, token, addrs, old.rel, at as i64],
+        ) {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Exists("a peer with this key"))
+            }
+            r => r?,
+        };
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE peers SET replaced_by = ?2 WHERE id = ?1",
+            params![peer_id, id],
+        )?;
+        tx.commit()?;
+        Ok(PeerRow {
+            id,
+            token: token.into(),
+            verified: false,
+            handshake_ts: 0,
+            removed_at: None,
+            replaced_by: None,
+            ..old
+        })
     }
 
     fn channels(&self) -> Result<Vec<ChannelRow>> {

@@ -1,10 +1,14 @@
-//! `peer add`, `peer verify`, `peer list`, `peer set`, `peer unverify`.
+//! `peer add`, `peer verify`, `peer list`, `peer set`, `peer unverify`,
+//! `peer remove`, `peer repin`.
 
 use super::print_json;
 use crate::cli::PeerCmd;
 use crate::client::{Client, Failure};
 use crate::out;
-use hotline_api_types::{Empty, NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
+use hotline_api_types::{
+    Empty, NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer,
+    VerifyPeer,
+};
 
 /// Runs a `peer` subcommand.
 pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
@@ -48,6 +52,27 @@ pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
             let _: PeerVerified = c.post(&format!("/v1/peers/{name}/unverify"), &Empty {})?;
             println!(
                 "{name} is no longer verified: only ROUTINE traffic until `peer verify` again"
+            );
+        }
+        PeerCmd::Remove { name, force } => {
+            let r: PeerRemoved =
+                c.post(&format!("/v1/peers/{name}/remove"), &RemovePeer { force })?;
+            println!("{name} removed: its channels keep their record");
+            for id in &r.left_open {
+                println!(
+                    "  channel {} was not terminated; it carries nothing more",
+                    out::escaped(id)
+                );
+            }
+        }
+        PeerCmd::Repin { name, key } => {
+            let r: Peer = c.post(&format!("/v1/peers/{name}/repin"), &RepinPeer { key })?;
+            println!(
+                "{name}: new key pinned (unverified): fingerprint {}",
+                r.fingerprint
+            );
+            println!(
+                "channels bound to the old key carry nothing more; confirm the new fingerprint out of band, then: hotline peer verify {name} --fingerprint \"…\""
             );
         }
         PeerCmd::Verify { name, fingerprint } => {

@@ -215,3 +215,31 @@ impl Strangers {
 pub fn unpinned_key_key(dh_pk: &[u8; 32]) -> String {
     format!("unpinned-key:{}", hex(dh_pk))
 }
+
+/// The key of the note a channel keeps when its counterpart's key was
+/// replaced outside rotation.
+pub const KEY_REPLACED: &str = "peer-key-replaced";
+
+/// The counterpart's key was replaced here outside rotation (`peer repin`):
+/// each of `channels` (those not terminated) is bound by its `Open` to the
+/// old key, so it carries nothing more, and notes so in an alert that says
+/// what to do. `old` and `new` are the two fingerprints, for the record.
+pub fn key_replaced(peer: &str, old: &str, new: &str, channels: &[Hash], now: u64) -> Step {
+    let mut step = Step::default();
+    for id in channels {
+        step.alert(Durable::RaiseAlert {
+            kind: AlertKind::PeerKeyReplaced,
+            channel: Some(*id),
+            key: KEY_REPLACED.to_owned(),
+            cause: format!(
+                "the key pinned for {peer} was replaced outside rotation (fingerprint {old} \
+                 replaced by {new}); this channel is bound to the old key and carries nothing \
+                 more: verify the new fingerprint out of band, then open a channel that reopens \
+                 this one ({})",
+                hex(id)
+            ),
+            at: now,
+        });
+    }
+    step
+}

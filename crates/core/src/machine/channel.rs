@@ -284,7 +284,7 @@ impl Channel {
     ) -> Result<(Channel, Step), OpenRefusal> {
         terms.check().map_err(OpenRefusal::Terms)?;
         if let Some((old, ch)) = reopens {
-            if ch.peer != peer.id {
+            if ch.peer != peer.id && !peer.earlier.contains(&ch.peer) {
                 return Err(OpenRefusal::ReopenOtherPeer);
             }
             if ch.book.state().phase != Phase::Terminated {

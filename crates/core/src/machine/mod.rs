@@ -23,8 +23,8 @@ mod outbound;
 mod receive;
 
 pub use alerts::{
-    bad_input, is_policy_key, link_check, unpinned_key_key, unverified_traffic_key, Strangers,
-    STRANGER_NOTE_EVERY_MS, UNPINNED_KEY,
+    bad_input, is_policy_key, key_replaced, link_check, unpinned_key_key, unverified_traffic_key,
+    Strangers, KEY_REPLACED, STRANGER_NOTE_EVERY_MS, UNPINNED_KEY,
 };
 pub use channel::{Channel, ExportPlan, OpenRefusal, RestoreError, POLICY_ROUNDS};
 pub use outbound::{hello, Outbound, BATCH_BYTES, BATCH_ENTRIES, WINDOW};
@@ -53,6 +53,10 @@ pub struct Peer {
     pub identity: Identity,
     /// Whether an operator confirmed the fingerprint.
     pub verified: bool,
+    /// Earlier pins of the same counterpart, whose keys this one replaced
+    /// outside rotation (`peer repin`): a channel with one of them may be
+    /// reopened with this one.
+    pub earlier: Vec<PeerId>,
 }
 
 /// A write the shell must make durable before performing any effect of the

@@ -60,6 +60,7 @@ impl Ends {
             name: ["alpha", "bravo"][i].into(),
             identity: keys[i].identity(),
             verified: true,
+            earlier: Vec::new(),
         });
         let (a, open) = Channel::open(&keys[0], &pinned[1], Terms::default(), None, "ops", start)
             .expect("open");

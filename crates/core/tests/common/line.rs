@@ -28,6 +28,7 @@ pub fn peer(id: i64, name: &str, k: &SecretKeys, verified: bool) -> Peer {
         name: name.into(),
         identity: k.identity(),
         verified,
+        earlier: Vec::new(),
     }
 }
 

@@ -134,6 +134,8 @@ pub fn router(api: Api) -> Router {
         .route("/v1/peers/{name}/verify", post(peers::verify))
         .route("/v1/peers/{name}/unverify", post(peers::unverify))
         .route("/v1/peers/{name}/set", post(peers::set))
+        .route("/v1/peers/{name}/remove", post(peers::remove))
+        .route("/v1/peers/{name}/repin", post(peers::repin))
         .route("/v1/channels", get(channels::list).post(channels::open))
         .route("/v1/channels/{id}", get(channels::show))
         .route("/v1/channels/{id}/accept", post(channels::accept))

@@ -92,6 +92,11 @@ pub struct Engine {
     slots: RwLock<HashMap<Hash, ChannelSlot>>,
     /// Pinned peers by row id.
     peers: RwLock<HashMap<i64, PeerRt>>,
+    /// Peers removed, or whose key was replaced, by row id: kept for the
+    /// record of their channels; nothing more is taken from them.
+    retired: RwLock<HashMap<i64, PeerRt>>,
+    /// Per peer: told when the peer is removed, so its live sessions end.
+    cuts: std::sync::Mutex<HashMap<i64, Arc<Notify>>>,
     /// Per-peer wake-up for the sender task.
     wake: RwLock<HashMap<i64, Arc<Notify>>>,
     /// Link health per peer, for views and the link-down check.
@@ -139,6 +144,8 @@ impl Engine {
             strangers: Default::default(),
             slots: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
+            retired: RwLock::new(HashMap::new()),
+            cuts: Default::default(),
             wake: RwLock::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
             events,
@@ -175,8 +182,9 @@ impl Engine {
             .iter()
             .any(|a| a.key == hotline_core::machine::UNPINNED_KEY);
         for row in rows {
-            // The peer must still be pinned: a channel whose peer row is gone is damage.
-            engine.peer(row.peer_id)?;
+            // The peer row must be there (pinned or retired): a channel whose
+            // peer row is gone is damage.
+            engine.peer_on_record(row.peer_id)?;
             let ch = engine
                 .db
                 .read_now(|s| Ok(hotline_store::restore_channel(s, &row, &open)))?

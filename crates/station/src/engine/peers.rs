@@ -3,9 +3,12 @@
 use super::{now_ms, Engine};
 use crate::error::StationError;
 use hotline_core::machine::{self, Peer};
-use hotline_proto::Identity;
+use hotline_core::state::Phase;
+use hotline_proto::{hex, Hash, Identity};
 use hotline_store::PeerRow;
 use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// A peer in memory: its stored row and its parsed identity.
 #[derive(Clone)]
@@ -24,6 +27,7 @@ impl PeerRt {
             name: self.row.name.clone(),
             identity: self.identity,
             verified: self.row.verified,
+            earlier: Vec::new(),
         }
     }
 }
@@ -57,12 +61,40 @@ impl Engine {
                 StationError::Setup(format!("stored key of peer {} is damaged", row.name))
             })?
             .identity;
+        if row.removed_at.is_some() {
+            self.retired
+                .write()
+                .unwrap()
+                .insert(row.id, PeerRt { row, identity });
+            return Ok(());
+        }
         self.wake.write().unwrap().entry(row.id).or_default();
         self.peers
             .write()
             .unwrap()
             .insert(row.id, PeerRt { row, identity });
         Ok(())
+    }
+
+    /// Moves a peer from the pinned to the retired in memory, after its row
+    /// was marked removed, and ends its live sessions.
+    fn retire(&self, id: i64, at: u64) {
+        if let Some(mut p) = self.peers.write().unwrap().remove(&id) {
+            p.row.removed_at = Some(at);
+            self.retired.write().unwrap().insert(id, p);
+        }
+        self.cut(id).notify_waiters();
+        self.wake_peer(id);
+    }
+
+    /// What tells a peer's live sessions that the peer was removed.
+    pub fn cut(&self, peer_id: i64) -> Arc<Notify> {
+        self.cuts
+            .lock()
+            .unwrap()
+            .entry(peer_id)
+            .or_default()
+            .clone()
     }
 
     /// Every pinned peer.
@@ -75,13 +107,45 @@ impl Engine {
         self.peers.read().unwrap().keys().copied().collect()
     }
 
-    /// A peer by id.
+    /// A pinned peer by id; a retired one is refused with a sentence that says why.
     pub fn peer(&self, id: i64) -> Result<PeerRt, StationError> {
-        self.peers
-            .read()
-            .unwrap()
-            .get(&id)
-            .cloned()
+        if let Some(p) = self.peers.read().unwrap().get(&id) {
+            return Ok(p.clone());
+        }
+        match self.retired.read().unwrap().get(&id) {
+            Some(p) if p.row.replaced_by.is_some() => Err(StationError::Conflict(format!(
+                "the key this channel is bound to was replaced for peer {} (peer repin): \
+                 the channel carries nothing more; open a channel that reopens it",
+                p.row.name
+            ))),
+            Some(p) => Err(StationError::Conflict(format!(
+                "peer {} was removed: its channels carry nothing more",
+                p.row.name
+            ))),
+            None => Err(StationError::NotFound("no such peer".into())),
+        }
+    }
+
+    /// The earlier pins whose keys a peer's key replaced, nearest first.
+    pub fn earlier_pins(&self, id: i64) -> Vec<i64> {
+        let retired = self.retired.read().unwrap();
+        let mut out: Vec<i64> = Vec::new();
+        let mut cur = id;
+        while let Some(p) = retired
+            .values()
+            .find(|p| p.row.replaced_by == Some(cur) && !out.contains(&p.row.id))
+        {
+            out.push(p.row.id);
+            cur = p.row.id;
+        }
+        out
+    }
+
+    /// A peer by id, pinned or retired: for the record of its channels.
+    pub fn peer_on_record(&self, id: i64) -> Result<PeerRt, StationError> {
+        let pinned = self.peers.read().unwrap().get(&id).cloned();
+        pinned
+            .or_else(|| self.retired.read().unwrap().get(&id).cloned())
             .ok_or_else(|| StationError::NotFound("no such peer".into()))
     }
 
@@ -174,7 +238,7 @@ impl Engine {
             .db
             .call(move |s| {
                 use hotline_store::Store;
-                for p in s.peers()? {
+                for p in s.peers()?.iter().filter(|p| p.removed_at.is_none()) {
                     let Ok(pinned) = Identity::parse(&p.token) else {
                         continue;
                     };
@@ -290,5 +354,128 @@ impl Engine {
             .await;
         self.emit(json!({"type": "peer", "peer": name, "verified": true}));
         Ok(true)
+    }
+
+    /// The channels with a peer that are not terminated, in id order.
+    async fn unterminated(&self, peer_id: i64) -> Vec<Hash> {
+        let mut out = Vec::new();
+        for (id, c) in self.channels_of(peer_id) {
+            if c.lock().await.book().state().phase != Phase::Terminated {
+                out.push(id);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Waits until every decision already under way on a peer's channels is
+    /// done: after [`Engine::retire`], later ones see the peer retired.
+    async fn settle(&self, peer_id: i64) {
+        for (_, c) in self.channels_of(peer_id) {
+            drop(c.lock().await);
+        }
+    }
+
+    /// Unpins a peer. Refused while a channel with it is not terminated,
+    /// unless `force`; then those channels keep their record and carry
+    /// nothing more. The row stays (the channels name it); the name can be
+    /// pinned again. Returns the channels left not terminated.
+    pub async fn remove_peer(&self, name: &str, force: bool) -> Result<Vec<Hash>, StationError> {
+        let p = self.peer_by_name(name)?;
+        let id = p.row.id;
+        let open = self.unterminated(id).await;
+        if !open.is_empty() && !force {
+            let ids: Vec<String> = open.iter().map(|c| hex(c)).collect();
+            return Err(StationError::Conflict(format!(
+                "peer {name} has {} channel(s) not terminated ({}): terminate them first, \
+                 or remove with --force (their record stays; they carry nothing more)",
+                open.len(),
+                ids.join(", ")
+            )));
+        }
+        let at = now_ms();
+        self.db
+            .call(move |s| {
+                use hotline_store::Store;
+                s.remove_peer(id, at)
+            })
+            .await?;
+        self.retire(id, at);
+        self.settle(id).await;
+        // Alerts about the peer by name: their cause left with it, and the
+        // name may be pinned again.
+        let link_down = format!("link-down:{name}");
+        self.link_down_open.lock().unwrap().remove(&link_down);
+        for key in [
+            link_down,
+            machine::unverified_traffic_key(name),
+            format!("bad-input:{name}"),
+        ] {
+            self.clear_alert(None, &key).await;
+        }
+        self.emit(json!({"type": "peer", "peer": name, "removed": true}));
+        Ok(open)
+    }
+
+    /// Replaces a peer's key outside rotation (the counterpart lost its key,
+    /// or it was compromised): the new key is pinned unverified under the
+    /// same name, addresses and releasability code, so verification starts
+    /// again; each channel not terminated stays bound by its `Open` to the
+    /// old key, carries nothing more, and notes it in a `peer-key-replaced`
+    /// alert.
+    pub async fn repin_peer(&self, name: &str, token: &str) -> Result<PeerRow, StationError> {
+        let p = self.peer_by_name(name)?;
+        let id =
+            Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
+        if let Some(which) = shared_key(&id, &self.identity) {
+            return Err(StationError::BadRequest(format!(
+                "that token holds this station's own {which}"
+            )));
+        }
+        if id == p.identity {
+            return Err(StationError::Conflict(format!(
+                "that is the key already pinned for {name}; nothing to replace"
+            )));
+        }
+        let (old_id, t, at) = (p.row.id, id.token(), now_ms());
+        let row = self
+            .db
+            .call(move |s| {
+                use hotline_store::Store;
+                let others = s.peers()?;
+                for q in others.iter().filter(|q| q.removed_at.is_none() && q.id != old_id) {
+                    let Ok(pinned) = Identity::parse(&q.token) else {
+                        continue;
+                    };
+                    if let Some(which) = shared_key(&id, &pinned) {
+                        return Ok(Err(StationError::Conflict(format!(
+                            "peer {:?} is already pinned with this {which}; one key belongs to one station",
+                            q.name
+                        ))));
+                    }
+                }
+                s.repin_peer(old_id, &t, at).map(Ok)
+            })
+            .await??;
+        let open = self.unterminated(old_id).await;
+        self.retire(old_id, at);
+        if let Some(old) = self.retired.write().unwrap().get_mut(&old_id) {
+            old.row.replaced_by = Some(row.id);
+        }
+        self.insert_peer(row.clone())?;
+        self.settle(old_id).await;
+        let (old_fp, new_fp) = (p.identity.fingerprint(), id.fingerprint());
+        let step = machine::key_replaced(name, &old_fp.to_string(), &new_fp.to_string(), &open, at);
+        let _ = self.run(step).await;
+        // The new key may have been knocking unpinned; what the old key sent
+        // while unverified is on channels that carry nothing more.
+        let step = self.strangers.lock().unwrap().pinned(&id.dh_pk, now_ms());
+        let _ = self.run(step).await;
+        self.clear_alert(None, &machine::unpinned_key_key(&id.dh_pk))
+            .await;
+        self.clear_alert(None, &machine::unverified_traffic_key(name))
+            .await;
+        self.emit(json!({"type": "peer", "peer": name, "repinned": true}));
+        Ok(row)
     }
 }

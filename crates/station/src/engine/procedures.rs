@@ -25,14 +25,9 @@ impl Engine {
             Some(old) => {
                 let arc = self.channel(&old)?;
                 let old_ch = arc.lock().await;
-                Channel::open(
-                    &self.keys,
-                    &p.machine(),
-                    terms,
-                    Some((old, &old_ch)),
-                    by,
-                    now,
-                )
+                let mut mp = p.machine();
+                mp.earlier = self.earlier_pins(p.row.id);
+                Channel::open(&self.keys, &mp, terms, Some((old, &old_ch)), by, now)
             }
             None => Channel::open(&self.keys, &p.machine(), terms, None, by, now),
         }
@@ -68,7 +63,16 @@ impl Engine {
         let arc = self.channel(channel)?;
         let (v, submitted) = {
             let mut ch = arc.lock().await;
-            let peer = self.peer(ch.peer_id())?;
+            let peer = match self.peer(ch.peer_id()) {
+                Ok(p) => p,
+                // A channel whose peer was removed, or whose key was
+                // replaced, can still be closed in the record: this
+                // station's own `Terminate`, which is never sent.
+                Err(_) if matches!(body, Body::Terminate { .. }) => {
+                    self.peer_on_record(ch.peer_id())?
+                }
+                Err(e) => return Err(e),
+            };
             let (v, step) = ch
                 .author(&self.keys, &peer.machine(), body, by, now_ms())
                 .map_err(|r| self.explain(&ch, r, &peer))?;
@@ -115,6 +119,20 @@ impl Engine {
         }
     }
 
+    /// Whether a peer is still pinned (not removed, its key not replaced).
+    fn pinned(&self, peer_id: i64) -> bool {
+        self.peers.read().unwrap().contains_key(&peer_id)
+    }
+
+    /// The answer to a peer removed while its session was live: nothing
+    /// taken, the link closes.
+    fn removed() -> Answer {
+        Answer {
+            close: true,
+            ..Answer::default()
+        }
+    }
+
     /// Handles an `Entries` batch from a peer: the machine validates and
     /// applies it, the valid entries are committed with our checkpoint over
     /// them, and the answer (checkpoint, or `Error` and close) goes back.
@@ -126,10 +144,18 @@ impl Engine {
     ) -> Result<Answer, StationError> {
         let p = peer.machine();
         let now = now_ms();
+        if !self.pinned(peer.row.id) {
+            return Ok(Self::removed());
+        }
         let existing = self.channel(&channel).ok();
         let submitted = match existing {
             Some(arc) => {
                 let mut ch = arc.lock().await;
+                // Checked again under the lock: a removal waits for the
+                // locks of the peer's channels once it has retired the peer.
+                if !self.pinned(peer.row.id) {
+                    return Ok(Self::removed());
+                }
                 self.submit(ch.receive(&self.keys, &p, envelopes, now))
             }
             None => {
@@ -197,6 +223,9 @@ impl Engine {
                 ),
                 Ok(arc) => {
                     let mut ch = arc.lock().await;
+                    if !self.pinned(peer.row.id) {
+                        return Ok(Self::removed());
+                    }
                     let s = self.submit(ch.receive_checkpoint(&p, bytes, now));
                     drop(ch);
                     return Ok(self.finish(s).await?.answer);

@@ -170,3 +170,110 @@ fn duplicate_peer_is_refused() {
         Err(StoreError::Exists(_))
     ));
 }
+
+#[test]
+fn the_peers_rebuild_keeps_rows_and_references_and_leaves_foreign_keys_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    // A database as version 6 left it: a peer and a channel that names it.
+    {
+        let c = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..6] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 6).unwrap();
+        c.execute_batch(
+            "INSERT INTO peers (id, name, token, addrs, rel, verified, handshake_ts, added_at)
+                 VALUES (7, 'b', 'tok', '[\"127.0.0.1:1\"]', 'NATO', 1, 99, 5);
+             INSERT INTO channels (id, peer_id, me, created_at) VALUES (zeroblob(32), 7, 0, 6);",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let peers = s.peers().unwrap();
+    assert_eq!(peers.len(), 1);
+    let p = &peers[0];
+    assert_eq!((p.id, p.name.as_str(), p.token.as_str()), (7, "b", "tok"));
+    assert_eq!(
+        (p.rel.as_deref(), p.verified, p.handshake_ts),
+        (Some("NATO"), true, 99)
+    );
+    assert_eq!((p.removed_at, p.replaced_by), (None, None));
+    assert_eq!(s.channels().unwrap()[0].peer_id, 7);
+    let fk: i64 = s
+        .conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        fk, 1,
+        "foreign keys are enforced again after the migrations"
+    );
+    // And enforced in fact: a channel naming no peer is refused.
+    assert!(s
+        .conn
+        .execute(
+            "INSERT INTO channels (id, peer_id, me, created_at) VALUES (randomblob(32), 8, 0, 6)",
+            []
+        )
+        .is_err());
+}
+
+#[test]
+fn a_removed_peer_stays_on_record_and_its_name_and_key_can_be_pinned_again() {
+    let mut s = SqliteStore::memory().unwrap();
+    let t = keys(3).identity().token();
+    let old = s.add_peer("p", &t, &["h:1".into()], None, 1).unwrap();
+    s.remove_peer(old.id, 5).unwrap();
+    assert!(matches!(
+        s.remove_peer(old.id, 6),
+        Err(StoreError::NotFound(_))
+    ));
+    let again = s.add_peer("p", &t, &["h:2".into()], None, 7).unwrap();
+    assert_ne!(again.id, old.id);
+    let rows = s.peers().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].removed_at, Some(5));
+    assert_eq!(rows[1].removed_at, None);
+    // Among peers still pinned, a name is unique.
+    let other = keys(4).identity().token();
+    assert!(matches!(
+        s.add_peer("p", &other, &[], None, 8),
+        Err(StoreError::Exists(_))
+    ));
+}
+
+#[test]
+fn a_repin_retires_the_old_row_and_pins_the_new_key_unverified_in_one_step() {
+    let mut s = SqliteStore::memory().unwrap();
+    let (t1, t2) = (keys(3).identity().token(), keys(4).identity().token());
+    let old = s.add_peer("p", &t1, &["h:1".into()], Some("R"), 1).unwrap();
+    s.set_verified(old.id, true).unwrap();
+    let new = s.repin_peer(old.id, &t2, 9).unwrap();
+    assert_eq!((new.name.as_str(), new.token.as_str()), ("p", t2.as_str()));
+    assert_eq!(
+        (new.addrs.clone(), new.rel.as_deref()),
+        (vec!["h:1".to_string()], Some("R"))
+    );
+    assert!(!new.verified);
+    let rows = s.peers().unwrap();
+    assert_eq!(rows[0].removed_at, Some(9));
+    assert_eq!(rows[0].replaced_by, Some(new.id));
+    assert_eq!(rows[1], new);
+    // A retired row cannot be repinned again, and a key pinned elsewhere is refused whole.
+    assert!(matches!(
+        s.repin_peer(old.id, &t2, 10),
+        Err(StoreError::NotFound(_))
+    ));
+    let q = s
+        .add_peer("q", &keys(5).identity().token(), &["h:3".into()], None, 11)
+        .unwrap();
+    assert!(matches!(
+        s.repin_peer(q.id, &t2, 12),
+        Err(StoreError::Exists(_))
+    ));
+    assert_eq!(
+        s.peers().unwrap().len(),
+        3,
+        "the refused repin left nothing behind"
+    );
+}

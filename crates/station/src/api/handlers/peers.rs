@@ -1,4 +1,5 @@
-//! Counterpart stations: `/v1/peers`, `/v1/peers/{name}/verify`.
+//! Counterpart stations: `/v1/peers` and `/v1/peers/{name}/…` (verify,
+//! unverify, set, remove, repin).
 
 use super::{parse, CreatedJson, R};
 use crate::api::auth::Authed;
@@ -9,7 +10,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
+use hotline_api_types::{
+    NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer, VerifyPeer,
+};
+use hotline_proto::hex;
 
 /// `GET /v1/peers`, oldest first.
 pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
@@ -83,4 +87,42 @@ pub async fn unverify(
         name,
         verified: false,
     }))
+}
+
+/// `POST /v1/peers/{name}/remove`: unpin a peer; admin only. An empty body
+/// is `{"force": false}`.
+pub async fn remove(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+    body: Bytes,
+) -> R<Json<PeerRemoved>> {
+    u.need(Act::Admin)?;
+    let b: RemovePeer = if body.is_empty() {
+        RemovePeer::default()
+    } else {
+        parse(&body)?
+    };
+    let left = api.engine.remove_peer(&name, b.force).await?;
+    Ok(Json(PeerRemoved {
+        name,
+        removed: true,
+        left_open: left.iter().map(|c| hex(c)).collect(),
+    }))
+}
+
+/// `POST /v1/peers/{name}/repin`: replace the peer's key outside rotation;
+/// admin only. The new key is pinned unverified.
+pub async fn repin(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    u: Authed,
+    body: Bytes,
+) -> R<Json<Peer>> {
+    u.need(Act::Admin)?;
+    let b: RepinPeer = parse(&body)?;
+    let e = &api.engine;
+    let row = e.repin_peer(&name, &b.key).await?;
+    let rt = e.peer(row.id)?;
+    Ok(Json(views::peer(e, &rt)))
 }
