@@ -434,28 +434,30 @@ function visibleAlerts() {
 function renderAlerts() {
   const box = $('alerts');
   const list = $('alert-list');
-  list.replaceChildren();
   const alerts = visibleAlerts().sort((a, b) => b.raised_at - a.raised_at);
-  for (const a of alerts) {
-    const li = el('li', 'alert');
-    li.dataset.kind = a.kind;
-    li.dataset.id = String(a.id);
-    li.append(el('span', 'alert-kind', String(a.kind || 'alert').toUpperCase()));
-    const peer = a.channel && S.channels.get(a.channel);
-    if (peer) {
-      const b = el('button', 'alert-channel link', peer.peer);
-      b.type = 'button';
-      b.title = 'open this channel';
-      // Alert keys such as ack-overdue:HASH:50 name the entry: show it too.
-      const m = /[0-9a-f]{64}/.exec(a.key || '');
-      b.addEventListener('click', async () => { await openChannel(a.channel); if (m) reveal(m[0]); });
-      li.append(b);
-    }
-    li.append(el('span', 'alert-cause', a.cause), agoEl(a.raised_at, 'alert-when'));
-    list.append(li);
-  }
+  keepFocus(list, () => list.replaceChildren(...alerts.map(alertItem)));
   $('alerts-count').textContent = String(alerts.length);
   box.hidden = alerts.length === 0;
+}
+
+/** One open alert; its channel's name opens the channel at the entry the alert is about. */
+function alertItem(a) {
+  const li = el('li', 'alert');
+  li.dataset.kind = a.kind;
+  li.dataset.id = String(a.id);
+  li.append(el('span', 'alert-kind', String(a.kind || 'alert').toUpperCase()));
+  const peer = a.channel && S.channels.get(a.channel);
+  if (peer) {
+    const b = el('button', 'alert-channel link', peer.peer);
+    b.type = 'button';
+    b.title = 'open this channel';
+    // Alert keys such as ack-overdue:HASH:50 name the entry: show it too.
+    const m = /[0-9a-f]{64}/.exec(a.key || '');
+    b.addEventListener('click', async () => { await openChannel(a.channel); if (m) reveal(m[0]); });
+    li.append(b);
+  }
+  li.append(el('span', 'alert-cause', a.cause), agoEl(a.raised_at, 'alert-when'));
+  return li;
 }
 
 // ---------------------------------------------------------------------------
@@ -474,53 +476,77 @@ const STATE_ORDER = { active: 0, suspended: 1, proposed: 2, terminated: 3 };
 
 function renderChannelList() {
   const ul = $('channels');
-  ul.replaceChildren();
   const list = [...S.channels.values()].sort((a, b) =>
     (STATE_ORDER[a.state] ?? 9) - (STATE_ORDER[b.state] ?? 9) || a.peer.localeCompare(b.peer) || a.id.localeCompare(b.id));
-  for (const c of list) ul.append(channelCard(c));
+  keepFocus(ul, () => ul.replaceChildren(...list.map(channelCard)));
   $('no-channels').hidden = list.length > 0;
   updateTitle();
 }
 
+/**
+ * Redraws a box (a list, the action buttons) without losing the keyboard focus
+ * inside it: the redraw replaces the nodes, and a focus that fell to the page
+ * would send a keyboard user back to the top. The focus goes to the same
+ * control of the same item (li data-id or data-of), else to the box's first
+ * button, say the next message to acknowledge once one is done.
+ */
+function keepFocus(box, redraw) {
+  const f = document.activeElement;
+  if (!f || f === box || !box.contains(f)) { redraw(); return; }
+  const item = f.closest('li[data-id], li[data-of]');
+  const where = !item ? ''
+    : item.dataset.id ? 'li[data-id="' + CSS.escape(item.dataset.id) + '"] '
+      : 'li[data-of="' + CSS.escape(item.dataset.of) + '"] ';
+  const what = f.dataset.action ? '[data-action="' + CSS.escape(f.dataset.action) + '"]'
+    : f.classList.length ? '.' + CSS.escape(f.classList[0]) : f.localName;
+  redraw();
+  const again = box.querySelector(where + what) || box.querySelector('button');
+  if (again) again.focus({ preventScroll: true });
+}
+
+/**
+ * A list item holding one button: the list stays a list of items for assistive
+ * technology, and the button brings Tab, Enter and Space with it. Everything
+ * inside is phrasing content (spans shown as blocks), as a button requires.
+ */
 function channelCard(c) {
-  const li = el('li', 'channel-card state-' + c.state + (c.id === S.current ? ' selected' : ''));
+  const li = el('li', 'channel-item');
   li.dataset.id = c.id;
   li.dataset.state = c.state;
-  li.tabIndex = 0;
-  li.setAttribute('role', 'button');
-  li.setAttribute('aria-current', c.id === S.current ? 'true' : 'false');
+  const card = el('button', 'channel-card state-' + c.state + (c.id === S.current ? ' selected' : ''));
+  card.type = 'button';
+  if (c.id === S.current) card.setAttribute('aria-current', 'true');
 
-  const top = el('div', 'card-top');
+  const top = el('span', 'card-top');
   top.append(linkDot(c.health), el('span', 'card-peer', c.peer), el('span', 'state-badge s-' + c.state, c.state.toUpperCase()));
-  li.append(top);
+  card.append(top);
 
-  if (!c.peer_verified) li.append(el('div', 'unverified-note', '⚠ UNVERIFIED — ROUTINE only'));
+  if (!c.peer_verified) card.append(el('span', 'unverified-note', '⚠ UNVERIFIED — ROUTINE only'));
 
   const h = c.health || {};
-  const idLine = el('div', 'card-id', 'channel ' + short(c.id));
+  const idLine = el('span', 'card-id', 'channel ' + short(c.id));
   idLine.title = c.id;
-  li.append(idLine);
-  const link = el('div', 'card-line');
+  card.append(idLine);
+  const link = el('span', 'card-line');
   link.append(el('span', 'k', 'link '), el('strong', 'link-' + h.link, h.link || '?'));
   if (h.since) link.append(el('span', null, ' since '), timeEl(h.since));
-  li.append(link);
+  card.append(link);
 
-  const contact = el('div', 'card-line');
+  const contact = el('span', 'card-line');
   contact.append(el('span', 'k', 'from peer '), agoEl(h.last_from_peer), el('span', 'k', ' · to peer '), agoEl(h.last_delivered_to_peer));
-  li.append(contact);
+  card.append(contact);
 
   const dl = c.delivery || {};
-  const counts = el('div', 'card-counts');
+  const counts = el('span', 'card-counts');
   if (dl.unacknowledged_theirs) counts.append(el('span', 'pill pill-hot', dl.unacknowledged_theirs + ' to acknowledge'));
   if (dl.unacknowledged_ours) counts.append(el('span', 'pill', dl.unacknowledged_ours + ' awaiting their ack'));
   if (dl.queued) counts.append(el('span', 'pill pill-warn', dl.queued + ' queued'));
   const alerts = visibleAlerts().filter((a) => a.channel === c.id).length;
   if (alerts) counts.append(el('span', 'pill pill-alert', alerts + ' alert' + (alerts > 1 ? 's' : '')));
-  if (counts.childElementCount) li.append(counts);
+  if (counts.childElementCount) card.append(counts);
 
-  const open = () => openChannel(c.id);
-  li.addEventListener('click', open);
-  li.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+  card.addEventListener('click', () => openChannel(c.id));
+  li.append(card);
   return li;
 }
 
@@ -742,19 +768,21 @@ function renderHead(c) {
 /** Lifecycle buttons, only those the role and the channel state allow (core::state::check). */
 function renderActions(c) {
   const box = $('ch-actions');
-  box.replaceChildren();
-  if (!can('channel')) return;
+  const buttons = [];
   const add = (action, label, cls, run) => {
     const b = el('button', cls, label);
     b.type = 'button';
     b.dataset.action = action;
     b.addEventListener('click', run);
-    box.append(b);
+    buttons.push(b);
   };
-  if (c.state === 'proposed' && c.me === 1) add('accept', 'Accept channel', 'primary', () => act('accept', 'POST', '/accept'));
-  if (c.state === 'active') add('suspend', 'Suspend', 'warn-btn', () => openLifecycle('suspend'));
-  if (c.state === 'suspended' && (c.suspended_by || []).includes('us')) add('resume', 'Resume', 'primary', () => act('resume', 'POST', '/resume', {}));
-  if (c.state !== 'terminated') add('terminate', c.state === 'proposed' ? 'Decline (terminate)' : 'Terminate', 'danger', () => openLifecycle('terminate'));
+  if (can('channel')) {
+    if (c.state === 'proposed' && c.me === 1) add('accept', 'Accept channel', 'primary', () => act('accept', 'POST', '/accept'));
+    if (c.state === 'active') add('suspend', 'Suspend', 'warn-btn', () => openLifecycle('suspend'));
+    if (c.state === 'suspended' && (c.suspended_by || []).includes('us')) add('resume', 'Resume', 'primary', () => act('resume', 'POST', '/resume', {}));
+    if (c.state !== 'terminated') add('terminate', c.state === 'proposed' ? 'Decline (terminate)' : 'Terminate', 'danger', () => openLifecycle('terminate'));
+  }
+  keepFocus(box, () => box.replaceChildren(...buttons));
 }
 
 let lifecycleAction = null;
@@ -774,16 +802,35 @@ function openLifecycle(action) {
   $('lifecycle-reason').focus();
 }
 
+/** Hides the confirmation; a keyboard user is put back on the button that opened it. */
 function closeLifecycle() {
+  const form = $('lifecycle-form');
+  const back = lifecycleAction && form.contains(document.activeElement)
+    ? $('ch-actions').querySelector('[data-action="' + lifecycleAction + '"]') : null;
   lifecycleAction = null;
-  $('lifecycle-form').hidden = true;
+  form.hidden = true;
+  if (back) back.focus();
+}
+
+/**
+ * Marks a button busy while its request runs; returns the function that frees
+ * it, or null when it is busy already (then the press is ignored).
+ * aria-disabled rather than disabled: a disabled control drops the keyboard
+ * focus to the page, and whoever is at the keyboard would start again from the top.
+ */
+function hold(button) {
+  if (!button) return () => {};
+  if (button.getAttribute('aria-disabled') === 'true') return null;
+  button.setAttribute('aria-disabled', 'true');
+  return () => button.removeAttribute('aria-disabled');
 }
 
 /** Performs a channel action, showing the API's sentence if it is refused. */
 async function act(name, method, suffix, body, errorId = 'ch-error', button) {
   const id = S.current;
+  const release = hold(button);
+  if (!release) return false;
   $(errorId).textContent = '';
-  if (button) button.disabled = true;
   try {
     await api(method, '/v1/channels/' + id + suffix, body);
     mark('channels', 'entries');
@@ -792,7 +839,7 @@ async function act(name, method, suffix, body, errorId = 'ch-error', button) {
     showError(errorId, e);
     return false;
   } finally {
-    if (button) button.disabled = false;
+    release();
   }
 }
 
@@ -819,7 +866,10 @@ function renderTranscript(c) {
     if (!node || node.dataset.sig !== sig) {
       const fresh = renderEntry(e, c);
       fresh.dataset.sig = sig;
+      // Acknowledging redraws the entry without its button: the focus stays on the entry.
+      const focused = node && node.contains(document.activeElement);
       if (node) node.replaceWith(fresh);
+      if (focused) { fresh.tabIndex = -1; fresh.focus({ preventScroll: true }); }
       node = fresh;
       S.nodes.set(e.hash, node);
     }
@@ -1014,9 +1064,7 @@ function renderAttention(c) {
     const key = [c.state, S.user && S.user.role, ...items.map(sig)].join('|');
     if (ul.dataset.sig === key) return;
     ul.dataset.sig = key;
-    ul.replaceChildren();
-    for (const x of items) ul.append(render(x));
-    if (!items.length) ul.append(el('li', 'empty', empty));
+    keepFocus(ul, () => ul.replaceChildren(...(items.length ? items.map(render) : [el('li', 'empty', empty)])));
     $(countId).textContent = items.length ? String(items.length) : '';
   };
 
@@ -1037,7 +1085,7 @@ function renderAttention(c) {
     const e = S.entries.get(r.hash);
     const li = el('li', 'attn-item');
     li.dataset.of = r.hash;
-    li.append(el('div', 'attn-title', e ? e.body.question : short(r.hash)));
+    li.append(showButton(r.hash, e ? e.body.question : short(r.hash)));
     const row = el('div', 'attn-row');
     row.append(clockEl('deadline-clock', r.deadline, e && e.stored_at, 'deadline'), el('span', 'muted small', 'then ' + (ON_MISS[r.on_miss] || r.on_miss)));
     li.append(row);
@@ -1058,15 +1106,25 @@ function renderAttention(c) {
 function attnItem(e) {
   const li = el('li', 'attn-item p-' + e.body.precedence);
   li.dataset.of = e.hash;
-  const t = el('div', 'attn-title');
-  t.append(precLabel(e.body.precedence), el('span', null, gist(e)));
-  li.append(t);
-  li.addEventListener('click', () => reveal(e.hash));
-  li.title = 'show in the transcript';
+  li.append(showButton(e.hash, precLabel(e.body.precedence), el('span', null, gist(e))));
   return li;
 }
 
-/** Scrolls the transcript to an entry and briefly highlights it. */
+/** An attention item's title: a button (so Tab and Enter reach it too) that shows its entry. */
+function showButton(hash, ...content) {
+  const b = el('button', 'attn-title attn-show');
+  b.type = 'button';
+  b.dataset.action = 'show';
+  b.title = 'show in the transcript';
+  b.append(...content);
+  b.addEventListener('click', () => reveal(hash));
+  return b;
+}
+
+/**
+ * Scrolls the transcript to an entry, briefly highlights it and moves the
+ * focus there, so that Tab goes on from the entry (to its Acknowledge button).
+ */
 function reveal(hash) {
   const n = S.nodes.get(hash);
   if (!n) return;
@@ -1074,6 +1132,8 @@ function reveal(hash) {
   n.classList.remove('highlight');
   void n.offsetWidth; // restart the highlight animation
   n.classList.add('highlight');
+  n.tabIndex = -1;
+  n.focus({ preventScroll: true });
 }
 
 /** A counterpart request: its question, its deadline, and (if the role may) the answer form. */
@@ -1082,7 +1142,7 @@ function decideItem(r, canDecide) {
   const b = (e && e.body) || {};
   const li = el('li', 'attn-item decide-item');
   li.dataset.of = r.hash;
-  li.append(el('div', 'attn-title', b.question || short(r.hash)));
+  li.append(showButton(r.hash, b.question || short(r.hash)));
   const row = el('div', 'attn-row');
   row.append(clockEl('deadline-clock', r.deadline, e && e.stored_at, 'their-deadline'),
     el('span', 'muted small', 'if missed they will ' + (ON_MISS[r.on_miss] || r.on_miss)));
@@ -1100,14 +1160,15 @@ function decideItem(r, canDecide) {
   const send = async (choice, button) => {
     err.textContent = '';
     if (!choice.trim()) { err.textContent = 'Give an answer.'; return; }
-    button.disabled = true;
+    const release = hold(button);
+    if (!release) return;
     try {
       await api('POST', '/v1/channels/' + S.current + '/decisions', { request: r.hash, choice, text: note.value });
       mark('channels', 'entries');
     } catch (x) {
       err.textContent = x.message;
     } finally {
-      button.disabled = false;
+      release();
     }
   };
   const opts = el('div', 'decide-options');
@@ -1193,7 +1254,8 @@ async function sendMessage(ev) {
   const precedence = $('send-precedence').value || 'routine';
   $('send-error').textContent = '';
   if (!text.value.trim()) { $('send-error').textContent = 'Write the message text first.'; text.focus(); return; }
-  button.disabled = true;
+  const release = hold(button);
+  if (!release) return;
   try {
     await api('POST', '/v1/channels/' + S.current + '/messages', { precedence, subject: subject.value, text: text.value });
     text.value = '';
@@ -1205,7 +1267,7 @@ async function sendMessage(ev) {
   } catch (e) {
     showError('send-error', e);
   } finally {
-    button.disabled = false;
+    release();
     text.focus();
   }
 }
@@ -1237,8 +1299,8 @@ async function submitLifecycle(ev) {
 
 $('signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const b = $('signin-button');
-  b.disabled = true;
+  const release = hold($('signin-button'));
+  if (!release) return;
   try {
     await signIn($('token').value.trim());
   } catch (err) {
@@ -1246,7 +1308,7 @@ $('signin-form').addEventListener('submit', async (e) => {
     S.user = null;
     $('signin-error').textContent = err.message;
   } finally {
-    b.disabled = false;
+    release();
   }
 });
 $('signout').addEventListener('click', () => signOut(''));
@@ -1260,6 +1322,7 @@ $('send-text').addEventListener('keydown', (e) => {
 $('request-form').addEventListener('submit', sendRequest);
 $('lifecycle-form').addEventListener('submit', submitLifecycle);
 $('lifecycle-cancel').addEventListener('click', closeLifecycle);
+$('lifecycle-form').addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); closeLifecycle(); } });
 $('transcript').addEventListener('scroll', () => {
   const ol = $('transcript');
   pinned = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
