@@ -192,6 +192,34 @@ pub enum Cmd {
     Login,
     /// Forget the token `login` kept; the CLI acts as the admin again.
     Logout,
+    /// Take a consistent backup of the station in --data, running or not:
+    /// the database, the config, and the secret key only if asked. Run it as
+    /// the station's user; the file is mode 0600 (it holds every message).
+    Backup {
+        /// Where to write it (must not exist).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Put the secret key and the admin token in the backup too. Without
+        /// it, keep identity.key somewhere safe apart: a restore needs it.
+        #[arg(long)]
+        include_keys: bool,
+    },
+    /// Restore a backup into --data, which must not exist or be empty. The
+    /// restored station writes nothing on a channel until the counterpart's
+    /// station has sent back what the backup missed of its own entries.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The key file kept apart, for a backup made without --include-keys.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// A new link address (IP:PORT), when restoring on another host.
+        #[arg(long)]
+        listen: Option<String>,
+        /// A new API address (IP:PORT).
+        #[arg(long)]
+        api: Option<String>,
+    },
     /// Manage API users.
     #[command(subcommand)]
     User(UserCmd),

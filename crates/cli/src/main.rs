@@ -107,6 +107,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::User(u) => cmd::user::run(client()?, u, &data),
         Cmd::Login => cmd::station::login(&data),
         Cmd::Logout => cmd::station::logout(&data),
+        Cmd::Backup { out, include_keys } => cmd::station::backup(&data, &out, include_keys),
+        Cmd::Restore {
+            file,
+            keys,
+            listen,
+            api,
+        } => cmd::station::restore(&file, &data, keys, listen, api),
         Cmd::Audit(a) => cmd::audit::run(client, a),
         Cmd::Transcript(t) => cmd::transcript::run(client, t),
     }

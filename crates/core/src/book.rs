@@ -157,6 +157,20 @@ pub enum Refusal {
         /// The limit.
         limit: u64,
     },
+    /// This station was restored from a backup and has not yet heard from
+    /// the peer what it holds of this station's own chain: writing now could
+    /// reuse a sequence number already sent.
+    #[error("this station was restored from a backup: nothing is written on this channel until the peer's station says what it holds of ours (is the link up?)")]
+    Unconfirmed,
+    /// The peer holds more of this station's own chain than this station
+    /// does (restored from an older backup): it sends the rest back first.
+    #[error("this station holds its own entries of this channel to {held}, the peer to {peer_holds}: nothing is written until the peer has sent the rest back (restored from an older backup)")]
+    Behind {
+        /// Own entries held here.
+        held: u64,
+        /// Own entries the peer holds.
+        peer_holds: u64,
+    },
 }
 
 /// What checking an incoming envelope found.

@@ -42,6 +42,9 @@ pub enum AlertKind {
     /// The counterpart's key was replaced here outside rotation (`peer
     /// repin`): a channel bound to the old key carries nothing more.
     PeerKeyReplaced,
+    /// The peer holds more of this station's own chain than this station
+    /// does (restored from an older backup): writing waits until it is back.
+    OwnChainBehind,
 }
 
 impl AlertKind {
@@ -59,6 +62,7 @@ impl AlertKind {
             AlertKind::Undelivered => "undelivered",
             AlertKind::UnverifiedPeerTraffic => "unverified-peer-traffic",
             AlertKind::PeerKeyReplaced => "peer-key-replaced",
+            AlertKind::OwnChainBehind => "own-chain-behind",
         }
     }
 
@@ -77,6 +81,7 @@ impl AlertKind {
             Undelivered,
             UnverifiedPeerTraffic,
             PeerKeyReplaced,
+            OwnChainBehind,
         ]
         .into_iter()
         .find(|k| k.name() == s)

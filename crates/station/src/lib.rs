@@ -7,6 +7,7 @@
 
 pub mod api;
 mod audit;
+pub mod backup;
 pub mod ceiling;
 pub mod config;
 mod console;

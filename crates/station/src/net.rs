@@ -315,9 +315,11 @@ async fn session_loop(
                     close: true,
                     fault: None,
                 },
-                Ok(LinkMsg::Hello { .. })
-                | Ok(LinkMsg::Pong { .. })
-                | Ok(LinkMsg::Checkpoint { .. }) => Answer::default(),
+                Ok(LinkMsg::Hello { heads, .. }) => {
+                    engine.hello(peer, &heads).await;
+                    Answer::default()
+                }
+                Ok(LinkMsg::Pong { .. }) | Ok(LinkMsg::Checkpoint { .. }) => Answer::default(),
                 Ok(LinkMsg::Ping { n }) => Answer {
                     replies: vec![LinkMsg::Pong { n }],
                     ..Answer::default()
@@ -428,6 +430,7 @@ async fn outbound(
         Ok(LinkMsg::Error { text, .. }) => return Err(format!("peer refused: {text}")),
         _ => return Err("the peer's first message is not a Hello".into()),
     };
+    engine.hello(peer, &their).await;
     let mut out = {
         let chans = locked_channels(engine, peer_id).await;
         Outbound::new(&their, chans.iter().map(|c| &**c))
@@ -496,6 +499,30 @@ async fn outbound(
         let mut ping_sent_at = std::time::Instant::now();
         loop {
             for (id, c) in engine.channels_of(peer_id) {
+                // A peer taking back its own chain gets both chains in merged order first.
+                loop {
+                    let Some(items) = out.resend_next(&*c.lock().await, BATCH_ENTRIES) else {
+                        break;
+                    };
+                    let rows = engine
+                        .db()
+                        .read(move |s| {
+                            let mut rows = Vec::with_capacity(items.len());
+                            for (author, seq) in items {
+                                match s.entry_at(&id, author, seq)? {
+                                    Some(r) => rows.push((author, seq, r.envelope)),
+                                    None => break,
+                                }
+                            }
+                            Ok(rows)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let Some(msg) = out.resend_pack(&*c.lock().await, rows) else {
+                        break;
+                    };
+                    tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
+                }
                 // Decide under the lock, read storage without it, pack under it again.
                 loop {
                     let Some((from, limit)) = out.next(&*c.lock().await, BATCH_ENTRIES) else {

@@ -272,6 +272,11 @@ pub enum WriteOp {
         /// When.
         at: u64,
     },
+    /// A restored channel is caught up with its own chain: unmark it.
+    Confirmed {
+        /// The channel.
+        channel: Hash,
+    },
     /// Record the last accepted handshake clock of a peer.
     HandshakeTs {
         /// Peer row id.
@@ -360,6 +365,7 @@ impl From<Durable> for WriteOp {
                 cause,
             },
             Durable::ClearAlert { channel, key, at } => WriteOp::ClearAlert { channel, key, at },
+            Durable::Confirmed { channel } => WriteOp::Confirmed { channel },
         }
     }
 }
@@ -396,7 +402,11 @@ pub fn restore_channel<S: Store + ?Sized>(
         .iter()
         .filter(|a| a.channel == Some(row.id))
         .map(|a| a.key.clone());
+    let restored = store.restored()?.contains(&row.id);
     let mut ch = Channel::restore(row.me, row.peer_id, entries, checkpoints, alerts)?;
+    if restored {
+        ch.mark_restored();
+    }
     // An author caught equivocating stays refused across restarts (SPEC §5).
     for author in refused {
         ch.refuse(author);
@@ -492,6 +502,11 @@ pub trait Store: Send {
     fn set_peer(&mut self, peer_id: i64, addrs: &[String], rel: Option<&str>) -> Result<()>;
     /// Marks a peer verified.
     fn set_verified(&mut self, peer_id: i64, verified: bool) -> Result<()>;
+    /// Channels restored from a backup and not yet caught up with their
+    /// own chain (see `hotline_core::machine::Recovery`).
+    fn restored(&self) -> Result<Vec<Hash>>;
+    /// Marks every channel restored (`hotline restore`); returns how many.
+    fn mark_all_restored(&mut self) -> Result<usize>;
     /// Unpins a peer: its row stays, marked removed, for the record.
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()>;
     /// Replaces a peer's key outside rotation in one transaction: the old

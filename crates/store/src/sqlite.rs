@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_user_names_reusable.sql"),
     include_str!("../migrations/0006_user_expiry.sql"),
     include_str!("../migrations/0007_peers_retired.sql"),
+    include_str!("../migrations/0008_restored_channels.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -122,12 +123,83 @@ impl SqliteStore {
     /// migrations. The database and its `-wal` and `-shm` files are left with
     /// mode 0600: they hold every message of the line.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::backup_before_upgrade(path)?;
         crate::files::create_private(path)?;
         let conn = Connection::open(path)?;
         let store = Self::setup(conn)?;
         // After setup, so that the WAL files it opened are covered too.
         crate::files::restrict(path)?;
         Ok(store)
+    }
+
+    /// A consistent copy of the database at `src` written to `dest` (which
+    /// must not exist), while a station may be writing to it: `VACUUM INTO`
+    /// reads in one transaction, and in WAL mode that blocks no writer.
+    /// Nothing is migrated; returns the copy's schema version.
+    pub fn snapshot(src: &Path, dest: &Path) -> Result<i64> {
+        if !src.exists() {
+            return Err(StoreError::NotFound("database"));
+        }
+        let conn = Connection::open_with_flags(
+            src,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // Created empty and private first: `VACUUM INTO` fills an empty file,
+        // and the copy holds every message of the line.
+        crate::files::create_private(dest)?;
+        let dest_s = dest
+            .to_str()
+            .ok_or(StoreError::Refused("a backup path that is not UTF-8"))?;
+        conn.execute("VACUUM INTO ?1", [dest_s])?;
+        crate::files::restrict(dest)?;
+        Ok(version)
+    }
+
+    /// How many channels and entries a database file holds, read without
+    /// migrating or writing anything (a backup's copy, say).
+    pub fn count(path: &Path) -> Result<(u64, u64)> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let n = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        Ok((
+            n("SELECT count(*) FROM channels")? as u64,
+            n("SELECT count(*) FROM entries")? as u64,
+        ))
+    }
+
+    /// The schema version a database file holds, read without migrating;
+    /// and the version this build knows.
+    pub fn schema_version(path: &Path) -> Result<(i64, i64)> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok((found, MIGRATIONS.len() as i64))
+    }
+
+    /// Before an older schema is migrated, a copy of the database as it was
+    /// is kept beside it (`hotline.db.v6.bak`, say): an upgrade that goes
+    /// wrong, or a release rolled back, still has the data it started from.
+    /// A newer schema is refused before anything is touched.
+    fn backup_before_upgrade(path: &Path) -> Result<()> {
+        if !std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Ok(());
+        }
+        let (found, known) = Self::schema_version(path)?;
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        if found == 0 || found == known {
+            return Ok(());
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".v{found}.bak"));
+        let dest = std::path::PathBuf::from(name);
+        if dest.exists() {
+            // An upgrade that failed before: its copy is the older one, keep it.
+            return Ok(());
+        }
+        Self::snapshot(path, &dest)?;
+        Ok(())
     }
 
     /// An in-memory database, for tests.
@@ -162,22 +234,24 @@ impl SqliteStore {
         // A migration may rebuild a table others refer to (SQLite's documented
         // way to change a constraint): foreign keys are off while it runs
         // (the pragma is a no-op inside a transaction) and checked whole
-        // before each commit, so a migration that breaks one is rolled back.
+        // before the commit, so a migration that breaks one is rolled back.
         self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        // All pending migrations in one transaction: an upgrade lands whole
+        // or leaves the database as it was.
         let run = (|| {
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-                let tx = self.conn.transaction()?;
+            let tx = self.conn.transaction()?;
+            for sql in MIGRATIONS.iter().skip(found as usize) {
                 tx.execute_batch(sql)?;
-                let broken: i64 =
-                    tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                        r.get(0)
-                    })?;
-                if broken > 0 {
-                    return Err(StoreError::Refused("a migration that breaks a reference"));
-                }
-                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-                tx.commit()?;
             }
+            let broken: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if broken > 0 {
+                return Err(StoreError::Refused("a migration that breaks a reference"));
+            }
+            tx.pragma_update(None, "user_version", known)?;
+            tx.commit()?;
             Ok(())
         })();
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -303,6 +377,11 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
                 .optional()?;
             WriteResult::Alert(row)
         }
+        WriteOp::Confirmed { channel } => {
+            tx.prepare_cached("DELETE FROM restored WHERE channel = ?1")?
+                .execute(params![&channel[..]])?;
+            WriteResult::Done
+        }
         WriteOp::HandshakeTs { peer_id, ts } => {
             tx.prepare_cached(
                 "UPDATE peers SET handshake_ts = MAX(handshake_ts, ?2) WHERE id = ?1",
@@ -427,6 +506,21 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound("peer"));
         }
         Ok(())
+    }
+
+    fn restored(&self) -> Result<Vec<Hash>> {
+        let mut st = self.conn.prepare_cached("SELECT channel FROM restored")?;
+        let rows = st
+            .query_map([], |r| h32(r.get(0)?))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn mark_all_restored(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO restored (channel) SELECT id FROM channels",
+            [],
+        )?)
     }
 
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {

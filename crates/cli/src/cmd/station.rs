@@ -17,6 +17,57 @@ pub fn init(data: &Path, name: &str, listen: &str, api: &str) -> anyhow::Result<
     Ok(())
 }
 
+/// `backup`: a consistent copy of the station, running or not.
+pub fn backup(data: &Path, out: &Path, include_keys: bool) -> anyhow::Result<()> {
+    let m = hotline_station::backup::backup(data, out, include_keys)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    println!(
+        "backup of {} written to {} (mode 0600): schema {}, {} channel(s), {} entries",
+        m.station,
+        out.display(),
+        m.schema,
+        m.channels,
+        m.entries
+    );
+    if include_keys {
+        println!("it holds the secret key and the admin token: keep it as you keep identity.key");
+    } else {
+        println!("it holds no secret key: a restore needs identity.key, kept apart (--keys FILE)");
+    }
+    Ok(())
+}
+
+/// `restore`: a backup into a new data directory.
+pub fn restore(
+    file: &Path,
+    data: &Path,
+    keys: Option<std::path::PathBuf>,
+    listen: Option<String>,
+    api: Option<String>,
+) -> anyhow::Result<()> {
+    let opts = hotline_station::backup::RestoreOptions { keys, listen, api };
+    let r = hotline_station::backup::restore(file, data, &opts)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    println!(
+        "restored {} into {} ({} channel(s), {} entries)",
+        r.manifest.station,
+        data.display(),
+        r.channels,
+        r.manifest.entries
+    );
+    if let Some(u) = r.new_admin {
+        println!(
+            "the backup held no admin token: a new admin user {u:?} has its token in {}; revoke the old one if it was lost",
+            data.join("admin.token").display()
+        );
+    }
+    println!("next: hotline serve --data {}", data.display());
+    println!(
+        "each channel writes nothing until the counterpart's station has said what it holds of this station's entries and sent back what the backup missed; if the link address changed, the counterpart runs `hotline peer set NAME --addr NEW`"
+    );
+    Ok(())
+}
+
 /// `id`: the identity token, or the fingerprint to read aloud.
 pub fn id(data: &Path, fingerprint: bool) -> anyhow::Result<()> {
     let keys = hotline_station::DataDir(data.to_owned())

@@ -34,6 +34,8 @@ pub struct Channel {
     sent_upto: u64,
     /// When the peer last proved delivery, by our clock (after a restart: its checkpoint's clock).
     last_delivery_at: Option<u64>,
+    /// Taking back our own chain after a restore from a backup (`recover.rs`).
+    pub(super) recovery: super::Recovery,
 }
 
 /// Why a stored channel cannot be loaded: the storage holds something this
@@ -148,6 +150,7 @@ impl Channel {
             open_alerts: BTreeSet::new(),
             sent_upto: 0,
             last_delivery_at: None,
+            recovery: super::Recovery::default(),
         }
     }
 
@@ -326,6 +329,7 @@ impl Channel {
         by: &str,
         now: u64,
     ) -> Result<(VerifiedEntry, Step), Refusal> {
+        self.writable()?;
         let v = self.book.author(keys, body, by, now, peer.verified)?;
         let mut step = Step::default();
         self.commit_own(&mut step, v.clone(), now);
@@ -368,8 +372,14 @@ impl Channel {
         let id = self.book.id();
         let mut step = Step::default();
         let mut authored = false;
+        // While this station may be behind its own chain, the policy raises
+        // and clears alerts but writes nothing (`recover.rs`).
+        let writable = self.writable().is_ok();
         for _ in 0..POLICY_ROUNDS {
-            let actions = policy::evaluate(&self.book, &self.open_alerts, now);
+            let mut actions = policy::evaluate(&self.book, &self.open_alerts, now);
+            if !writable {
+                actions.retain(|a| !matches!(a, Action::Author(_)));
+            }
             // A refused action of the policy's own is reported, never retried
             // in a loop; the rest of its round (alerts) is still carried out.
             if actions.is_empty() || step.fault.is_some() {

@@ -21,6 +21,7 @@ mod alerts;
 mod channel;
 mod outbound;
 mod receive;
+mod recover;
 
 pub use alerts::{
     bad_input, is_policy_key, key_replaced, link_check, unpinned_key_key, unverified_traffic_key,
@@ -31,6 +32,7 @@ pub use outbound::{hello, Outbound, BATCH_BYTES, BATCH_ENTRIES, WINDOW};
 pub use receive::{
     checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault, PENDING_PROPOSALS,
 };
+pub use recover::{Recovery, OWN_CHAIN_BEHIND};
 
 use crate::book::VerifiedEntry;
 use crate::policy::AlertKind;
@@ -141,6 +143,12 @@ pub enum Durable {
         key: String,
         /// This station's clock.
         at: u64,
+    },
+    /// A channel restored from a backup heard from its peer what it holds
+    /// of this station's chain: it is no longer marked restored.
+    Confirmed {
+        /// The channel.
+        channel: Hash,
     },
 }
 

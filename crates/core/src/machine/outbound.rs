@@ -5,7 +5,7 @@
 use super::Channel;
 use hotline_proto::link::{ChannelHeads, LINK_VERSION};
 use hotline_proto::{Hash, LinkMsg};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Most own entries in flight (sent, not yet covered by a peer checkpoint)
 /// per channel: bounds what a slow peer makes us hold in its queues.
@@ -40,6 +40,13 @@ pub struct Outbound {
     cursor: BTreeMap<Hash, u64>,
     /// Channels whose checkpoint to ask for with an empty batch.
     ask: Vec<Hash>,
+    /// Channels where the peer holds less of our chain than its checkpoint
+    /// proved (it was restored from a backup): resent from what it holds.
+    below: BTreeSet<Hash>,
+    /// Channels where the peer holds less of its own chain than we do (it
+    /// was restored from an older backup): both chains above what it holds
+    /// go back in merged order; per author, the last seq sent.
+    resend: BTreeMap<Hash, [u64; 2]>,
 }
 
 impl Outbound {
@@ -57,13 +64,79 @@ impl Outbound {
         let mut out = Outbound::default();
         for ch in channels {
             let me = ch.book().me() as usize;
-            let held = theirs.get(&ch.id()).map(|h| h[me].0).unwrap_or(0);
+            let heads = theirs.get(&ch.id());
+            let held = heads.map(|h| h[me].0).unwrap_or(0);
             out.cursor.insert(ch.id(), held);
             if held > ch.delivered_upto() {
                 out.ask.push(ch.id());
             }
+            if held < ch.delivered_upto() {
+                out.below.insert(ch.id());
+            }
+            if let Some(h) = heads {
+                if h[1 - me].0 < ch.book().len(1 - me as u8) {
+                    out.resend.insert(ch.id(), [h[0].0, h[1].0]);
+                }
+            }
         }
         out
+    }
+
+    /// What to read next for a peer taking back its own chain: `(author,
+    /// seq)` of both chains above what it holds, in merged order (so each
+    /// entry's `prev` and `seen` reach it first), at most `max`. `None` when
+    /// none is owed: once the peer's chain is all back, ours goes on through
+    /// [`Outbound::next`] from where this left it.
+    pub fn resend_next(&mut self, ch: &Channel, max: usize) -> Option<Vec<(u8, u64)>> {
+        let id = ch.id();
+        let mut at = *self.resend.get(&id)?;
+        let book = ch.book();
+        let them = book.peer() as usize;
+        let len = [book.len(0), book.len(1)];
+        if at[them] >= len[them] {
+            self.resend.remove(&id);
+            let own = at[book.me() as usize];
+            let cur = self.cursor.entry(id).or_insert(own);
+            *cur = (*cur).max(own);
+            return None;
+        }
+        let key = |a: usize, s: u64| book.meta(a as u8, s).map(|m| (m.lamport, a));
+        let mut out = Vec::new();
+        while out.len() < max.max(1) {
+            let next = (0..2)
+                .filter(|a| at[*a] < len[*a])
+                .filter_map(|a| key(a, at[a] + 1).map(|k| (k, a)))
+                .min();
+            let Some((_, a)) = next else { break };
+            at[a] += 1;
+            out.push((a as u8, at[a]));
+        }
+        Some(out)
+    }
+
+    /// Packs rows `(author, seq, envelope)` read for
+    /// [`Outbound::resend_next`] into one `Entries` (up to [`BATCH_BYTES`])
+    /// and advances past them.
+    pub fn resend_pack(&mut self, ch: &Channel, rows: Vec<(u8, u64, Vec<u8>)>) -> Option<LinkMsg> {
+        let at = self.resend.get_mut(&ch.id())?;
+        let mut envelopes = Vec::new();
+        let mut size = 0;
+        for (author, seq, env) in rows {
+            let a = author as usize;
+            if a > 1
+                || seq != at[a] + 1
+                || (!envelopes.is_empty() && size + env.len() > BATCH_BYTES)
+            {
+                break;
+            }
+            size += env.len();
+            at[a] = seq;
+            envelopes.push(env);
+        }
+        (!envelopes.is_empty()).then(|| LinkMsg::Entries {
+            channel: ch.id(),
+            envelopes,
+        })
     }
 
     /// The empty `Entries` batches that ask the peer for owed checkpoints (once).
@@ -79,8 +152,11 @@ impl Outbound {
 
     fn cursor(&mut self, ch: &Channel) -> &mut u64 {
         let delivered = ch.delivered_upto();
+        let below = self.below.contains(&ch.id());
         let cur = self.cursor.entry(ch.id()).or_insert(delivered);
-        *cur = (*cur).max(delivered);
+        if !below {
+            *cur = (*cur).max(delivered);
+        }
         cur
     }
 
@@ -88,10 +164,13 @@ impl Outbound {
     /// this seq, at most this many (`max` caps it further); `None` when all
     /// is sent or the window is full.
     pub fn next(&mut self, ch: &Channel, max: usize) -> Option<(u64, usize)> {
+        if self.resend.contains_key(&ch.id()) {
+            return None; // our chain goes in merged order with the peer's for now
+        }
         let own = ch.book().len(ch.book().me());
         let delivered = ch.delivered_upto();
         let cur = *self.cursor(ch);
-        let in_flight = cur - delivered;
+        let in_flight = cur.saturating_sub(delivered);
         if cur >= own || in_flight >= WINDOW {
             return None;
         }
@@ -129,12 +208,15 @@ impl Outbound {
 
     /// Whether everything of the channel's own chain has been sent (or proven delivered).
     pub fn caught_up(&self, ch: &Channel) -> bool {
-        let cur = self
-            .cursor
-            .get(&ch.id())
-            .copied()
-            .unwrap_or(0)
-            .max(ch.delivered_upto());
+        if self.resend.contains_key(&ch.id()) {
+            return false;
+        }
+        let cur = self.cursor.get(&ch.id()).copied().unwrap_or(0);
+        let cur = if self.below.contains(&ch.id()) {
+            cur
+        } else {
+            cur.max(ch.delivered_upto())
+        };
         cur >= ch.book().len(ch.book().me())
     }
 }

@@ -229,16 +229,25 @@ impl Channel {
         let mut fault = None;
         // Evidence and the refusal it causes outlive a refused batch.
         let mut evidence = Step::default();
+        let mut equivocator = None;
         let savepoint = self.book_mut().savepoint();
         for (index, bytes) in (first_index..).zip(envs) {
+            // Taking back our own chain after a restore, the peer sends our
+            // entries and its own in merged order (`recover.rs`).
+            let author = if self.taking_back() {
+                claimed_author(&bytes).unwrap_or(author)
+            } else {
+                author
+            };
             match self.book().check(author, &bytes) {
                 Ok(Outcome::New(v)) => {
                     self.book_mut().apply(&v, now);
-                    if !peer.verified && above_routine(&v) {
+                    let own = v.entry().author == self.book().me();
+                    if !own && !peer.verified && above_routine(&v) {
                         self.book_mut().hold(&v.hash());
                         step.alert(super::alerts::unverified_traffic(peer, id, now));
                     }
-                    self.committed(&mut step, v, now, false);
+                    self.committed(&mut step, v, now, own);
                     applied += 1;
                 }
                 Ok(Outcome::Duplicate) => {}
@@ -247,6 +256,7 @@ impl Channel {
                     seq,
                     envelope,
                 }) => {
+                    equivocator = Some(author);
                     evidence.writes.push(Durable::Evidence {
                         channel: id,
                         author,
@@ -278,13 +288,17 @@ impl Channel {
             // the entries before the fault (SPEC §1); only the evidence of an
             // equivocation, and the refusal of the rest of that chain, stay.
             self.book_mut().rollback(savepoint);
-            if matches!(f, Fault::Equivocation { .. }) {
+            // Only the peer's chain is refused: a fork of our own (an entry
+            // of ours it holds differs from ours) is kept as evidence and
+            // alerted on, and stops this batch.
+            if matches!(f, Fault::Equivocation { .. }) && equivocator == Some(author) {
                 self.book_mut().refuse(author);
             }
             evidence.extend(reject(peer, Some(id), f, now));
             return evidence;
         }
         self.book_mut().release(savepoint);
+        self.took_back(&mut step, now);
         // A checkpoint over what was taken, even an empty batch (which is how
         // a sender asks for a checkpoint it lost).
         let (write, envelope) = self.sign_checkpoint(keys, now);
@@ -357,6 +371,12 @@ impl Channel {
         }
         let heads = c.checkpoint().heads;
         let (seq, h) = heads[me as usize];
+        if seq > book.len(me) && (self.recovery.restored || self.taking_back()) {
+            // It holds more of our chain than we do: restored from an older
+            // backup, we learn it from its `Hello` and take the rest back
+            // first (`recover.rs`). Nothing here to check it against or keep.
+            return Ok(None);
+        }
         let ours_ok = seq == 0 || book.meta(me, seq).map(|m| m.hash) == Some(h);
         let (pseq, ph) = heads[them as usize];
         // The peer may hold entries of its own that have not reached us yet.
@@ -376,6 +396,14 @@ impl Channel {
         });
         Ok(newer.then_some(c))
     }
+}
+
+/// The author an envelope claims, unverified: which key to check it under
+/// while both authors' entries may come (the check verifies it).
+fn claimed_author(bytes: &[u8]) -> Option<u8> {
+    let limit = hotline_proto::MAX_ENTRY_BYTES_CAP as usize;
+    let env = hotline_proto::Envelope::decode(bytes, limit).ok()?;
+    env.peek().ok().map(|e| e.author)
 }
 
 /// Whether an entry is a message above ROUTINE: what a counterpart that is

@@ -119,6 +119,27 @@ impl Engine {
         }
     }
 
+    /// The peer's `Hello`: per channel shared with it, what it holds. A
+    /// channel restored from a backup learns here whether the peer holds
+    /// more of its own chain, and writes nothing until that is back.
+    pub async fn hello(&self, peer: &PeerRt, heads: &[hotline_proto::link::ChannelHeads]) {
+        let theirs: std::collections::HashMap<Hash, [(u64, Hash); 2]> =
+            heads.iter().map(|h| (h.channel, h.heads)).collect();
+        for (id, arc) in self.channels_of(peer.row.id) {
+            let submitted = {
+                let mut ch = arc.lock().await;
+                let step = ch.hello(theirs.get(&id).copied(), now_ms());
+                if step.is_empty() {
+                    continue;
+                }
+                self.submit(step)
+            };
+            if self.finish(submitted).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Whether a peer is still pinned (not removed, its key not replaced).
     fn pinned(&self, peer_id: i64) -> bool {
         self.peers.read().unwrap().contains_key(&peer_id)

@@ -1,0 +1,224 @@
+//! The restore drill: a backup taken under load, the station lost after
+//! acknowledging more, restored at another address from the older backup.
+//! The line resumes, nothing acknowledged is lost, no sequence number is
+//! written twice, and both exports verify and agree.
+
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[path = "common/station.rs"]
+mod station;
+use station::{free_port, pair, run, St};
+
+fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn counts(s: &St, ch: &str) -> Option<(u64, u64)> {
+    let v = s.get(&format!("/v1/channels/{ch}"))?;
+    Some((
+        v["entries"]["ours"].as_u64()?,
+        v["entries"]["theirs"].as_u64()?,
+    ))
+}
+
+fn open_alert(s: &St, kind: &str) -> bool {
+    s.get("/v1/alerts?open=true").is_some_and(|v| {
+        v["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
+    })
+}
+
+/// Sends from `s` until told to stop; the hashes of what it acknowledged (201).
+fn load(s: &St, ch: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
+    let (api, token, ch) = (s.api.clone(), s.admin.clone(), ch.to_owned());
+    std::thread::spawn(move || {
+        let h = reqwest::blocking::Client::new();
+        let mut acked = vec![];
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            let r = h
+                .post(format!("http://{api}/v1/channels/{ch}/messages"))
+                .bearer_auth(&token)
+                .json(&json!({"text": format!("m{i}")}))
+                .send();
+            if let Ok(r) = r {
+                if r.status().as_u16() == 201 {
+                    let v: Value = r.json().unwrap();
+                    acked.push(v["hash"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        acked
+    })
+}
+
+#[test]
+fn a_station_restored_from_an_older_backup_takes_its_chain_back_and_never_forks() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = St::new(&t.path().join("a"), "alpha");
+    let mut b = St::new(&t.path().join("b"), "bravo");
+    a.serve(&[]);
+    b.serve(&[]);
+    let ch = pair(&a, &b);
+    until("accepted at alpha", 20, || {
+        a.get(&format!("/v1/channels/{ch}"))
+            .is_some_and(|v| v["state"] == "active")
+    });
+
+    // Both ways under load; the backup is taken in the middle of it, and
+    // alpha acknowledges more after it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (la, lb) = (load(&a, &ch, stop.clone()), load(&b, &ch, stop.clone()));
+    std::thread::sleep(Duration::from_millis(300));
+    let backup = t.path().join("alpha.backup");
+    let out = a.cli(&["backup", "-o", backup.to_str().unwrap(), "--include-keys"]);
+    assert!(out.contains("holds the secret key"), "{out}");
+    let at_backup = counts(&a, &ch).unwrap().0;
+    until("alpha acknowledges more after the backup", 30, || {
+        counts(&a, &ch).is_some_and(|(ours, _)| ours >= at_backup + 20)
+    });
+    stop.store(true, Ordering::Relaxed);
+    let acked_a = la.join().unwrap();
+    let acked_b = lb.join().unwrap();
+    assert!(!acked_a.is_empty() && !acked_b.is_empty());
+    until("bravo holds all of alpha's chain", 30, || {
+        counts(&a, &ch)
+            .zip(counts(&b, &ch))
+            .is_some_and(|(x, y)| x.0 == y.1)
+    });
+    let alpha_chain = counts(&a, &ch).unwrap().0;
+
+    // Alpha is lost with its disk; bravo goes on writing.
+    a.kill9();
+    std::fs::remove_dir_all(&a.dir).unwrap();
+    for i in 0..5 {
+        let (s, _) = b
+            .post(
+                &format!("/v1/channels/{ch}/messages"),
+                json!({"text": format!("while away {i}")}),
+            )
+            .unwrap();
+        assert_eq!(s, 201);
+    }
+
+    // A restore never overwrites a station's data.
+    let o = run(&b.dir, &["restore", backup.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+
+    // Restored at another link address and API port.
+    let dir = t.path().join("a2");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let api = format!("127.0.0.1:{}", free_port());
+    let o = run(
+        &dir,
+        &[
+            "restore",
+            backup.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--api",
+            &api,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut a2 = St {
+        name: "alpha".into(),
+        dir: dir.clone(),
+        api,
+        listen: listen.clone(),
+        token: a.token.clone(),
+        admin: std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+        child: None,
+        log: t.path().join("a2.log"),
+    };
+    a2.serve(&[]);
+    // It learns from bravo's Hello that bravo holds more of its chain, and
+    // writes nothing until that is back.
+    until("own-chain-behind at the restored alpha", 30, || {
+        open_alert(&a2, "own-chain-behind")
+    });
+    let held = counts(&a2, &ch).unwrap().0;
+    assert!(
+        held < alpha_chain,
+        "the backup is older: {held} < {alpha_chain}"
+    );
+    let (s, v) = a2
+        .post(
+            &format!("/v1/channels/{ch}/messages"),
+            json!({"text": "too early"}),
+        )
+        .unwrap();
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sent the rest back"),
+        "{v}"
+    );
+
+    // Bravo learns the new address; the rest comes back and the line resumes.
+    b.cli(&["peer", "set", "alpha", "--addr", &listen]);
+    until("alpha's chain back at alpha", 30, || {
+        counts(&a2, &ch).is_some_and(|(ours, _)| ours == alpha_chain)
+    });
+    until("the alert clears", 10, || {
+        !open_alert(&a2, "own-chain-behind")
+    });
+    let (s, v) = a2
+        .post(
+            &format!("/v1/channels/{ch}/messages"),
+            json!({"text": "back"}),
+        )
+        .unwrap();
+    assert_eq!(s, 201, "{v}");
+    let back = v["hash"].as_str().unwrap().to_owned();
+    until("both ends agree", 30, || {
+        counts(&a2, &ch)
+            .zip(counts(&b, &ch))
+            .is_some_and(|(x, y)| x.0 == y.1 && x.1 == y.0)
+    });
+    assert_eq!(counts(&a2, &ch).unwrap().0, alpha_chain + 1);
+
+    // Nothing acknowledged is lost, at either end.
+    for h in acked_a.iter().chain(&acked_b).chain([&back]) {
+        for s in [&a2, &b] {
+            let v = s.get(&format!("/v1/entries/{h}"));
+            assert!(
+                v.is_some_and(|v| v["hash"] == h.as_str()),
+                "{h} at {}",
+                s.name
+            );
+        }
+    }
+    // No sequence number written twice: no evidence anywhere, and the exports agree.
+    for s in [&a2, &b] {
+        let ev = s.get("/v1/evidence").unwrap();
+        assert_eq!(ev["evidence"], json!([]), "{ev}");
+        assert!(!open_alert(s, "equivocation"));
+    }
+    a2.verify_export(&ch, t.path());
+    b.verify_export(&ch, t.path());
+    let o = std::process::Command::new(station::BIN)
+        .args(["transcript", "compare"])
+        .arg(t.path().join("alpha.jsonl"))
+        .arg(t.path().join("bravo.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    a2.kill9();
+    b.kill9();
+}
