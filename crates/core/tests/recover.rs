@@ -50,7 +50,9 @@ fn a_restored_channel_takes_its_own_chain_back_in_merged_order_before_writing_ag
     restored.mark_restored();
     let m = msg(Precedence::Routine, "too early");
     assert_eq!(
-        restored.author(&l.ka, &l.pb, m.clone(), "a", T0 + 6).unwrap_err(),
+        restored
+            .author(&l.ka, &l.pb, m.clone(), "a", T0 + 6)
+            .unwrap_err(),
         Refusal::Unconfirmed
     );
     // The policy writes nothing either (no contact check), and does not fault.
@@ -65,7 +67,9 @@ fn a_restored_channel_takes_its_own_chain_back_in_merged_order_before_writing_ag
         .any(|(k, _)| *k == AlertKind::OwnChainBehind));
     assert!(!confirmed(&hello), "not confirmed until the chain is back");
     assert_eq!(
-        restored.author(&l.ka, &l.pb, m.clone(), "a", T0 + 8).unwrap_err(),
+        restored
+            .author(&l.ka, &l.pb, m.clone(), "a", T0 + 8)
+            .unwrap_err(),
         Refusal::Behind {
             held: own_then,
             peer_holds: own_now
@@ -78,17 +82,18 @@ fn a_restored_channel_takes_its_own_chain_back_in_merged_order_before_writing_ag
         heads: restored.heads(),
     }];
     let mut out = Outbound::new(&their, [&l.b]);
-    assert_eq!(out.next(&l.b, 100), None, "bravo's own go in the merged stream");
+    assert_eq!(
+        out.next(&l.b, 100),
+        None,
+        "bravo's own go in the merged stream"
+    );
     let items = out.resend_next(&l.b, 100).unwrap();
     assert_eq!(
         items,
         vec![(0, own_then + 1), (1, l.b.heads()[1].0), (0, own_now)],
         "m2, r2, m3: each after what it has seen"
     );
-    let rows = items
-        .iter()
-        .map(|k| (k.0, k.1, at_b[k].clone()))
-        .collect();
+    let rows = items.iter().map(|k| (k.0, k.1, at_b[k].clone())).collect();
     let Some(LinkMsg::Entries { envelopes, .. }) = out.resend_pack(&l.b, rows) else {
         panic!("an Entries batch");
     };
