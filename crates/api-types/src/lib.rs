@@ -29,6 +29,7 @@ mod channels;
 mod entries;
 mod events;
 mod peers;
+mod reports;
 mod station;
 mod users;
 
@@ -46,6 +47,10 @@ pub use events::{EntryEvent, Event, EventTicket, Lagged};
 pub use peers::{
     LinkState, NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer,
     VerifyPeer,
+};
+pub use reports::{
+    NewReport, PartnerSharing, PauseSharing, Published, ReleaseReport, ReportSummary, Reports,
+    ResumeSharing, Sharing, SharingDone, WithheldFrom,
 };
 pub use station::{ApiError, Health, StationIdentity, WhoAmI};
 pub use users::{NewUser, User, UserCreated, UserRevoked, Users};

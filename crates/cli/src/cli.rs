@@ -220,6 +220,9 @@ pub enum Cmd {
         #[arg(long)]
         api: Option<String>,
     },
+    /// Share reports with partners (SPEC §7): publish, release, pause, resume.
+    #[command(subcommand)]
+    Share(ShareCmd),
     /// Manage API users.
     #[command(subcommand)]
     User(UserCmd),
@@ -238,6 +241,68 @@ pub struct ReasonArgs {
     /// Why.
     #[arg(long, default_value = "")]
     pub reason: String,
+}
+
+#[derive(Subcommand)]
+pub enum ShareCmd {
+    /// Publish a report to every partner whose releasability code is in
+    /// --rel-to (the release guard decides; TLP:RED goes to no one until
+    /// `share release`). Prints the report id (64 hex) as its last line.
+    Publish {
+        /// Releasability codes it may go to, comma-separated (e.g. UKR,GBR).
+        #[arg(long = "rel-to", value_delimiter = ',', required = true)]
+        rel_to: Vec<String>,
+        /// TLP 2.0 marking: clear, green, amber, amber+strict or red.
+        #[arg(long, default_value = "amber")]
+        tlp: String,
+        /// Title shown to partners (default: the file's name).
+        #[arg(long)]
+        title: Option<String>,
+        /// stix (a STIX 2.1 bundle, validated) or markdown (default: stix
+        /// for a .json file, else markdown).
+        #[arg(long = "content-type")]
+        content_type: Option<String>,
+        /// The file, or - for standard input.
+        file: String,
+    },
+    /// Release a report explicitly to one partner: the way for TLP:RED,
+    /// still refused outside the report's rel_to.
+    Release {
+        /// The report id.
+        report: String,
+        /// The partner's name.
+        #[arg(long)]
+        to: String,
+    },
+    /// Pause sharing with a partner: new reports for it are held.
+    Pause {
+        /// The partner's name.
+        peer: String,
+        /// Why (written in the transcript).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Resume sharing with a partner; --backfill releases what was held
+    /// meanwhile, in publication order; without it, that is dropped.
+    Resume {
+        /// The partner's name.
+        peer: String,
+        /// Release the reports held during the pause.
+        #[arg(long)]
+        backfill: bool,
+    },
+    /// Per partner: releasability code, paused or active, reports held.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per report: id, title, TLP, rel_to and what became of it for each partner.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -105,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => cmd::alerts::run(&client()?, open, json),
         Cmd::Evidence { channel, json } => cmd::alerts::evidence(&client()?, channel, json),
         Cmd::User(u) => cmd::user::run(client()?, u, &data),
+        Cmd::Share(s) => cmd::share::run(&client()?, s),
         Cmd::Login => cmd::station::login(&data),
         Cmd::Logout => cmd::station::logout(&data),
         Cmd::Backup { out, include_keys } => cmd::station::backup(&data, &out, include_keys),

@@ -560,6 +560,30 @@ impl Body {
         }
     }
 
+    /// A report's id (SPEC §7 v2): SHA-256 of the canonical CBOR of its
+    /// title, marking, rel_to, content type and content, the same for every
+    /// partner it goes to. `None` for other kinds.
+    pub fn report_id(&self) -> Option<Hash> {
+        let Body::Report {
+            title,
+            marking,
+            rel_to,
+            content_type,
+            content,
+        } = self
+        else {
+            return None;
+        };
+        let v = cbor::imap(vec![
+            cbor::text(title),
+            cbor::uint(*marking as u64),
+            cbor::texts(rel_to),
+            cbor::text(content_type),
+            cbor::bytes(content),
+        ]);
+        Some(crate::sha256(&cbor::to_bytes(&v)))
+    }
+
     /// The entry this body refers to, if its kind refers to one.
     pub fn reference(&self) -> Option<Hash> {
         match self {

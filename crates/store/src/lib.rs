@@ -94,6 +94,36 @@ impl PeerRow {
     }
 }
 
+/// Whether sharing with a partner is paused, since when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharingRow {
+    /// The partner.
+    pub peer_id: i64,
+    /// Paused (true) or active.
+    pub paused: bool,
+    /// Since (Unix ms).
+    pub since: u64,
+    /// Who paused or resumed it.
+    pub by: String,
+    /// Why it was paused.
+    pub reason: String,
+}
+
+/// A report's disposition for a partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispositionRow {
+    /// Report id.
+    pub report: Hash,
+    /// Partner.
+    pub peer_id: i64,
+    /// The word (`released`, `held`, …).
+    pub disposition: String,
+    /// The entry that carried it, when released.
+    pub entry: Option<Hash>,
+    /// When.
+    pub at: u64,
+}
+
 /// A channel this station takes part in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelRow {
@@ -277,6 +307,23 @@ pub enum WriteOp {
         /// The channel.
         channel: Hash,
     },
+    /// Store a report published here.
+    Report(Box<hotline_core::machine::Report>),
+    /// Record (or replace) a report's disposition for a partner.
+    Disposition {
+        /// Report id.
+        report: Hash,
+        /// Partner.
+        peer_id: i64,
+        /// Word.
+        disposition: &'static str,
+        /// Carrying entry.
+        entry: Option<Hash>,
+        /// When.
+        at: u64,
+    },
+    /// Sharing with a partner paused or resumed.
+    Sharing(SharingRow),
     /// Record the last accepted handshake clock of a peer.
     HandshakeTs {
         /// Peer row id.
@@ -366,6 +413,33 @@ impl From<Durable> for WriteOp {
             },
             Durable::ClearAlert { channel, key, at } => WriteOp::ClearAlert { channel, key, at },
             Durable::Confirmed { channel } => WriteOp::Confirmed { channel },
+            Durable::Report(r) => WriteOp::Report(r),
+            Durable::Disposition {
+                report,
+                peer,
+                disposition,
+                entry,
+                at,
+            } => WriteOp::Disposition {
+                report,
+                peer_id: peer,
+                disposition,
+                entry,
+                at,
+            },
+            Durable::Sharing {
+                peer,
+                paused,
+                by,
+                reason,
+                at,
+            } => WriteOp::Sharing(SharingRow {
+                peer_id: peer,
+                paused,
+                since: at,
+                by,
+                reason,
+            }),
         }
     }
 }
@@ -507,6 +581,12 @@ pub trait Store: Send {
     fn restored(&self) -> Result<Vec<Hash>>;
     /// Marks every channel restored (`hotline restore`); returns how many.
     fn mark_all_restored(&mut self) -> Result<usize>;
+    /// Reports published here, in publication order.
+    fn reports(&self) -> Result<Vec<hotline_core::machine::Report>>;
+    /// Dispositions, of one report or of all.
+    fn dispositions(&self, report: Option<&Hash>) -> Result<Vec<DispositionRow>>;
+    /// Sharing state per partner (partners never paused have no row).
+    fn sharing(&self) -> Result<Vec<SharingRow>>;
     /// Unpins a peer: its row stays, marked removed, for the record.
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()>;
     /// Replaces a peer's key outside rotation in one transaction: the old

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_user_expiry.sql"),
     include_str!("../migrations/0007_peers_retired.sql"),
     include_str!("../migrations/0008_restored_channels.sql"),
+    include_str!("../migrations/0009_sharing.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -377,6 +378,51 @@ fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
                 .optional()?;
             WriteResult::Alert(row)
         }
+        WriteOp::Report(r) => {
+            tx.prepare_cached(
+                "INSERT INTO reports (id, title, marking, rel_to, content_type, content, published_at, by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                &r.id[..],
+                r.title,
+                r.marking.name(),
+                serde_json::to_string(&r.rel_to).expect("strings serialize"),
+                r.content_type,
+                r.content,
+                r.published_at as i64,
+                r.by
+            ])?;
+            WriteResult::Done
+        }
+        WriteOp::Disposition {
+            report,
+            peer_id,
+            disposition,
+            entry,
+            at,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO dispositions (report, peer_id, disposition, entry, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                &report[..],
+                peer_id,
+                disposition,
+                entry.as_ref().map(|h| &h[..]),
+                *at as i64
+            ])?;
+            WriteResult::Done
+        }
+        WriteOp::Sharing(s) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sharing (peer_id, paused, since, by, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![s.peer_id, s.paused, s.since as i64, s.by, s.reason])?;
+            WriteResult::Done
+        }
         WriteOp::Confirmed { channel } => {
             tx.prepare_cached("DELETE FROM restored WHERE channel = ?1")?
                 .execute(params![&channel[..]])?;
@@ -521,6 +567,74 @@ impl Store for SqliteStore {
             "INSERT OR IGNORE INTO restored (channel) SELECT id FROM channels",
             [],
         )?)
+    }
+
+    fn reports(&self) -> Result<Vec<hotline_core::machine::Report>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, title, marking, rel_to, content_type, content, published_at, by
+             FROM reports ORDER BY n",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                let marking: String = r.get(2)?;
+                let rel_to: String = r.get(3)?;
+                Ok(hotline_core::machine::Report {
+                    id: h32(r.get(0)?)?,
+                    title: r.get(1)?,
+                    marking: hotline_proto::Marking::parse(&marking).map_err(|_| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            "marking".into(),
+                        )
+                    })?,
+                    rel_to: serde_json::from_str(&rel_to).unwrap_or_default(),
+                    content_type: r.get(4)?,
+                    content: r.get(5)?,
+                    published_at: r.get::<_, i64>(6)? as u64,
+                    by: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn dispositions(&self, report: Option<&Hash>) -> Result<Vec<DispositionRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT d.report, d.peer_id, d.disposition, d.entry, d.at
+             FROM dispositions d JOIN reports r ON r.id = d.report
+             WHERE ?1 IS NULL OR d.report = ?1 ORDER BY r.n, d.peer_id",
+        )?;
+        let rows = st
+            .query_map(params![report.map(|h| &h[..])], |r| {
+                Ok(DispositionRow {
+                    report: h32(r.get(0)?)?,
+                    peer_id: r.get(1)?,
+                    disposition: r.get(2)?,
+                    entry: r.get::<_, Option<Vec<u8>>>(3)?.map(h32).transpose()?,
+                    at: r.get::<_, i64>(4)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn sharing(&self) -> Result<Vec<SharingRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT peer_id, paused, since, by, reason FROM sharing ORDER BY peer_id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(SharingRow {
+                    peer_id: r.get(0)?,
+                    paused: r.get(1)?,
+                    since: r.get::<_, i64>(2)? as u64,
+                    by: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod channel;
 pub mod entry;
 pub mod peer;
+pub mod share;
 pub mod station;
 pub mod transcript;
 pub mod user;

@@ -22,6 +22,7 @@ mod channel;
 mod outbound;
 mod receive;
 mod recover;
+mod share;
 
 pub use alerts::{
     bad_input, is_policy_key, key_replaced, link_check, unpinned_key_key, unverified_traffic_key,
@@ -33,6 +34,7 @@ pub use receive::{
     checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault, PENDING_PROPOSALS,
 };
 pub use recover::{Recovery, OWN_CHAIN_BEHIND};
+pub use share::{disposition, guard, Disposition, Partner, Report, Withheld};
 
 use crate::book::VerifiedEntry;
 use crate::policy::AlertKind;
@@ -149,6 +151,34 @@ pub enum Durable {
     Confirmed {
         /// The channel.
         channel: Hash,
+    },
+    /// A report published here (SPEC §7).
+    Report(Box<Report>),
+    /// What became of a report for a partner (replaces the earlier one).
+    Disposition {
+        /// The report's id.
+        report: Hash,
+        /// The partner.
+        peer: PeerId,
+        /// [`Disposition::word`].
+        disposition: &'static str,
+        /// The entry that carried it, when released.
+        entry: Option<Hash>,
+        /// This station's clock.
+        at: u64,
+    },
+    /// Sharing with a partner paused or resumed.
+    Sharing {
+        /// The partner.
+        peer: PeerId,
+        /// Paused (true) or resumed.
+        paused: bool,
+        /// Who.
+        by: String,
+        /// Why (pausing).
+        reason: String,
+        /// This station's clock.
+        at: u64,
     },
 }
 

@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use axum::routing::{get, post};
 use axum::Router;
 use handlers::{alerts, audit as audit_log, channels, entries, events, metrics, peers, station};
-use handlers::{author, users};
+use handlers::{author, share, users};
 use hotline_proto::{Hash, Precedence};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -159,6 +159,12 @@ pub fn router(api: Api) -> Router {
         .route("/v1/users", get(users::list).post(users::add))
         .route("/v1/users/{name}/revoke", post(users::revoke))
         .route("/v1/users/{name}/rotate", post(users::rotate))
+        .route("/v1/reports", get(share::list).post(share::publish))
+        .route("/v1/reports/{id}", get(share::show))
+        .route("/v1/reports/{id}/release", post(share::release))
+        .route("/v1/sharing", get(share::status))
+        .route("/v1/sharing/{peer}/pause", post(share::pause))
+        .route("/v1/sharing/{peer}/resume", post(share::resume))
         .route("/v1/audit", get(audit_log::list))
         .route("/metrics", get(metrics::render))
         .route("/", get(crate::console::index))

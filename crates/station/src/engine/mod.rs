@@ -10,6 +10,7 @@
 mod commit;
 mod peers;
 mod procedures;
+pub mod share;
 
 pub use commit::Answer;
 pub use peers::{valid_addr, PeerRt};

@@ -87,27 +87,31 @@ pub async fn count(e: &Engine, ch: &Hash, kind: hotline_proto::Kind) -> usize {
 }
 
 pub async fn line(a: &Side, b: &Side, terms: Terms) -> Hash {
+    link(a, "b", None, b, "a", terms).await
+}
+
+/// Pins `b` at `a` as `b_name` (with releasability code `rel`) and `a` at
+/// `b` as `a_name`, verifies both, and opens an active channel from `a`.
+pub async fn link(
+    a: &Side,
+    b_name: &str,
+    rel: Option<&str>,
+    b: &Side,
+    a_name: &str,
+    terms: Terms,
+) -> Hash {
     let (ea, eb) = (a.engine(), b.engine());
-    ea.add_peer(
-        "b",
-        &b.id.token,
-        vec![b.st.as_ref().unwrap().link_addr().to_string()],
-        None,
-    )
-    .await
-    .unwrap();
-    eb.add_peer(
-        "a",
-        &a.id.token,
-        vec![a.st.as_ref().unwrap().link_addr().to_string()],
-        None,
-    )
-    .await
-    .unwrap();
-    assert!(ea.verify_peer("b", &b.id.fingerprint).await.unwrap());
-    assert!(eb.verify_peer("a", &a.id.fingerprint).await.unwrap());
+    let addr = |s: &Side| vec![s.st.as_ref().unwrap().link_addr().to_string()];
+    ea.add_peer(b_name, &b.id.token, addr(b), rel.map(Into::into))
+        .await
+        .unwrap();
+    eb.add_peer(a_name, &a.id.token, addr(a), None)
+        .await
+        .unwrap();
+    assert!(ea.verify_peer(b_name, &b.id.fingerprint).await.unwrap());
+    assert!(eb.verify_peer(a_name, &a.id.fingerprint).await.unwrap());
     let th = terms.hash();
-    let ch = ea.open_channel("b", terms, None, "a").await.unwrap();
+    let ch = ea.open_channel(b_name, terms, None, "a").await.unwrap();
     until("the proposal", 10, || eb.channel(&ch).is_ok()).await;
     eb.author(&ch, Body::Accept { terms_hash: th }, "b")
         .await

@@ -14,6 +14,7 @@ pub mod entries;
 pub mod events;
 pub mod metrics;
 pub mod peers;
+pub mod share;
 pub mod station;
 pub mod users;
 
