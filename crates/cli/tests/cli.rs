@@ -542,3 +542,54 @@ fn a_peer_is_repinned_then_removed_from_the_command_line() {
     assert_eq!(code(&o), 4, "gone: {}", text(&o));
     a.kill9();
 }
+
+/// `hotline bench --json` prints one object with every figure and ceiling
+/// the performance issue names (a tiny run: the figures are not judged here).
+#[test]
+fn bench_json_prints_every_figure_and_ceiling() {
+    let o = Command::new(BIN)
+        .args([
+            "bench",
+            "--json",
+            "--messages",
+            "200",
+            "--concurrency",
+            "4",
+            "--latency-samples",
+            "20",
+            "--inflight-messages",
+            "20",
+            "--ceiling-ms",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in [
+        "throughput_msgs_per_s",
+        "inflight1_msgs_per_s",
+        "both_directions_msgs_per_s",
+        "p50_ms",
+        "p99_ms",
+        "p999_ms",
+        "verify_entries_per_s",
+    ] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+    for k in [
+        "sign",
+        "verify_strict",
+        "verify_batch",
+        "pair",
+        "sqlite_commits",
+        "fsync_ms",
+        "rtt_ms",
+    ] {
+        assert!(
+            v["ceilings"][k].as_f64().is_some_and(|x| x > 0.0),
+            "{k}: {v}"
+        );
+    }
+    assert!(v["exported_entries"].as_u64().unwrap() >= 200 + 20 + 20);
+}

@@ -8,7 +8,6 @@
 pub mod api;
 mod audit;
 pub mod backup;
-pub mod ceiling;
 pub mod config;
 mod console;
 pub mod db;
