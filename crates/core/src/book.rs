@@ -537,6 +537,29 @@ impl ChannelBook {
             ProtoError::BadSignature => Reject::BadSignature,
             e => Reject::Entry(e),
         })?;
+        self.check_opened(author, envelope, entry)
+    }
+
+    /// [`ChannelBook::check`] for an envelope already decoded, whose
+    /// signature the caller has verified under `author`'s key (an offline
+    /// verifier checks a whole export's signatures in parallel batches
+    /// first): every other rule, in the same order.
+    pub fn check_opened(
+        &self,
+        author: u8,
+        envelope: Envelope,
+        entry: Entry,
+    ) -> Result<Outcome, Reject> {
+        let limit = self.terms.max_entry_bytes;
+        if envelope.bytes().len() as u64 > limit {
+            return Err(Reject::TooLarge {
+                size: envelope.bytes().len(),
+                limit,
+            });
+        }
+        if self.refused[author as usize] {
+            return Err(Reject::ChainRefused);
+        }
         let hash = envelope.hash();
         // An entry already stored (the same signed bytes) is a duplicate, whatever
         // else holds: the genesis `Open` carries channel zero and would otherwise

@@ -84,6 +84,38 @@ impl Envelope {
         Entry::from_bytes(&self.entry_bytes)
     }
 
+    /// Checks many envelopes' signatures at once (Ed25519 batch
+    /// verification), each under its key. All or nothing: `false` says that
+    /// at least one fails, not which; the caller then checks one by one
+    /// with [`Envelope::open`] to name it. A verifier's fast path: batch
+    /// verification accepts what [`Envelope::open`]'s strict check accepts
+    /// from an honest signer, and it never accepts a signature made without
+    /// the key.
+    pub fn verify_batch(items: &[(&Envelope, &VerifyingKey)]) -> bool {
+        if items.is_empty() {
+            return true;
+        }
+        if items.iter().any(|(_, k)| k.is_weak()) {
+            return false;
+        }
+        let msgs: Vec<Vec<u8>> = items
+            .iter()
+            .map(|(e, _)| {
+                let mut m = Vec::with_capacity(ENTRY_DOMAIN.len() + e.entry_bytes.len());
+                m.extend_from_slice(ENTRY_DOMAIN);
+                m.extend_from_slice(&e.entry_bytes);
+                m
+            })
+            .collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+        let sigs: Vec<Signature> = items
+            .iter()
+            .map(|(e, _)| Signature::from_bytes(&e.sig))
+            .collect();
+        let keys: Vec<VerifyingKey> = items.iter().map(|(_, k)| **k).collect();
+        ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok()
+    }
+
     /// Decodes the entry without checking the signature: only for display of
     /// evidence and for finding which key to verify with (e.g. the `Open`'s tokens).
     pub fn peek(&self) -> Result<Entry, ProtoError> {
