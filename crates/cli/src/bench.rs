@@ -146,8 +146,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("starting two stations…");
     let (a, a_link) = start(root.path(), "alpha")?;
     let (b, b_link) = start(root.path(), "bravo")?;
-    let ca = Client::new(&a.dir, None)?;
-    let cb = Client::new(&b.dir, None)?;
+    let ca = Client::new(&a.dir, None, None)?;
+    let cb = Client::new(&b.dir, None, None)?;
     let pin = |name: &str, key: &str, addr: String| NewPeer {
         name: name.into(),
         key: key.into(),
@@ -248,7 +248,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let per = args.messages.div_ceil(args.concurrency);
     let mut threads = Vec::new();
     for t in 0..args.concurrency {
-        let c = Client::new(&a.dir, None)?;
+        let c = Client::new(&a.dir, None, None)?;
         let ch = ch.clone();
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             for i in 0..per {

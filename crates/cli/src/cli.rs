@@ -30,11 +30,17 @@ pub struct Cli {
         default_value = "hotline-data"
     )]
     pub data: PathBuf,
+    /// The config file, when it is not DATA/config.toml (e.g.
+    /// /etc/hotline/config.toml): `serve` runs with it, and the other
+    /// commands read the API's address from it.
+    #[arg(long, global = true, env = "HOTLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// API token to act with (default: DATA/admin.token).
     #[arg(long, global = true, env = "HOTLINE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// How the log on stderr is written: text (coloured only on a terminal),
-    /// or json (one object a line, for log shippers). The level is HOTLINE_LOG.
+    /// or json (one object a line, for log shippers). The level is
+    /// HOTLINE_LOG, else the config's `log` key, else info.
     #[arg(
         long,
         global = true,
@@ -68,8 +74,19 @@ pub enum Cmd {
         fingerprint: bool,
     },
     /// Run the station in the foreground (Ctrl-C or SIGTERM: drain, commit, exit 0).
+    ///
+    /// Reads DATA/config.toml, or the file given with --config. SIGHUP
+    /// reloads that file: alert_hook, api_hosts, log and every [tuning] key
+    /// take effect; name, listen and api wait for a restart. A file that
+    /// does not check is refused, naming its line, and the running
+    /// configuration is kept.
+    ///
+    /// Under systemd (Type=notify, see dist/hotline.service) it reports
+    /// READY=1 once the link and the API listen, STATUS= lines, STOPPING=1,
+    /// and feeds WatchdogSec= from its policy loop.
     Serve {
-        /// Program to run for every alert, with the alert as JSON on stdin (overrides the config).
+        /// Program to run for every alert, with the alert as JSON on stdin
+        /// (wins over the config's alert_hook, through reloads too).
         #[arg(long)]
         alert_hook: Option<String>,
     },

@@ -12,8 +12,10 @@ mod cli;
 mod client;
 mod cmd;
 mod demo;
+mod log;
 mod out;
 mod serve;
+mod systemd;
 
 use clap::Parser;
 use cli::{Cli, Cmd};
@@ -21,20 +23,8 @@ use client::{Client, Failure};
 
 fn main() {
     let cli = Cli::parse();
-    let log = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: a log file or the journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match cli.log_format {
-        cli::LogFormat::Text => log.init(),
-        // One JSON object a line, for log shippers.
-        cli::LogFormat::Json => log.json().init(),
-    }
-    let code = match run(cli) {
+    let level = log::init(cli.log_format);
+    let code = match run(cli, level) {
         Ok(()) => 0,
         Err(e) => {
             let code = e.downcast_ref::<Failure>().map(|f| f.code()).unwrap_or(5);
@@ -46,14 +36,15 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
     let data = cli.data;
+    let config = cli.config;
     let token = cli.token;
-    let client = || Client::new(&data, token.clone());
+    let client = || Client::new(&data, config.as_deref(), token.clone());
     match cli.cmd {
         Cmd::Init { name, listen, api } => cmd::station::init(&data, &name, &listen, &api),
         Cmd::Id { fingerprint } => cmd::station::id(&data, fingerprint),
-        Cmd::Serve { alert_hook } => serve::run(&data, alert_hook),
+        Cmd::Serve { alert_hook } => serve::run(&data, config.as_deref(), alert_hook, &level),
         Cmd::Demo => demo::run(),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Completions { shell } => {
@@ -105,7 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => cmd::alerts::run(&client()?, open, json),
         Cmd::Evidence { channel, json } => cmd::alerts::evidence(&client()?, channel, json),
         Cmd::User(u) => cmd::user::run(client()?, u, &data),
-        Cmd::Login => cmd::station::login(&data),
+        Cmd::Login => cmd::station::login(&data, config.as_deref()),
         Cmd::Logout => cmd::station::logout(&data),
         Cmd::Audit(a) => cmd::audit::run(client, a),
         Cmd::Transcript(t) => cmd::transcript::run(client, t),
