@@ -5,8 +5,8 @@ use clap::{Args, Parser, Subcommand};
 use hotline_core::export::KnownKey;
 use std::path::PathBuf;
 
-const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verify) · 2 usage · 3 station not reachable · 4 refused by the station · 5 other error.
-A running station is needed for every command except init, id, serve, demo, bench and the verify commands.
+const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verify, doctor) · 2 usage · 3 station not reachable · 4 refused by the station · 5 other error.
+A running station is needed for every command except init, id, serve, doctor, demo, bench and the verify commands.
 Start with `hotline demo` to see two stations working, or read README.md for a walkthrough.";
 
 /// The log's format on stderr.
@@ -31,8 +31,8 @@ pub struct Cli {
     )]
     pub data: PathBuf,
     /// The config file, when it is not DATA/config.toml (e.g.
-    /// /etc/hotline/config.toml): `serve` runs with it, and the other
-    /// commands read the API's address from it.
+    /// /etc/hotline/config.toml): `serve` runs with it, `doctor` checks it,
+    /// and the other commands read the API's address from it.
     #[arg(long, global = true, env = "HOTLINE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// API token to act with (default: DATA/admin.token).
@@ -89,6 +89,25 @@ pub enum Cmd {
         /// (wins over the config's alert_hook, through reloads too).
         #[arg(long)]
         alert_hook: Option<String>,
+    },
+    /// Check a station's installation and, when it runs, its line; exit 1 if any check fails.
+    ///
+    /// One line per check: `ok|warn|fail  CHECK  DETAIL`. Without a running
+    /// station: the config parses and is within bounds; identity.key and
+    /// admin.token are private to their owner (0600) and the data directory
+    /// is too (0700); free space on the data directory's file system (warn
+    /// below 1 GiB or 5 %, fail below 100 MiB); the database's schema
+    /// version (read only: older is migrated at the next start, newer is
+    /// refused). With the station running (its API answers the admin
+    /// token): its health, each peer's link, its clock against each peer's
+    /// as their last handshake showed, and whether each peer address takes
+    /// a TCP connection.
+    ///
+    /// Example: hotline --data /var/lib/hotline doctor --config /etc/hotline/config.toml
+    Doctor {
+        /// One JSON object: every check with its status and detail.
+        #[arg(long)]
+        json: bool,
     },
     /// Two stations on loopback with a verified channel and their consoles, in one command.
     Demo,

@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod cmd;
 mod demo;
+mod doctor;
 mod log;
 mod out;
 mod serve;
@@ -45,6 +46,7 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
         Cmd::Init { name, listen, api } => cmd::station::init(&data, &name, &listen, &api),
         Cmd::Id { fingerprint } => cmd::station::id(&data, fingerprint),
         Cmd::Serve { alert_hook } => serve::run(&data, config.as_deref(), alert_hook, &level),
+        Cmd::Doctor { json } => doctor::run(&data, config.as_deref(), token, json),
         Cmd::Demo => demo::run(),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Completions { shell } => {
