@@ -56,6 +56,12 @@ pub struct Peer {
     pub addr_in_use: Option<String>,
     /// Where it listens, primary first.
     pub addrs: Vec<String>,
+    /// The peer's clock minus this station's, in ms, as the peer's last
+    /// inbound handshake showed (its timestamp against our clock on
+    /// arrival, so low by the one-way delay); left out until the peer has
+    /// connected since this station started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_ms: Option<i64>,
     /// The fingerprint of the pinned key, to compare with what the counterpart reads.
     pub fingerprint: String,
     /// The pinned identity token: the only key the link accepts from this peer.

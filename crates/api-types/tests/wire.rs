@@ -43,6 +43,11 @@ fn peers_keep_their_nulls() {
     same_bytes::<Peer>(
         r#"{"addr_in_use":"127.0.0.1:7820","addrs":["127.0.0.1:7820"],"fingerprint":"<FP>","key":"<ID>","link":"up","link_since":<T>,"name":"alpha","rel":null,"rtt_ms":3,"verified":false}"#,
     );
+    // The clock skew is there once the peer has connected, left out before.
+    let p = same_bytes::<Peer>(
+        r#"{"addr_in_use":"127.0.0.1:7820","addrs":["127.0.0.1:7820"],"clock_skew_ms":-42,"fingerprint":"<FP>","key":"<ID>","link":"up","link_since":<T>,"name":"alpha","rel":null,"rtt_ms":3,"verified":false}"#,
+    );
+    assert_eq!(p.clock_skew_ms, Some(-42));
     same_bytes::<PeerVerified>(r#"{"name":"bravo","verified":true}"#);
 }
 

@@ -5,8 +5,8 @@ use clap::{Args, Parser, Subcommand};
 use hotline_core::export::KnownKey;
 use std::path::PathBuf;
 
-const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verify) · 2 usage · 3 station not reachable · 4 refused by the station · 5 other error.
-A running station is needed for every command except init, id, serve, demo, bench and the verify commands.
+const AFTER_HELP: &str = "Exit codes: 0 ok · 1 check failed (fingerprint, verify, doctor) · 2 usage · 3 station not reachable · 4 refused by the station · 5 other error.
+A running station is needed for every command except init, id, serve, doctor, demo, bench and the verify commands.
 Start with `hotline demo` to see two stations working, or read README.md for a walkthrough.";
 
 /// The log's format on stderr.
@@ -30,11 +30,17 @@ pub struct Cli {
         default_value = "hotline-data"
     )]
     pub data: PathBuf,
+    /// The config file, when it is not DATA/config.toml (e.g.
+    /// /etc/hotline/config.toml): `serve` runs with it, `doctor` checks it,
+    /// and the other commands read the API's address from it.
+    #[arg(long, global = true, env = "HOTLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// API token to act with (default: DATA/admin.token).
     #[arg(long, global = true, env = "HOTLINE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// How the log on stderr is written: text (coloured only on a terminal),
-    /// or json (one object a line, for log shippers). The level is HOTLINE_LOG.
+    /// or json (one object a line, for log shippers). The level is
+    /// HOTLINE_LOG, else the config's `log` key, else info.
     #[arg(
         long,
         global = true,
@@ -68,10 +74,40 @@ pub enum Cmd {
         fingerprint: bool,
     },
     /// Run the station in the foreground (Ctrl-C or SIGTERM: drain, commit, exit 0).
+    ///
+    /// Reads DATA/config.toml, or the file given with --config. SIGHUP
+    /// reloads that file: alert_hook, api_hosts, log and every [tuning] key
+    /// take effect; name, listen and api wait for a restart. A file that
+    /// does not check is refused, naming its line, and the running
+    /// configuration is kept.
+    ///
+    /// Under systemd (Type=notify, see dist/hotline.service) it reports
+    /// READY=1 once the link and the API listen, STATUS= lines, STOPPING=1,
+    /// and feeds WatchdogSec= from its policy loop.
     Serve {
-        /// Program to run for every alert, with the alert as JSON on stdin (overrides the config).
+        /// Program to run for every alert, with the alert as JSON on stdin
+        /// (wins over the config's alert_hook, through reloads too).
         #[arg(long)]
         alert_hook: Option<String>,
+    },
+    /// Check a station's installation and, when it runs, its line; exit 1 if any check fails.
+    ///
+    /// One line per check: `ok|warn|fail  CHECK  DETAIL`. Without a running
+    /// station: the config parses and is within bounds; identity.key and
+    /// admin.token are private to their owner (0600) and the data directory
+    /// is too (0700); free space on the data directory's file system (warn
+    /// below 1 GiB or 5 %, fail below 100 MiB); the database's schema
+    /// version (read only: older is migrated at the next start, newer is
+    /// refused). With the station running (its API answers the admin
+    /// token): its health, each peer's link, its clock against each peer's
+    /// as their last handshake showed, and whether each peer address takes
+    /// a TCP connection.
+    ///
+    /// Example: hotline --data /var/lib/hotline doctor --config /etc/hotline/config.toml
+    Doctor {
+        /// One JSON object: every check with its status and detail.
+        #[arg(long)]
+        json: bool,
     },
     /// Two stations on loopback with a verified channel and their consoles, in one command.
     Demo,

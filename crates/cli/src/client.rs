@@ -59,24 +59,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// Reads the API address from DATA/config.toml, and the token from the
-    /// flag (or HOTLINE_TOKEN), else DATA/login.token (`hotline login`), else
-    /// DATA/admin.token.
-    pub fn new(data: &Path, token: Option<String>) -> anyhow::Result<Client> {
+    /// Reads the API address from the config (`--config FILE`, else
+    /// DATA/config.toml), and the token from the flag (or HOTLINE_TOKEN),
+    /// else DATA/login.token (`hotline login`), else DATA/admin.token.
+    pub fn new(
+        data: &Path,
+        config: Option<&Path>,
+        token: Option<String>,
+    ) -> anyhow::Result<Client> {
         let d = hotline_station::DataDir(data.to_owned());
-        let cfg = d.load_config().map_err(|e| Failure::Usage(e.to_string()))?;
-        let token = match token {
-            Some(t) => t,
-            None => match std::fs::read_to_string(login_token(data)) {
-                Ok(t) => t.trim().to_owned(),
-                Err(_) => d.load_admin_token().map_err(|e| {
-                    Failure::Usage(format!(
-                        "{e}; pass --token, set HOTLINE_TOKEN, or run `hotline login`"
-                    ))
-                })?,
-            },
-        };
-        Client::at(&cfg.api, token)
+        let cfg = d
+            .load_config_from(config)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        Client::at(&cfg.api, token_for(data, token)?)
     }
 
     /// The token this client acts with.
@@ -179,6 +174,23 @@ impl Client {
             out.extend(page.entries);
         }
     }
+}
+
+/// The token to act with: `token` (the flag, or HOTLINE_TOKEN), else
+/// DATA/login.token (`hotline login`), else DATA/admin.token.
+pub fn token_for(data: &Path, token: Option<String>) -> anyhow::Result<String> {
+    if let Some(t) = token {
+        return Ok(t);
+    }
+    if let Ok(t) = std::fs::read_to_string(login_token(data)) {
+        return Ok(t.trim().to_owned());
+    }
+    let d = hotline_station::DataDir(data.to_owned());
+    Ok(d.load_admin_token().map_err(|e| {
+        Failure::Usage(format!(
+            "{e}; pass --token, set HOTLINE_TOKEN, or run `hotline login`"
+        ))
+    })?)
 }
 
 /// Where `hotline login` keeps a user's token for the CLI (mode 0600).

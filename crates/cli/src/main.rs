@@ -12,8 +12,11 @@ mod cli;
 mod client;
 mod cmd;
 mod demo;
+mod doctor;
+mod log;
 mod out;
 mod serve;
+mod systemd;
 
 use clap::Parser;
 use cli::{Cli, Cmd};
@@ -21,20 +24,8 @@ use client::{Client, Failure};
 
 fn main() {
     let cli = Cli::parse();
-    let log = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: a log file or the journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match cli.log_format {
-        cli::LogFormat::Text => log.init(),
-        // One JSON object a line, for log shippers.
-        cli::LogFormat::Json => log.json().init(),
-    }
-    let code = match run(cli) {
+    let level = log::init(cli.log_format);
+    let code = match run(cli, level) {
         Ok(()) => 0,
         Err(e) => {
             let code = e.downcast_ref::<Failure>().map(|f| f.code()).unwrap_or(5);
@@ -46,14 +37,16 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
     let data = cli.data;
+    let config = cli.config;
     let token = cli.token;
-    let client = || Client::new(&data, token.clone());
+    let client = || Client::new(&data, config.as_deref(), token.clone());
     match cli.cmd {
         Cmd::Init { name, listen, api } => cmd::station::init(&data, &name, &listen, &api),
         Cmd::Id { fingerprint } => cmd::station::id(&data, fingerprint),
-        Cmd::Serve { alert_hook } => serve::run(&data, alert_hook),
+        Cmd::Serve { alert_hook } => serve::run(&data, config.as_deref(), alert_hook, &level),
+        Cmd::Doctor { json } => doctor::run(&data, config.as_deref(), token, json),
         Cmd::Demo => demo::run(),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Completions { shell } => {
@@ -106,7 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Evidence { channel, json } => cmd::alerts::evidence(&client()?, channel, json),
         Cmd::User(u) => cmd::user::run(client()?, u, &data),
         Cmd::Share(s) => cmd::share::run(&client()?, s),
-        Cmd::Login => cmd::station::login(&data),
+        Cmd::Login => cmd::station::login(&data, config.as_deref()),
         Cmd::Logout => cmd::station::logout(&data),
         Cmd::Backup { out, include_keys } => cmd::station::backup(&data, &out, include_keys),
         Cmd::Restore {

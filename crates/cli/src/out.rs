@@ -39,7 +39,7 @@ fn is_bidi_or_separator(c: char) -> bool {
 }
 
 /// A Unix-ms time as an age; `never` when there is none.
-fn ago(ms: Option<u64>) -> String {
+pub fn ago(ms: Option<u64>) -> String {
     let Some(t) = ms else {
         return "never".into();
     };

@@ -1,8 +1,11 @@
 //! `hotline serve`: one station in the foreground, restarted from what is on
-//! disk whenever a commit fails, until Ctrl-C or SIGTERM.
+//! disk whenever a commit fails, until Ctrl-C or SIGTERM; SIGHUP reloads
+//! its configuration. Under systemd it speaks the notify protocol
+//! (`systemd.rs`).
 
 use crate::client::Failure;
-use hotline_station::{Station, StationError};
+use crate::systemd::Notify;
+use hotline_station::{Config, DataDir, Options, Station, StationError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,20 +23,52 @@ const RESTARTING: &str = "restarting from what is on disk";
 /// A station that served this long before failing is restarted after 1 s again.
 const HEALTHY_RUN: Duration = Duration::from_secs(300);
 
-/// Runs the station in `data` until stopped.
-pub fn run(data: &Path, hook: Option<String>) -> anyhow::Result<()> {
+/// Runs the station in `data` until stopped, with the config at `config`
+/// (DATA/config.toml without it).
+pub fn run(
+    data: &Path,
+    config: Option<&Path>,
+    hook: Option<String>,
+    level: &crate::log::Level,
+) -> anyhow::Result<()> {
+    let d = DataDir(data.to_owned());
+    let source = config.map_or_else(|| d.config(), Path::to_owned);
+    // Read once here and again on SIGHUP: a station restarted from disk
+    // after a failed commit runs with the last configuration that checked.
+    let mut cfg = d
+        .load_config_from(config)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    level.apply(cfg.log.as_deref());
+    let notify = Notify::from_env();
+    let heartbeat = notify.heartbeat();
+    if let (Some(w), true) = (crate::systemd::watchdog(), heartbeat.is_some()) {
+        tracing::info!("feeding the service manager's watchdog ({w:?}) from the policy loop");
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let stop = shutdown_signal();
         tokio::pin!(stop);
+        // Taken before anything else: SIGHUP's default action ends the process.
+        let mut hup = Hangup::new()?;
         let mut backoff = Duration::from_secs(1);
+        let mut ready = false;
         loop {
             // A freshly started station begins with no failure of its own.
-            let st = match Station::start(data, hook.clone()).await {
+            let options = Options {
+                data: data.to_owned(),
+                config: cfg.clone(),
+                alert_hook: hook.clone(),
+                heartbeat: heartbeat.clone(),
+            };
+            let st = match Station::start_with(options).await {
                 Ok(st) => st,
                 Err(e @ StationError::Storage(_)) => {
                     // Storage unusable (e.g. disk full at start-up): keep trying, nothing is served meanwhile.
-                    note!("hotline: cannot start: {e}; retrying in {} s", backoff.as_secs());
+                    note!(
+                        "hotline: cannot start: {e}; retrying in {} s",
+                        backoff.as_secs()
+                    );
+                    notify.status(&format!("cannot start: {e}; retrying"));
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = &mut stop => return Ok(()),
@@ -44,36 +79,111 @@ pub fn run(data: &Path, hook: Option<String>) -> anyhow::Result<()> {
                 Err(e) => return Err(Failure::Refused(e.to_string()).into()),
             };
             let served = std::time::Instant::now();
-            note!("hotline: station serving; API http://{} · link {} · Ctrl-C to stop", st.api_addr(), st.link_addr());
-            tokio::select! {
-                _ = &mut stop => {
-                    note!("hotline: stopping: draining and committing");
-                    st.stop().await;
-                    return Ok::<_, anyhow::Error>(());
-                }
-                _ = st.failed() => {
-                    // A station that served well for a while starts its back-off afresh.
-                    if served.elapsed() > HEALTHY_RUN {
-                        backoff = Duration::from_secs(1);
+            let status = format!(
+                "serving; API http://{} · link {}",
+                st.api_addr(),
+                st.link_addr()
+            );
+            note!("hotline: station {status} · Ctrl-C to stop");
+            // The link and the API listen: the service is up.
+            if ready {
+                notify.status(&status);
+            } else {
+                notify.ready(&status);
+                ready = true;
+            }
+            loop {
+                tokio::select! {
+                    _ = &mut stop => {
+                        note!("hotline: stopping: draining and committing");
+                        notify.stopping();
+                        st.stop().await;
+                        return Ok::<_, anyhow::Error>(());
                     }
-                    // The failed station stays up through the back-off: reads are
-                    // still served, every write is refused (503) by its writer, and
-                    // /v1/health says so; then it is restarted from disk.
-                    note!("hotline: a commit failed; writes are refused; restart in {} s", backoff.as_secs());
-                    let stopping = tokio::select! {
-                        _ = tokio::time::sleep(backoff) => false,
-                        _ = &mut stop => true,
-                    };
-                    note!("hotline: {RESTARTING}");
-                    st.stop().await;
-                    if stopping {
-                        return Ok(());
+                    _ = hup.recv() => {
+                        notify.reloading();
+                        match reload(&st, &source, &mut cfg, level) {
+                            Ok(()) => notify.ready(&status),
+                            Err(e) => notify.ready(&format!("{status}; last reload refused: {e}")),
+                        }
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    _ = st.failed() => break,
                 }
             }
+            // A station that served well for a while starts its back-off afresh.
+            if served.elapsed() > HEALTHY_RUN {
+                backoff = Duration::from_secs(1);
+            }
+            // The failed station stays up through the back-off: reads are
+            // still served, every write is refused (503) by its writer, and
+            // /v1/health says so; then it is restarted from disk.
+            note!(
+                "hotline: a commit failed; writes are refused; restart in {} s",
+                backoff.as_secs()
+            );
+            notify
+                .status("a commit failed: writes are refused until the station restarts from disk");
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(backoff) => false,
+                _ = &mut stop => true,
+            };
+            note!("hotline: {RESTARTING}");
+            if stopping {
+                notify.stopping();
+            }
+            st.stop().await;
+            if stopping {
+                return Ok(());
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     })
+}
+
+/// Reads the config file again and puts what can change while running in
+/// force; a file that does not check changes nothing, and says why.
+fn reload(
+    st: &Station,
+    source: &Path,
+    running: &mut Config,
+    level: &crate::log::Level,
+) -> Result<(), StationError> {
+    let new = Config::load(source).inspect_err(|e| {
+        note!("hotline: reload refused, the running configuration is kept: {e}");
+    })?;
+    for key in st.reload(&new) {
+        note!(
+            "hotline: {key} changed in {}: it takes effect when the station restarts (systemctl restart hotline); running with the old value",
+            source.display()
+        );
+    }
+    level.apply(new.log.as_deref());
+    // A restart from disk after a failed commit takes every key of it.
+    *running = new;
+    note!("hotline: configuration reloaded from {}", source.display());
+    Ok(())
+}
+
+/// SIGHUP, where there is one.
+struct Hangup {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Hangup {
+    fn new() -> std::io::Result<Hangup> {
+        Ok(Hangup {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -111,6 +111,7 @@ fn help_teaches_and_bad_usage_exits_2() {
         "alerts",
         "user",
         "transcript",
+        "doctor",
         "Exit codes",
     ] {
         assert!(h.contains(c), "--help does not mention {c}");

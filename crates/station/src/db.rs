@@ -14,6 +14,14 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
+pub use hotline_store::Schema;
+
+/// Where the schema of the database at `path` stands against this build,
+/// read without opening it for writing or migrating it (`hotline doctor`).
+pub fn schema(path: &Path) -> Result<Schema, StationError> {
+    Ok(hotline_store::schema_of(path)?)
+}
+
 /// Most batches folded into one transaction: bounds the latency one fsync adds.
 const MAX_GROUP: usize = 512;
 

@@ -14,24 +14,37 @@ use tokio::sync::Semaphore;
 pub const RUNNING: usize = 4;
 /// Alerts waiting for a run; more are dropped (and counted).
 pub const WAITING: usize = 64;
-/// A run that takes longer is killed.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// A run that takes longer is killed (by default: `tuning.hook_timeout`).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The hook program and its bounds.
 pub struct Hook {
     program: String,
+    /// A run that takes longer is killed.
+    timeout: Duration,
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
 }
 
 impl Hook {
-    /// The hook that runs `program`.
-    pub fn new(program: String) -> Self {
+    /// The hook that runs `program`, killing a run after `timeout`.
+    pub fn new(program: String, timeout: Duration) -> Self {
         Hook {
             program,
+            timeout,
             slots: Arc::new(Semaphore::new(RUNNING)),
             waiting: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The program run.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// How long a run may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Hands an alert to the hook in the background; a failing hook is
@@ -46,23 +59,29 @@ impl Hook {
             }
             return;
         }
-        let (program, slots, waiting) = (
+        let (program, slots, waiting, timeout) = (
             self.program.clone(),
             self.slots.clone(),
             self.waiting.clone(),
+            self.timeout,
         );
         tokio::spawn(async move {
             let permit = slots.acquire_owned().await;
             waiting.fetch_sub(1, Ordering::SeqCst);
             let Ok(_permit) = permit else { return };
-            run_once(&program, alert).await;
+            run_once(&program, alert, timeout).await;
         });
     }
 }
 
-async fn run_once(program: &str, alert: Value) {
+async fn run_once(program: &str, alert: Value, timeout: Duration) {
     use tokio::io::AsyncWriteExt;
     let child = tokio::process::Command::new(program)
+        // The service manager's notify socket is the station's alone: a hook
+        // must not be able to report the station ready, or feed its watchdog.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
@@ -80,13 +99,13 @@ async fn run_once(program: &str, alert: Value) {
         line.push('\n');
         let _ = stdin.write_all(line.as_bytes()).await;
     }
-    match tokio::time::timeout(TIMEOUT, child.wait()).await {
+    match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(s)) if !s.success() => tracing::warn!("alert hook {program:?} exited with {s}"),
         Ok(Err(e)) => tracing::warn!("alert hook {program:?}: {e}"),
         Err(_) => {
             tracing::warn!(
-                "alert hook {program:?} ran over {} s; killed",
-                TIMEOUT.as_secs()
+                "alert hook {program:?} ran over {}; killed (tuning.hook_timeout)",
+                humantime::format_duration(timeout)
             );
             let _ = child.kill().await;
         }

@@ -1,7 +1,9 @@
 //! The hotline station: the daemon around the pure core.
 //!
 //! [`init`] prepares a data directory; [`Station::start`] runs a station
-//! (link listener, dialers, policy timer, HTTP API) until [`Station::stop`].
+//! (link listener, dialers, policy timer, HTTP API) until [`Station::stop`];
+//! [`Station::reload`] puts a changed configuration in force where that is
+//! safe while it runs.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -18,6 +20,7 @@ mod gate;
 mod hook;
 pub mod metrics;
 pub mod net;
+pub mod tuning;
 pub mod variants;
 pub mod views;
 
@@ -28,16 +31,34 @@ use engine::{now_ms, Engine};
 use hotline_link::StaticSecret;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// How often the policy engine is evaluated: the resolution of every clock (SPEC §6).
 pub const TICK: Duration = Duration::from_millis(100);
-/// A link down this long raises `link-down`.
+/// A link down this long raises `link-down` (by default: `tuning.link_down_after`).
 pub const LINK_DOWN_AFTER_MS: u64 = 3000;
+
+/// Called on every turn of the policy loop: proof of life for a service
+/// manager's watchdog, which a hung station then stops feeding.
+pub type Heartbeat = Arc<dyn Fn() + Send + Sync>;
+
+/// How to start a station.
+pub struct Options {
+    /// The data directory: keys, admin token, database.
+    pub data: PathBuf,
+    /// The configuration, already read and checked (from the data
+    /// directory or from `--config FILE`).
+    pub config: Config,
+    /// An alert hook that overrides the config's (`serve --alert-hook`),
+    /// through reloads too.
+    pub alert_hook: Option<String>,
+    /// Called on every turn of the policy loop ([`TICK`]).
+    pub heartbeat: Option<Heartbeat>,
+}
 
 /// What `init` made. `Debug` leaves the admin token out.
 #[derive(Clone)]
@@ -117,13 +138,7 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
         ))?;
     }
     config::write_secret(&d.admin_token(), format!("{admin_token}\n").as_bytes())?;
-    d.save_config(&Config {
-        name: name.into(),
-        listen: listen.into(),
-        api: api.into(),
-        alert_hook: None,
-        api_hosts: vec![],
-    })?;
+    d.save_config(&Config::new(name, listen, api))?;
     let id = keys.identity();
     Ok(Initialized {
         token: id.token(),
@@ -140,19 +155,44 @@ pub struct Station {
     link_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The API's guards, whose host names a reload replaces.
+    guard: api::guard::Guard,
+    /// The configuration in force: as started, with reloads applied.
+    config: Mutex<Config>,
+    /// `serve --alert-hook`, which wins over the config's through reloads.
+    hook_override: Option<String>,
 }
 
 impl Station {
-    /// Starts a station from its data directory. `alert_hook` overrides the config's.
+    /// Starts a station from its data directory and `DATA/config.toml`.
+    /// `alert_hook` overrides the config's.
     pub async fn start(dir: &Path, alert_hook: Option<String>) -> Result<Station, StationError> {
-        let d = DataDir(dir.to_owned());
-        let cfg = d.load_config()?;
+        let config = DataDir(dir.to_owned()).load_config()?;
+        Station::start_with(Options {
+            data: dir.to_owned(),
+            config,
+            alert_hook,
+            heartbeat: None,
+        })
+        .await
+    }
+
+    /// Starts a station as `o` says.
+    pub async fn start_with(o: Options) -> Result<Station, StationError> {
+        let Options {
+            data,
+            config: cfg,
+            alert_hook,
+            heartbeat,
+        } = o;
+        let d = DataDir(data);
         d.make_private()?;
         let keys = d.load_keys()?;
         let secret = Arc::new(StaticSecret::from_bytes(*keys.dh_secret()));
         let db = db::Db::open(&d.db(), 2)?;
-        let hook = alert_hook.or(cfg.alert_hook.clone());
-        let engine = Arc::new(Engine::load(cfg.name.clone(), keys, db, hook)?);
+        let engine = Arc::new(Engine::load(cfg.name.clone(), keys, db, None)?);
+        engine.set_tuning(cfg.tuning);
+        engine.set_alert_hook(alert_hook.clone().or(cfg.alert_hook.clone()));
         let link_listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
             .map_err(|e| {
@@ -171,11 +211,12 @@ impl Station {
         let user_map = load_users(&engine)?;
         engine.audit_checked().await?;
         let (tx, rx) = watch::channel(false);
+        let guard = api::guard::Guard::new(cfg.api_hosts.clone());
         let api_state = api::Api {
             engine: engine.clone(),
             users: Arc::new(RwLock::new(user_map)),
             shutdown: rx.clone(),
-            guard: api::guard::Guard::new(cfg.api_hosts.clone()),
+            guard: guard.clone(),
             metrics_cache: Default::default(),
         };
 
@@ -224,7 +265,11 @@ impl Station {
                             engine.tick().await;
                             n += 1;
                             if n.is_multiple_of(10) {
-                                engine.check_links(LINK_DOWN_AFTER_MS).await;
+                                let after = engine.tuning().link_down_after().as_millis() as u64;
+                                engine.check_links(after).await;
+                            }
+                            if let Some(beat) = &heartbeat {
+                                beat();
                             }
                         }
                         _ = rx3.changed() => return,
@@ -251,7 +296,47 @@ impl Station {
             link_addr,
             shutdown: tx,
             tasks,
+            guard,
+            config: Mutex::new(cfg),
+            hook_override: alert_hook,
         })
+    }
+
+    /// Puts a changed configuration (already read and checked) in force
+    /// where that is safe while running: the alert hook, `api_hosts` and
+    /// every `[tuning]` key (each at its next use: connection, handshake,
+    /// ping, hook run, link check). `log` is the caller's, who owns the
+    /// log. `name`, `listen` and `api` keep their running values until a
+    /// restart (the sockets are bound, the name is in the engine); those
+    /// that changed are returned, to be reported.
+    pub fn reload(&self, new: &Config) -> Vec<&'static str> {
+        let mut running = self.config.lock().unwrap();
+        let later: Vec<&'static str> = [
+            ("name", running.name != new.name),
+            ("listen", running.listen != new.listen),
+            ("api", running.api != new.api),
+        ]
+        .into_iter()
+        .filter_map(|(k, changed)| changed.then_some(k))
+        .collect();
+        // Tuning first: the hook takes its timeout from it.
+        self.engine.set_tuning(new.tuning);
+        let hook = self.hook_override.clone().or(new.alert_hook.clone());
+        self.engine.set_alert_hook(hook);
+        self.guard.set_hosts(new.api_hosts.clone());
+        let kept = (
+            running.name.clone(),
+            running.listen.clone(),
+            running.api.clone(),
+        );
+        *running = new.clone();
+        (running.name, running.listen, running.api) = kept;
+        later
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Config {
+        self.config.lock().unwrap().clone()
     }
 
     /// Resolves when a commit has failed and this station must be restarted from storage.

@@ -21,15 +21,21 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-/// Ping interval (SPEC §3: every 500 ms by default).
+// The timings and the rate below are defaults: the config's `[tuning]`
+// table may change them within bounds (`crate::tuning`), and each is read
+// from the engine at its use.
+
+/// Ping interval (SPEC §3: every 500 ms by default; `tuning.ping_every`).
 pub const PING_EVERY: Duration = Duration::from_millis(500);
 /// A path is down after this many unanswered pings (SPEC §3).
 pub const MISSED_PONGS: u64 = 3;
 /// Time allowed for TCP connect plus handshake. Short, with a short backoff
-/// cap, so that a healed partition is noticed within a few seconds.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
-/// An inbound session with no frame for this long is dropped (pings come every 500 ms).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// cap, so that a healed partition is noticed within a few seconds
+/// (`tuning.handshake_timeout`).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// An inbound session with no frame for this long is dropped (pings come
+/// every 500 ms; `tuning.idle_timeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -37,29 +43,31 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// Sustained link messages per second accepted from one peer connection. A
 /// healthy sender needs a few per second (pings, and `Entries` of up to 1,024
 /// entries each); a flood beyond this is cut off so the station stays
-/// responsive to its other peers and its API.
+/// responsive to its other peers and its API (`tuning.inbound_rate_per_sec`).
 pub const RATE_PER_SEC: u64 = 500;
-/// Burst allowance above the sustained rate.
-const RATE_BURST: f64 = 1000.0;
+/// Burst allowance above the sustained rate, in seconds of it.
+const RATE_BURST_SECS: f64 = 2.0;
 
 /// A token bucket over link messages.
 struct RateLimit {
+    per_sec: f64,
     tokens: f64,
     at: std::time::Instant,
 }
 
 impl RateLimit {
-    fn new() -> Self {
+    fn new(per_sec: u64) -> Self {
+        let per_sec = per_sec as f64;
         RateLimit {
-            tokens: RATE_BURST,
+            per_sec,
+            tokens: per_sec * RATE_BURST_SECS,
             at: std::time::Instant::now(),
         }
     }
     fn take(&mut self) -> bool {
         let now = std::time::Instant::now();
-        self.tokens = (self.tokens
-            + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC as f64)
-            .min(RATE_BURST);
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
+            .min(self.per_sec * RATE_BURST_SECS);
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -68,6 +76,12 @@ impl RateLimit {
             false
         }
     }
+}
+
+/// The peer's clock minus ours, in ms: its handshake timestamp `ts` against
+/// our clock `at` when the handshake arrived (both Unix ns).
+fn skew_ms(ts: u64, at: u64) -> i64 {
+    ((i128::from(ts) - i128::from(at)) / 1_000_000) as i64
 }
 
 /// The reassembly bound for a peer's link messages: a batch, or the largest
@@ -162,7 +176,7 @@ pub async fn accept_loop(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
-                    let place = match gate.admit(addr.ip()) {
+                    let place = match gate.admit(addr.ip(), engine.tuning().caps()) {
                         Ok(p) => p,
                         Err(full) => {
                             drop(stream);
@@ -205,32 +219,34 @@ async fn inbound(
         },
         None => PeerDecision::Unknown,
     });
-    let (session, pk, ts) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
-        Ok(Ok(x)) => x,
-        Ok(Err(LinkError::UnpinnedKey(pk))) => {
-            engine.unpinned(&pk, &from).await;
-            return;
-        }
-        Ok(Err(LinkError::Replay { last, got })) => {
-            tracing::warn!("replayed handshake from {from}: clock {got} <= {last}");
-            return;
-        }
-        Ok(Err(e)) => {
-            tracing::info!("handshake from {from} failed: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::info!("handshake from {from} timed out");
-            return;
-        }
-    };
+    let (session, pk, ts, at) =
+        match tokio::time::timeout(engine.tuning().handshake_timeout(), hs).await {
+            // Our clock as the handshake arrived, against the peer's in it.
+            Ok(Ok((session, pk, ts))) => (session, pk, ts, now_ns()),
+            Ok(Err(LinkError::UnpinnedKey(pk))) => {
+                engine.unpinned(&pk, &from).await;
+                return;
+            }
+            Ok(Err(LinkError::Replay { last, got })) => {
+                tracing::warn!("replayed handshake from {from}: clock {got} <= {last}");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::info!("handshake from {from} failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::info!("handshake from {from} timed out");
+                return;
+            }
+        };
     place.handshaken();
     let Some(peer) = engine.peer_by_dh(&pk) else {
         return;
     };
     // Durably advance the replay clock before trusting the session.
     match engine.advance_handshake(peer.row.id, ts).await {
-        Ok(true) => {}
+        Ok(true) => engine.set_clock_skew(peer.row.id, skew_ms(ts, at)),
         Ok(false) => {
             tracing::warn!("replayed handshake from {from}: its clock {ts} was already used");
             return;
@@ -258,7 +274,8 @@ async fn session_loop(
         return;
     }
     tracing::info!(peer = %peer.row.name, "inbound link from {from} up");
-    let mut bucket = RateLimit::new();
+    let rate = engine.tuning().inbound_rate_per_sec();
+    let mut bucket = RateLimit::new(rate);
     let cut = engine.cut(peer.row.id);
     loop {
         let limit = link_limit(engine, peer.row.id);
@@ -267,7 +284,7 @@ async fn session_loop(
             return; // the peer was removed, or its key replaced
         }
         let msg = tokio::select! {
-            r = tokio::time::timeout(IDLE_TIMEOUT, rx.recv(limit)) => r,
+            r = tokio::time::timeout(engine.tuning().idle_timeout(), rx.recv(limit)) => r,
             _ = superseded.notified() => return, // a newer connection of the peer took over
             _ = removed => return,
             _ = shutdown.changed() => return,
@@ -288,9 +305,7 @@ async fn session_loop(
             engine
                 .bad_input(
                     peer,
-                    &format!(
-                        "more than {RATE_PER_SEC} link messages per second; connection closed"
-                    ),
+                    &format!("more than {rate} link messages per second; connection closed"),
                     Some(codes::RATE),
                 )
                 .await
@@ -376,7 +391,7 @@ pub async fn dial_loop(
                     .await
                     .map_err(|e| e.to_string())
             };
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, attempt).await {
+            match tokio::time::timeout(engine.tuning().handshake_timeout(), attempt).await {
                 Ok(Ok(session)) => {
                     backoff = BACKOFF_MIN;
                     engine.set_link(peer_id, true, Some(addr.clone()));
@@ -421,7 +436,8 @@ async fn outbound(
     tx.send(&hello.to_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, rx.recv(link_limit(engine, peer_id)))
+    let wait = engine.tuning().handshake_timeout();
+    let first = tokio::time::timeout(wait, rx.recv(link_limit(engine, peer_id)))
         .await
         .map_err(|_| "no Hello from the peer".to_string())?
         .map_err(|e| e.to_string())?;
@@ -494,7 +510,7 @@ async fn outbound(
         }
     });
     let result = async {
-        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut ping = tokio::time::interval(engine.tuning().ping_every());
         let (mut pinged, mut ponged) = (0u64, 0u64);
         let mut ping_sent_at = std::time::Instant::now();
         loop {

@@ -160,6 +160,7 @@ pub fn peer(engine: &Engine, p: &PeerRt) -> api::Peer {
     api::Peer {
         addr_in_use: h.addr,
         addrs: p.row.addrs.clone(),
+        clock_skew_ms: h.clock_skew_ms,
         fingerprint: p.identity.fingerprint().to_string(),
         key: p.row.token.clone(),
         link: link_state(h.up),

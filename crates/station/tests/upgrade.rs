@@ -4,7 +4,7 @@
 //! anything is touched.
 
 use hotline_station::Station;
-use hotline_store::SqliteStore;
+use hotline_store::{schema_of, Schema, SqliteStore};
 use std::path::{Path, PathBuf};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v6");
@@ -32,16 +32,19 @@ async fn the_database_of_the_release_before_opens_migrates_keeps_every_entry_and
     let root = tempfile::tempdir().unwrap();
     let dir = copy(root.path());
     let db = dir.join("hotline.db");
-    let (found, known) = SqliteStore::schema_version(&db).unwrap();
-    assert_eq!(found, 6);
-    assert!(known > found, "this release adds migrations");
+    let known = hotline_store::schema_version();
+    assert_eq!(
+        schema_of(&db).unwrap(),
+        Schema::Older { found: 6, known },
+        "this release adds migrations"
+    );
     assert_eq!(SqliteStore::count(&db).unwrap(), (2, 49));
 
     let st = Station::start(&dir, None).await.unwrap();
-    assert_eq!(SqliteStore::schema_version(&db).unwrap(), (known, known));
+    assert_eq!(schema_of(&db).unwrap(), Schema::Current(known));
     // The database as it was is kept beside it, untouched.
     let bak = dir.join("hotline.db.v6.bak");
-    assert_eq!(SqliteStore::schema_version(&bak).unwrap().0, 6);
+    assert_eq!(schema_of(&bak).unwrap(), Schema::Older { found: 6, known });
     assert_eq!(SqliteStore::count(&bak).unwrap(), (2, 49));
 
     let e = st.engine.clone();
@@ -86,7 +89,7 @@ async fn a_database_newer_than_this_release_is_refused_and_left_untouched() {
     let root = tempfile::tempdir().unwrap();
     let dir = copy(root.path());
     let db = dir.join("hotline.db");
-    let (_, known) = SqliteStore::schema_version(&db).unwrap();
+    let known = hotline_store::schema_version();
     {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.pragma_update(None, "user_version", known + 1).unwrap();

@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 
 mod files;
+mod schema;
 mod sqlite;
 
+pub use schema::{schema_of, schema_version, Schema};
 pub use sqlite::SqliteStore;
 
 use hotline_core::machine::{Channel, Durable, ExportPlan, Peer};

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` is the last applied.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_evidence_once.sql"),
     include_str!("../migrations/0003_audit_head.sql"),
@@ -169,14 +169,6 @@ impl SqliteStore {
         ))
     }
 
-    /// The schema version a database file holds, read without migrating;
-    /// and the version this build knows.
-    pub fn schema_version(path: &Path) -> Result<(i64, i64)> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        Ok((found, MIGRATIONS.len() as i64))
-    }
-
     /// Before an older schema is migrated, a copy of the database as it was
     /// is kept beside it (`hotline.db.v6.bak`, say): an upgrade that goes
     /// wrong, or a release rolled back, still has the data it started from.
@@ -185,13 +177,13 @@ impl SqliteStore {
         if !std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
             return Ok(());
         }
-        let (found, known) = Self::schema_version(path)?;
-        if found > known {
-            return Err(StoreError::TooNew { found, known });
-        }
-        if found == 0 || found == known {
-            return Ok(());
-        }
+        let found = match crate::schema_of(path)? {
+            crate::Schema::Newer { found, known } => {
+                return Err(StoreError::TooNew { found, known })
+            }
+            crate::Schema::Older { found, .. } if found > 0 => found,
+            _ => return Ok(()),
+        };
         let mut name = path.as_os_str().to_owned();
         name.push(format!(".v{found}.bak"));
         let dest = std::path::PathBuf::from(name);

@@ -158,7 +158,7 @@ fn send_many(
     let per = n.div_ceil(clients.max(1));
     let mut threads = Vec::new();
     for t in 0..clients.max(1) {
-        let c = Client::new(dir, None)?;
+        let c = Client::new(dir, None, None)?;
         let (ch, tag) = (ch.to_owned(), tag.to_owned());
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             for i in 0..per {
@@ -209,8 +209,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("starting two stations…");
     let (a, a_link) = start(root.path(), "alpha")?;
     let (b, b_link) = start(root.path(), "bravo")?;
-    let ca = Client::new(&a.dir, None)?;
-    let cb = Client::new(&b.dir, None)?;
+    let ca = Client::new(&a.dir, None, None)?;
+    let cb = Client::new(&b.dir, None, None)?;
     let pin = |name: &str, key: &str, addr: String| NewPeer {
         name: name.into(),
         key: key.into(),

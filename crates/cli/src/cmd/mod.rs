@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Prints a `--json` listing: pretty, as the API's fields are named.
-fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }

@@ -116,7 +116,7 @@ fn write_pages(cmd: &clap::Command, name: &str, dir: &Path, n: &mut usize) -> an
 /// `login`: reads a user's token from standard input, checks it with the
 /// station, and keeps it (0600) as the token the CLI acts with from now on,
 /// instead of the admin's.
-pub fn login(data: &Path) -> anyhow::Result<()> {
+pub fn login(data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
@@ -125,7 +125,7 @@ pub fn login(data: &Path) -> anyhow::Result<()> {
     if token.is_empty() {
         return Err(Failure::Usage("no token on standard input".into()).into());
     }
-    let c = crate::client::Client::new(data, Some(token.clone()))?;
+    let c = crate::client::Client::new(data, config, Some(token.clone()))?;
     let me: hotline_api_types::WhoAmI = c.get("/v1/whoami")?;
     super::write_secret_file(&crate::client::login_token(data), &format!("{token}\n"))?;
     println!(

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// An event-stream ticket is good for this long, once.
@@ -62,7 +62,7 @@ pub(super) async fn hosts(State(api): State<Api>, req: Request, next: Next) -> R
         .headers()
         .get(header::HOST)
         .map(|h| h.to_str().unwrap_or("\u{fffd}"));
-    if !host_allowed(host, &api.guard.hosts) {
+    if !host_allowed(host, &api.guard.hosts.read().unwrap()) {
         return (
             StatusCode::MISDIRECTED_REQUEST,
             "this station's API answers only to an IP address, localhost, or a name in its api_hosts setting\n",
@@ -75,8 +75,8 @@ pub(super) async fn hosts(State(api): State<Api>, req: Request, next: Next) -> R
 /// The API's guards' state, shared by every request.
 #[derive(Clone)]
 pub struct Guard {
-    /// Extra names the API answers to (`api_hosts`).
-    pub hosts: Arc<Vec<String>>,
+    /// Extra names the API answers to (`api_hosts`); replaced on reload.
+    pub hosts: Arc<RwLock<Vec<String>>>,
     /// Places for live event streams.
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Refused sign-ins not yet written to the audit log, and when the last
@@ -90,11 +90,16 @@ impl Guard {
     /// The guards for an API that also answers to `hosts`.
     pub fn new(hosts: Vec<String>) -> Guard {
         Guard {
-            hosts: Arc::new(hosts),
+            hosts: Arc::new(RwLock::new(hosts)),
             streams: Arc::new(tokio::sync::Semaphore::new(STREAMS)),
             unauthorized: Default::default(),
             tickets: Default::default(),
         }
+    }
+
+    /// Replaces the extra names the API answers to (a configuration reload).
+    pub fn set_hosts(&self, hosts: Vec<String>) {
+        *self.hosts.write().unwrap() = hosts;
     }
 
     /// Issues a single-use event-stream ticket standing for a token (by its

@@ -180,7 +180,7 @@ impl Engine {
         self.emit(json!({"type": "alert", "cleared": cleared, "alert": v}));
         if !cleared {
             tracing::warn!(kind = %a.kind, "alert: {}", a.cause);
-            if let Some(hook) = &self.alert_hook {
+            if let Some(hook) = self.alert_hook() {
                 hook.run(v, &self.metrics.hook_dropped);
             }
         }

@@ -68,6 +68,10 @@ pub struct LinkHealth {
     pub addr: Option<String>,
     /// Last round trip, ms.
     pub rtt_ms: Option<u64>,
+    /// The peer's clock minus ours, in ms, as its last inbound handshake
+    /// showed: its timestamp against our clock when the handshake arrived
+    /// (so lower than the truth by the one-way delay).
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// Everything one station's tasks share. Two stations in one process share
@@ -104,8 +108,12 @@ pub struct Engine {
     health: RwLock<HashMap<i64, LinkHealth>>,
     /// Live events for the API's event stream.
     events: broadcast::Sender<Value>,
-    /// Program run with each new alert as JSON on stdin, if configured.
-    alert_hook: Option<crate::hook::Hook>,
+    /// Program run with each new alert as JSON on stdin, if configured;
+    /// replaced whole when the configuration is reloaded.
+    alert_hook: RwLock<Option<Arc<crate::hook::Hook>>>,
+    /// Timings and caps from the config's `[tuning]` table, read at each
+    /// use, so a reload takes effect at the next connection, ping or run.
+    tuning: RwLock<crate::tuning::Tuning>,
     /// When the station started (Unix ms): a link never up counts as down since then.
     started_at: u64,
     /// Counters for /metrics.
@@ -150,7 +158,10 @@ impl Engine {
             wake: RwLock::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
             events,
-            alert_hook: alert_hook.map(crate::hook::Hook::new),
+            alert_hook: RwLock::new(
+                alert_hook.map(|p| Arc::new(crate::hook::Hook::new(p, crate::hook::TIMEOUT))),
+            ),
+            tuning: Default::default(),
             started_at: now_ms(),
             metrics: Metrics::default(),
             unsafe_ack_before_commit: crate::variants::Variants::from_env().ack_before_commit,
@@ -271,14 +282,50 @@ impl Engine {
     pub fn set_link(&self, peer_id: i64, up: bool, addr: Option<String>) {
         let mut h = self.health.write().unwrap();
         let e = h.entry(peer_id).or_default();
+        if addr.is_some() {
+            e.addr = addr;
+        }
         if e.up != up || e.since == 0 {
             e.up = up;
             e.since = now_ms();
             drop(h);
             self.emit(serde_json::json!({"type": "link", "peer_id": peer_id, "up": up}));
-        } else if addr.is_some() {
-            e.addr = addr;
         }
+    }
+
+    /// Records the peer's clock minus ours, from its inbound handshake.
+    pub fn set_clock_skew(&self, peer_id: i64, skew_ms: i64) {
+        let mut h = self.health.write().unwrap();
+        h.entry(peer_id).or_default().clock_skew_ms = Some(skew_ms);
+    }
+
+    /// The timings and caps in force.
+    pub fn tuning(&self) -> crate::tuning::Tuning {
+        *self.tuning.read().unwrap()
+    }
+
+    /// Puts new timings and caps in force; each is read at its next use.
+    pub fn set_tuning(&self, t: crate::tuning::Tuning) {
+        *self.tuning.write().unwrap() = t;
+    }
+
+    /// Sets the alert hook (none: alerts are stored and streamed only),
+    /// with the hook timeout in force. The same program with the same
+    /// timeout keeps its hook (and its bounds); a new one lets runs under
+    /// way finish under the old.
+    pub fn set_alert_hook(&self, program: Option<String>) {
+        let timeout = self.tuning().hook_timeout();
+        let mut slot = self.alert_hook.write().unwrap();
+        let now = slot.as_ref().map(|h| (h.program(), h.timeout()));
+        if now == program.as_deref().map(|p| (p, timeout)) {
+            return;
+        }
+        *slot = program.map(|p| Arc::new(crate::hook::Hook::new(p, timeout)));
+    }
+
+    /// The alert hook in force.
+    pub(crate) fn alert_hook(&self) -> Option<Arc<crate::hook::Hook>> {
+        self.alert_hook.read().unwrap().clone()
     }
 
     /// Records the last round trip to a peer.
