@@ -9,9 +9,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use hotline_api_types::{NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
+use hotline_api_types::{ApiError, NewPeer, Peer, PeerVerified, Peers, SetPeer, VerifyPeer};
 
 /// `GET /v1/peers`, oldest first.
+#[utoipa::path(
+    get, path = "/v1/peers", tag = "peers", operation_id = "list_peers",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every pinned peer.", body = Peers),
+    ),
+)]
 pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
     let e = &api.engine;
     let mut ps = e.peers();
@@ -22,6 +29,17 @@ pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
 }
 
 /// `POST /v1/peers`: pin a key; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers", tag = "peers", operation_id = "add_peer",
+    security(("bearer" = [])),
+    request_body = NewPeer,
+    responses(
+        (status = 201, description = "Pinned, not yet verified.", body = Peer),
+        (status = 400, description = "A bad name, key or address.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "The name or the key is pinned already.", body = ApiError),
+    ),
+)]
 pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<Peer>> {
     u.need(Act::Admin)?;
     let p: NewPeer = parse(&body)?;
@@ -36,6 +54,20 @@ pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJso
 }
 
 /// `POST /v1/peers/{name}/verify`: confirm the fingerprint read out of band; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/verify", tag = "peers", operation_id = "verify_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    request_body = VerifyPeer,
+    responses(
+        (status = 200, description = "The fingerprint matched: verified.", body = PeerVerified),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+        (status = 409,
+            description = "The fingerprint does not match the pinned key.",
+            body = ApiError),
+    ),
+)]
 pub async fn verify(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -57,6 +89,18 @@ pub async fn verify(
 }
 
 /// `POST /v1/peers/{name}/set`: new addresses or releasability code; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/set", tag = "peers", operation_id = "set_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    request_body = Option<SetPeer>,
+    responses(
+        (status = 200, description = "The peer as it is now.", body = Peer),
+        (status = 400, description = "A bad address or code.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+    ),
+)]
 pub async fn set(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -72,6 +116,16 @@ pub async fn set(
 }
 
 /// `POST /v1/peers/{name}/unverify`: withdraw a fingerprint confirmation; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/unverify", tag = "peers", operation_id = "unverify_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    responses(
+        (status = 200, description = "No longer verified.", body = PeerVerified),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+    ),
+)]
 pub async fn unverify(
     State(api): State<Api>,
     Path(name): Path<String>,
