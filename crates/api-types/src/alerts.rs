@@ -1,9 +1,10 @@
 //! Alerts: what the station raised, why, and whether it cleared.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One alert, as the API lists it and the alert hook receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Alert {
     /// A sentence saying what happened, for the person on duty.
     pub cause: String,
@@ -26,7 +27,7 @@ pub struct Alert {
 }
 
 /// `POST /v1/alerts/{id}/ack`'s body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AckAlert {
     /// What the person says: who is on it, what was done (up to 1,000 characters).
@@ -35,7 +36,7 @@ pub struct AckAlert {
 }
 
 /// Who acknowledged an alert, when, and what they said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AlertAck {
     /// Unix ms.
     pub at: u64,
@@ -46,7 +47,7 @@ pub struct AlertAck {
 }
 
 /// Proof that the counterpart signed two different entries with one seq.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Evidence {
     /// The equivocating author number.
     pub author: u8,
@@ -67,14 +68,14 @@ pub struct Evidence {
 }
 
 /// `GET /v1/evidence` and `GET /v1/channels/{id}/evidence`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EvidenceList {
     /// Oldest first.
     pub evidence: Vec<Evidence>,
 }
 
 /// `GET /v1/alerts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Alerts {
     /// Newest first, up to the requested limit.
     pub alerts: Vec<Alert>,

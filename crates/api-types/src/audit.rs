@@ -1,10 +1,11 @@
 //! The station's own audit log: every action on the API, hash-chained.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One line of the audit log, as exported. Every field but `id` is covered by
 /// `hash`: changing a name or a format here breaks verification of old exports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditLine {
     /// What was asked: method and path below `/v1/` (e.g. `POST channels/…/messages`).
     pub action: String,
@@ -30,7 +31,7 @@ pub struct AuditLine {
 /// `{"head": …}`, so that a file cut short or with its last lines replaced
 /// does not verify. Changing a name or a format here breaks verification of
 /// old exports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditHead {
     /// How many lines the log held when the head was signed.
     pub count: u64,
@@ -51,7 +52,7 @@ pub struct AuditHeadLine {
 }
 
 /// `GET /v1/audit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditLog {
     /// Lines after the requested id, oldest first.
     pub audit: Vec<AuditLine>,

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// `POST /v1/channels`: propose a channel to a pinned peer with its terms.
 /// Every term left out takes the protocol's default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenChannel {
     /// The local name of the peer to propose to.
@@ -18,12 +19,15 @@ pub struct OpenChannel {
     pub contact_at: Option<String>,
     /// How many cadences may pass before `contact-missed` (1.0 up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1.0, maximum = 1000.0)]
     pub contact_grace: Option<f64>,
     /// Acknowledgement window per precedence name, as a duration (`flash` → `10m`).
     #[serde(default)]
     pub ack_windows: BTreeMap<String, String>,
-    /// The largest entry either side may send, in bytes.
+    /// The largest entry either side may send, in bytes (1 KiB to 16 MiB,
+    /// the protocol's `MAX_ENTRY_BYTES_RANGE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1024, maximum = 16_777_216)]
     pub max_entry_bytes: Option<u64>,
     /// Languages the channel is conducted in, for translations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,7 +38,7 @@ pub struct OpenChannel {
 }
 
 /// Which end of a channel did something, from this station's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// This station.
@@ -45,7 +49,7 @@ pub enum Side {
 
 /// A channel as `GET /v1/channels` lists it, and with the detail fields as
 /// `GET /v1/channels/{id}` and `POST /v1/channels` show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Channel {
     /// Where this station's entries stand on their way to the peer.
     pub delivery: Delivery,
@@ -57,6 +61,7 @@ pub struct Channel {
     pub id: String,
     /// Detail only: both ends' identity tokens, indexed by author number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 2, max_items = 2)]
     pub identities: Option<[String; 2]>,
     /// This station's author number: 0 if it proposed the channel, 1 if it accepted.
     pub me: u8,
@@ -89,7 +94,7 @@ pub struct Channel {
 }
 
 /// Counts of this station's own entries by how far they got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Delivery {
     /// Covered by the peer's checkpoint: durably held at both ends.
     pub delivered: u64,
@@ -104,7 +109,7 @@ pub struct Delivery {
 }
 
 /// Transcript lengths, each side's entries numbered from 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EntryCounts {
     /// Entries this station wrote.
     pub ours: u64,
@@ -113,7 +118,7 @@ pub struct EntryCounts {
 }
 
 /// The link to the channel's peer and the last signs of life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChannelHealth {
     /// Unix ms when the peer last confirmed delivery (our clock); `null` if never.
     pub last_delivered_to_peer: Option<u64>,
@@ -126,7 +131,7 @@ pub struct ChannelHealth {
 }
 
 /// A request still awaiting its decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OpenRequest {
     /// Unix ms after which the `on_miss` action is taken.
     pub deadline: u64,
@@ -139,7 +144,7 @@ pub struct OpenRequest {
 }
 
 /// A channel's agreed terms, in the units the protocol keeps them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Terms {
     /// How long each precedence may wait for its acknowledgement, in ms.
     pub ack_windows_ms: AckWindows,
@@ -156,7 +161,7 @@ pub struct Terms {
 }
 
 /// An acknowledgement window per precedence, in ms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AckWindows {
     /// For FLASH: the shortest.
     pub flash: u64,
@@ -169,7 +174,7 @@ pub struct AckWindows {
 }
 
 /// `GET /v1/channels`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Channels {
     /// Every channel this station holds, in no particular order, without detail fields.
     pub channels: Vec<Channel>,

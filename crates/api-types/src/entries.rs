@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// `POST /v1/channels/{id}/messages`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// flash, immediate, priority or routine; ROUTINE when left out.
@@ -25,7 +26,7 @@ pub struct NewMessage {
 }
 
 /// `POST /v1/channels/{id}/acks`: a person has read a counterpart entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAck {
     /// The acknowledged entry's hash, 64 hex.
@@ -33,7 +34,7 @@ pub struct NewAck {
 }
 
 /// `POST /v1/channels/{id}/requests`: ask for a decision by a deadline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// What the counterpart is asked to decide; must not be blank.
@@ -43,14 +44,32 @@ pub struct NewRequest {
     pub options: Vec<String>,
     /// A duration (`10m`), an RFC 3339 time, or Unix ms. Left as any JSON
     /// value so that the station can explain each wrong shape in its own words.
+    #[schema(schema_with = deadline_schema)]
     pub deadline: Value,
     /// alert, suspend or terminate: what this station does if no decision comes; alert when left out.
     #[serde(default)]
     pub on_miss: Option<String>,
 }
 
+/// The shapes a request's `deadline` may take, for the OpenAPI document.
+fn deadline_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let shapes = OneOfBuilder::new()
+        .description(Some(
+            "A duration from now (`10m`, `48h`) or an RFC 3339 time, as a string; or Unix ms.",
+        ))
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .build();
+    Schema::OneOf(shapes)
+}
+
 /// `POST /v1/channels/{id}/decisions`: answer a counterpart's request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDecision {
     /// The request answered (64 hex); its options decide what `choice` may be.
@@ -63,7 +82,7 @@ pub struct NewDecision {
 }
 
 /// `POST /v1/channels/{id}/translations`: how an entry reads in another language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTranslation {
     /// The translated entry's hash, 64 hex.
@@ -75,7 +94,7 @@ pub struct NewTranslation {
 }
 
 /// `POST /v1/channels/{id}/suspend`, `…/resume`, `…/terminate`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Why, for the record and the counterpart; resume ignores it.
@@ -84,12 +103,12 @@ pub struct Reason {
 }
 
 /// The body of a POST that carries nothing (accept, resume, revoke): `{}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
 /// Any POST that wrote one entry, answered with 201.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Created {
     /// Only when accepting a channel: whether the proposer held the acceptance before the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +125,7 @@ pub struct Created {
 
 /// How far an entry got. Our entries go queued → sent → delivered →
 /// (messages) acknowledged; the peer's are received, then (messages) acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Ours, committed here, not yet handed to the link.
@@ -135,12 +154,13 @@ impl DeliveryState {
 }
 
 /// A stored entry with its delivery state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Entry {
     /// Author number: 0 for the channel's proposer, 1 for the acceptor.
     pub author: u8,
     /// The decoded body with `kind` alongside; its fields depend on the kind,
     /// and the export verifier holds the same view to the signed bytes.
+    #[schema(value_type = Object)]
     pub body: Value,
     /// The user who wrote it, or `station` for entries the station wrote itself.
     pub by: String,
@@ -201,7 +221,7 @@ pub struct MessageBody {
 }
 
 /// `GET /v1/channels/{id}/entries`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Entries {
     /// In storage order after the requested cursor; an empty page is the end.
     pub entries: Vec<Entry>,

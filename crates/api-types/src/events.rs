@@ -4,6 +4,7 @@
 //! the ones a program reads. Every event carries a `type` field naming it.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An event, as far as a client tells them apart.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -45,7 +46,7 @@ pub struct Lagged {
 
 /// `POST /v1/events/ticket`: what a browser's `EventSource` puts in the URL
 /// of `GET /v1/events?ticket=…`, since it cannot send the token in a header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EventTicket {
     /// Good once, for the user who asked, within `expires_in_ms`.
     pub ticket: String,

@@ -1,9 +1,10 @@
 //! Counterpart stations: pinning, verifying, listing.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/peers`: pin a counterpart's key with where to reach it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPeer {
     /// The local name commands use for the peer; unique on this station.
@@ -22,7 +23,7 @@ pub struct NewPeer {
 }
 
 /// `POST /v1/peers/{name}/verify`: the fingerprint as read out of band.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyPeer {
     /// The 60 digits the counterpart read aloud; spaces are optional.
@@ -30,7 +31,7 @@ pub struct VerifyPeer {
 }
 
 /// Whether this station's outbound session to a peer is up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkState {
     /// A session is established and answering.
@@ -50,7 +51,7 @@ impl LinkState {
 }
 
 /// A pinned peer with its link's live health (`GET /v1/peers`, `POST /v1/peers`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Peer {
     /// The address the link uses or last tried; `null` before the first attempt.
     pub addr_in_use: Option<String>,
@@ -81,14 +82,14 @@ pub struct Peer {
 }
 
 /// `GET /v1/peers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Peers {
     /// Every pinned peer, oldest first.
     pub peers: Vec<Peer>,
 }
 
 /// `POST /v1/peers/{name}/verify` when the fingerprint matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeerVerified {
     /// The peer whose channels may now carry every precedence.
     pub name: String,
@@ -98,7 +99,7 @@ pub struct PeerVerified {
 }
 
 /// `POST /v1/peers/{name}/set`: what to change; a field left out is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPeer {
     /// New addresses, HOST:PORT, primary first.
@@ -111,7 +112,7 @@ pub struct SetPeer {
 
 /// `POST /v1/peers/{name}/remove`: unpin a peer. Refused (409) while a
 /// channel with it is not terminated, unless `force`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemovePeer {
     /// Remove even with channels not terminated: they keep their record and
@@ -121,7 +122,7 @@ pub struct RemovePeer {
 }
 
 /// `POST /v1/peers/{name}/remove` when done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeerRemoved {
     /// The peer no longer pinned; the name may be pinned again.
     pub name: String,
@@ -133,7 +134,7 @@ pub struct PeerRemoved {
 }
 
 /// `POST /v1/peers/{name}/repin`: replace the peer's key outside rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepinPeer {
     /// The new identity token, read from the counterpart out of band.

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// `POST /v1/reports`: publish a report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     /// Title, shown to partners.
@@ -20,7 +21,7 @@ pub struct NewReport {
 }
 
 /// A partner a report does not go to, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WithheldFrom {
     /// The partner.
     pub peer: String,
@@ -29,7 +30,7 @@ pub struct WithheldFrom {
 }
 
 /// `POST /v1/reports` → 201.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Published {
     /// The report's id (64 hex).
     pub id: String,
@@ -42,7 +43,7 @@ pub struct Published {
 }
 
 /// A report and what became of it for each partner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReportSummary {
     /// The report's id (64 hex).
     pub id: String,
@@ -66,14 +67,14 @@ pub struct ReportSummary {
 }
 
 /// `GET /v1/reports`, in publication order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reports {
     /// Every report published here.
     pub reports: Vec<ReportSummary>,
 }
 
 /// `POST /v1/reports/{id}/release`: an explicit release to one partner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseReport {
     /// The partner's name.
@@ -81,7 +82,7 @@ pub struct ReleaseReport {
 }
 
 /// `POST /v1/sharing/{peer}/pause`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseSharing {
     /// Why (written in the `SharingPause` entry).
@@ -90,7 +91,7 @@ pub struct PauseSharing {
 }
 
 /// `POST /v1/sharing/{peer}/resume`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeSharing {
     /// Release the reports held meanwhile (true) or drop them (false).
@@ -99,7 +100,7 @@ pub struct ResumeSharing {
 }
 
 /// One partner's sharing state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PartnerSharing {
     /// The partner.
     pub peer: String,
@@ -116,14 +117,14 @@ pub struct PartnerSharing {
 }
 
 /// `GET /v1/sharing`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Sharing {
     /// Every pinned partner.
     pub partners: Vec<PartnerSharing>,
 }
 
 /// The answer to a release, pause or resume.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SharingDone {
     /// What was done, as a sentence.
     pub done: String,

@@ -1,9 +1,10 @@
 //! The station itself and the caller: health, identity, who is asking, errors.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `GET /v1/health`: answered without a token so that monitors need none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     /// The identity token, so a monitor can tell which station answered.
     pub identity: String,
@@ -16,7 +17,7 @@ pub struct Health {
 }
 
 /// `GET /v1/identity`: what the counterpart needs to pin this station.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StationIdentity {
     /// The 12×5 digits read aloud to the counterpart to confirm the token out of band.
     pub fingerprint: String,
@@ -27,7 +28,7 @@ pub struct StationIdentity {
 }
 
 /// `GET /v1/whoami`: whose token this is, so a console can show what it may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
     /// The user the token belongs to; entries it writes carry this name.
     pub name: String,
@@ -36,7 +37,7 @@ pub struct WhoAmI {
 }
 
 /// The body of every refusal (4xx) and failure (5xx).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiError {
     /// A sentence for the person at the keyboard, saying what to do.
     pub error: String,

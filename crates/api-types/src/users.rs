@@ -1,9 +1,10 @@
 //! API users and their roles.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /v1/users`: a new user; the station answers with its token, once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1–64 printable characters, not `station`; entries the user writes carry it.
@@ -17,7 +18,7 @@ pub struct NewUser {
 }
 
 /// One user as `GET /v1/users` lists it; tokens are never shown again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct User {
     /// Unix ms when the user was added.
     pub created_at: u64,
@@ -33,14 +34,14 @@ pub struct User {
 }
 
 /// `GET /v1/users`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Users {
     /// Every user ever added, revoked ones included, for the record.
     pub users: Vec<User>,
 }
 
 /// `POST /v1/users` answered: the only time the token is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserCreated {
     /// The name as stored (trimmed).
     pub name: String,
@@ -51,7 +52,7 @@ pub struct UserCreated {
 }
 
 /// `POST /v1/users/{name}/revoke` answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserRevoked {
     /// The user whose token no longer works.
     pub name: String,

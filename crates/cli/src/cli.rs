@@ -123,6 +123,11 @@ pub enum Cmd {
         /// Where to write them (created if missing).
         dir: PathBuf,
     },
+    /// Print the station API's OpenAPI 3.1 document: its contract.
+    ///
+    /// The document every station serves at `GET /v1/openapi.json`, and
+    /// `docs/openapi.json` holds; no station is needed to print it.
+    Openapi,
     /// Pin, list and verify counterpart stations.
     #[command(subcommand)]
     Peer(PeerCmd),

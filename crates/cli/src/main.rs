@@ -58,6 +58,14 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Man { dir } => cmd::station::man(&dir),
+        Cmd::Openapi => {
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stdout(),
+                hotline_station::api::openapi_document().as_bytes(),
+            );
+            Ok(())
+        }
         Cmd::Peer(p) => cmd::peer::run(client()?, p),
         Cmd::Channel(c) => cmd::channel::run(client()?, c),
         Cmd::Send {

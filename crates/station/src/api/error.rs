@@ -1,11 +1,17 @@
 //! The one place a [`StationError`] becomes an HTTP status: every handler,
-//! the authentication extractor and the audit layer answer through here.
+//! the authentication extractor and the audit layer answer through here;
+//! and the layer that gives axum's own refusals the same body.
 
 use crate::error::StationError;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hotline_api_types::ApiError;
+
+/// The longest refusal text of axum's that is carried over into an [`ApiError`].
+const REFUSAL_TEXT: usize = 4096;
 
 impl IntoResponse for StationError {
     fn into_response(self) -> Response {
@@ -23,4 +29,40 @@ impl IntoResponse for StationError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// Gives every refusal the body the contract promises, `{"error": …}`: the
+/// refusals axum makes before a handler runs (a path or query it cannot read,
+/// a body over the limit, no such route or method) and the host guard's come
+/// as plain text or nothing. Their status stays; their words are kept.
+pub(super) async fn json_refusals(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    // These bodies are a line of axum's, or empty; a longer one is told by its status alone.
+    let text = axum::body::to_bytes(body, REFUSAL_TEXT)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let error = match status {
+        _ if !text.is_empty() => text,
+        StatusCode::NOT_FOUND => {
+            "no such route; GET /v1/openapi.json lists the API's routes".to_owned()
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this route does not take that method; GET /v1/openapi.json lists what it takes"
+                .to_owned()
+        }
+        _ => status.canonical_reason().unwrap_or("refused").to_owned(),
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    (parts, Json(ApiError { error })).into_response()
 }

@@ -4,13 +4,17 @@
 //! This module holds the shared state, the routes and the role rule;
 //! [`auth`] turns a token into a user, [`audit`] records every action,
 //! [`error`] decides every status code, and `handlers/` has one file per
-//! resource. The bodies are the types of `hotline-api-types`.
+//! resource. The bodies are the types of `hotline-api-types`; [`openapi`]
+//! is the contract generated from them and the handlers.
 
 mod audit;
 mod auth;
 mod error;
 pub mod guard;
 mod handlers;
+mod openapi;
+
+pub use openapi::document as openapi_document;
 
 use crate::engine::Engine;
 use axum::routing::{get, post};
@@ -124,10 +128,13 @@ pub struct Api {
     pub metrics_cache: Arc<tokio::sync::Mutex<Option<(std::time::Instant, String)>>>,
 }
 
-/// The routes, behind the audit layer and the body limit.
+/// The routes, behind the audit layer, the body limit and the host guard;
+/// every refusal leaves as an `ApiError` (see `openapi.rs` for the contract
+/// these make).
 pub fn router(api: Api) -> Router {
     Router::new()
         .route("/v1/health", get(station::health))
+        .route("/v1/openapi.json", get(station::openapi))
         .route("/v1/identity", get(station::identity))
         .route("/v1/whoami", get(station::whoami))
         .route("/v1/peers", get(peers::list).post(peers::add))
@@ -179,5 +186,6 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             guard::hosts,
         ))
+        .layer(axum::middleware::from_fn(error::json_refusals))
         .with_state(api)
 }

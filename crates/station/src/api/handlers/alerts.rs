@@ -7,13 +7,14 @@ use crate::error::StationError;
 use crate::views;
 use axum::extract::{Query, State};
 use axum::Json;
-use hotline_api_types::{AckAlert, Alert, Alerts, Evidence, EvidenceList};
+use hotline_api_types::{AckAlert, Alert, Alerts, ApiError, Evidence, EvidenceList};
 use hotline_proto::hex;
 use hotline_store::Store;
 use serde::Deserialize;
 
 /// Which alerts to list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// Only those not yet cleared.
     #[serde(default)]
@@ -25,6 +26,15 @@ pub struct AlertQuery {
 
 /// `GET /v1/alerts?open=&limit=`. The query is read before the token, so a
 /// malformed one is refused (400) whoever asks.
+#[utoipa::path(
+    get, path = "/v1/alerts", tag = "alerts", operation_id = "list_alerts",
+    security(("bearer" = [])),
+    params(AlertQuery),
+    responses(
+        (status = 200, description = "Alerts, newest first.", body = Alerts),
+        (status = 400, description = "A query that cannot be read.", body = ApiError),
+    ),
+)]
 pub async fn list(
     State(api): State<Api>,
     Query(q): Query<AlertQuery>,
@@ -39,11 +49,32 @@ pub async fn list(
 }
 
 /// `GET /v1/evidence`: every piece of equivocation evidence, oldest first.
+#[utoipa::path(
+    get, path = "/v1/evidence", tag = "alerts", operation_id = "list_evidence",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every piece of evidence, oldest first.", body = EvidenceList),
+    ),
+)]
 pub async fn evidence_all(State(api): State<Api>, _: Authed) -> R<Json<EvidenceList>> {
     evidence(&api, None).await
 }
 
 /// `GET /v1/channels/{id}/evidence`.
+#[utoipa::path(
+    get, path = "/v1/channels/{id}/evidence", tag = "alerts", operation_id = "channel_evidence",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    responses(
+        (status = 200, description = "The channel's evidence, oldest first.", body = EvidenceList),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+    ),
+)]
 pub async fn evidence_of(
     State(api): State<Api>,
     axum::extract::Path(id): axum::extract::Path<String>,
@@ -92,6 +123,22 @@ const NOTE_CHARS: usize = 1000;
 /// `POST /v1/alerts/{id}/ack`: a person says someone is on it, with a note.
 /// The alert stays open until its cause goes; acknowledging again replaces
 /// the note. Operators and above; audited like every change.
+#[utoipa::path(
+    post, path = "/v1/alerts/{id}/ack", tag = "alerts", operation_id = "acknowledge_alert",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The alert's id.")),
+    request_body = Option<AckAlert>,
+    responses(
+        (status = 200,
+            description = "The alert with its acknowledgement; it stays open until its cause goes.",
+            body = Alert),
+        (status = 400,
+            description = "Not an alert id, or a note too long or with control characters.",
+            body = ApiError),
+        (status = 403, description = "Not an operator, a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such alert.", body = ApiError),
+    ),
+)]
 pub async fn ack(
     State(api): State<Api>,
     axum::extract::Path(id): axum::extract::Path<String>,

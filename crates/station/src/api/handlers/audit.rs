@@ -7,12 +7,13 @@ use crate::error::StationError;
 use crate::views;
 use axum::extract::{Query, State};
 use axum::Json;
-use hotline_api_types::AuditLog;
+use hotline_api_types::{ApiError, AuditLog};
 use hotline_store::Store;
 use serde::Deserialize;
 
 /// Which audit lines to list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The id of the last line already seen; 0 starts at the beginning.
     #[serde(default)]
@@ -24,6 +25,17 @@ pub struct AuditQuery {
 
 /// `GET /v1/audit?after=&limit=`, oldest first, with the signed head (an
 /// export pages through all of it). The query is read before the token.
+#[utoipa::path(
+    get, path = "/v1/audit", tag = "audit", operation_id = "read_audit",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200,
+            description = "Lines after `after`, oldest first, with the signed head.",
+            body = AuditLog),
+        (status = 400, description = "A query that cannot be read.", body = ApiError),
+    ),
+)]
 pub async fn list(
     State(api): State<Api>,
     Query(q): Query<AuditQuery>,

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use hotline_api_types::{
-    Created, NewAck, NewDecision, NewMessage, NewRequest, NewTranslation, Reason,
+    ApiError, Created, NewAck, NewDecision, NewMessage, NewRequest, NewTranslation, Reason,
 };
 use hotline_proto::{Body, OnMiss, Precedence};
 use hotline_store::Store;
@@ -46,6 +46,31 @@ fn precedence_of(r: &NewMessage) -> R<Precedence> {
 }
 
 /// `POST /v1/channels/{id}/messages`: who may send depends on the precedence.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/messages", tag = "entries", operation_id = "send_message",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = NewMessage,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400,
+            description = "Not a 64-hex channel id, an unknown precedence, or a bad `reply_to`.",
+            body = ApiError),
+        (status = 403,
+            description = "FLASH needs a principal or the admin; other precedences an operator, a \
+                principal or the admin.",
+            body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn message(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -80,6 +105,29 @@ pub async fn message(
 }
 
 /// `POST /v1/channels/{id}/acks`.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/acks", tag = "entries", operation_id = "acknowledge",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = NewAck,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400,
+            description = "Not a 64-hex channel id or entry hash, or not a counterpart entry to \
+                acknowledge.",
+            body = ApiError),
+        (status = 403, description = "Not an operator, a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn ack(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -102,6 +150,29 @@ pub async fn ack(
 }
 
 /// `POST /v1/channels/{id}/requests`: the deadline is checked before the channel id.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/requests", tag = "entries", operation_id = "request_decision",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = NewRequest,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400,
+            description = "Not a 64-hex channel id, a deadline that cannot be read or has passed, \
+                an unknown `on_miss`, or an empty question.",
+            body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn request(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -149,6 +220,29 @@ pub async fn request(
 /// `POST /v1/channels/{id}/decisions`: the choice is matched to the
 /// request's options by text (any case) or 1-based number, and recorded as
 /// the option's own text.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/decisions", tag = "entries", operation_id = "decide",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = NewDecision,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400,
+            description = "Not a 64-hex channel id or request hash, not a request, or a choice \
+                that is not one of its options.",
+            body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here, or no such request.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn decision(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -209,6 +303,26 @@ pub async fn decision(
 }
 
 /// `POST /v1/channels/{id}/translations`.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/translations", tag = "entries", operation_id = "translate",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = NewTranslation,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400, description = "Not a 64-hex channel id or entry hash.", body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn translation(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -252,6 +366,26 @@ async fn lifecycle(
 }
 
 /// `POST /v1/channels/{id}/suspend`: substantive traffic stops until this station resumes.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/suspend", tag = "entries", operation_id = "suspend_channel",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = Option<Reason>,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn suspend(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -262,6 +396,26 @@ pub async fn suspend(
 }
 
 /// `POST /v1/channels/{id}/resume`: lifts this station's suspension.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/resume", tag = "entries", operation_id = "resume_channel",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = Option<Reason>,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn resume(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -272,6 +426,26 @@ pub async fn resume(
 }
 
 /// `POST /v1/channels/{id}/terminate`: ends the channel for good.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/terminate", tag = "entries", operation_id = "terminate_channel",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = Option<Reason>,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
 pub async fn terminate(
     State(api): State<Api>,
     Path(id): Path<String>,

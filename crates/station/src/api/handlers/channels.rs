@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_api_types::{Channel, Channels, Created, OpenChannel};
+use hotline_api_types::{ApiError, Channel, Channels, Created, OpenChannel};
 use hotline_proto::{Body, ContactSchedule, Hash, Precedence, Terms};
 use std::time::Duration;
 
@@ -18,6 +18,13 @@ use std::time::Duration;
 const DELIVERY_WAIT: Duration = Duration::from_secs(3);
 
 /// `GET /v1/channels`: summaries, without detail fields.
+#[utoipa::path(
+    get, path = "/v1/channels", tag = "channels", operation_id = "list_channels",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every channel, without detail fields.", body = Channels),
+    ),
+)]
 pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Channels>> {
     let mut channels = Vec::new();
     for (id, _) in api.engine.all_channels() {
@@ -27,6 +34,24 @@ pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Channels>> {
 }
 
 /// `POST /v1/channels`: propose a channel with its terms.
+#[utoipa::path(
+    post, path = "/v1/channels", tag = "channels", operation_id = "open_channel",
+    security(("bearer" = [])),
+    request_body = OpenChannel,
+    responses(
+        (status = 201,
+            description = "Proposed; `proposal_delivered` says whether the peer holds it yet.",
+            body = Channel),
+        (status = 400, description = "A term the protocol does not allow.", body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404,
+            description = "No peer of that name, or no channel to reopen.",
+            body = ApiError),
+        (status = 409,
+            description = "The channel to reopen has not ended, or is another peer's.",
+            body = ApiError),
+    ),
+)]
 pub async fn open(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<Channel>> {
     u.need(Act::Channel)?;
     let r: OpenChannel = parse(&body)?;
@@ -45,11 +70,46 @@ pub async fn open(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJs
 }
 
 /// `GET /v1/channels/{id}`: the summary with terms, identities, open requests and alerts.
+#[utoipa::path(
+    get, path = "/v1/channels/{id}", tag = "channels", operation_id = "show_channel",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    responses(
+        (status = 200, description = "The channel with its detail fields.", body = Channel),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+    ),
+)]
 pub async fn show(State(api): State<Api>, Path(id): Path<String>, _: Authed) -> R<Json<Channel>> {
     Ok(Json(views::channel(&api.engine, &chan(&id)?, true).await?))
 }
 
 /// `POST /v1/channels/{id}/accept`: only the station the channel was proposed to accepts it.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/accept", tag = "channels", operation_id = "accept_channel",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    responses(
+        (status = 201,
+            description = "Accepted; `delivered` says whether the proposer holds the acceptance \
+                yet.",
+            body = Created),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "This station proposed it, or it is not awaiting acceptance.",
+            body = ApiError),
+    ),
+)]
 pub async fn accept(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -80,6 +140,24 @@ pub async fn accept(
 }
 
 /// `GET /v1/channels/{id}/export`: the self-contained transcript, JSON Lines.
+#[utoipa::path(
+    get, path = "/v1/channels/{id}/export", tag = "channels", operation_id = "export_channel",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    responses(
+        (status = 200,
+            description = "The self-contained transcript, one JSON object a line, ending with a \
+                checkpoint this station signs; `hotline transcript verify` checks it.",
+            body = String,
+            content_type = "application/jsonl"),
+        (status = 400, description = "Not a 64-hex channel id.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+    ),
+)]
 pub async fn export(State(api): State<Api>, Path(id): Path<String>, _: Authed) -> R<Response> {
     let text = api.engine.export(&chan(&id)?).await?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())

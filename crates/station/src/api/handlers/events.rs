@@ -8,14 +8,21 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_api_types::Lagged;
+use hotline_api_types::{ApiError, EventTicket, Lagged};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 /// `POST /v1/events/ticket`: a single-use ticket for the event stream, for
 /// the caller's own token (a revoked token's ticket is refused when used).
-pub async fn ticket(State(api): State<Api>, a: Authed) -> R<Json<hotline_api_types::EventTicket>> {
-    Ok(Json(hotline_api_types::EventTicket {
+#[utoipa::path(
+    post, path = "/v1/events/ticket", tag = "events", operation_id = "event_ticket",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A ticket for `GET /v1/events?ticket=…`.", body = EventTicket),
+    ),
+)]
+pub async fn ticket(State(api): State<Api>, a: Authed) -> R<Json<EventTicket>> {
+    Ok(Json(EventTicket {
         ticket: api.guard.issue_ticket(a.1),
         expires_in_ms: crate::api::guard::TICKET_LIFE.as_millis() as u64,
     }))
@@ -23,6 +30,23 @@ pub async fn ticket(State(api): State<Api>, a: Authed) -> R<Json<hotline_api_typ
 
 /// `GET /v1/events` (token in the header, or `?ticket=` for `EventSource`).
 /// Ends when the station stops, so that shutdown does not wait on consoles.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events", operation_id = "events",
+    security(("bearer" = []), ("ticket" = [])),
+    responses(
+        (status = 200,
+            description = "Server-sent events, each named by its `type` with JSON data; `lagged` \
+                says events were missed and the view should be reloaded. Ends when the station \
+                stops.",
+            body = String,
+            content_type = "text/event-stream"),
+        (status = 400, description = "A query that cannot be read.", body = ApiError),
+        (status = 503,
+            description = "Too many live event streams are open (close one and try again), or \
+                the station cannot vouch for its storage.",
+            body = ApiError),
+    ),
+)]
 pub async fn stream(State(api): State<Api>, _: Authed) -> R<Response> {
     let place = api.guard.streams.clone().try_acquire_owned().map_err(|_| {
         crate::error::StationError::Busy(format!(

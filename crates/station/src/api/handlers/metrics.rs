@@ -15,6 +15,16 @@ use std::sync::atomic::Ordering::Relaxed;
 const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "metrics", operation_id = "metrics",
+    security(("bearer" = [])),
+    responses(
+        (status = 200,
+            description = "Prometheus text exposition format 0.0.4.",
+            body = String,
+            content_type = "text/plain"),
+    ),
+)]
 pub async fn render(State(api): State<Api>, _: Authed) -> Response {
     let mut last = api.metrics_cache.lock().await;
     let text = match &*last {

@@ -34,11 +34,22 @@ type CreatedJson<T> = (StatusCode, Json<T>);
 
 /// Reads a JSON body. The body is taken as bytes rather than with axum's
 /// `Json` so that a missing or malformed body gets the station's own words,
-/// and an empty body means `{}`.
+/// and an empty body means `{}`. Every body is an object: serde would also
+/// read a struct from an array of its fields in order (`[null, null]`),
+/// which the API does not promise and nobody should come to rely on.
 fn parse<T: DeserializeOwned>(body: &Bytes) -> R<T> {
     if body.is_empty() {
         return serde_json::from_str("{}")
             .map_err(|e| StationError::BadRequest(format!("a JSON body is required: {e}")));
+    }
+    // JSON's whitespace, then the object's brace.
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(StationError::BadRequest(
+            "malformed JSON body: a JSON object is required".into(),
+        ));
     }
     serde_json::from_slice(body)
         .map_err(|e| StationError::BadRequest(format!("malformed JSON body: {e}")))

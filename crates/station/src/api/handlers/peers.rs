@@ -11,11 +11,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use hotline_api_types::{
-    NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer, VerifyPeer,
+    ApiError, NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer,
+    VerifyPeer,
 };
 use hotline_proto::hex;
 
 /// `GET /v1/peers`, oldest first.
+#[utoipa::path(
+    get, path = "/v1/peers", tag = "peers", operation_id = "list_peers",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every pinned peer.", body = Peers),
+    ),
+)]
 pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
     let e = &api.engine;
     let mut ps = e.peers();
@@ -26,6 +34,17 @@ pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Peers>> {
 }
 
 /// `POST /v1/peers`: pin a key; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers", tag = "peers", operation_id = "add_peer",
+    security(("bearer" = [])),
+    request_body = NewPeer,
+    responses(
+        (status = 201, description = "Pinned, not yet verified.", body = Peer),
+        (status = 400, description = "A bad name, key or address.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "The name or the key is pinned already.", body = ApiError),
+    ),
+)]
 pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<Peer>> {
     u.need(Act::Admin)?;
     let p: NewPeer = parse(&body)?;
@@ -40,6 +59,20 @@ pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJso
 }
 
 /// `POST /v1/peers/{name}/verify`: confirm the fingerprint read out of band; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/verify", tag = "peers", operation_id = "verify_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    request_body = VerifyPeer,
+    responses(
+        (status = 200, description = "The fingerprint matched: verified.", body = PeerVerified),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+        (status = 409,
+            description = "The fingerprint does not match the pinned key.",
+            body = ApiError),
+    ),
+)]
 pub async fn verify(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -61,6 +94,18 @@ pub async fn verify(
 }
 
 /// `POST /v1/peers/{name}/set`: new addresses or releasability code; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/set", tag = "peers", operation_id = "set_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    request_body = Option<SetPeer>,
+    responses(
+        (status = 200, description = "The peer as it is now.", body = Peer),
+        (status = 400, description = "A bad address or code.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+    ),
+)]
 pub async fn set(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -76,6 +121,16 @@ pub async fn set(
 }
 
 /// `POST /v1/peers/{name}/unverify`: withdraw a fingerprint confirmation; admin only.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/unverify", tag = "peers", operation_id = "unverify_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    responses(
+        (status = 200, description = "No longer verified.", body = PeerVerified),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+    ),
+)]
 pub async fn unverify(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -91,6 +146,20 @@ pub async fn unverify(
 
 /// `POST /v1/peers/{name}/remove`: unpin a peer; admin only. An empty body
 /// is `{"force": false}`.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/remove", tag = "peers", operation_id = "remove_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    request_body = Option<RemovePeer>,
+    responses(
+        (status = 200, description = "Unpinned; its channels keep their record.", body = PeerRemoved),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+        (status = 409,
+            description = "A channel with it is not terminated (remove with force).",
+            body = ApiError),
+    ),
+)]
 pub async fn remove(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -113,6 +182,21 @@ pub async fn remove(
 
 /// `POST /v1/peers/{name}/repin`: replace the peer's key outside rotation;
 /// admin only. The new key is pinned unverified.
+#[utoipa::path(
+    post, path = "/v1/peers/{name}/repin", tag = "peers", operation_id = "repin_peer",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The peer's local name.")),
+    request_body = RepinPeer,
+    responses(
+        (status = 200, description = "The new key, pinned unverified.", body = Peer),
+        (status = 400, description = "Not an identity token, or this station's own key.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No peer of that name.", body = ApiError),
+        (status = 409,
+            description = "The key is the one pinned already, or pinned for another peer.",
+            body = ApiError),
+    ),
+)]
 pub async fn repin(
     State(api): State<Api>,
     Path(name): Path<String>,

@@ -13,14 +13,27 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use hotline_api_types::{
-    NewReport, PartnerSharing, PauseSharing, Published, ReleaseReport, ReportSummary, Reports,
-    ResumeSharing, Sharing, SharingDone, WithheldFrom,
+    ApiError, NewReport, PartnerSharing, PauseSharing, Published, ReleaseReport, ReportSummary,
+    Reports, ResumeSharing, Sharing, SharingDone, WithheldFrom,
 };
 use hotline_core::machine::{Disposition, Report};
 use hotline_proto::{hex, parse_hash};
 use std::collections::{BTreeMap, HashMap};
 
 /// `POST /v1/reports`: publish to every partner the release guard allows.
+#[utoipa::path(
+    post, path = "/v1/reports", tag = "sharing", operation_id = "publish_report",
+    security(("bearer" = [])),
+    request_body = NewReport,
+    responses(
+        (status = 201, description = "Published: where it went, where it is held, where not and why.",
+            body = Published),
+        (status = 400, description = "A bad title, code, marking, content type or STIX bundle.",
+            body = ApiError),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 409, description = "The same report was published already.", body = ApiError),
+    ),
+)]
 pub async fn publish(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<Published>> {
     u.need(Act::Channel)?;
     let b: NewReport = parse(&body)?;
@@ -115,6 +128,13 @@ async fn summaries(api: &Api, only: Option<hotline_proto::Hash>) -> R<Vec<Report
 }
 
 /// `GET /v1/reports`, in publication order.
+#[utoipa::path(
+    get, path = "/v1/reports", tag = "sharing", operation_id = "list_reports",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every report published here, with its dispositions.", body = Reports),
+    ),
+)]
 pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Reports>> {
     Ok(Json(Reports {
         reports: summaries(&api, None).await?,
@@ -122,6 +142,15 @@ pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Reports>> {
 }
 
 /// `GET /v1/reports/{id}`, with its content.
+#[utoipa::path(
+    get, path = "/v1/reports/{id}", tag = "sharing", operation_id = "show_report",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The report id, 64 hex.")),
+    responses(
+        (status = 200, description = "The report, its content and dispositions.", body = ReportSummary),
+        (status = 404, description = "No report with that id here.", body = ApiError),
+    ),
+)]
 pub async fn show(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -141,6 +170,19 @@ fn report_id(id: &str) -> R<hotline_proto::Hash> {
 }
 
 /// `POST /v1/reports/{id}/release`: explicit release to one partner.
+#[utoipa::path(
+    post, path = "/v1/reports/{id}/release", tag = "sharing", operation_id = "release_report",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The report id, 64 hex.")),
+    request_body = ReleaseReport,
+    responses(
+        (status = 200, description = "Released to the partner.", body = SharingDone),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such report or partner.", body = ApiError),
+        (status = 409, description = "The release guard refuses it (outside rel_to, paused, …).",
+            body = ApiError),
+    ),
+)]
 pub async fn release(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -157,6 +199,13 @@ pub async fn release(
 }
 
 /// `GET /v1/sharing`: per partner, paused or active, and what is held.
+#[utoipa::path(
+    get, path = "/v1/sharing", tag = "sharing", operation_id = "sharing_status",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Per partner: code, paused or active, reports held.", body = Sharing),
+    ),
+)]
 pub async fn status(State(api): State<Api>, _: Authed) -> R<Json<Sharing>> {
     use hotline_store::Store;
     let (rows, disp) = api
@@ -187,6 +236,18 @@ pub async fn status(State(api): State<Api>, _: Authed) -> R<Json<Sharing>> {
 }
 
 /// `POST /v1/sharing/{peer}/pause`.
+#[utoipa::path(
+    post, path = "/v1/sharing/{peer}/pause", tag = "sharing", operation_id = "pause_sharing",
+    security(("bearer" = [])),
+    params(("peer" = String, Path, description = "The partner's local name.")),
+    request_body = Option<PauseSharing>,
+    responses(
+        (status = 200, description = "Paused: new reports for it are held.", body = SharingDone),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No partner of that name.", body = ApiError),
+        (status = 409, description = "Paused already.", body = ApiError),
+    ),
+)]
 pub async fn pause(
     State(api): State<Api>,
     Path(peer): Path<String>,
@@ -204,6 +265,18 @@ pub async fn pause(
 }
 
 /// `POST /v1/sharing/{peer}/resume`.
+#[utoipa::path(
+    post, path = "/v1/sharing/{peer}/resume", tag = "sharing", operation_id = "resume_sharing",
+    security(("bearer" = [])),
+    params(("peer" = String, Path, description = "The partner's local name.")),
+    request_body = Option<ResumeSharing>,
+    responses(
+        (status = 200, description = "Resumed; what was held is released or dropped.", body = SharingDone),
+        (status = 403, description = "Not a principal or the admin.", body = ApiError),
+        (status = 404, description = "No partner of that name.", body = ApiError),
+        (status = 409, description = "Not paused.", body = ApiError),
+    ),
+)]
 pub async fn resume(
     State(api): State<Api>,
     Path(peer): Path<String>,

@@ -1,15 +1,27 @@
-//! The station itself and the caller: `/v1/health`, `/v1/identity`, `/v1/whoami`.
+//! The station itself and the caller: `/v1/health`, `/v1/identity`,
+//! `/v1/whoami`, and the API's own contract, `/v1/openapi.json`.
 
 use super::R;
 use crate::api::auth::Authed;
 use crate::api::Api;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use hotline_api_types::{Health, StationIdentity, WhoAmI};
 
 /// `GET /v1/health`: open, so that monitors need no token. 503 once a commit
 /// of this station has failed, until it is restarted from disk.
+#[utoipa::path(
+    get, path = "/v1/health", tag = "station", operation_id = "health",
+    responses(
+        (status = 200, description = "The station serves.", body = Health),
+        (status = 503,
+            description = "A commit has failed: reads are answered, writes refused, until the \
+                station restarts from disk.",
+            body = Health),
+    ),
+)]
 pub async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>) {
     let e = &api.engine;
     let (code, status) = if e.storage_failed() {
@@ -25,7 +37,14 @@ pub async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>) {
     (code, Json(health))
 }
 
-/// `GET /v1/identity`.
+/// `GET /v1/identity`: what the counterpart needs to pin this station.
+#[utoipa::path(
+    get, path = "/v1/identity", tag = "station", operation_id = "identity",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "This station's identity.", body = StationIdentity),
+    ),
+)]
 pub async fn identity(State(api): State<Api>, _: Authed) -> R<Json<StationIdentity>> {
     let id = api.engine.identity();
     Ok(Json(StationIdentity {
@@ -35,10 +54,35 @@ pub async fn identity(State(api): State<Api>, _: Authed) -> R<Json<StationIdenti
     }))
 }
 
-/// `GET /v1/whoami`.
+/// `GET /v1/whoami`: whose token this is.
+#[utoipa::path(
+    get, path = "/v1/whoami", tag = "station", operation_id = "whoami",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token's user and role.", body = WhoAmI),
+    ),
+)]
 pub async fn whoami(Authed(u, _): Authed) -> R<Json<WhoAmI>> {
     Ok(Json(WhoAmI {
         name: u.name,
         role: u.role.name().into(),
     }))
+}
+
+/// `GET /v1/openapi.json`: this document, the API's contract. Open, like
+/// `/v1/health`: it says what the API answers, not what the station holds.
+#[utoipa::path(
+    get, path = "/v1/openapi.json", tag = "station", operation_id = "openapi",
+    responses(
+        (status = 200,
+            description = "The OpenAPI 3.1 document (`docs/openapi.json`).",
+            body = Object,
+            content_type = "application/json"),
+    ),
+)]
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::api::openapi::document(),
+    )
 }

@@ -12,10 +12,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use hotline_api_types::{NewUser, UserCreated, UserRevoked, Users};
+use hotline_api_types::{ApiError, NewUser, UserCreated, UserRevoked, Users};
 use hotline_store::Store;
 
 /// `GET /v1/users`, revoked ones included.
+#[utoipa::path(
+    get, path = "/v1/users", tag = "users", operation_id = "list_users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every user ever added.", body = Users),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+)]
 pub async fn list(State(api): State<Api>, u: Authed) -> R<Json<Users>> {
     u.need(Act::Admin)?;
     let rows = api.engine.db().read(|s| s.users()).await?;
@@ -25,6 +33,19 @@ pub async fn list(State(api): State<Api>, u: Authed) -> R<Json<Users>> {
 }
 
 /// `POST /v1/users`: the token is made here, shown once, and only its hash kept.
+#[utoipa::path(
+    post, path = "/v1/users", tag = "users", operation_id = "add_user",
+    security(("bearer" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 201,
+            description = "The user and their token, shown this once.",
+            body = UserCreated),
+        (status = 400, description = "A bad name, role or expiry.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "A user with this name exists.", body = ApiError),
+    ),
+)]
 pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<UserCreated>> {
     u.need(Act::Admin)?;
     let r: NewUser = parse(&body)?;
@@ -77,6 +98,17 @@ pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJso
 }
 
 /// `POST /v1/users/{name}/revoke`: the token stops working at once.
+#[utoipa::path(
+    post, path = "/v1/users/{name}/revoke", tag = "users", operation_id = "revoke_user",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The user's name.")),
+    responses(
+        (status = 200, description = "The token no longer works.", body = UserRevoked),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No active user of that name.", body = ApiError),
+        (status = 409, description = "The last admin is kept.", body = ApiError),
+    ),
+)]
 pub async fn revoke(
     State(api): State<Api>,
     Path(name): Path<String>,
@@ -98,6 +130,18 @@ pub async fn revoke(
 /// `POST /v1/users/{name}/rotate`: a new token for the same name and role,
 /// shown once; the old one stops working at once. The admin's, or the
 /// user's own.
+#[utoipa::path(
+    post, path = "/v1/users/{name}/rotate", tag = "users", operation_id = "rotate_user",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The user's name.")),
+    responses(
+        (status = 201,
+            description = "The new token, shown this once; the old one no longer works.",
+            body = UserCreated),
+        (status = 403, description = "Neither the admin nor the user.", body = ApiError),
+        (status = 404, description = "No active user of that name.", body = ApiError),
+    ),
+)]
 pub async fn rotate(
     State(api): State<Api>,
     Path(name): Path<String>,
