@@ -11,6 +11,7 @@ mod auth;
 mod error;
 pub mod guard;
 mod handlers;
+pub mod taxii;
 
 use crate::engine::Engine;
 use axum::routing::{get, post};
@@ -164,6 +165,7 @@ pub fn router(api: Api) -> Router {
         .route("/", get(crate::console::index))
         .route("/console.js", get(crate::console::script))
         .route("/console.css", get(crate::console::style))
+        .merge(taxii::routes())
         .layer(axum::middleware::from_fn_with_state(
             api.clone(),
             audit::layer,
