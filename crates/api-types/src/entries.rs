@@ -191,6 +191,11 @@ pub struct Entry {
     pub seq: u64,
     /// Unix ms when it was stored here (this station's clock).
     pub stored_at: u64,
+    /// For a report with STIX content from the counterpart: whether it passes
+    /// this station's STIX 2.1 check. An invalid one is kept as received,
+    /// flagged here, and not served over TAXII (SPEC §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stix_valid: Option<bool>,
     /// Unix ms its author put in it (the author's clock, signed).
     pub time: u64,
 }

@@ -12,6 +12,7 @@ pub mod export;
 pub mod machine;
 pub mod policy;
 pub mod state;
+pub mod stix;
 
 pub use book::{ChannelBook, Outcome, Refusal, Reject, VerifiedEntry};
 pub use state::{ChannelState, Forbidden, Phase};

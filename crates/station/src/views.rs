@@ -148,10 +148,26 @@ pub async fn entries(
             own,
             seq: r.seq,
             stored_at: r.stored_at,
+            stix_valid: stix_valid(&e.body, own),
             time: e.time,
         });
     }
     Ok(out)
+}
+
+/// Whether a counterpart's STIX report passes the STIX 2.1 check here;
+/// `None` for anything else.
+fn stix_valid(body: &hotline_proto::Body, own: bool) -> Option<bool> {
+    match body {
+        hotline_proto::Body::Report {
+            content_type,
+            content,
+            ..
+        } if !own && content_type.starts_with("application/stix+json") => {
+            Some(hotline_core::stix::validate_bundle(content).is_ok())
+        }
+        _ => None,
+    }
 }
 
 /// A pinned peer with its link's live health.

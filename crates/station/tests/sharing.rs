@@ -186,3 +186,40 @@ async fn the_release_guard_red_and_pause_with_and_without_backfill() {
         s.stop().await;
     }
 }
+
+/// A STIX bundle is validated before it is published, the refusal naming
+/// what is wrong; a valid one carries the report's TLP marking on every
+/// object that had none, as the standard marking-definition.
+#[test]
+fn stix_content_is_validated_and_marked_before_publishing() {
+    use hotline_station::engine::share::content;
+    let indicator = |pattern: bool| {
+        let mut o = serde_json::json!({
+            "type": "indicator", "spec_version": "2.1",
+            "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "created": "2026-11-28T10:00:00.000Z", "modified": "2026-11-28T10:00:00.000Z",
+            "name": "bad host", "pattern_type": "stix", "valid_from": "2026-11-28T10:00:00Z"
+        });
+        if pattern {
+            o["pattern"] = "[ipv4-addr:value = '10.0.0.1']".into();
+        }
+        serde_json::json!({
+            "type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+            "objects": [o]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let err = content("stix", indicator(false), Marking::Amber).unwrap_err();
+    assert!(err.to_string().contains("pattern"), "{err}");
+    let (ct, bytes) = content("stix", indicator(true), Marking::Amber).unwrap();
+    assert_eq!(ct, "application/stix+json;version=2.1");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let amber = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+    let objects = v["objects"].as_array().unwrap();
+    let ind = objects.iter().find(|o| o["type"] == "indicator").unwrap();
+    assert_eq!(ind["object_marking_refs"], serde_json::json!([amber]));
+    assert!(objects.iter().any(|o| o["id"] == amber));
+    assert!(content("markdown", vec![0xff, 0xfe], Marking::Green).is_err());
+    assert!(content("pdf", b"x".to_vec(), Marking::Green).is_err());
+}

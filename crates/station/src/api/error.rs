@@ -1,6 +1,7 @@
 //! The one place a [`StationError`] becomes an HTTP status: every handler,
-//! the authentication extractor and the audit layer answer through here;
-//! and the layer that gives axum's own refusals the same body.
+//! the authentication extractor, the audit layer and the TAXII server
+//! answer through here; and the layer that gives axum's own refusals the
+//! same body.
 
 use crate::error::StationError;
 use axum::extract::Request;
@@ -13,17 +14,22 @@ use hotline_api_types::ApiError;
 /// The longest refusal text of axum's that is carried over into an [`ApiError`].
 const REFUSAL_TEXT: usize = 4096;
 
+/// The status of an error, for the JSON API and the TAXII server alike.
+pub(super) fn status(e: &StationError) -> StatusCode {
+    match e {
+        StationError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        StationError::NotFound(_) => StatusCode::NOT_FOUND,
+        StationError::Conflict(_) => StatusCode::CONFLICT,
+        StationError::Unauthorized => StatusCode::UNAUTHORIZED,
+        StationError::Forbidden(_) => StatusCode::FORBIDDEN,
+        StationError::Storage(_) | StationError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        StationError::Setup(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl IntoResponse for StationError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            StationError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            StationError::NotFound(_) => StatusCode::NOT_FOUND,
-            StationError::Conflict(_) => StatusCode::CONFLICT,
-            StationError::Unauthorized => StatusCode::UNAUTHORIZED,
-            StationError::Forbidden(_) => StatusCode::FORBIDDEN,
-            StationError::Storage(_) | StationError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            StationError::Setup(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status(&self);
         let body = ApiError {
             error: self.to_string(),
         };
@@ -38,10 +44,11 @@ impl IntoResponse for StationError {
 pub(super) async fn json_refusals(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    // JSON already, the API's own or TAXII's (`application/taxii+json`).
+    let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/json") || v.windows(5).any(|w| w == b"+json")
+    });
     if json || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }

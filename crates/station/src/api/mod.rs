@@ -15,6 +15,7 @@ mod handlers;
 mod openapi;
 
 pub use openapi::document as openapi_document;
+pub mod taxii;
 
 use crate::engine::Engine;
 use axum::routing::{get, post};
@@ -177,6 +178,7 @@ pub fn router(api: Api) -> Router {
         .route("/", get(crate::console::index))
         .route("/console.js", get(crate::console::script))
         .route("/console.css", get(crate::console::style))
+        .merge(taxii::routes())
         .layer(axum::middleware::from_fn_with_state(
             api.clone(),
             audit::layer,

@@ -320,18 +320,13 @@ pub fn content(
     content: Vec<u8>,
     marking: Marking,
 ) -> Result<(String, Vec<u8>), StationError> {
-    let _ = marking;
+    use hotline_core::stix;
     match content_type.trim() {
         "stix" | STIX => {
-            let v: serde_json::Value = serde_json::from_slice(&content).map_err(|e| {
-                StationError::BadRequest(format!("the STIX bundle is not JSON: {e}"))
+            let bundle = stix::validate_bundle(&content).map_err(|e| {
+                StationError::BadRequest(format!("the STIX bundle is not valid: {e}"))
             })?;
-            if v["type"] != "bundle" {
-                return Err(StationError::BadRequest(
-                    "the STIX content is not a bundle (\"type\": \"bundle\")".into(),
-                ));
-            }
-            Ok((STIX.into(), content))
+            Ok((STIX.into(), stix::apply_tlp(bundle, marking).to_vec()))
         }
         "markdown" | "text/markdown" => {
             if std::str::from_utf8(&content).is_err() {
