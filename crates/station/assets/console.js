@@ -1,7 +1,8 @@
 'use strict';
 // hotline operator console (SPEC §8): channels and their health, the merged
 // transcript with delivery states, acknowledgement clocks, decisions and
-// deadlines, alerts — live over server-sent events.
+// deadlines, alerts — live over server-sent events. Partner sharing (the
+// sharing view, received reports) is in sharing.js, loaded first.
 //
 // Safety rule: anything that comes from the API, above all counterpart text,
 // reaches the page only through textContent or an attribute value. There is no
@@ -43,6 +44,8 @@ const S = {
   channels: new Map(),
   /** Open alerts, as GET /v1/alerts?open=true returns them. */
   alerts: [],
+  /** What the main pane shows: 'channel' (or the empty view) or 'sharing' (sharing.js). */
+  view: 'channel',
   /** The channel on screen, its detail (GET /v1/channels/{id}) and its entries. */
   current: null,
   detail: null,
@@ -280,16 +283,18 @@ async function signIn(token) {
   const remembered = sessionStorage.getItem('hotline-channel');
   const first = $('channels').firstElementChild;
   const pick = S.channels.has(remembered) ? remembered : (first ? first.dataset.id : null);
-  if (pick) await openChannel(pick);
+  if (sessionStorage.getItem('hotline-view') === 'sharing') await openSharing();
+  else if (pick) await openChannel(pick);
   listen();
 }
 
 function signOut(message) {
   if (S.es) { S.es.close(); S.es = null; }
   sessionStorage.removeItem('hotline-token');
-  Object.assign(S, { token: '', user: null, station: null, current: null, detail: null });
+  Object.assign(S, { token: '', user: null, station: null, current: null, detail: null, view: 'channel' });
   S.channels.clear();
   resetTranscript();
+  resetSharing();
   $('channel-view').hidden = true;
   $('empty-view').hidden = false;
   $('conn-error').hidden = true;
@@ -317,7 +322,7 @@ async function greet() {
 // ---------------------------------------------------------------------------
 // Live updates
 
-const dirty = { channels: false, alerts: false, entries: false, reload: false };
+const dirty = { channels: false, alerts: false, entries: false, sharing: false, reload: false };
 let flushTimer = null;
 let flushing = false;
 
@@ -337,6 +342,7 @@ async function flush() {
     const jobs = [];
     if (d.channels || d.entries || d.reload) jobs.push(refreshChannels());
     if (d.alerts || d.reload) jobs.push(refreshAlerts());
+    if (S.view === 'sharing' && (d.sharing || d.reload)) jobs.push(loadSharing());
     await Promise.all(jobs);
     if (S.current && (d.entries || d.reload)) await loadChannel(S.current, d.reload);
     $('conn-error').hidden = true;
@@ -377,7 +383,7 @@ async function listen() {
     setLive('live', 'live');
     // Events sent before the stream opened, or while it was down, are lost:
     // catch up once (cursor-based, so this costs only what changed).
-    if (wasDown) mark('reload'); else mark('channels', 'alerts', 'entries');
+    if (wasDown) mark('reload'); else mark('channels', 'alerts', 'entries', 'sharing');
     wasDown = false;
   };
   es.onerror = () => {
@@ -411,6 +417,8 @@ async function listen() {
     });
   }
   for (const t of ['link', 'peer']) es.addEventListener(t, () => mark('channels', 'entries'));
+  // A report published or released, sharing paused or resumed, a partner's code set (engine::share).
+  for (const t of ['report', 'sharing', 'peer']) es.addEventListener(t, () => mark('sharing'));
   es.addEventListener('alert', () => mark('alerts', 'channels'));
   // The station dropped events for this slow client: reload everything shown.
   es.addEventListener('lagged', () => mark('reload'));
@@ -468,8 +476,8 @@ async function refreshChannels() {
   S.channels = new Map((j.channels || []).map((c) => [c.id, c]));
   renderChannelList();
   renderAlerts(); // peer names in the banner
-  // A station's first channel (say, a proposal just arrived) opens by itself.
-  if (!S.current && S.channels.size === 1 && S.es) openChannel([...S.channels.keys()][0]);
+  // A station's first channel (say, a proposal just arrived) opens by itself, unless the sharing view is open.
+  if (!S.current && S.view === 'channel' && S.channels.size === 1 && S.es) openChannel([...S.channels.keys()][0]);
 }
 
 const STATE_ORDER = { active: 0, suspended: 1, proposed: 2, terminated: 3 };
@@ -493,14 +501,15 @@ function renderChannelList() {
 function keepFocus(box, redraw) {
   const f = document.activeElement;
   if (!f || f === box || !box.contains(f)) { redraw(); return; }
-  const item = f.closest('li[data-id], li[data-of]');
+  const item = f.closest('li[data-id], li[data-of], tr[data-id]');
   const where = !item ? ''
-    : item.dataset.id ? 'li[data-id="' + CSS.escape(item.dataset.id) + '"] '
-      : 'li[data-of="' + CSS.escape(item.dataset.of) + '"] ';
+    : item.localName + (item.dataset.id ? '[data-id="' + CSS.escape(item.dataset.id) + '"] '
+      : '[data-of="' + CSS.escape(item.dataset.of) + '"] ');
   const what = f.dataset.action ? '[data-action="' + CSS.escape(f.dataset.action) + '"]'
     : f.classList.length ? '.' + CSS.escape(f.classList[0]) : f.localName;
   redraw();
-  const again = box.querySelector(where + what) || box.querySelector('button');
+  // Else the same item's first button (a paused partner's Resume once Pause is done), else the box's.
+  const again = box.querySelector(where + what) || (where && box.querySelector(where + 'button')) || box.querySelector('button');
   if (again) again.focus({ preventScroll: true });
 }
 
@@ -513,9 +522,10 @@ function channelCard(c) {
   const li = el('li', 'channel-item');
   li.dataset.id = c.id;
   li.dataset.state = c.state;
-  const card = el('button', 'channel-card state-' + c.state + (c.id === S.current ? ' selected' : ''));
+  const shown = c.id === S.current && S.view === 'channel';
+  const card = el('button', 'channel-card state-' + c.state + (shown ? ' selected' : ''));
   card.type = 'button';
-  if (c.id === S.current) card.setAttribute('aria-current', 'true');
+  if (shown) card.setAttribute('aria-current', 'true');
 
   const top = el('span', 'card-top');
   top.append(linkDot(c.health), el('span', 'card-peer', c.peer), el('span', 'state-badge s-' + c.state, c.state.toUpperCase()));
@@ -586,6 +596,8 @@ function resetTranscript() {
 }
 
 async function openChannel(id) {
+  const fromSharing = S.view === 'sharing';
+  if (fromSharing) closeSharing();
   if (S.current !== id) {
     S.current = id;
     S.detail = null;
@@ -593,6 +605,8 @@ async function openChannel(id) {
     closeLifecycle();
     for (const f of ['ch-error', 'send-error', 'request-error']) $(f).textContent = '';
     sessionStorage.setItem('hotline-channel', id);
+    renderChannelList();
+  } else if (fromSharing) {
     renderChannelList();
   }
   $('empty-view').hidden = true;
@@ -1034,12 +1048,7 @@ function renderBody(e, b, out) {
     case 'suspend': line('sys', 'Channel suspended.'); line('text', b.reason); break;
     case 'resume': line('sys', 'Suspension lifted.'); break;
     case 'terminate': line('sys', 'Channel terminated.'); line('text', b.reason); break;
-    case 'report': {
-      line('subject', b.title);
-      const size = b.content_base64 ? Math.floor(b.content_base64.length * 3 / 4) : 0;
-      line('sys small', [b.marking, b.content_type, size + ' bytes', b.rel_to && b.rel_to.length ? 'REL TO ' + b.rel_to.join(', ') : ''].filter(Boolean).join(' · '));
-      break;
-    }
+    case 'report': renderReport(b, out); break; // sharing.js
     case 'sharing_pause': line('sys', 'Sharing paused.'); line('text', b.reason); break;
     case 'sharing_resume': line('sys', 'Sharing resumed' + (b.backfill ? ', with backfill.' : '.')); break;
     default: line('sys', 'Entry of kind ' + e.kind + '.');
@@ -1330,6 +1339,7 @@ $('transcript').addEventListener('scroll', () => {
 // The pane changes size when the header wraps, alerts come and go, or the type grows.
 new ResizeObserver(followTranscript).observe($('transcript'));
 $('show-checks').addEventListener('change', (e) => $('transcript').classList.toggle('hide-checks', !e.target.checked));
+wireSharing();
 
 tick();
 setInterval(tick, 1000);

@@ -23,6 +23,16 @@ pub async fn script() -> impl IntoResponse {
     )
 }
 
+/// `GET /sharing.js`: the sharing view and the rendering of received
+/// reports, apart from console.js so that neither file grows past reading
+/// size. The page loads it before console.js; it only defines functions.
+pub async fn sharing_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/sharing.js"),
+    )
+}
+
 /// `GET /console.css`.
 pub async fn style() -> impl IntoResponse {
     (

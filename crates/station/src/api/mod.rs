@@ -177,6 +177,7 @@ pub fn router(api: Api) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/", get(crate::console::index))
         .route("/console.js", get(crate::console::script))
+        .route("/sharing.js", get(crate::console::sharing_script))
         .route("/console.css", get(crate::console::style))
         .merge(taxii::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -226,7 +226,10 @@ impl Engine {
             None,
             &format!("{peer}: paused ({reason})"),
         )
-        .await
+        .await?;
+        // Consoles showing the sharing view redraw the partner's state.
+        self.emit(json!({"type": "sharing", "peer": peer}));
+        Ok(())
     }
 
     /// Resumes sharing with a partner: the reports held meanwhile are
