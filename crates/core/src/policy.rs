@@ -292,6 +292,61 @@ pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Ac
     out.actions
 }
 
+/// The first instant after `now` at which [`evaluate`] could ask for
+/// something it does not ask for at `now`, if nothing else happens on the
+/// channel meanwhile; `None` when no clock is running. Anything that does
+/// happen (an entry, a checkpoint, a verification) calls for a fresh
+/// evaluation anyway. The station evaluates a channel when it is due, not
+/// every channel on every tick (issue: performance, scale): the cost of the
+/// policy follows what is due, not what exists.
+///
+/// It names every instant at which one of [`evaluate`]'s conditions on the
+/// clock turns: a decision deadline; the next contact check; the end of the
+/// counterpart's contact grace; half and all of each acknowledgement window
+/// of theirs; each window of ours, from delivery or, while undelivered, from
+/// storing.
+pub fn next_due(book: &ChannelBook, now: u64) -> Option<u64> {
+    let mut due: Option<u64> = None;
+    let mut at = |t: u64| {
+        if t > now {
+            due = Some(due.map_or(t, |d: u64| d.min(t)));
+        }
+    };
+    let terms = book.terms();
+    let (me, peer) = (book.me(), book.peer());
+    match book.state().phase {
+        Phase::Proposed => return None,
+        Phase::Terminated => {}
+        Phase::Active => {
+            for (h, r) in &book.open_requests[me as usize] {
+                if !book.deadline_acted.contains(h) {
+                    at(r.deadline);
+                }
+            }
+            let last_own = book.last_stored_at(me).unwrap_or(0);
+            match &terms.contact {
+                ContactSchedule::Every(ms) => at(last_own.saturating_add(*ms)),
+                ContactSchedule::At(mins) => at(next_scheduled(mins, now)),
+            }
+            let last_peer = book
+                .last_stored_at(peer)
+                .or(book.last_stored_at(me))
+                .unwrap_or(now);
+            at(contact_missed_after(terms, last_peer).saturating_add(1));
+        }
+    }
+    for u in book.unacked[peer as usize].values().filter(|u| !u.held) {
+        let w = terms.ack_window(u.precedence);
+        at(u.stored_at.saturating_add(w / 2));
+        at(u.stored_at.saturating_add(w));
+    }
+    for u in book.unacked[me as usize].values() {
+        let w = terms.ack_window(u.precedence);
+        at(u.delivered_at.unwrap_or(u.stored_at).saturating_add(w));
+    }
+    due
+}
+
 /// Our requests past their deadline: the alert, and the `on_miss` entry if
 /// the state allows it. True when an entry that changes the state was asked for.
 fn deadlines(book: &ChannelBook, out: &mut Out, now: u64) -> bool {

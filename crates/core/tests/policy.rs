@@ -1,7 +1,7 @@
 //! The policy engine, driven with an injected clock: every rule and its edges.
 
 use hotline_core::book::{deadline_reason, Outcome};
-use hotline_core::policy::{evaluate, Action, AlertKind};
+use hotline_core::policy::{evaluate, next_due, Action, AlertKind};
 use hotline_core::{ChannelBook, VerifiedEntry};
 use hotline_proto::{Body, ContactSchedule, OnMiss, Precedence, SecretKeys, Terms};
 use proptest::prelude::*;
@@ -537,4 +537,93 @@ fn the_counterpart_cannot_cancel_our_deadline_by_citing_it() {
             reason: deadline_reason(&r.hash())
         }]
     );
+}
+
+/// Brings the policy to quiet at `now`: raises and clears applied to the
+/// open set, entries it asks for written by alpha.
+fn quiet(p: &mut Pair, open: &mut BTreeSet<String>, now: u64) {
+    for _ in 0..hotline_core::machine::POLICY_ROUNDS {
+        let actions = evaluate(&p.ba, open, now);
+        if actions.is_empty() {
+            return;
+        }
+        settle(open, &actions);
+        for body in authored(&actions) {
+            if let Ok(v) = p.ba.author(&p.a, body, "station", now, true) {
+                p.ba.apply(&v, now);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `next_due` names the first instant the policy could act again: a
+    /// channel quiet at `now` stays quiet until then, whatever its history
+    /// (so evaluating it only when due misses nothing), and that instant is
+    /// always in the future.
+    #[test]
+    fn a_quiet_channel_stays_quiet_until_it_is_due(
+        steps in proptest::collection::vec(step(), 1..40),
+        later in 0u64..(3 * 3_600_000),
+        fixed in any::<bool>(),
+    ) {
+        let terms = if fixed {
+            Terms { contact: ContactSchedule::At(vec![9 * 60, 17 * 60 + 30]), ..Terms::default() }
+        } else {
+            every(10 * 60_000)
+        };
+        let mut p = pair(terms);
+        let mut t = T0;
+        let mut outbox: [Vec<VerifiedEntry>; 2] = [vec![], vec![]];
+        for s in steps {
+            t += 60_000;
+            match s {
+                Step::Say { author, what } => {
+                    let (book, keys) = if author == 0 { (&mut p.ba, &p.a) } else { (&mut p.bb, &p.b) };
+                    let body = body_for(book, what, t);
+                    if let Ok(v) = book.author(keys, body, "x", t, true) {
+                        book.apply(&v, t);
+                        outbox[author as usize].push(v);
+                    }
+                }
+                Step::Deliver { to, n } => {
+                    let from = 1 - to as usize;
+                    let k = (n as usize).min(outbox[from].len());
+                    let batch: Vec<VerifiedEntry> = outbox[from].drain(..k).collect();
+                    for v in batch {
+                        let book = if to == 0 { &mut p.ba } else { &mut p.bb };
+                        deliver(book, &v, t);
+                        if to == 1 {
+                            p.ba.mark_delivered(v.entry().seq, t);
+                        }
+                    }
+                }
+            }
+        }
+        let now = t + later;
+        let mut open = BTreeSet::new();
+        quiet(&mut p, &mut open, now);
+        let due = next_due(&p.ba, now);
+        if let Some(d) = due {
+            prop_assert!(d > now, "due {d} is not after now {now}");
+        }
+        let until = due.unwrap_or(now + 30 * 86_400_000);
+        for at in [now + 1, now + (until - now) / 2, until - 1] {
+            if at > now && at < until {
+                let acts = evaluate(&p.ba, &open, at);
+                prop_assert!(acts.is_empty(), "quiet at {now}, due {due:?}, but at {at}: {acts:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_idle_channel_is_due_at_its_next_contact_check_not_before() {
+    let mut p = pair(every(10 * 60_000));
+    let mut open = BTreeSet::new();
+    quiet(&mut p, &mut open, T0 + 1);
+    let last_own = p.ba.last_stored_at(0).unwrap();
+    assert_eq!(next_due(&p.ba, T0 + 1), Some(last_own + 10 * 60_000));
 }
