@@ -473,6 +473,12 @@ impl Channel {
         step
     }
 
+    /// When the policy could next act on this channel if nothing happens
+    /// on it meanwhile ([`crate::policy::next_due`]).
+    pub fn next_due(&self, now: u64) -> Option<u64> {
+        policy::next_due(&self.book, now)
+    }
+
     /// The channel's book: transcript metadata, state, open clocks.
     pub fn book(&self) -> &ChannelBook {
         &self.book

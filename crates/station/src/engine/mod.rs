@@ -57,6 +57,40 @@ struct ChannelSlot {
     entry_bound: u64,
 }
 
+/// When each channel's policy is next due (Unix ms), in time order.
+#[derive(Debug, Default)]
+struct Due {
+    at: HashMap<Hash, u64>,
+    order: std::collections::BTreeSet<(u64, Hash)>,
+}
+
+impl Due {
+    /// Schedules a channel (`None`: no clock runs on it).
+    fn set(&mut self, id: Hash, t: Option<u64>) {
+        if let Some(old) = self.at.remove(&id) {
+            self.order.remove(&(old, id));
+        }
+        if let Some(t) = t {
+            self.at.insert(id, t);
+            self.order.insert((t, id));
+        }
+    }
+
+    /// The channels due by `now`, taken off the schedule.
+    fn take(&mut self, now: u64) -> Vec<Hash> {
+        let mut out = Vec::new();
+        while let Some(&(t, id)) = self.order.first() {
+            if t > now {
+                break;
+            }
+            self.order.pop_first();
+            self.at.remove(&id);
+            out.push(id);
+        }
+        out
+    }
+}
+
 /// Live state of the link to a peer.
 #[derive(Debug, Clone, Default)]
 pub struct LinkHealth {
@@ -102,6 +136,8 @@ pub struct Engine {
     retired: RwLock<HashMap<i64, PeerRt>>,
     /// Per peer: told when the peer is removed, so its live sessions end.
     cuts: std::sync::Mutex<HashMap<i64, Arc<Notify>>>,
+    /// When each channel's policy is next due; the tick evaluates only those.
+    due: std::sync::Mutex<Due>,
     /// Per-peer wake-up for the sender task.
     wake: RwLock<HashMap<i64, Arc<Notify>>>,
     /// Link health per peer, for views and the link-down check.
@@ -154,6 +190,7 @@ impl Engine {
             slots: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
             retired: RwLock::new(HashMap::new()),
+            due: Default::default(),
             cuts: Default::default(),
             wake: RwLock::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
@@ -379,9 +416,18 @@ impl Engine {
         }
         let arc = Arc::new(Mutex::new(ch));
         let guard = arc.clone().try_lock_owned().expect("a new lock is free");
+        self.touch(&id);
         slots.insert(id, slot);
         map.insert(id, arc);
         Ok(guard)
+    }
+
+    /// Makes a channel's policy due at the next tick: something happened on
+    /// it (an entry either way, a checkpoint, a verification). Called under
+    /// the channel's lock, so that a tick that evaluated it before cannot
+    /// schedule it past this.
+    pub fn touch(&self, id: &Hash) {
+        self.due.lock().unwrap().set(*id, Some(0));
     }
 
     /// All channels with a peer (takes `slots`, then `channels`: see `insert_channel`).
@@ -434,5 +480,27 @@ impl Engine {
             .entry(peer_id)
             .or_default()
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Due;
+
+    #[test]
+    fn the_schedule_gives_what_is_due_in_time_order_once_and_keeps_one_time_per_channel() {
+        let mut d = Due::default();
+        d.set([1; 32], Some(30));
+        d.set([2; 32], Some(10));
+        d.set([3; 32], Some(20));
+        d.set([3; 32], Some(50)); // rescheduled: the earlier time is gone
+        d.set([4; 32], Some(5));
+        d.set([4; 32], None); // no clock runs on it
+        assert_eq!(d.take(4), Vec::<[u8; 32]>::new());
+        assert_eq!(d.take(30), vec![[2; 32], [1; 32]]);
+        assert_eq!(d.take(30), Vec::<[u8; 32]>::new(), "taken once");
+        d.set([1; 32], Some(0)); // touched
+        assert_eq!(d.take(31), vec![[1; 32]]);
+        assert_eq!(d.take(u64::MAX), vec![[3; 32]]);
     }
 }

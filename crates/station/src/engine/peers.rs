@@ -321,8 +321,10 @@ impl Engine {
         if let Some(p) = self.peers.write().unwrap().get_mut(&id) {
             p.row.verified = false;
         }
-        for (_, c) in self.channels_of(id) {
-            c.lock().await.peer_unverified();
+        for (cid, c) in self.channels_of(id) {
+            let mut ch = c.lock().await;
+            ch.peer_unverified();
+            self.touch(&cid);
         }
         self.emit(json!({"type": "peer", "peer": name, "verified": false}));
         Ok(())
@@ -347,8 +349,10 @@ impl Engine {
         // What was held while the peer was not verified is verified traffic
         // now: its acknowledgement clocks start, and the alert's cause is gone.
         let now = now_ms();
-        for (_, c) in self.channels_of(id) {
-            c.lock().await.peer_verified(now);
+        for (cid, c) in self.channels_of(id) {
+            let mut ch = c.lock().await;
+            ch.peer_verified(now);
+            self.touch(&cid);
         }
         self.clear_alert(None, &machine::unverified_traffic_key(&p.row.name))
             .await;

@@ -80,6 +80,7 @@ impl Engine {
             if matches!(v.entry().body, Body::Accept { .. }) {
                 self.refresh_slot(&ch);
             }
+            self.touch(channel);
             (v, self.submit(step))
         };
         if self.unsafe_ack_before_commit {
@@ -132,6 +133,7 @@ impl Engine {
                 if step.is_empty() {
                     continue;
                 }
+                self.touch(&id);
                 self.submit(step)
             };
             if self.finish(submitted).await.is_err() {
@@ -177,6 +179,7 @@ impl Engine {
                 if !self.pinned(peer.row.id) {
                     return Ok(Self::removed());
                 }
+                self.touch(&channel);
                 self.submit(ch.receive(&self.keys, &p, envelopes, now))
             }
             None => {
@@ -197,6 +200,7 @@ impl Engine {
                         Err(arc) => {
                             // Another batch registered the channel first: this one is a batch for it.
                             let mut ch = arc.lock().await;
+                            self.touch(&channel);
                             self.submit(ch.receive(&self.keys, &p, envelopes, now))
                         }
                     },
@@ -247,6 +251,7 @@ impl Engine {
                     if !self.pinned(peer.row.id) {
                         return Ok(Self::removed());
                     }
+                    self.touch(&ch.id());
                     let s = self.submit(ch.receive_checkpoint(&p, bytes, now));
                     drop(ch);
                     return Ok(self.finish(s).await?.answer);
@@ -282,15 +287,26 @@ impl Engine {
         }
     }
 
-    /// One policy tick over every channel.
+    /// One policy tick over the channels that are due (`policy::next_due`),
+    /// not every channel: each is evaluated, then scheduled again for when
+    /// its policy could next act. Whatever happens on a channel between
+    /// ticks makes it due at once ([`Engine::touch`]).
     pub async fn tick(&self) {
-        for (_, arc) in self.all_channels() {
+        let now = now_ms();
+        let due = self.due.lock().unwrap().take(now);
+        for id in due {
+            let Ok(arc) = self.channel(&id) else {
+                continue;
+            };
             let submitted = {
                 let mut ch = arc.lock().await;
+                // A channel whose peer was removed keeps no clock.
                 let Ok(peer) = self.peer(ch.peer_id()) else {
                     continue;
                 };
-                let step = ch.tick(&self.keys, &peer.machine(), now_ms());
+                let now = now_ms();
+                let step = ch.tick(&self.keys, &peer.machine(), now);
+                self.due.lock().unwrap().set(id, ch.next_due(now));
                 if step.is_empty() {
                     continue;
                 }

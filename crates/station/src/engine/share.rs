@@ -90,7 +90,10 @@ impl Engine {
             let submitted = {
                 let mut ch = arc.lock().await;
                 match ch.release(&self.keys, to, report, explicit, now_ms()) {
-                    Ok((_, step)) => self.submit(step),
+                    Ok((_, step)) => {
+                        self.touch(&id);
+                        self.submit(step)
+                    }
                     Err(w) => {
                         // Of several channels, one that carries it decides.
                         if !matches!(outcome, Some(Ok(_))) {
