@@ -25,14 +25,24 @@ pub fn init(format: LogFormat) -> Level {
     let (filter, handle) = reload::Layer::new(env.unwrap_or_else(|| EnvFilter::new(DEFAULT)));
     // Colour only on a terminal: a log file or the journal gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let text = (format == LogFormat::Text)
+    // Under systemd, stderr goes to the journal (it sets JOURNAL_STREAM),
+    // which stamps every line itself: no second timestamp, no colour.
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let text = (format == LogFormat::Text && !journal)
         .then(|| fmt::layer().with_writer(std::io::stderr).with_ansi(ansi));
+    let journal = (format == LogFormat::Text && journal).then(|| {
+        fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .without_time()
+    });
     // One JSON object a line, for log shippers.
     let json =
         (format == LogFormat::Json).then(|| fmt::layer().json().with_writer(std::io::stderr));
     tracing_subscriber::registry()
         .with(filter)
         .with(text)
+        .with(journal)
         .with(json)
         .init();
     Level { handle, from_env }

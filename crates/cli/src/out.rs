@@ -156,6 +156,30 @@ pub fn inbox(items: &[(Entry, MessageBody)]) {
     }
 }
 
+/// The counterpart's reports in `inbox`, after the messages.
+pub fn reports(reports: &[Entry]) {
+    if reports.is_empty() {
+        return;
+    }
+    println!("reports from counterparts:");
+    for e in reports {
+        let b = &e.body;
+        let s = |k: &str| b[k].as_str().unwrap_or("").to_owned();
+        let flag = match e.stix_valid {
+            Some(false) => "  (STIX INVALID: kept, not served over TAXII)",
+            _ => "",
+        };
+        println!(
+            "REPORT    {}  {}  {}  {}{flag}",
+            escaped(&e.hash),
+            ago(Some(e.stored_at)),
+            escaped(&s("marking")),
+            escaped(&s("title")),
+        );
+        println!("          {}", escaped(&s("content_type")));
+    }
+}
+
 /// `alerts`.
 pub fn alerts(alerts: &[Alert]) {
     if alerts.is_empty() {

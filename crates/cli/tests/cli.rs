@@ -594,3 +594,70 @@ fn bench_json_prints_every_figure_and_ceiling() {
     }
     assert!(v["exported_entries"].as_u64().unwrap() >= 200 + 20 + 20);
 }
+
+/// Under systemd the journal stamps each line itself (JOURNAL_STREAM is
+/// set): the log then carries no timestamp of its own, and no colour.
+#[test]
+fn under_the_journal_the_log_has_no_timestamp_of_its_own() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "a");
+    a.serve(&[("HOTLINE_LOG", "info"), ("JOURNAL_STREAM", "8:4242")]);
+    a.kill9();
+    let log = a.log_text();
+    let up = log
+        .lines()
+        .find(|l| l.contains("station up"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(up.trim_start().starts_with("INFO"), "{up}");
+    assert!(!log.contains('\u{1b}'));
+}
+
+/// A partner's report shows in `inbox` after the messages, with its
+/// marking and title.
+#[test]
+fn a_received_report_shows_in_the_inbox() {
+    let t = tempfile::tempdir().unwrap();
+    let mut a = station::St::new(&t.path().join("a"), "alpha");
+    let mut b = station::St::new(&t.path().join("b"), "bravo");
+    a.serve(&[]);
+    b.serve(&[]);
+    let ch = station::pair(&a, &b);
+    let t0 = std::time::Instant::now();
+    while a
+        .get(&format!("/v1/channels/{ch}"))
+        .is_none_or(|v| v["state"] != "active")
+    {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    a.cli(&["peer", "set", "bravo", "--rel", "UKR"]);
+    let f = t.path().join("note.md");
+    std::fs::write(&f, "# Situation\nAll quiet.").unwrap();
+    let out = a.cli(&[
+        "share",
+        "publish",
+        "--rel-to",
+        "UKR",
+        "--tlp",
+        "green",
+        "--title",
+        "Daily note",
+        f.to_str().unwrap(),
+    ]);
+    assert!(out.contains("released to bravo"), "{out}");
+    let t0 = std::time::Instant::now();
+    loop {
+        let inbox = b.cli(&["inbox"]);
+        if inbox.contains("Daily note") {
+            assert!(
+                inbox.contains("REPORT") && inbox.contains("TLP:GREEN"),
+                "{inbox}"
+            );
+            break;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20), "{inbox}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    a.kill9();
+    b.kill9();
+}

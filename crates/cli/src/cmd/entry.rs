@@ -44,9 +44,15 @@ pub fn inbox(c: &Client, only: Option<String>, json: bool) -> anyhow::Result<()>
         }
     };
     let mut items: Vec<(Entry, MessageBody)> = Vec::new();
+    let mut reports: Vec<Entry> = Vec::new();
     for ch in chans {
         for mut e in c.all_entries(&ch)? {
             if e.own {
+                continue;
+            }
+            if e.kind == "report" {
+                e.channel = Some(ch.clone());
+                reports.push(e);
                 continue;
             }
             let Some(m) = e.message().map_err(|err| {
@@ -69,10 +75,14 @@ pub fn inbox(c: &Client, only: Option<String>, json: bool) -> anyhow::Result<()>
             .unwrap_or(4)
     };
     items.sort_by_key(|(e, m)| (rank(&m.precedence), std::cmp::Reverse(e.stored_at)));
+    reports.sort_by_key(|e| std::cmp::Reverse(e.stored_at));
     if json {
-        print_json(&items.iter().map(|(e, _)| e).collect::<Vec<_>>())
+        // Messages by precedence, then reports, newest first.
+        let all: Vec<&Entry> = items.iter().map(|(e, _)| e).chain(&reports).collect();
+        print_json(&all)
     } else {
         out::inbox(&items);
+        out::reports(&reports);
         Ok(())
     }
 }
