@@ -269,197 +269,12 @@ impl SqliteStore {
     }
 }
 
-fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
-    Ok(match op {
-        WriteOp::Channel(c) => {
-            tx.prepare_cached(
-                "INSERT INTO channels (id, peer_id, me, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![c.id.to_vec(), c.peer_id, c.me, c.created_at as i64])?;
-            WriteResult::Done
-        }
-        WriteOp::Entry { entry, stored_at } => {
-            let e = entry.entry();
-            let channel = if e.is_open() { entry.hash() } else { e.channel };
-            tx.prepare_cached(
-                "INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                channel.to_vec(),
-                e.author,
-                e.seq as i64,
-                entry.hash().to_vec(),
-                e.lamport as i64,
-                e.body.kind().name(),
-                *stored_at as i64,
-                entry.envelope().bytes(),
-            ])?;
-            WriteResult::Cursor(tx.last_insert_rowid() as u64)
-        }
-        WriteOp::Checkpoint {
-            channel,
-            signer,
-            envelope,
-            stored_at,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO checkpoints (channel, signer, envelope, stored_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (channel, signer) DO UPDATE SET envelope = excluded.envelope, stored_at = excluded.stored_at",
-            )?
-            .execute(params![channel.to_vec(), signer, envelope, *stored_at as i64])?;
-            WriteResult::Done
-        }
-        WriteOp::Evidence {
-            channel,
-            author,
-            seq,
-            conflicting,
-            at,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO evidence (channel, author, seq, stored, conflicting, at) VALUES (?1, ?2, ?3,
-                   COALESCE((SELECT envelope FROM entries WHERE channel = ?1 AND author = ?2 AND seq = ?3), x''),
-                   ?4, ?5)
-                 ON CONFLICT (channel, author, seq) DO NOTHING",
-            )?
-            .execute(params![channel.to_vec(), author, *seq as i64, conflicting, *at as i64])?;
-            WriteResult::Done
-        }
-        WriteOp::RaiseAlert {
-            kind,
-            channel,
-            key,
-            cause,
-            at,
-        } => {
-            let n = tx
-                .prepare_cached(
-                    "INSERT INTO alerts (kind, channel, key, cause, raised_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![kind, chan_blob(channel), key, cause, *at as i64])?;
-            if n == 0 {
-                WriteResult::Alert(None)
-            } else {
-                let id = tx.last_insert_rowid();
-                let row = tx
-                    .prepare_cached(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"))?
-                    .query_row([id], alert_row)?;
-                WriteResult::Alert(Some(row))
-            }
-        }
-        WriteOp::NoteAlert {
-            channel,
-            key,
-            cause,
-        } => {
-            tx.prepare_cached(
-                "UPDATE alerts SET cause = ?3 WHERE channel = ?1 AND key = ?2 AND cleared_at IS NULL",
-            )?
-            .execute(params![chan_blob(channel), key, cause])?;
-            WriteResult::Done
-        }
-        WriteOp::ClearAlert { channel, key, at } => {
-            let row = tx
-                .prepare_cached(&format!(
-                    "UPDATE alerts SET cleared_at = ?3 WHERE channel = ?1 AND key = ?2 AND cleared_at IS NULL
-                     RETURNING {ALERT_COLS}"
-                ))?
-                .query_row(params![chan_blob(channel), key, *at as i64], alert_row)
-                .optional()?;
-            WriteResult::Alert(row)
-        }
-        WriteOp::Report(r) => {
-            tx.prepare_cached(
-                "INSERT INTO reports (id, title, marking, rel_to, content_type, content, published_at, by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                &r.id[..],
-                r.title,
-                r.marking.name(),
-                serde_json::to_string(&r.rel_to).expect("strings serialize"),
-                r.content_type,
-                r.content,
-                r.published_at as i64,
-                r.by
-            ])?;
-            WriteResult::Done
-        }
-        WriteOp::Disposition {
-            report,
-            peer_id,
-            disposition,
-            entry,
-            at,
-        } => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO dispositions (report, peer_id, disposition, entry, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                &report[..],
-                peer_id,
-                disposition,
-                entry.as_ref().map(|h| &h[..]),
-                *at as i64
-            ])?;
-            WriteResult::Done
-        }
-        WriteOp::Sharing(s) => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO sharing (peer_id, paused, since, by, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![s.peer_id, s.paused, s.since as i64, s.by, s.reason])?;
-            WriteResult::Done
-        }
-        WriteOp::Confirmed { channel } => {
-            tx.prepare_cached("DELETE FROM restored WHERE channel = ?1")?
-                .execute(params![&channel[..]])?;
-            WriteResult::Done
-        }
-        WriteOp::HandshakeTs { peer_id, ts } => {
-            tx.prepare_cached(
-                "UPDATE peers SET handshake_ts = MAX(handshake_ts, ?2) WHERE id = ?1",
-            )?
-            .execute(params![peer_id, *ts as i64])?;
-            WriteResult::Done
-        }
-        WriteOp::Audit(a) => {
-            tx.prepare_cached(
-                "INSERT INTO audit (at, user, action, target, result, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                a.at as i64,
-                a.user,
-                a.action,
-                a.target,
-                a.result,
-                a.prev.to_vec(),
-                a.hash.to_vec()
-            ])?;
-            WriteResult::Done
-        }
-        WriteOp::AuditHead(head) => {
-            let h = head.head();
-            tx.prepare_cached(
-                "INSERT INTO audit_head (id, count, hash, sig) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash, sig = excluded.sig",
-            )?
-            .execute(params![h.count as i64, h.hash.to_vec(), head.sig().to_vec()])?;
-            WriteResult::Done
-        }
-    })
-}
-
 impl Store for SqliteStore {
     fn write(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
-            out.push(apply(&tx, op)?);
+            out.push(apply::apply(&tx, op)?);
         }
         tx.commit()?;
         Ok(out)
@@ -562,71 +377,15 @@ impl Store for SqliteStore {
     }
 
     fn reports(&self) -> Result<Vec<hotline_core::machine::Report>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, title, marking, rel_to, content_type, content, published_at, by
-             FROM reports ORDER BY n",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                let marking: String = r.get(2)?;
-                let rel_to: String = r.get(3)?;
-                Ok(hotline_core::machine::Report {
-                    id: h32(r.get(0)?)?,
-                    title: r.get(1)?,
-                    marking: hotline_proto::Marking::parse(&marking).map_err(|_| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            2,
-                            rusqlite::types::Type::Text,
-                            "marking".into(),
-                        )
-                    })?,
-                    rel_to: serde_json::from_str(&rel_to).unwrap_or_default(),
-                    content_type: r.get(4)?,
-                    content: r.get(5)?,
-                    published_at: r.get::<_, i64>(6)? as u64,
-                    by: r.get(7)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        sharing::reports(&self.conn)
     }
 
     fn dispositions(&self, report: Option<&Hash>) -> Result<Vec<DispositionRow>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT d.report, d.peer_id, d.disposition, d.entry, d.at
-             FROM dispositions d JOIN reports r ON r.id = d.report
-             WHERE ?1 IS NULL OR d.report = ?1 ORDER BY r.n, d.peer_id",
-        )?;
-        let rows = st
-            .query_map(params![report.map(|h| &h[..])], |r| {
-                Ok(DispositionRow {
-                    report: h32(r.get(0)?)?,
-                    peer_id: r.get(1)?,
-                    disposition: r.get(2)?,
-                    entry: r.get::<_, Option<Vec<u8>>>(3)?.map(h32).transpose()?,
-                    at: r.get::<_, i64>(4)? as u64,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        sharing::dispositions(&self.conn, report)
     }
 
     fn sharing(&self) -> Result<Vec<SharingRow>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT peer_id, paused, since, by, reason FROM sharing ORDER BY peer_id",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(SharingRow {
-                    peer_id: r.get(0)?,
-                    paused: r.get(1)?,
-                    since: r.get::<_, i64>(2)? as u64,
-                    by: r.get(3)?,
-                    reason: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        sharing::sharing(&self.conn)
     }
 
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {
@@ -984,6 +743,9 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 }
+
+mod apply;
+mod sharing;
 
 #[cfg(test)]
 mod tests;

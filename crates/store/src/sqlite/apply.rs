@@ -1,0 +1,188 @@
+//! One write of a batch, inside the batch's transaction.
+
+use super::*;
+
+pub(super) fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
+    Ok(match op {
+        WriteOp::Channel(c) => {
+            tx.prepare_cached(
+                "INSERT INTO channels (id, peer_id, me, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![c.id.to_vec(), c.peer_id, c.me, c.created_at as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::Entry { entry, stored_at } => {
+            let e = entry.entry();
+            let channel = if e.is_open() { entry.hash() } else { e.channel };
+            tx.prepare_cached(
+                "INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                channel.to_vec(),
+                e.author,
+                e.seq as i64,
+                entry.hash().to_vec(),
+                e.lamport as i64,
+                e.body.kind().name(),
+                *stored_at as i64,
+                entry.envelope().bytes(),
+            ])?;
+            WriteResult::Cursor(tx.last_insert_rowid() as u64)
+        }
+        WriteOp::Checkpoint {
+            channel,
+            signer,
+            envelope,
+            stored_at,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO checkpoints (channel, signer, envelope, stored_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (channel, signer) DO UPDATE SET envelope = excluded.envelope, stored_at = excluded.stored_at",
+            )?
+            .execute(params![channel.to_vec(), signer, envelope, *stored_at as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::Evidence {
+            channel,
+            author,
+            seq,
+            conflicting,
+            at,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO evidence (channel, author, seq, stored, conflicting, at) VALUES (?1, ?2, ?3,
+                   COALESCE((SELECT envelope FROM entries WHERE channel = ?1 AND author = ?2 AND seq = ?3), x''),
+                   ?4, ?5)
+                 ON CONFLICT (channel, author, seq) DO NOTHING",
+            )?
+            .execute(params![channel.to_vec(), author, *seq as i64, conflicting, *at as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::RaiseAlert {
+            kind,
+            channel,
+            key,
+            cause,
+            at,
+        } => {
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO alerts (kind, channel, key, cause, raised_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![kind, chan_blob(channel), key, cause, *at as i64])?;
+            if n == 0 {
+                WriteResult::Alert(None)
+            } else {
+                let id = tx.last_insert_rowid();
+                let row = tx
+                    .prepare_cached(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"))?
+                    .query_row([id], alert_row)?;
+                WriteResult::Alert(Some(row))
+            }
+        }
+        WriteOp::NoteAlert {
+            channel,
+            key,
+            cause,
+        } => {
+            tx.prepare_cached(
+                "UPDATE alerts SET cause = ?3 WHERE channel = ?1 AND key = ?2 AND cleared_at IS NULL",
+            )?
+            .execute(params![chan_blob(channel), key, cause])?;
+            WriteResult::Done
+        }
+        WriteOp::ClearAlert { channel, key, at } => {
+            let row = tx
+                .prepare_cached(&format!(
+                    "UPDATE alerts SET cleared_at = ?3 WHERE channel = ?1 AND key = ?2 AND cleared_at IS NULL
+                     RETURNING {ALERT_COLS}"
+                ))?
+                .query_row(params![chan_blob(channel), key, *at as i64], alert_row)
+                .optional()?;
+            WriteResult::Alert(row)
+        }
+        WriteOp::Report(r) => {
+            tx.prepare_cached(
+                "INSERT INTO reports (id, title, marking, rel_to, content_type, content, published_at, by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                &r.id[..],
+                r.title,
+                r.marking.name(),
+                serde_json::to_string(&r.rel_to).expect("strings serialize"),
+                r.content_type,
+                r.content,
+                r.published_at as i64,
+                r.by
+            ])?;
+            WriteResult::Done
+        }
+        WriteOp::Disposition {
+            report,
+            peer_id,
+            disposition,
+            entry,
+            at,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO dispositions (report, peer_id, disposition, entry, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                &report[..],
+                peer_id,
+                disposition,
+                entry.as_ref().map(|h| &h[..]),
+                *at as i64
+            ])?;
+            WriteResult::Done
+        }
+        WriteOp::Sharing(s) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sharing (peer_id, paused, since, by, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![s.peer_id, s.paused, s.since as i64, s.by, s.reason])?;
+            WriteResult::Done
+        }
+        WriteOp::Confirmed { channel } => {
+            tx.prepare_cached("DELETE FROM restored WHERE channel = ?1")?
+                .execute(params![&channel[..]])?;
+            WriteResult::Done
+        }
+        WriteOp::HandshakeTs { peer_id, ts } => {
+            tx.prepare_cached(
+                "UPDATE peers SET handshake_ts = MAX(handshake_ts, ?2) WHERE id = ?1",
+            )?
+            .execute(params![peer_id, *ts as i64])?;
+            WriteResult::Done
+        }
+        WriteOp::Audit(a) => {
+            tx.prepare_cached(
+                "INSERT INTO audit (at, user, action, target, result, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                a.at as i64,
+                a.user,
+                a.action,
+                a.target,
+                a.result,
+                a.prev.to_vec(),
+                a.hash.to_vec()
+            ])?;
+            WriteResult::Done
+        }
+        WriteOp::AuditHead(head) => {
+            let h = head.head();
+            tx.prepare_cached(
+                "INSERT INTO audit_head (id, count, hash, sig) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash, sig = excluded.sig",
+            )?
+            .execute(params![h.count as i64, h.hash.to_vec(), head.sig().to_vec()])?;
+            WriteResult::Done
+        }
+    })
+}

@@ -1,0 +1,75 @@
+//! Partner sharing's rows (SPEC §7): reports in publication order, their
+//! dispositions per partner, and whether sharing with a partner is paused.
+
+use super::*;
+
+pub(super) fn reports(conn: &Connection) -> Result<Vec<hotline_core::machine::Report>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, title, marking, rel_to, content_type, content, published_at, by
+         FROM reports ORDER BY n",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let marking: String = r.get(2)?;
+            let rel_to: String = r.get(3)?;
+            Ok(hotline_core::machine::Report {
+                id: h32(r.get(0)?)?,
+                title: r.get(1)?,
+                marking: hotline_proto::Marking::parse(&marking).map_err(|_| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        "marking".into(),
+                    )
+                })?,
+                rel_to: serde_json::from_str(&rel_to).unwrap_or_default(),
+                content_type: r.get(4)?,
+                content: r.get(5)?,
+                published_at: r.get::<_, i64>(6)? as u64,
+                by: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub(super) fn dispositions(
+    conn: &Connection,
+    report: Option<&Hash>,
+) -> Result<Vec<DispositionRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.report, d.peer_id, d.disposition, d.entry, d.at
+         FROM dispositions d JOIN reports r ON r.id = d.report
+         WHERE ?1 IS NULL OR d.report = ?1 ORDER BY r.n, d.peer_id",
+    )?;
+    let rows = st
+        .query_map(params![report.map(|h| &h[..])], |r| {
+            Ok(DispositionRow {
+                report: h32(r.get(0)?)?,
+                peer_id: r.get(1)?,
+                disposition: r.get(2)?,
+                entry: r.get::<_, Option<Vec<u8>>>(3)?.map(h32).transpose()?,
+                at: r.get::<_, i64>(4)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub(super) fn sharing(conn: &Connection) -> Result<Vec<SharingRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT peer_id, paused, since, by, reason FROM sharing ORDER BY peer_id",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(SharingRow {
+                peer_id: r.get(0)?,
+                paused: r.get(1)?,
+                since: r.get::<_, i64>(2)? as u64,
+                by: r.get(3)?,
+                reason: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
