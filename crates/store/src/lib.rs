@@ -585,6 +585,8 @@ pub trait Store: Send {
     fn mark_all_restored(&mut self) -> Result<usize>;
     /// Reports published here, in publication order.
     fn reports(&self) -> Result<Vec<hotline_core::machine::Report>>;
+    /// One report by id.
+    fn report(&self, id: &Hash) -> Result<Option<hotline_core::machine::Report>>;
     /// Dispositions, of one report or of all.
     fn dispositions(&self, report: Option<&Hash>) -> Result<Vec<DispositionRow>>;
     /// Sharing state per partner (partners never paused have no row).

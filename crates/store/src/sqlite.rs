@@ -380,6 +380,10 @@ impl Store for SqliteStore {
         sharing::reports(&self.conn)
     }
 
+    fn report(&self, id: &Hash) -> Result<Option<hotline_core::machine::Report>> {
+        sharing::report(&self.conn, id)
+    }
+
     fn dispositions(&self, report: Option<&Hash>) -> Result<Vec<DispositionRow>> {
         sharing::dispositions(&self.conn, report)
     }

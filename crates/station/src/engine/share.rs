@@ -45,11 +45,9 @@ impl Engine {
         self.db
             .read(move |s| {
                 use hotline_store::Store;
-                s.reports()
+                s.report(&id)
             })
             .await?
-            .into_iter()
-            .find(|r| r.id == id)
             .ok_or_else(|| StationError::NotFound(format!("no report {} here", hex(&id))))
     }
 

@@ -3,34 +3,45 @@
 
 use super::*;
 
+const REPORT_COLS: &str = "id, title, marking, rel_to, content_type, content, published_at, by";
+
+fn report_row(r: &Row) -> rusqlite::Result<hotline_core::machine::Report> {
+    let marking: String = r.get(2)?;
+    let rel_to: String = r.get(3)?;
+    Ok(hotline_core::machine::Report {
+        id: h32(r.get(0)?)?,
+        title: r.get(1)?,
+        marking: hotline_proto::Marking::parse(&marking).map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                "marking".into(),
+            )
+        })?,
+        rel_to: serde_json::from_str(&rel_to).unwrap_or_default(),
+        content_type: r.get(4)?,
+        content: r.get(5)?,
+        published_at: r.get::<_, i64>(6)? as u64,
+        by: r.get(7)?,
+    })
+}
+
 pub(super) fn reports(conn: &Connection) -> Result<Vec<hotline_core::machine::Report>> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, title, marking, rel_to, content_type, content, published_at, by
-         FROM reports ORDER BY n",
-    )?;
+    let mut st = conn.prepare_cached(&format!("SELECT {REPORT_COLS} FROM reports ORDER BY n"))?;
     let rows = st
-        .query_map([], |r| {
-            let marking: String = r.get(2)?;
-            let rel_to: String = r.get(3)?;
-            Ok(hotline_core::machine::Report {
-                id: h32(r.get(0)?)?,
-                title: r.get(1)?,
-                marking: hotline_proto::Marking::parse(&marking).map_err(|_| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        "marking".into(),
-                    )
-                })?,
-                rel_to: serde_json::from_str(&rel_to).unwrap_or_default(),
-                content_type: r.get(4)?,
-                content: r.get(5)?,
-                published_at: r.get::<_, i64>(6)? as u64,
-                by: r.get(7)?,
-            })
-        })?
+        .query_map([], report_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+pub(super) fn report(
+    conn: &Connection,
+    id: &Hash,
+) -> Result<Option<hotline_core::machine::Report>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = ?1"))?
+        .query_row([&id[..]], report_row)
+        .optional()?)
 }
 
 pub(super) fn dispositions(

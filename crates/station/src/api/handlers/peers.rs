@@ -167,11 +167,7 @@ pub async fn remove(
     body: Bytes,
 ) -> R<Json<PeerRemoved>> {
     u.need(Act::Admin)?;
-    let b: RemovePeer = if body.is_empty() {
-        RemovePeer::default()
-    } else {
-        parse(&body)?
-    };
+    let b: RemovePeer = parse(&body)?;
     let left = api.engine.remove_peer(&name, b.force).await?;
     Ok(Json(PeerRemoved {
         name,
