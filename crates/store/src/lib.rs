@@ -22,9 +22,15 @@ use hotline_proto::{Hash, SignedAuditHead};
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed (I/O, corruption, full disk).
+    /// The database failed (I/O, corruption, full disk, a lost connection).
+    /// Held as text so the trait names no backend's error type.
     #[error("storage failed: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(String),
+    /// This station does not hold the lease on a shared database (another
+    /// station process leads, or this one could not renew in time): nothing
+    /// was written.
+    #[error("this station is not the leader: {0}")]
+    Fenced(String),
     /// A uniqueness rule was broken (a peer name or key that exists).
     #[error("{0} already exists")]
     Exists(&'static str),
@@ -54,6 +60,12 @@ pub enum StoreError {
         /// Newest known here.
         known: i64,
     },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Db(e.to_string())
+    }
 }
 
 /// Every store call fails only with a [`StoreError`].
@@ -658,4 +670,83 @@ pub trait Store: Send {
     fn audit_head(&self) -> Result<Option<SignedAuditHead>>;
     /// How many audit lines there are.
     fn audit_count(&self) -> Result<u64>;
+
+    /// Which backend this is, for status and diagnostics.
+    fn backend(&self) -> Backend;
+
+    /// Takes, renews or reads the lease that makes one station process the
+    /// leader of a shared database, in one transaction on the database's
+    /// clock. `holder` names this process; if the lease is free or expired
+    /// it is taken with the epoch one higher; if `holder` holds it, it is
+    /// renewed for `ttl_ms` more; otherwise it is left as it is. Returns the
+    /// lease as it stands after. A store only one process can open (SQLite)
+    /// leads alone, always at epoch 0.
+    fn lease_take(&mut self, holder: &str, api: &str, ttl_ms: u64) -> Result<Lease> {
+        let _ = ttl_ms;
+        Ok(Lease {
+            holder: holder.to_owned(),
+            api: api.to_owned(),
+            epoch: 0,
+            expires_in_ms: i64::MAX,
+        })
+    }
+    /// Gives the lease up if `holder` holds it at `epoch` (a clean stop lets
+    /// the standby take over at once).
+    fn lease_release(&mut self, holder: &str, epoch: u64) -> Result<()> {
+        let _ = (holder, epoch);
+        Ok(())
+    }
+    /// The lease as it stands, read only.
+    fn lease(&self) -> Result<Option<Lease>> {
+        Ok(None)
+    }
+    /// From now on every write through this connection checks, in its own
+    /// transaction, that `fence` still holds the lease unexpired, and is
+    /// refused with [`StoreError::Fenced`] otherwise; `None` turns the check
+    /// off (a store only one process can open needs none).
+    fn set_fence(&mut self, fence: Option<Fence>) {
+        let _ = fence;
+    }
+}
+
+/// The storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the data directory.
+    Sqlite,
+    /// A PostgreSQL database, possibly shared by a leader and a standby.
+    Postgres,
+}
+
+impl Backend {
+    /// The name used in config, status and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Who leads a shared database, as the database last said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The process holding it.
+    pub holder: String,
+    /// The leader's API address, for a standby to point writers to.
+    pub api: String,
+    /// Grows by one on every takeover: the fencing token.
+    pub epoch: u64,
+    /// Milliseconds until it expires, on the database's clock (negative:
+    /// expired that long ago).
+    pub expires_in_ms: i64,
+}
+
+/// The lease a store's writes must find still held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// This process.
+    pub holder: String,
+    /// The epoch it took the lease at.
+    pub epoch: u64,
 }

@@ -716,6 +716,10 @@ impl Store for SqliteStore {
             .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
     fn ack_alert(&mut self, id: i64, by: &str, note: &str, at: u64) -> Result<AlertRow> {
         self.conn
             .prepare_cached(&format!(
