@@ -52,5 +52,5 @@ pub use reports::{
     NewReport, PartnerSharing, PauseSharing, Published, ReleaseReport, ReportSummary, Reports,
     ResumeSharing, Sharing, SharingDone, WithheldFrom,
 };
-pub use station::{ApiError, Health, StationIdentity, WhoAmI};
+pub use station::{ApiError, Health, StationIdentity, StoreHealth, WhoAmI};
 pub use users::{NewUser, User, UserCreated, UserRevoked, Users};

@@ -14,6 +14,11 @@ pub struct Health {
     /// commit has failed: reads are still answered, writes are refused, and
     /// `hotline serve` restarts the station from disk after a short back-off.
     pub status: String,
+    /// For a caller with a token: where the station keeps its data and,
+    /// on a shared database, which process leads. Left out for a caller
+    /// without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreHealth>,
 }
 
 /// `GET /v1/identity`: what the counterpart needs to pin this station.
@@ -41,4 +46,30 @@ pub struct WhoAmI {
 pub struct ApiError {
     /// A sentence for the person at the keyboard, saying what to do.
     pub error: String,
+}
+
+/// Part of `GET /v1/health` for a caller with a token: the storage backend
+/// and, on a shared PostgreSQL database, the leader's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoreHealth {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// `leader` (writes, runs the link) or `standby` (serves reads, refuses
+    /// writes with 503 and the leader's address). A station alone leads.
+    pub role: String,
+    /// The lease's epoch: grows by one on every takeover (0 alone).
+    pub epoch: u64,
+    /// The process holding the lease (`host:pid:tag`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_holder: Option<String>,
+    /// The leader's API address, as it advertised it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_api: Option<String>,
+    /// Milliseconds until the lease expires unless renewed, on the
+    /// database's clock when it was last read (negative: expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_expires_in_ms: Option<i64>,
+    /// This process's name in the lease row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub this_process: Option<String>,
 }

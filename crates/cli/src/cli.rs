@@ -66,6 +66,22 @@ pub enum Cmd {
         /// Where the local HTTP API and console listen (keep it on loopback).
         #[arg(long, default_value = hotline_station::config::DEFAULT_API)]
         api: String,
+        /// Where to keep the data: `sqlite` (the file hotline.db in the data
+        /// directory) or a PostgreSQL URL, libpq's multi-host form included
+        /// (postgresql://db1,db2/hotline?target_session_attrs=read-write).
+        /// Written to the config as `store`. A database that already holds
+        /// a station is refused: a standby takes a copy of the leader's
+        /// data directory instead (docs/OPERATIONS.md).
+        #[arg(long, env = "HOTLINE_STORE", value_name = "URL")]
+        store: Option<String>,
+    },
+    /// This station's state: name, health, storage backend and, on a
+    /// shared PostgreSQL database, its role (leader or standby), the
+    /// lease's epoch, holder and expiry.
+    Status {
+        /// Machine-readable output (the body of GET /v1/health).
+        #[arg(long)]
+        json: bool,
     },
     /// Print this station's identity token, or its fingerprint to read to the counterpart.
     Id {

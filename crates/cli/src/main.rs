@@ -43,7 +43,13 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
     let token = cli.token;
     let client = || Client::new(&data, config.as_deref(), token.clone());
     match cli.cmd {
-        Cmd::Init { name, listen, api } => cmd::station::init(&data, &name, &listen, &api),
+        Cmd::Init {
+            name,
+            listen,
+            api,
+            store,
+        } => cmd::station::init(&data, &name, &listen, &api, store.as_deref()),
+        Cmd::Status { json } => cmd::station::status(&client()?, json),
         Cmd::Id { fingerprint } => cmd::station::id(&data, fingerprint),
         Cmd::Serve { alert_hook } => serve::run(&data, config.as_deref(), alert_hook, &level),
         Cmd::Doctor { json } => doctor::run(&data, config.as_deref(), token, json),

@@ -5,7 +5,9 @@
 
 use crate::client::Failure;
 use crate::systemd::Notify;
-use hotline_station::{Config, DataDir, Options, Station, StationError};
+use hotline_station::db::StoreSpec;
+use hotline_station::ha::Role;
+use hotline_station::{Config, DataDir, Ha, Options, Station, StationError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ macro_rules! note {
 
 /// What `serve` logs just before it stops a failed station to restart it.
 const RESTARTING: &str = "restarting from what is on disk";
+/// How often a standby loads what the leader wrote, for its reads.
+const STANDBY_RELOAD: Duration = Duration::from_secs(15);
 /// A station that served this long before failing is restarted after 1 s again.
 const HEALTHY_RUN: Duration = Duration::from_secs(300);
 
@@ -44,21 +48,48 @@ pub fn run(
     if let (Some(w), true) = (crate::systemd::watchdog(), heartbeat.is_some()) {
         tracing::info!("feeding the service manager's watchdog ({w:?}) from the policy loop");
     }
+    // On a shared database, one lease keeper for the life of the process:
+    // the station is started as leader or standby, and again each time
+    // that changes.
+    let spec = cfg
+        .store_spec(&d)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
+    let keeper = match spec {
+        StoreSpec::Postgres(_) => Some(hotline_station::ha::Keeper::start(spec, cfg.api.clone())?),
+        StoreSpec::Sqlite(_) => None,
+    };
+    let result = rt.block_on(async {
         let stop = shutdown_signal();
         tokio::pin!(stop);
         // Taken before anything else: SIGHUP's default action ends the process.
         let mut hup = Hangup::new()?;
         let mut backoff = Duration::from_secs(1);
         let mut ready = false;
-        loop {
+        'start: loop {
+            let ha = match &keeper {
+                Some(k) => {
+                    let view = tokio::select! {
+                        v = k.decided() => v,
+                        _ = &mut stop => return Ok(()),
+                    };
+                    Some(Ha {
+                        keeper: k.clone(),
+                        role: view.role,
+                    })
+                }
+                None => None,
+            };
+            let (role, epoch) = ha.as_ref().map_or((Role::Leader, 0), |h| {
+                (h.role, h.keeper.ticket(h.role).fence.epoch)
+            });
             // A freshly started station begins with no failure of its own.
             let options = Options {
                 data: data.to_owned(),
                 config: cfg.clone(),
                 alert_hook: hook.clone(),
                 heartbeat: heartbeat.clone(),
+                ha: ha.clone(),
             };
             let st = match Station::start_with(options).await {
                 Ok(st) => st,
@@ -79,11 +110,22 @@ pub fn run(
                 Err(e) => return Err(Failure::Refused(e.to_string()).into()),
             };
             let served = std::time::Instant::now();
-            let status = format!(
-                "serving; API http://{} · link {}",
-                st.api_addr(),
-                st.link_addr()
-            );
+            let status = match (&ha, role) {
+                (None, _) => format!(
+                    "serving; API http://{} · link {}",
+                    st.api_addr(),
+                    st.link_addr()
+                ),
+                (Some(_), Role::Leader) => format!(
+                    "leading at epoch {epoch}; API http://{} · link {}",
+                    st.api_addr(),
+                    st.link_addr()
+                ),
+                (Some(_), _) => format!(
+                    "standby: reads on http://{}, writes refused; takes over when the leader's lease expires",
+                    st.api_addr()
+                ),
+            };
             note!("hotline: station {status} · Ctrl-C to stop");
             // The link and the API listen: the service is up.
             if ready {
@@ -108,6 +150,18 @@ pub fn run(
                         }
                     }
                     _ = st.failed() => break,
+                    _ = role_changed(keeper.as_ref(), role, epoch) => {
+                        let to = if role == Role::Leader { "the standby" } else { "the leader" };
+                        note!("hotline: the lease changed hands: restarting as {to}");
+                        st.stop().await;
+                        continue 'start;
+                    }
+                    // A standby's reads come from what it loaded: it loads
+                    // again now and then to follow the leader's writes.
+                    _ = tokio::time::sleep(STANDBY_RELOAD), if role == Role::Standby => {
+                        st.stop().await;
+                        continue 'start;
+                    }
                 }
             }
             // A station that served well for a while starts its back-off afresh.
@@ -137,7 +191,22 @@ pub fn run(
             }
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
-    })
+    });
+    // A clean stop gives the lease up, so the standby takes over at once.
+    if let Some(k) = &keeper {
+        k.stop();
+        std::thread::sleep(hotline_station::ha::RENEW_EVERY + Duration::from_millis(200));
+    }
+    result
+}
+
+/// Resolves when the role a station was started in no longer holds; never
+/// for a station alone.
+async fn role_changed(keeper: Option<&hotline_station::ha::Keeper>, role: Role, epoch: u64) {
+    match keeper {
+        Some(k) => k.changed_from(role, epoch).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Reads the config file again and puts what can change while running in

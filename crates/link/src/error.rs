@@ -45,6 +45,17 @@ pub enum LinkError {
         /// The timestamp this handshake carried.
         got: u64,
     },
+
+    /// The peer's leader epoch is lower than one already accepted from its
+    /// key: a station process that lost the lease on its shared database
+    /// (or a replay of its old handshake) is speaking.
+    #[error("the peer's leader epoch {got} is lower than {seen}, already accepted from its key: a former leader is speaking")]
+    StaleEpoch {
+        /// The highest epoch accepted from this key.
+        seen: u64,
+        /// The epoch this handshake carried.
+        got: u64,
+    },
 }
 
 impl From<std::io::Error> for LinkError {

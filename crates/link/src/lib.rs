@@ -29,7 +29,7 @@ mod session;
 mod tests;
 
 pub use error::LinkError;
-pub use handshake::{initiate, respond, PeerDecision};
+pub use handshake::{initiate, initiate_at, respond, respond_at, PeerDecision};
 pub use keys::{generate_keypair, public_key, StaticSecret};
 pub use session::{Receiver, Sender, Session};
 
@@ -60,5 +60,8 @@ pub const FLAG_MORE: u8 = 0x00;
 /// Flag byte of the frame that ends a link message.
 pub const FLAG_LAST: u8 = 0x01;
 
-/// Length in bytes of the handshake payload: the initiator's clock as a u64.
+/// Length in bytes of the initiator's clock in message 1, a u64.
 pub const TIMESTAMP_LEN: usize = 8;
+
+/// Length in bytes of a leader epoch in either handshake message, a u64.
+pub const EPOCH_LEN: usize = 8;

@@ -36,7 +36,10 @@ fn keys() -> Keys {
 fn pin(pinned: [u8; 32], last_timestamp: u64) -> impl FnOnce(&[u8; 32]) -> PeerDecision {
     move |key| {
         if *key == pinned {
-            PeerDecision::Pinned { last_timestamp }
+            PeerDecision::Pinned {
+                last_timestamp,
+                min_epoch: 0,
+            }
         } else {
             PeerDecision::Unknown
         }
@@ -212,6 +215,38 @@ async fn unpinned_initiator_is_refused_without_a_reply() {
     assert_eq!(init.err(), Some(LinkError::Closed));
 }
 
+/// Each side learns the other's leader epoch; an initiator whose epoch is
+/// below the last accepted from its key is refused before the responder
+/// says a word, and an equal or higher one is let through.
+#[tokio::test]
+async fn leader_epochs_are_exchanged_and_a_fallen_one_refused() {
+    let (a, b) = (keys(), keys());
+    let pinned = |min_epoch| {
+        move |_: &[u8; 32]| PeerDecision::Pinned {
+            last_timestamp: 0,
+            min_epoch,
+        }
+    };
+    let (ia, rb) = duplex(PIPE);
+    let (init, resp) = tokio::join!(
+        initiate_at(ia, &a.secret, &b.public, 10, 7),
+        respond_at(rb, &b.secret, 3, pinned(7)),
+    );
+    assert_eq!(init.map(|(_, e)| e).ok(), Some(3), "the responder's epoch");
+    assert_eq!(
+        resp.map(|(_, _, _, e)| e).ok(),
+        Some(7),
+        "the initiator's epoch"
+    );
+    let (ia, rb) = duplex(PIPE);
+    let (init, resp) = tokio::join!(
+        initiate_at(ia, &a.secret, &b.public, 11, 6),
+        respond_at(rb, &b.secret, 3, pinned(7)),
+    );
+    assert_eq!(resp.err(), Some(LinkError::StaleEpoch { seen: 7, got: 6 }));
+    assert_eq!(init.err(), Some(LinkError::Closed));
+}
+
 #[tokio::test]
 async fn stale_or_repeated_timestamp_is_a_replay() {
     let (a, b) = (keys(), keys());
@@ -247,7 +282,10 @@ async fn initiator_with_wrong_responder_key_fails() {
         initiate(ia, &a.secret, &x.public, 5),
         respond(rb, &b.secret, |_: &[u8; 32]| {
             asked = true;
-            PeerDecision::Pinned { last_timestamp: 0 }
+            PeerDecision::Pinned {
+                last_timestamp: 0,
+                min_epoch: 0,
+            }
         }),
     );
     assert_eq!(resp.err(), Some(LinkError::Crypto));
@@ -366,7 +404,8 @@ async fn zero_length_prefix_is_malformed() {
 #[tokio::test]
 async fn wrong_handshake_payloads_are_malformed() {
     let (a, b) = (keys(), keys());
-    for len in [0usize, 7, 9] {
+    // 8: a version-1 initiator's clock alone.
+    for len in [0usize, 8, 15, 17] {
         let (mut client, server) = duplex(PIPE);
         let mut hs = Builder::new(handshake_params())
             .prologue(PROLOGUE)
@@ -384,37 +423,44 @@ async fn wrong_handshake_payloads_are_malformed() {
         let resp = respond(server, &b.secret, pin(a.public, 0)).await;
         assert_eq!(
             resp.err(),
-            Some(LinkError::Malformed("handshake timestamp is not 8 bytes"))
+            Some(LinkError::Malformed(
+                "handshake payload is not a 16-byte clock and epoch (the peer speaks another link version)"
+            ))
         );
     }
 
-    // A reply that carries a payload is refused by the initiator.
-    let (client, mut server) = duplex(PIPE);
-    let fake = async {
-        let mut hs = Builder::new(handshake_params())
-            .prologue(PROLOGUE)
-            .unwrap()
-            .local_private_key(b.secret.as_bytes())
-            .unwrap()
-            .build_responder()
-            .unwrap();
-        let mut len = [0u8; 2];
-        server.read_exact(&mut len).await.unwrap();
-        let mut msg1 = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        server.read_exact(&mut msg1).await.unwrap();
-        let mut payload = [0u8; 64];
-        hs.read_message(&msg1, &mut payload).unwrap();
-        let mut out = vec![0u8; 256];
-        let n = hs.write_message(b"surprise", &mut out[2..]).unwrap();
-        out[..2].copy_from_slice(&(n as u16).to_be_bytes());
-        server.write_all(&out[..2 + n]).await.unwrap();
-        server
-    };
-    let (init, _server) = tokio::join!(initiate(client, &a.secret, &b.public, 1), fake);
-    assert_eq!(
-        init.err(),
-        Some(LinkError::Malformed("handshake reply carries a payload"))
-    );
+    // A reply that carries anything but an 8-byte epoch is refused by the
+    // initiator: an empty one is a version-1 responder's.
+    for reply in [&b""[..], b"surprise!"] {
+        let (client, mut server) = duplex(PIPE);
+        let fake = async {
+            let mut hs = Builder::new(handshake_params())
+                .prologue(PROLOGUE)
+                .unwrap()
+                .local_private_key(b.secret.as_bytes())
+                .unwrap()
+                .build_responder()
+                .unwrap();
+            let mut len = [0u8; 2];
+            server.read_exact(&mut len).await.unwrap();
+            let mut msg1 = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            server.read_exact(&mut msg1).await.unwrap();
+            let mut payload = [0u8; 64];
+            hs.read_message(&msg1, &mut payload).unwrap();
+            let mut out = vec![0u8; 256];
+            let n = hs.write_message(reply, &mut out[2..]).unwrap();
+            out[..2].copy_from_slice(&(n as u16).to_be_bytes());
+            server.write_all(&out[..2 + n]).await.unwrap();
+            server
+        };
+        let (init, _server) = tokio::join!(initiate(client, &a.secret, &b.public, 1), fake);
+        assert_eq!(
+            init.err(),
+            Some(LinkError::Malformed(
+                "handshake reply is not an 8-byte epoch (the peer speaks another link version)"
+            ))
+        );
+    }
 }
 
 #[tokio::test]
@@ -617,7 +663,7 @@ proptest! {
             prop_assert!(rx.recv(BIG).await.is_err());
 
             let b = keys();
-            let result = respond(tokio::io::join(bytes.as_slice(), tokio::io::sink()), &b.secret, |_: &[u8; 32]| PeerDecision::Pinned { last_timestamp: 0 }).await;
+            let result = respond(tokio::io::join(bytes.as_slice(), tokio::io::sink()), &b.secret, |_: &[u8; 32]| PeerDecision::Pinned { last_timestamp: 0, min_epoch: 0 }).await;
             prop_assert!(result.is_err());
             Ok(())
         })?;

@@ -60,6 +60,12 @@ pub struct Manifest {
 pub fn backup(data: &Path, out: &Path, include_keys: bool) -> Result<Manifest, StationError> {
     let d = DataDir(data.to_owned());
     let config = d.load_config()?;
+    if let crate::db::StoreSpec::Postgres(_) = config.store_spec(&d)? {
+        return Err(StationError::Setup(
+            "this station keeps its data in PostgreSQL: back it up with pg_dump or the cluster's own backups (docs/OPERATIONS.md); `hotline backup` copies a SQLite station"
+                .into(),
+        ));
+    }
     let keys = d.load_keys()?;
     if out.exists() {
         return Err(StationError::Setup(format!(

@@ -43,6 +43,11 @@ pub struct Config {
     /// comma-separated. `HOTLINE_LOG` in the environment wins over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// Where the station keeps its data: `sqlite` (the default: the file
+    /// `hotline.db` in the data directory) or a `postgres://` URL, libpq's
+    /// multi-host form included. `HOTLINE_STORE` in the environment wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// Timings and caps within safe bounds; a key left out keeps its default.
     #[serde(default, skip_serializing_if = "Tuning::is_default")]
     pub tuning: Tuning,
@@ -57,6 +62,13 @@ impl std::fmt::Debug for Config {
             .field("alert_hook", &self.alert_hook)
             .field("api_hosts", &self.api_hosts)
             .field("log", &self.log)
+            .field(
+                "store",
+                &self
+                    .store
+                    .as_ref()
+                    .map(|s| crate::db::StoreSpec::Postgres(s.clone()).describe()),
+            )
             .field("tuning", &self.tuning)
             .finish()
     }
@@ -72,8 +84,16 @@ impl Config {
             alert_hook: None,
             api_hosts: vec![],
             log: None,
+            store: None,
             tuning: Tuning::default(),
         }
+    }
+
+    /// The store this station uses: `HOTLINE_STORE` if set, else the
+    /// config's `store`, else the SQLite file in `data`.
+    pub fn store_spec(&self, data: &DataDir) -> Result<crate::db::StoreSpec, StationError> {
+        let env = std::env::var("HOTLINE_STORE").ok();
+        crate::db::StoreSpec::parse(env.as_deref().or(self.store.as_deref()), data.db())
     }
 
     /// Reads and checks the config file at `path` (in the data directory or
@@ -147,6 +167,10 @@ impl Config {
         }
         if let Some(log) = &self.log {
             check_log(log).map_err(|why| ("log".to_string(), why))?;
+        }
+        if let Some(store) = &self.store {
+            crate::db::StoreSpec::parse(Some(store), PathBuf::new())
+                .map_err(|e| ("store".to_string(), e.to_string()))?;
         }
         self.tuning
             .check()

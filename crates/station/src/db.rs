@@ -7,8 +7,9 @@
 //! what makes "durable before acknowledged" hold.
 
 use crate::error::StationError;
+use crate::ha::Ticket;
 use hotline_proto::{AuditHead, SecretKeys};
-use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
+use hotline_store::{Backend, SqliteStore, Store, WriteOp, WriteResult};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,77 @@ pub fn schema(path: &Path) -> Result<Schema, StationError> {
 const MAX_GROUP: usize = 512;
 
 type Reply = oneshot::Sender<Result<Vec<WriteResult>, StationError>>;
-type Call = Box<dyn FnOnce(&mut SqliteStore) + Send>;
+type Call = Box<dyn FnOnce(&mut dyn Store) + Send>;
+
+/// One connection to the station's storage, whichever backend.
+pub type Conn = Box<dyn Store>;
+
+/// Where a station keeps its data: the SQLite file in its data directory
+/// (the default) or a PostgreSQL database named by URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// `DATA/hotline.db`.
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL (libpq multi-host form included).
+    Postgres(String),
+}
+
+impl StoreSpec {
+    /// Reads a `store` setting: `sqlite` (or nothing) is the file in the data
+    /// directory, a `postgres://` URL a PostgreSQL database.
+    pub fn parse(setting: Option<&str>, sqlite_file: PathBuf) -> Result<StoreSpec, StationError> {
+        match setting.map(str::trim) {
+            None | Some("") | Some("sqlite") => Ok(StoreSpec::Sqlite(sqlite_file)),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(StoreSpec::Postgres(u.to_owned()))
+            }
+            Some(_) => Err(StationError::Setup(
+                "store must be `sqlite` or a postgres:// URL (e.g. postgresql://db1,db2/hotline?target_session_attrs=read-write)".into(),
+            )),
+        }
+    }
+
+    /// The backend it names.
+    pub fn backend(&self) -> Backend {
+        match self {
+            StoreSpec::Sqlite(_) => Backend::Sqlite,
+            StoreSpec::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Opens one connection.
+    pub fn open(&self) -> Result<Conn, StationError> {
+        match self {
+            StoreSpec::Sqlite(p) => Ok(Box::new(SqliteStore::open(p).map_err(storage)?)),
+            StoreSpec::Postgres(_) => Err(StationError::Setup(
+                "this build has no PostgreSQL store yet; use `sqlite`".into(),
+            )),
+        }
+    }
+
+    /// Where it is, for messages: the file, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSpec::Sqlite(p) => p.display().to_string(),
+            StoreSpec::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// A URL with any password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some((a, h)) if !a.contains('/') => (a, h),
+        _ => return url.to_owned(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
 
 /// A queued batch of writes.
 struct Batch {
@@ -52,8 +123,32 @@ enum Job {
 #[derive(Clone)]
 pub struct Db {
     tx: std_mpsc::Sender<Job>,
-    readers: Arc<Vec<Mutex<SqliteStore>>>,
+    readers: Arc<Readers>,
+    backend: Backend,
     next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The reader connections. A blocking database client may neither be
+/// opened nor dropped on an async runtime's thread (PostgreSQL's runs a
+/// runtime of its own), so they are dropped on a thread of their own.
+struct Readers(Vec<Mutex<Conn>>);
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        let conns = std::mem::take(&mut self.0);
+        if conns.is_empty() {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("hotline-close".into())
+            .spawn(move || drop(conns));
+    }
+}
+
+/// Runs `f` on a thread of its own and waits: for blocking store calls made
+/// where an async runtime may be running (start-up, `init`).
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// The pending result of a submitted write.
@@ -73,23 +168,58 @@ fn storage(e: hotline_store::StoreError) -> StationError {
 }
 
 impl Db {
-    /// Opens the database: one writer, `readers` reader connections.
+    /// Opens the SQLite database at `path`: one writer, `readers` reader connections.
     pub fn open(path: &Path, readers: usize) -> Result<Db, StationError> {
-        let writer = SqliteStore::open(path).map_err(storage)?;
+        Db::open_spec(&StoreSpec::Sqlite(path.to_owned()), readers, None)
+    }
+
+    /// Opens the store `spec` names: one writer, `readers` reader
+    /// connections. With a `ticket`, every write is refused unless this
+    /// process still leads on the shared database: checked here before each
+    /// commit, and by the database inside it (see [`crate::ha`]).
+    pub fn open_spec(
+        spec: &StoreSpec,
+        readers: usize,
+        ticket: Option<Ticket>,
+    ) -> Result<Db, StationError> {
+        off_runtime(|| Db::open_here(spec, readers, ticket))
+    }
+
+    fn open_here(
+        spec: &StoreSpec,
+        readers: usize,
+        ticket: Option<Ticket>,
+    ) -> Result<Db, StationError> {
+        let mut writer = match spec {
+            // Deliberately broken variants, in test builds only (`variants.rs`).
+            StoreSpec::Sqlite(p) if crate::variants::Variants::from_env().no_sync => {
+                let mut s = SqliteStore::open(p).map_err(storage)?;
+                let _ = s.set_unsafe_no_sync();
+                Box::new(s)
+            }
+            _ => spec.open()?,
+        };
+        writer.set_fence(ticket.as_ref().map(|t| t.fence.clone()));
         let pool = (0..readers.max(1))
-            .map(|_| SqliteStore::open(path).map(Mutex::new).map_err(storage))
+            .map(|_| spec.open().map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         let (tx, rx) = std_mpsc::channel();
-        let p: PathBuf = path.to_owned();
+        let where_ = spec.describe();
         std::thread::Builder::new()
             .name("hotline-writer".into())
-            .spawn(move || writer_loop(writer, rx, p))
+            .spawn(move || writer_loop(writer, rx, where_, ticket))
             .map_err(|e| StationError::Storage(e.to_string()))?;
         Ok(Db {
             tx,
-            readers: Arc::new(pool),
+            readers: Arc::new(Readers(pool)),
+            backend: spec.backend(),
             next: Arc::new(0.into()),
         })
+    }
+
+    /// Which backend this station stores in.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Queues a batch; the order of submission is the order of commit.
@@ -134,7 +264,7 @@ impl Db {
     /// Runs a closure on the writer connection (administrative writes), in queue order.
     pub async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut SqliteStore) -> hotline_store::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn Store) -> hotline_store::Result<T> + Send + 'static,
     ) -> Result<T, StationError> {
         let (tx, rx) = oneshot::channel();
         let job = Job::Call(Box::new(move |s| {
@@ -151,35 +281,36 @@ impl Db {
     /// Runs a read on a pooled reader connection, off the async threads.
     pub async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&SqliteStore) -> hotline_store::Result<T> + Send + 'static,
+        f: impl FnOnce(&dyn Store) -> hotline_store::Result<T> + Send + 'static,
     ) -> Result<T, StationError> {
         let readers = self.readers.clone();
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % readers.len();
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % readers.0.len();
         tokio::task::spawn_blocking(move || {
-            let guard = readers[i].lock().unwrap_or_else(|p| p.into_inner());
-            f(&guard)
+            let guard = readers.0[i].lock().unwrap_or_else(|p| p.into_inner());
+            f(&**guard)
         })
         .await
         .map_err(|e| StationError::Storage(e.to_string()))?
         .map_err(StationError::from)
     }
 
-    /// Synchronous read, for start-up.
-    pub fn read_now<T>(
+    /// Synchronous read, for start-up. It runs on a thread of its own: a
+    /// blocking database client must not run on an async runtime's thread.
+    pub fn read_now<T: Send>(
         &self,
-        f: impl FnOnce(&SqliteStore) -> hotline_store::Result<T>,
+        f: impl FnOnce(&dyn Store) -> hotline_store::Result<T> + Send,
     ) -> Result<T, StationError> {
-        let guard = self.readers[0].lock().unwrap_or_else(|p| p.into_inner());
-        f(&guard).map_err(StationError::from)
+        let reader = &self.readers.0[0];
+        off_runtime(|| {
+            let guard = reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(&**guard)
+        })
+        .map_err(StationError::from)
     }
 }
 
-fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBuf) {
-    // Deliberately broken variants, in test builds only (`variants.rs`).
+fn writer_loop(mut store: Conn, rx: std_mpsc::Receiver<Job>, path: String, ticket: Option<Ticket>) {
     let variants = crate::variants::Variants::from_env();
-    if variants.no_sync {
-        let _ = store.set_unsafe_no_sync();
-    }
     let delay = variants.commit_delay;
     // After a failed commit, in-memory state above us may hold entries that are
     // not on disk; writing anything after them could leave a hole in a chain.
@@ -209,15 +340,30 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
                 Err(_) => break,
             }
         }
+        // A process that no longer leads its shared database writes nothing
+        // more, calls included, until it restarts as the standby.
+        let fenced = ticket.as_ref().filter(|t| !t.valid()).map(Ticket::why_not);
+        if let Some(why) = &fenced {
+            if !poisoned {
+                tracing::warn!("writes stopped: this station process no longer leads ({why})");
+            }
+            poisoned = true;
+        }
         if !writes.is_empty() {
-            if poisoned {
+            if let Some(why) = &fenced {
+                for b in writes {
+                    let _ = b.reply.send(Err(StationError::Storage(format!(
+                        "this station process is not the leader: {why}"
+                    ))));
+                }
+            } else if poisoned {
                 for b in writes {
                     let _ = b.reply.send(Err(StationError::Storage(
                         "an earlier commit failed; nothing more is written until the station restarts from disk".into(),
                     )));
                 }
             } else {
-                poisoned = !commit_group(&mut store, writes, &path, signer.as_deref());
+                poisoned = !commit_group(&mut *store, writes, &path, signer.as_deref());
             }
         }
         if let Some(k) = next_signer {
@@ -231,7 +377,7 @@ fn writer_loop(mut store: SqliteStore, rx: std_mpsc::Receiver<Job>, path: PathBu
             if poisoned {
                 drop(c);
             } else {
-                c(&mut store);
+                c(&mut *store);
             }
         }
     }
@@ -247,9 +393,9 @@ fn seal(head: AuditHead, signer: Option<&SecretKeys>) -> Result<WriteOp, Station
 
 /// Commits a group; false if anything failed.
 fn commit_group(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     writes: Vec<Batch>,
-    path: &Path,
+    path: &str,
     signer: Option<&SecretKeys>,
 ) -> bool {
     let mut all: Vec<WriteOp> = writes.iter().flat_map(|b| b.ops.iter().cloned()).collect();
@@ -292,7 +438,7 @@ fn commit_group(
             ok
         }
         Err(e) => {
-            tracing::error!("commit to {} failed: {e}", path.display());
+            tracing::error!("commit to {path} failed: {e}");
             for b in writes {
                 let _ = b.reply.send(Err(e.clone()));
             }
@@ -303,7 +449,7 @@ fn commit_group(
 
 /// Commits one batch in a transaction of its own, sealed with its own head if it has one.
 fn alone(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     b: &Batch,
     signer: Option<&SecretKeys>,
 ) -> Result<Vec<WriteResult>, StationError> {

@@ -17,6 +17,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 mod gate;
+pub mod ha;
 mod hook;
 pub mod metrics;
 pub mod net;
@@ -58,6 +59,19 @@ pub struct Options {
     pub alert_hook: Option<String>,
     /// Called on every turn of the policy loop ([`TICK`]).
     pub heartbeat: Option<Heartbeat>,
+    /// On a shared database: the lease keeper and the role this station
+    /// starts in. `None`: a station alone (SQLite), always the leader.
+    pub ha: Option<Ha>,
+}
+
+/// A station process's place on a shared database.
+#[derive(Clone)]
+pub struct Ha {
+    /// Keeps the lease (one per process, across restarts of the station).
+    pub keeper: ha::Keeper,
+    /// What this station starts as: the leader runs the link and writes, a
+    /// standby serves reads and refuses writes.
+    pub role: ha::Role,
 }
 
 /// What `init` made. `Debug` leaves the admin token out.
@@ -84,7 +98,36 @@ impl std::fmt::Debug for Initialized {
 /// Creates a data directory (0700): keys (0600), config, database (0600),
 /// admin token (0600).
 pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initialized, StationError> {
+    init_with(dir, name, listen, api, None)
+}
+
+/// [`init`] with a `store` setting: `sqlite` or `None` for the file in the
+/// data directory, or a `postgres://` URL. A PostgreSQL database that
+/// already holds a station is refused: a second station process for it (a
+/// standby) gets a copy of the first one's data directory instead.
+pub fn init_with(
+    dir: &Path,
+    name: &str,
+    listen: &str,
+    api: &str,
+    store: Option<&str>,
+) -> Result<Initialized, StationError> {
+    db::off_runtime(|| init_here(dir, name, listen, api, store))
+}
+
+fn init_here(
+    dir: &Path,
+    name: &str,
+    listen: &str,
+    api: &str,
+    store: Option<&str>,
+) -> Result<Initialized, StationError> {
     let d = DataDir(dir.to_owned());
+    let fresh = match store {
+        Some(_) => None,
+        None => variants::test_store().map_err(StationError::Setup)?,
+    };
+    let spec = db::StoreSpec::parse(store.or(fresh.as_deref()), d.db())?;
     if d.keys().exists() || d.config().exists() {
         return Err(StationError::Setup(format!(
             "{} already holds a station; choose another --data directory",
@@ -104,16 +147,34 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
             )));
         }
     }
+    // The database first: a shared one that already holds a station is
+    // refused before anything is written to the data directory.
+    let shared = match &spec {
+        db::StoreSpec::Postgres(_) => {
+            let store = spec.open()?;
+            if let Some(other) = store.meta("name")? {
+                return Err(StationError::Setup(format!(
+                    "{} already holds the station {other:?}; a second station process for it takes a copy of that station's data directory (see docs/OPERATIONS.md)",
+                    spec.describe()
+                )));
+            }
+            Some(store)
+        }
+        db::StoreSpec::Sqlite(_) => None,
+    };
     std::fs::create_dir_all(dir)
         .map_err(|e| StationError::Setup(format!("cannot create {}: {e}", dir.display())))?;
     d.make_private()?;
+    let mut store = match shared {
+        Some(s) => s,
+        None => spec.open()?,
+    };
     let (dh_secret, dh_public) = hotline_link::generate_keypair();
     let keys = hotline_proto::SecretKeys::generate(*dh_secret.as_bytes(), dh_public);
     config::write_secret(&d.keys(), &keys.to_bytes())?;
     let admin_token = config::new_token();
     {
-        use hotline_store::Store;
-        let mut store = hotline_store::SqliteStore::open(&d.db())?;
+        store.set_meta("identity", &keys.identity().token())?;
         store.set_meta("name", name)?;
         store.add_user(
             "admin",
@@ -137,8 +198,13 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
             "ok",
         ))?;
     }
+    drop(store);
     config::write_secret(&d.admin_token(), format!("{admin_token}\n").as_bytes())?;
-    d.save_config(&Config::new(name, listen, api))?;
+    let mut cfg = Config::new(name, listen, api);
+    if let db::StoreSpec::Postgres(url) = &spec {
+        cfg.store = Some(url.clone());
+    }
+    d.save_config(&cfg)?;
     let id = keys.identity();
     Ok(Initialized {
         token: id.token(),
@@ -147,12 +213,31 @@ pub fn init(dir: &Path, name: &str, listen: &str, api: &str) -> Result<Initializ
     })
 }
 
+/// On a database that names its station (`meta` `identity`, written by
+/// `init`), the key in the data directory must be that station's: a
+/// standby with another station's key would author entries nobody can
+/// verify.
+fn same_station(
+    db: &db::Db,
+    keys: &hotline_proto::SecretKeys,
+    spec: &db::StoreSpec,
+) -> Result<(), StationError> {
+    let mine = keys.identity().token();
+    match db.read_now(|s| s.meta("identity"))? {
+        Some(t) if t != mine => Err(StationError::Setup(format!(
+            "{} holds another station (identity {t}); this data directory's key is {mine}: copy identity.key from the station's first machine",
+            spec.describe()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A running station.
 pub struct Station {
     /// The engine (for in-process callers such as the demo and tests).
     pub engine: Arc<Engine>,
     api_addr: SocketAddr,
-    link_addr: SocketAddr,
+    link_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     /// The API's guards, whose host names a reload replaces.
@@ -173,6 +258,7 @@ impl Station {
             config,
             alert_hook,
             heartbeat: None,
+            ha: None,
         })
         .await
     }
@@ -184,32 +270,57 @@ impl Station {
             config: cfg,
             alert_hook,
             heartbeat,
+            ha,
         } = o;
         let d = DataDir(data);
         d.make_private()?;
         let keys = d.load_keys()?;
         let secret = Arc::new(StaticSecret::from_bytes(*keys.dh_secret()));
-        let db = db::Db::open(&d.db(), 2)?;
+        let spec = cfg.store_spec(&d)?;
+        let ticket = ha.as_ref().map(|h| h.keeper.ticket(h.role));
+        let standby = ha.as_ref().is_some_and(|h| h.role != ha::Role::Leader);
+        let db = db::Db::open_spec(&spec, 2, ticket.clone())?;
+        same_station(&db, &keys, &spec)?;
         let engine = Arc::new(Engine::load(cfg.name.clone(), keys, db, None)?);
+        if let (Some(t), false) = (&ticket, standby) {
+            engine.set_epoch(t.fence.epoch);
+        }
         engine.set_tuning(cfg.tuning);
         engine.set_alert_hook(alert_hook.clone().or(cfg.alert_hook.clone()));
-        let link_listener = tokio::net::TcpListener::bind(&cfg.listen)
-            .await
-            .map_err(|e| {
-                StationError::Setup(format!("cannot listen for peers on {}: {e}", cfg.listen))
-            })?;
+        // A standby does not listen for peers: a counterpart dialling its
+        // address is refused at once and tries the leader's.
+        let link_listener = if standby {
+            None
+        } else {
+            Some(
+                tokio::net::TcpListener::bind(&cfg.listen)
+                    .await
+                    .map_err(|e| {
+                        StationError::Setup(format!(
+                            "cannot listen for peers on {}: {e}",
+                            cfg.listen
+                        ))
+                    })?,
+            )
+        };
         let api_listener = tokio::net::TcpListener::bind(&cfg.api).await.map_err(|e| {
             StationError::Setup(format!("cannot listen for the API on {}: {e}", cfg.api))
         })?;
-        let link_addr = link_listener
-            .local_addr()
-            .map_err(|e| StationError::Setup(e.to_string()))?;
+        let link_addr = match &link_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| StationError::Setup(e.to_string()))?,
+            ),
+            None => None,
+        };
         let api_addr = api_listener
             .local_addr()
             .map_err(|e| StationError::Setup(e.to_string()))?;
 
         let user_map = load_users(&engine)?;
-        engine.audit_checked().await?;
+        if !standby {
+            engine.audit_checked().await?;
+        }
         let (tx, rx) = watch::channel(false);
         let guard = api::guard::Guard::new(cfg.api_hosts.clone());
         let api_state = api::Api {
@@ -218,17 +329,20 @@ impl Station {
             shutdown: rx.clone(),
             guard: guard.clone(),
             metrics_cache: Default::default(),
+            ha: ha.clone(),
         };
 
         let mut tasks = JoinSet::new();
-        tasks.spawn(net::accept_loop(
-            engine.clone(),
-            link_listener,
-            secret.clone(),
-            rx.clone(),
-        ));
+        if let Some(link_listener) = link_listener {
+            tasks.spawn(net::accept_loop(
+                engine.clone(),
+                link_listener,
+                secret.clone(),
+                rx.clone(),
+            ));
+        }
         // Dialers: one per peer, started as peers appear.
-        {
+        if !standby {
             let (engine, secret, mut rx2) = (engine.clone(), secret.clone(), rx.clone());
             tasks.spawn(async move {
                 let mut running: HashSet<i64> = HashSet::new();
@@ -253,7 +367,7 @@ impl Station {
                 while dialers.join_next().await.is_some() {}
             });
         }
-        {
+        if !standby {
             let (engine, mut rx3) = (engine.clone(), rx.clone());
             tasks.spawn(async move {
                 let mut tick = tokio::time::interval(TICK);
@@ -289,7 +403,20 @@ impl Station {
                 }
             });
         }
-        tracing::info!(name = %cfg.name, "station up: link {link_addr}, API http://{api_addr}");
+        match (&link_addr, &ha) {
+            (Some(l), None) => {
+                tracing::info!(name = %cfg.name, "station up: link {l}, API http://{api_addr}")
+            }
+            (Some(l), Some(_)) => tracing::info!(
+                name = %cfg.name,
+                epoch = engine.epoch(),
+                "station up as the leader: link {l}, API http://{api_addr}"
+            ),
+            (None, _) => tracing::info!(
+                name = %cfg.name,
+                "station up as the standby: reads on http://{api_addr}, writes refused, no link"
+            ),
+        }
         Ok(Station {
             engine,
             api_addr,
@@ -349,9 +476,15 @@ impl Station {
         self.api_addr
     }
 
-    /// Where the link listens.
+    /// Where the link listens (a standby's is unspecified: it does not listen).
     pub fn link_addr(&self) -> SocketAddr {
         self.link_addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Whether this station runs as a standby (no link, writes refused).
+    pub fn is_standby(&self) -> bool {
+        self.link_addr.is_none()
     }
 
     /// Stops: tasks finish their current step, every queued write is committed, then return.
@@ -365,13 +498,20 @@ impl Station {
             tracing::warn!("some tasks did not stop within 10 s; aborting them");
             self.tasks.abort_all();
         }
-        // A no-op through the writer returns only after everything queued before it committed.
-        let _ = self.engine.db().call(|_| Ok(())).await;
+        // A no-op through the writer returns only after everything queued
+        // before it committed; a database that stopped answering is not
+        // waited for beyond a bound.
+        let flush = self.engine.db().call(|_| Ok(()));
+        if tokio::time::timeout(Duration::from_secs(10), flush)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database did not finish the last commits within 10 s");
+        }
     }
 }
 
 fn load_users(engine: &Engine) -> Result<HashMap<hotline_proto::Hash, api::User>, StationError> {
-    use hotline_store::Store;
     Ok(engine
         .db()
         .read_now(|s| s.user_tokens())?

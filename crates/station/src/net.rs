@@ -13,7 +13,6 @@ use hotline_core::machine::{self, Outbound, BATCH_BYTES, BATCH_ENTRIES};
 use hotline_link::{LinkError, PeerDecision, StaticSecret};
 use hotline_proto::link::{codes, LINK_VERSION};
 use hotline_proto::LinkMsg;
-use hotline_store::Store;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -213,38 +212,51 @@ async fn inbound(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let e2 = engine.clone();
-    let hs = hotline_link::respond(stream, &secret, move |pk| match e2.peer_by_dh(pk) {
-        Some(p) => PeerDecision::Pinned {
-            last_timestamp: p.row.handshake_ts,
-        },
-        None => PeerDecision::Unknown,
+    let hs = hotline_link::respond_at(stream, &secret, engine.epoch(), move |pk| {
+        match e2.peer_by_dh(pk) {
+            Some(p) => PeerDecision::Pinned {
+                last_timestamp: p.row.handshake_ts,
+                min_epoch: p.row.epoch,
+            },
+            None => PeerDecision::Unknown,
+        }
     });
-    let (session, pk, ts, at) =
-        match tokio::time::timeout(engine.tuning().handshake_timeout(), hs).await {
-            // Our clock as the handshake arrived, against the peer's in it.
-            Ok(Ok((session, pk, ts))) => (session, pk, ts, now_ns()),
-            Ok(Err(LinkError::UnpinnedKey(pk))) => {
-                engine.unpinned(&pk, &from).await;
-                return;
-            }
-            Ok(Err(LinkError::Replay { last, got })) => {
-                tracing::warn!("replayed handshake from {from}: clock {got} <= {last}");
-                return;
-            }
-            Ok(Err(e)) => {
-                tracing::info!("handshake from {from} failed: {e}");
-                return;
-            }
-            Err(_) => {
-                tracing::info!("handshake from {from} timed out");
-                return;
-            }
-        };
+    let (session, pk, ts, epoch, at) = match tokio::time::timeout(
+        engine.tuning().handshake_timeout(),
+        hs,
+    )
+    .await
+    {
+        // Our clock as the handshake arrived, against the peer's in it.
+        Ok(Ok((session, pk, ts, epoch))) => (session, pk, ts, epoch, now_ns()),
+        Ok(Err(LinkError::StaleEpoch { seen, got })) => {
+            tracing::warn!(
+                    "handshake from {from} refused: leader epoch {got} below {seen}, already accepted from that key (a former leader of the peer is speaking)"
+                );
+            return;
+        }
+        Ok(Err(LinkError::UnpinnedKey(pk))) => {
+            engine.unpinned(&pk, &from).await;
+            return;
+        }
+        Ok(Err(LinkError::Replay { last, got })) => {
+            tracing::warn!("replayed handshake from {from}: clock {got} <= {last}");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::info!("handshake from {from} failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::info!("handshake from {from} timed out");
+            return;
+        }
+    };
     place.handshaken();
     let Some(peer) = engine.peer_by_dh(&pk) else {
         return;
     };
-    // Durably advance the replay clock before trusting the session.
+    // Durably advance the replay clock and the epoch before trusting the session.
     match engine.advance_handshake(peer.row.id, ts).await {
         Ok(true) => engine.set_clock_skew(peer.row.id, skew_ms(ts, at)),
         Ok(false) => {
@@ -252,6 +264,10 @@ async fn inbound(
             return;
         }
         Err(_) => return,
+    }
+    if !matches!(engine.advance_epoch(peer.row.id, epoch).await, Ok(true)) {
+        tracing::warn!("handshake from {from} refused: its leader epoch {epoch} fell meanwhile");
+        return;
     }
     let (gen, superseded) = live.take_over(peer.row.id);
     session_loop(&engine, &peer, session, &from, &superseded, &mut shutdown).await;
@@ -367,6 +383,7 @@ pub async fn dial_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = BACKOFF_MIN;
+    let mut last_good: Option<String> = None;
     loop {
         if *shutdown.borrow() {
             return;
@@ -383,17 +400,42 @@ pub async fn dial_loop(
                 _ = shutdown.changed() => return,
             }
         }
-        for addr in &peer.row.addrs {
+        // The address that last answered first: a peer running a leader and
+        // a standby is found where its leader was, and one whose primary
+        // address is down is not waited for on every reconnect.
+        let mut order: Vec<&String> = peer.row.addrs.iter().collect();
+        if let Some(i) = last_good
+            .as_ref()
+            .and_then(|g| order.iter().position(|a| *a == g))
+        {
+            let a = order.remove(i);
+            order.insert(0, a);
+        }
+        for addr in order {
             let attempt = async {
                 let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
                 let _ = stream.set_nodelay(true);
-                hotline_link::initiate(stream, &secret, &peer.identity.dh_pk, now_ns())
-                    .await
-                    .map_err(|e| e.to_string())
+                let (session, epoch) = hotline_link::initiate_at(
+                    stream,
+                    &secret,
+                    &peer.identity.dh_pk,
+                    now_ns(),
+                    engine.epoch(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                match engine.advance_epoch(peer_id, epoch).await {
+                    Ok(true) => Ok(session),
+                    Ok(false) => Err(format!(
+                        "refused: leader epoch {epoch} is below one already accepted from this peer (a former leader answered)"
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
             };
             match tokio::time::timeout(engine.tuning().handshake_timeout(), attempt).await {
                 Ok(Ok(session)) => {
                     backoff = BACKOFF_MIN;
+                    last_good = Some(addr.clone());
                     engine.set_link(peer_id, true, Some(addr.clone()));
                     tracing::info!(peer = %peer.row.name, "outbound link to {addr} up");
                     let r = outbound(&engine, &peer, session, &mut shutdown).await;

@@ -68,3 +68,24 @@ impl Variants {
         v
     }
 }
+
+/// In a test build: the PostgreSQL server on which `init` without a store
+/// creates a fresh database for each station, so the station tests run
+/// against PostgreSQL as well as SQLite (`.ci/run` sets it; tests about the
+/// SQLite file itself ask for `sqlite` explicitly).
+pub const TEST_PG: &str = "HOTLINE_TEST_PG";
+
+/// The store a station made by `init` without one uses in this build: a
+/// fresh database on [`TEST_PG`]'s server in a test build where it is set,
+/// else none (SQLite in the data directory).
+pub fn test_store() -> Result<Option<String>, String> {
+    if !BUILT_IN {
+        return Ok(None);
+    }
+    match std::env::var(TEST_PG) {
+        Ok(base) if !base.trim().is_empty() => Err(format!(
+            "{TEST_PG} is set but this build has no PostgreSQL store yet"
+        )),
+        _ => Ok(None),
+    }
+}

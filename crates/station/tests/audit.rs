@@ -20,7 +20,9 @@ struct St {
 impl St {
     fn init(root: &Path, name: &str) -> (PathBuf, Initialized) {
         let data = root.join(name);
-        let i = hotline_station::init(&data, name, "127.0.0.1:0", "127.0.0.1:0").unwrap();
+        let i =
+            hotline_station::init_with(&data, name, "127.0.0.1:0", "127.0.0.1:0", Some("sqlite"))
+                .unwrap();
         (data, i)
     }
 

@@ -8,7 +8,6 @@ use hotline_proto::link::ChannelHeads;
 use hotline_proto::{Body, Envelope, LinkMsg, Precedence, SecretKeys, Terms};
 use hotline_station::engine::{now_ns, Engine};
 use hotline_station::Station;
-use hotline_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

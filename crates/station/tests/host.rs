@@ -32,7 +32,7 @@ async fn a_started_station_keeps_its_directory_and_database_private() {
     usual_umask();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("s");
-    hotline_station::init(&data, "s", "127.0.0.1:0", "127.0.0.1:0").unwrap();
+    hotline_station::init_with(&data, "s", "127.0.0.1:0", "127.0.0.1:0", Some("sqlite")).unwrap();
     assert_eq!(mode(&data), 0o700, "after init");
     // As an older hotline, or an operator's copy, may have left them.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();

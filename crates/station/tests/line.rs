@@ -3,7 +3,6 @@
 
 use hotline_proto::{hex, Body, OnMiss, Precedence, Terms};
 use hotline_station::engine::Engine;
-use hotline_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,6 @@
 
 use hotline_proto::{Body, Hash, Kind, Precedence, Terms};
 use hotline_station::engine::Engine;
-use hotline_store::Store;
 use std::time::Duration;
 
 mod common;

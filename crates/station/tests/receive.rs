@@ -6,7 +6,6 @@ use hotline_core::ChannelBook;
 use hotline_proto::{Body, Entry, Envelope, Precedence, SecretKeys, Terms};
 use hotline_station::db::Db;
 use hotline_station::engine::{Engine, PeerRt};
-use hotline_store::Store;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -25,7 +24,8 @@ fn keys() -> SecretKeys {
 async fn fixture(verified: bool, terms: Terms) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("bravo");
-    hotline_station::init(&data, "bravo", "127.0.0.1:0", "127.0.0.1:0").unwrap();
+    hotline_station::init_with(&data, "bravo", "127.0.0.1:0", "127.0.0.1:0", Some("sqlite"))
+        .unwrap();
     let d = hotline_station::DataDir(data);
     let kb = d.load_keys().unwrap();
     let db = Db::open(&d.db(), 1).unwrap();

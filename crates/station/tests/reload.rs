@@ -39,6 +39,7 @@ async fn a_reload_applies_hook_hosts_and_tuning_and_names_what_waits_for_a_resta
         config: config.clone(),
         alert_hook: None,
         heartbeat: None,
+        ha: None,
     })
     .await
     .unwrap();

@@ -6,7 +6,6 @@
 use hotline_core::machine::Report;
 use hotline_proto::{hex, Body, Hash, Kind, Marking, Terms};
 use hotline_station::engine::Engine;
-use hotline_store::Store;
 use std::time::Duration;
 
 mod common;

@@ -4,7 +4,7 @@
 //! anything is touched.
 
 use hotline_station::Station;
-use hotline_store::{schema_of, Schema, SqliteStore, Store};
+use hotline_store::{schema_of, Schema, SqliteStore};
 use std::path::{Path, PathBuf};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v6");

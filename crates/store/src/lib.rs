@@ -93,6 +93,8 @@ pub struct PeerRow {
     pub removed_at: Option<u64>,
     /// After a repin: the row of the key that replaced this one.
     pub replaced_by: Option<i64>,
+    /// The highest leader epoch accepted from this key in a handshake.
+    pub epoch: u64,
 }
 
 impl PeerRow {
@@ -344,6 +346,13 @@ pub enum WriteOp {
         peer_id: i64,
         /// Clock (ns).
         ts: u64,
+    },
+    /// Record the highest leader epoch accepted from a peer (it only grows).
+    PeerEpoch {
+        /// Peer row id.
+        peer_id: i64,
+        /// The epoch.
+        epoch: u64,
     },
     /// Append an audit line (hashes computed by the caller). A transaction
     /// that holds audit lines ends with the [`WriteOp::AuditHead`] over them,

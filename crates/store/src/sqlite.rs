@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_peers_retired.sql"),
     include_str!("../migrations/0008_restored_channels.sql"),
     include_str!("../migrations/0009_sharing.sql"),
+    include_str!("../migrations/0010_peer_epoch.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -88,6 +89,7 @@ fn peer_row(r: &Row) -> rusqlite::Result<PeerRow> {
         handshake_ts: r.get::<_, i64>(6)? as u64,
         removed_at: r.get::<_, Option<i64>>(7)?.map(|t| t as u64),
         replaced_by: r.get(8)?,
+        epoch: r.get::<_, i64>(9)? as u64,
     })
 }
 
@@ -324,12 +326,13 @@ impl Store for SqliteStore {
             handshake_ts: 0,
             removed_at: None,
             replaced_by: None,
+            epoch: 0,
         })
     }
 
     fn peers(&self) -> Result<Vec<PeerRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by
+            "SELECT id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by, epoch
              FROM peers ORDER BY id",
         )?;
         let rows = st
@@ -407,7 +410,7 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         let old = tx
             .query_row(
-                "SELECT id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by
+                "SELECT id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by, epoch
                  FROM peers WHERE id = ?1 AND removed_at IS NULL",
                 params![peer_id],
                 peer_row,
@@ -441,6 +444,7 @@ impl Store for SqliteStore {
             handshake_ts: 0,
             removed_at: None,
             replaced_by: None,
+            epoch: 0,
             ..old
         })
     }

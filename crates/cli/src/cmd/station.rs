@@ -6,14 +6,55 @@ use anyhow::Context;
 use std::path::Path;
 
 /// `init`: creates the station and prints its identity token, alone on stdout.
-pub fn init(data: &Path, name: &str, listen: &str, api: &str) -> anyhow::Result<()> {
-    let i = hotline_station::init(data, name, listen, api)
+pub fn init(
+    data: &Path,
+    name: &str,
+    listen: &str,
+    api: &str,
+    store: Option<&str>,
+) -> anyhow::Result<()> {
+    let i = hotline_station::init_with(data, name, listen, api, store)
         .map_err(|e| Failure::Refused(e.to_string()))?;
     eprintln!("station {name:?} created in {}", data.display());
     eprintln!("fingerprint  {}", i.fingerprint);
     eprintln!("admin token  in {}", data.join("admin.token").display());
     eprintln!("next: give your identity token (below) to the counterpart, then `hotline serve`");
     println!("{}", i.token);
+    Ok(())
+}
+
+/// `status`: the station's health and, on a shared database, its role.
+pub fn status(client: &crate::client::Client, json: bool) -> anyhow::Result<()> {
+    let h: hotline_api_types::Health = client.get("/v1/health")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&h)?);
+        return Ok(());
+    }
+    println!("station   {}", crate::out::escaped(&h.name));
+    println!("status    {}", h.status);
+    if let Some(s) = &h.store {
+        println!("store     {}", s.backend);
+        println!("role      {}", s.role);
+        println!("epoch     {}", s.epoch);
+        if let Some(holder) = &s.lease_holder {
+            let this = if s.this_process.as_deref() == Some(holder) {
+                " (this process)"
+            } else {
+                ""
+            };
+            println!("lease     held by {holder}{this}");
+        }
+        if let Some(a) = &s.leader_api {
+            println!("leader    http://{a}");
+        }
+        if let Some(ms) = s.lease_expires_in_ms {
+            if ms >= 0 {
+                println!("expires   in {:.1} s unless renewed", ms as f64 / 1000.0);
+            } else {
+                println!("expires   expired {:.1} s ago", -ms as f64 / 1000.0);
+            }
+        }
+    }
     Ok(())
 }
 

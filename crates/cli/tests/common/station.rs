@@ -42,12 +42,16 @@ pub struct St {
 impl St {
     /// `hotline init` in `dir` with loopback ports.
     pub fn new(dir: &Path, name: &str) -> St {
+        St::new_with(dir, name, &[])
+    }
+
+    /// `hotline init ARGS…` in `dir` with loopback ports.
+    pub fn new_with(dir: &Path, name: &str, args: &[&str]) -> St {
         let listen = format!("127.0.0.1:{}", free_port());
         let api = format!("127.0.0.1:{}", free_port());
-        let o = run(
-            dir,
-            &["init", "--name", name, "--listen", &listen, "--api", &api],
-        );
+        let mut all = vec!["init", "--name", name, "--listen", &listen, "--api", &api];
+        all.extend_from_slice(args);
+        let o = run(dir, &all);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
         let admin = std::fs::read_to_string(dir.join("admin.token"))

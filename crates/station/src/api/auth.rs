@@ -82,7 +82,7 @@ fn query_ticket(parts: &Parts) -> Result<Option<String>, QueryRejection> {
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
-pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -92,7 +92,7 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 impl Api {
     /// The current user holding `token`; only token hashes are kept.
-    pub(super) fn user(&self, token: &str) -> Result<User, StationError> {
+    pub(crate) fn user(&self, token: &str) -> Result<User, StationError> {
         self.user_by_hash(&hotline_proto::sha256(token.as_bytes()))
     }
 

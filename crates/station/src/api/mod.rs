@@ -127,6 +127,9 @@ pub struct Api {
     pub guard: guard::Guard,
     /// The last `/metrics` text and when it was rendered.
     pub metrics_cache: Arc<tokio::sync::Mutex<Option<(std::time::Instant, String)>>>,
+    /// On a shared database: the lease keeper and the role this station
+    /// was started in (a standby refuses writes).
+    pub ha: Option<crate::Ha>,
 }
 
 /// The routes, behind the audit layer, the body limit and the host guard;
@@ -184,6 +187,10 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             audit::layer,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            standby_refuses_writes,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             api.clone(),
@@ -191,4 +198,42 @@ pub fn router(api: Api) -> Router {
         ))
         .layer(axum::middleware::from_fn(error::json_refusals))
         .with_state(api)
+}
+
+/// A standby answers every request that could change something with 503,
+/// naming the leader's API address (`leader_api`, and `Location`-free: a
+/// client decides whether to go there); reads are served.
+async fn standby_refuses_writes(
+    axum::extract::State(api): axum::extract::State<Api>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let standby = api
+        .ha
+        .as_ref()
+        .is_some_and(|h| h.role != crate::ha::Role::Leader);
+    let reads = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !standby || reads {
+        return next.run(req).await;
+    }
+    let leader = api
+        .ha
+        .as_ref()
+        .and_then(|h| h.keeper.view().lease)
+        .filter(|l| l.expires_in_ms > 0)
+        .map(|l| l.api);
+    let error = match &leader {
+        Some(a) => format!("this station process is the standby; the leader's API is at {a}"),
+        None => "this station process is the standby and no leader holds the lease yet; try again shortly".into(),
+    };
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "1")],
+        axum::Json(serde_json::json!({ "error": error, "leader_api": leader })),
+    )
+        .into_response()
 }

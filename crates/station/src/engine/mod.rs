@@ -22,7 +22,7 @@ use hotline_core::machine::Channel;
 use hotline_proto::{hex, Hash, Identity, SecretKeys};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Mutex, Notify, OwnedMutexGuard};
 
@@ -162,6 +162,8 @@ pub struct Engine {
     audit_note: std::sync::Mutex<Option<crate::db::Pending>>,
     /// Set when a commit failed: this station's memory can no longer be trusted.
     failed: AtomicBool,
+    /// See [`Engine::epoch`].
+    epoch: AtomicU64,
     /// Wakes whoever waits for `failed`.
     failed_notify: Notify,
 }
@@ -205,6 +207,7 @@ impl Engine {
             audit,
             audit_note: Default::default(),
             failed: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
             failed_notify: Notify::new(),
         };
         if let Some(n) = note {
@@ -216,7 +219,6 @@ impl Engine {
             let pending = engine.audit(crate::audit::BY_STATION, n.action, "", &n.result);
             *engine.audit_note.lock().unwrap() = Some(pending);
         }
-        use hotline_store::Store;
         for p in engine.db.read_now(|s| s.peers())? {
             engine.insert_peer(p)?;
         }
@@ -241,6 +243,17 @@ impl Engine {
             let _ = engine.insert_channel(ch);
         }
         Ok(engine)
+    }
+
+    /// The leader epoch this station speaks with in handshakes: 0 for a
+    /// station alone, the lease's epoch for the leader of a shared database.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Sets the leader epoch (before the link starts).
+    pub fn set_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Relaxed);
     }
 
     /// The station's name.

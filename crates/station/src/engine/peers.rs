@@ -200,6 +200,33 @@ impl Engine {
         r.map(|_| true)
     }
 
+    /// Checks a peer's leader epoch from a handshake against the highest
+    /// accepted from its key, and makes a higher one durable before the
+    /// session is trusted. `Ok(false)`: lower, a former leader speaking.
+    pub async fn advance_epoch(&self, peer_id: i64, epoch: u64) -> Result<bool, StationError> {
+        {
+            let mut peers = self.peers.write().unwrap();
+            let Some(p) = peers.get_mut(&peer_id) else {
+                return Ok(false);
+            };
+            if epoch < p.row.epoch {
+                return Ok(false);
+            }
+            if epoch == p.row.epoch {
+                return Ok(true);
+            }
+            p.row.epoch = epoch;
+        }
+        let r = self
+            .db
+            .write(vec![hotline_store::WriteOp::PeerEpoch { peer_id, epoch }])
+            .await;
+        if let Err(e) = &r {
+            self.storage_failure(e);
+        }
+        r.map(|_| true)
+    }
+
     /// Pins a new peer.
     pub async fn add_peer(
         &self,
@@ -237,7 +264,6 @@ impl Engine {
         let row = self
             .db
             .call(move |s| {
-                use hotline_store::Store;
                 for p in s.peers()?.iter().filter(|p| p.removed_at.is_none()) {
                     let Ok(pinned) = Identity::parse(&p.token) else {
                         continue;
@@ -288,10 +314,7 @@ impl Engine {
         let id = p.row.id;
         let (a2, r2) = (addrs.clone(), rel.clone());
         self.db
-            .call(move |s| {
-                use hotline_store::Store;
-                s.set_peer(id, &a2, r2.as_deref())
-            })
+            .call(move |s| s.set_peer(id, &a2, r2.as_deref()))
             .await?;
         let row = {
             let mut peers = self.peers.write().unwrap();
@@ -312,12 +335,7 @@ impl Engine {
     pub async fn unverify_peer(&self, name: &str) -> Result<(), StationError> {
         let p = self.peer_by_name(name)?;
         let id = p.row.id;
-        self.db
-            .call(move |s| {
-                use hotline_store::Store;
-                s.set_verified(id, false)
-            })
-            .await?;
+        self.db.call(move |s| s.set_verified(id, false)).await?;
         if let Some(p) = self.peers.write().unwrap().get_mut(&id) {
             p.row.verified = false;
         }
@@ -337,12 +355,7 @@ impl Engine {
             return Ok(false);
         }
         let id = p.row.id;
-        self.db
-            .call(move |s| {
-                use hotline_store::Store;
-                s.set_verified(id, true)
-            })
-            .await?;
+        self.db.call(move |s| s.set_verified(id, true)).await?;
         if let Some(p) = self.peers.write().unwrap().get_mut(&id) {
             p.row.verified = true;
         }
@@ -398,12 +411,7 @@ impl Engine {
             )));
         }
         let at = now_ms();
-        self.db
-            .call(move |s| {
-                use hotline_store::Store;
-                s.remove_peer(id, at)
-            })
-            .await?;
+        self.db.call(move |s| s.remove_peer(id, at)).await?;
         self.retire(id, at);
         self.settle(id).await;
         // Alerts about the peer by name: their cause left with it, and the
@@ -445,7 +453,6 @@ impl Engine {
         let row = self
             .db
             .call(move |s| {
-                use hotline_store::Store;
                 let others = s.peers()?;
                 for q in others.iter().filter(|q| q.removed_at.is_none() && q.id != old_id) {
                     let Ok(pinned) = Identity::parse(&q.token) else {

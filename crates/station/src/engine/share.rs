@@ -25,13 +25,7 @@ pub struct Published {
 impl Engine {
     /// Partners sharing with whom is paused.
     async fn paused_peers(&self) -> Result<Vec<i64>, StationError> {
-        let rows = self
-            .db
-            .read(|s| {
-                use hotline_store::Store;
-                s.sharing()
-            })
-            .await?;
+        let rows = self.db.read(|s| s.sharing()).await?;
         Ok(rows
             .into_iter()
             .filter(|r| r.paused)
@@ -43,10 +37,7 @@ impl Engine {
     pub async fn report(&self, id: &Hash) -> Result<Report, StationError> {
         let id = *id;
         self.db
-            .read(move |s| {
-                use hotline_store::Store;
-                s.report(&id)
-            })
+            .read(move |s| s.report(&id))
             .await?
             .ok_or_else(|| StationError::NotFound(format!("no report {} here", hex(&id))))
     }
@@ -260,10 +251,7 @@ impl Engine {
         let pid = p.row.id;
         let held: Vec<Hash> = self
             .db
-            .read(move |s| {
-                use hotline_store::Store;
-                s.dispositions(None)
-            })
+            .read(move |s| s.dispositions(None))
             .await?
             .into_iter()
             .filter(|d| d.peer_id == pid && d.disposition == Disposition::Held.word())

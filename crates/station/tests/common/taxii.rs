@@ -4,7 +4,6 @@
 
 use super::pair::{line, side, Side};
 use hotline_proto::{Body, Hash, Marking, Terms};
-use hotline_store::Store;
 use serde_json::{json, Value};
 
 pub const T1: &str = "2024-05-01T10:00:00.000Z";

@@ -160,6 +160,11 @@ pub(super) fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteRes
             .execute(params![peer_id, *ts as i64])?;
             WriteResult::Done
         }
+        WriteOp::PeerEpoch { peer_id, epoch } => {
+            tx.prepare_cached("UPDATE peers SET epoch = MAX(epoch, ?2) WHERE id = ?1")?
+                .execute(params![peer_id, *epoch as i64])?;
+            WriteResult::Done
+        }
         WriteOp::Audit(a) => {
             tx.prepare_cached(
                 "INSERT INTO audit (at, user, action, target, result, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

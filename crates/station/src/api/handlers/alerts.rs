@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::Json;
 use hotline_api_types::{AckAlert, Alert, Alerts, ApiError, Evidence, EvidenceList};
 use hotline_proto::hex;
-use hotline_store::Store;
 use serde::Deserialize;
 
 /// Which alerts to list.

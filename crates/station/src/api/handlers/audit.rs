@@ -8,7 +8,6 @@ use crate::views;
 use axum::extract::{Query, State};
 use axum::Json;
 use hotline_api_types::{ApiError, AuditLog};
-use hotline_store::Store;
 use serde::Deserialize;
 
 /// Which audit lines to list.

@@ -14,7 +14,6 @@ use hotline_api_types::{
     ApiError, Created, NewAck, NewDecision, NewMessage, NewRequest, NewTranslation, Reason,
 };
 use hotline_proto::{Body, OnMiss, Precedence};
-use hotline_store::Store;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use hotline_api_types::{ApiError, Entries, Entry};
 use hotline_proto::hex;
-use hotline_store::Store;
 use serde::Deserialize;
 
 /// A page of a channel's entries in storage order.

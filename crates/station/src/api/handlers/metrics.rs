@@ -7,7 +7,6 @@ use crate::api::Api;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use hotline_store::Store;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 

@@ -81,7 +81,6 @@ pub async fn publish(State(api): State<Api>, u: Authed, body: Bytes) -> R<Create
 }
 
 async fn summaries(api: &Api, only: Option<hotline_proto::Hash>) -> R<Vec<ReportSummary>> {
-    use hotline_store::Store;
     let (reports, disp) = api
         .engine
         .db()
@@ -207,7 +206,6 @@ pub async fn release(
     ),
 )]
 pub async fn status(State(api): State<Api>, _: Authed) -> R<Json<Sharing>> {
-    use hotline_store::Store;
     let (rows, disp) = api
         .engine
         .db()

@@ -8,10 +8,12 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use hotline_api_types::{Health, StationIdentity, WhoAmI};
+use hotline_api_types::{Health, StationIdentity, StoreHealth, WhoAmI};
 
 /// `GET /v1/health`: open, so that monitors need no token. 503 once a commit
-/// of this station has failed, until it is restarted from disk.
+/// of this station has failed, until it is restarted from disk. A caller
+/// with a token also gets `store`: the backend and, on a shared database,
+/// the role, epoch, lease holder and expiry.
 #[utoipa::path(
     get, path = "/v1/health", tag = "station", operation_id = "health",
     responses(
@@ -22,19 +24,59 @@ use hotline_api_types::{Health, StationIdentity, WhoAmI};
             body = Health),
     ),
 )]
-pub async fn health(State(api): State<Api>) -> (StatusCode, Json<Health>) {
+pub async fn health(
+    State(api): State<Api>,
+    headers: axum::http::HeaderMap,
+) -> (StatusCode, Json<Health>) {
     let e = &api.engine;
-    let (code, status) = if e.storage_failed() {
+    let standby = api
+        .ha
+        .as_ref()
+        .is_some_and(|h| h.role != crate::ha::Role::Leader);
+    let (code, status) = if standby {
+        (StatusCode::OK, "standby")
+    } else if e.storage_failed() {
         (StatusCode::SERVICE_UNAVAILABLE, "storage-failed")
     } else {
         (StatusCode::OK, "ok")
     };
+    let authed = crate::api::auth::bearer(&headers).is_some_and(|t| api.user(t).is_ok());
     let health = Health {
         identity: e.identity().token(),
         name: e.name().to_owned(),
         status: status.into(),
+        store: authed.then(|| store_health(&api)),
     };
     (code, Json(health))
+}
+
+/// The backend and, on a shared database, the lease as last read.
+fn store_health(api: &Api) -> StoreHealth {
+    let backend = api.engine.db().backend().name().to_owned();
+    let Some(ha) = &api.ha else {
+        return StoreHealth {
+            backend,
+            role: "leader".into(),
+            epoch: 0,
+            lease_holder: None,
+            leader_api: None,
+            lease_expires_in_ms: None,
+            this_process: None,
+        };
+    };
+    let view = ha.keeper.view();
+    let lease = view.lease.as_ref();
+    // The expiry as the database said, less the time since it said so.
+    let since = view.read_at.elapsed().as_millis() as i64;
+    StoreHealth {
+        backend,
+        role: ha.role.name().into(),
+        epoch: lease.map_or(0, |l| l.epoch),
+        lease_holder: lease.map(|l| l.holder.clone()),
+        leader_api: lease.map(|l| l.api.clone()),
+        lease_expires_in_ms: lease.map(|l| l.expires_in_ms.saturating_sub(since)),
+        this_process: Some(ha.keeper.holder().to_owned()),
+    }
 }
 
 /// `GET /v1/identity`: what the counterpart needs to pin this station.

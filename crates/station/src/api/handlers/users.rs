@@ -13,7 +13,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use hotline_api_types::{ApiError, NewUser, UserCreated, UserRevoked, Users};
-use hotline_store::Store;
 
 /// `GET /v1/users`, revoked ones included.
 #[utoipa::path(

@@ -10,7 +10,7 @@ use crate::api::Api;
 use crate::error::StationError;
 use hotline_core::stix::{validate_bundle, Bundle, Object, Timestamp};
 use hotline_proto::{hex, Body, Envelope, Hash, Kind};
-use hotline_store::{EntryRow, Store};
+use hotline_store::EntryRow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
