@@ -84,9 +84,14 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             cause,
             at,
         } => {
+            // Looked for first, so that raising an open alert again takes
+            // no id from the sequence: ids stay as SQLite numbers them.
             let row = q.opt(
                 &format!(
-                    "INSERT INTO alerts (kind, channel, key, cause, raised_at) VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO alerts (kind, channel, key, cause, raised_at)
+                     SELECT $1::text, $2::bytea, $3::text, $4::text, $5::bigint
+                     WHERE NOT EXISTS (SELECT 1 FROM alerts
+                                       WHERE channel = $2 AND key = $3 AND cleared_at IS NULL)
                      ON CONFLICT DO NOTHING RETURNING {ALERT_COLS}"
                 ),
                 &[kind, &chan_blob(channel), key, cause, &(*at as i64)],

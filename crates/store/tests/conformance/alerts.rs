@@ -140,7 +140,22 @@ fn an_alert_is_acknowledged_open_or_cleared_and_an_unknown_one_is_not_found(db: 
     assert_eq!(missing.to_string(), "alert not found");
 }
 
+fn raising_an_open_alert_again_takes_no_number(db: &Db) {
+    let mut s = db.open();
+    let WriteResult::Alert(Some(a)) = raise(&mut *s, None, "a", 1) else {
+        panic!("raised")
+    };
+    for at in 2..5 {
+        assert_eq!(raise(&mut *s, None, "a", at), WriteResult::Alert(None));
+    }
+    let WriteResult::Alert(Some(b)) = raise(&mut *s, None, "b", 5) else {
+        panic!("raised")
+    };
+    assert_eq!(b.id, a.id + 1);
+}
+
 conformance!(
+    raising_an_open_alert_again_takes_no_number,
     an_alert_key_is_open_once_and_can_be_raised_again_after_clearing,
     alerts_are_listed_newest_first_with_their_channel_and_limit,
     an_alert_is_acknowledged_open_or_cleared_and_an_unknown_one_is_not_found,
