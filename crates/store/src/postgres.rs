@@ -20,6 +20,8 @@ mod lease;
 mod migrate;
 mod rows;
 mod sharing;
+#[cfg(test)]
+mod tests;
 mod users;
 
 use rows::*;
@@ -32,6 +34,15 @@ pub struct PgStore {
     conn: RefCell<Conn>,
     fence: Option<Fence>,
 }
+
+/// How long a connection attempt to one host may take, unless the URL
+/// says (`connect_timeout`): then the next host is tried.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a transaction of this store may sit idle between statements
+/// before the server ends it; the store never waits on anything else
+/// inside one.
+const IDLE_IN_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One connection and the statements prepared on it.
 struct Conn {
@@ -135,6 +146,13 @@ impl Conn {
     fn open(config: &::postgres::Config) -> Result<Conn> {
         let mut client = config.connect(NoTls)?;
         check_durability(&mut client)?;
+        // A station process frozen inside a transaction would hold the
+        // lease row shared and keep the standby from taking over: the
+        // server ends such a transaction (never one that is running).
+        client.batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = '{}ms'",
+            IDLE_IN_TRANSACTION.as_millis()
+        ))?;
         Ok(Conn {
             client,
             cache: HashMap::new(),
@@ -177,6 +195,9 @@ impl PgStore {
             .map_err(|e: ::postgres::Error| StoreError::Db(format!("database URL: {e}")))?;
         if config.get_application_name().is_none() {
             config.application_name("hotline");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
         }
         let mut conn = Conn::open(&config)?;
         migrate::migrate(&mut conn.client)?;

@@ -41,7 +41,12 @@ pub(super) fn take(c: &mut Conn, holder: &str, api: &str, ttl_ms: u64) -> Result
         g: &mut tx,
         cache: &mut c.cache,
     };
-    // Waits for the writes in flight under the current lease to commit.
+    // Waits for the writes in flight under the current lease to commit,
+    // but not past the lease asked for: by then it would have expired.
+    q.g.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        ttl.clamp(100, 3_600_000)
+    ))?;
     q.exec("SELECT 1 FROM lease WHERE id = 1 FOR UPDATE", &[])?;
     let now = q.one(
         "SELECT holder, epoch, expires_at > clock_timestamp() FROM lease WHERE id = 1",

@@ -301,7 +301,23 @@ fn a_takeover_waits_for_the_write_in_flight_under_the_old_lease(db: &Db) {
     assert_eq!(old.meta("k").unwrap().as_deref(), Some("in flight"));
 }
 
+fn a_takeover_blocked_longer_than_its_lease_gives_up(db: &Db) {
+    let mut new = db.pg();
+    let mut inflight = db.client();
+    let mut tx = inflight.transaction().unwrap();
+    tx.query("SELECT 1 FROM lease WHERE id = 1 FOR SHARE", &[])
+        .unwrap();
+    let started = Instant::now();
+    let e = new.lease_take("new", "http://new", 300).unwrap_err();
+    assert!(matches!(e, StoreError::Db(_)), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    tx.rollback().unwrap();
+    assert_eq!(new.lease().unwrap(), None, "nothing taken");
+    assert_eq!(new.lease_take("new", "http://new", 300).unwrap().epoch, 1);
+}
+
 postgres_only!(
+    a_takeover_blocked_longer_than_its_lease_gives_up,
     the_lease_is_taken_renewed_and_taken_over_after_it_expires,
     a_released_lease_is_taken_at_once_at_the_next_epoch,
     a_fenced_store_writes_only_while_its_lease_holds,
