@@ -1,4 +1,5 @@
-//! hotline storage: the [`Store`] trait and its SQLite implementation.
+//! hotline storage: the [`Store`] trait and its SQLite and PostgreSQL
+//! implementations.
 //!
 //! The store keeps bytes and rows; it validates nothing. The only way an entry
 //! gets in is as a [`VerifiedEntry`], which only the core's verifier builds.
@@ -8,9 +9,12 @@
 #![warn(missing_docs)]
 
 mod files;
+pub mod pg_test;
+mod postgres;
 mod schema;
 mod sqlite;
 
+pub use postgres::{pg_schema_version, PgStore};
 pub use schema::{schema_of, schema_version, Schema};
 pub use sqlite::SqliteStore;
 

@@ -365,7 +365,9 @@ impl Store for SqliteStore {
     }
 
     fn restored(&self) -> Result<Vec<Hash>> {
-        let mut st = self.conn.prepare_cached("SELECT channel FROM restored")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT channel FROM restored ORDER BY channel")?;
         let rows = st
             .query_map([], |r| h32(r.get(0)?))?
             .collect::<rusqlite::Result<_>>()?;
@@ -589,7 +591,7 @@ impl Store for SqliteStore {
 
     fn user_tokens(&self) -> Result<Vec<UserToken>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT token_hash, name, role, expires_at FROM users WHERE revoked_at IS NULL",
+            "SELECT token_hash, name, role, expires_at FROM users WHERE revoked_at IS NULL ORDER BY id",
         )?;
         let rows = st
             .query_map([], |r| {
