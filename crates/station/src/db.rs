@@ -69,8 +69,8 @@ impl StoreSpec {
     pub fn open(&self) -> Result<Conn, StationError> {
         match self {
             StoreSpec::Sqlite(p) => Ok(Box::new(SqliteStore::open(p).map_err(storage)?)),
-            StoreSpec::Postgres(_) => Err(StationError::Setup(
-                "this build has no PostgreSQL store yet; use `sqlite`".into(),
+            StoreSpec::Postgres(url) => Ok(Box::new(
+                hotline_store::PgStore::connect(url).map_err(storage)?,
             )),
         }
     }
@@ -363,7 +363,13 @@ fn writer_loop(mut store: Conn, rx: std_mpsc::Receiver<Job>, path: String, ticke
                     )));
                 }
             } else {
-                poisoned = !commit_group(&mut *store, writes, &path, signer.as_deref());
+                poisoned = !commit_group(
+                    &mut *store,
+                    writes,
+                    &path,
+                    signer.as_deref(),
+                    ticket.as_ref(),
+                );
             }
         }
         if let Some(k) = next_signer {
@@ -397,6 +403,7 @@ fn commit_group(
     writes: Vec<Batch>,
     path: &str,
     signer: Option<&SecretKeys>,
+    ticket: Option<&Ticket>,
 ) -> bool {
     let mut all: Vec<WriteOp> = writes.iter().flat_map(|b| b.ops.iter().cloned()).collect();
     let sealed = writes
@@ -412,6 +419,21 @@ fn commit_group(
             .map_err(|e| StationError::Storage(e.to_string()))
     });
     match committed {
+        // A commit that returns after this process stopped leading (the
+        // database stalled under it) is durable, but it is not reported as
+        // such: a leader acknowledges nothing once its lease may have
+        // passed to another. Its writers learn the outcome is unknown, as
+        // after a crash; the new leader holds and carries what committed.
+        Ok(_) if ticket.is_some_and(|t| !t.valid()) => {
+            let why = ticket.map(Ticket::why_not).unwrap_or_default();
+            tracing::warn!("a commit returned after this station process stopped leading ({why}); not acknowledged");
+            for b in writes {
+                let _ = b.reply.send(Err(StationError::Storage(format!(
+                    "this station process stopped leading during the commit: {why}"
+                ))));
+            }
+            false
+        }
         Ok(mut results) => {
             for b in writes {
                 let rest = results.split_off(b.ops.len());

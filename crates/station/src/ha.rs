@@ -124,11 +124,18 @@ impl Keeper {
         self.view.borrow().clone()
     }
 
-    /// Waits until the first attempt has said whether this process leads.
+    /// Waits until the first attempt has said whether this process leads;
+    /// a leader whose validity ran out without a renewal (the keeper is
+    /// waiting on the database) is a standby from then on.
     pub async fn decided(&self) -> View {
         let mut rx = self.view.clone();
         let _ = rx.wait_for(|v| v.role != Role::Unknown).await;
-        self.view()
+        let mut v = self.view();
+        let epoch = v.lease.as_ref().map_or(0, |l| l.epoch);
+        if v.role == Role::Leader && !v.leads(epoch, Instant::now()) {
+            v.role = Role::Standby;
+        }
+        v
     }
 
     /// Waits until `role` (at `epoch`, for the leader) no longer holds: the
@@ -225,6 +232,10 @@ fn keep(
 ) {
     let ttl = LEASE_TTL.as_millis() as u64;
     let mut conn: Option<crate::db::Conn> = None;
+    // After this process lost the lead (its validity ran out before a
+    // renewal came back), it only reads the lease for a while, so that the
+    // standby takes over rather than the process that just failed.
+    let mut cooldown: Option<Instant> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             if let (Some(c), Some(l)) = (conn.as_mut(), tx.borrow().lease.clone()) {
@@ -235,17 +246,51 @@ fn keep(
             return;
         }
         let started = Instant::now();
-        let attempt = match conn.as_mut() {
-            Some(c) => c.lease_take(&holder, &api, ttl).map_err(|e| e.to_string()),
+        let lapsed = {
+            let v = tx.borrow();
+            v.role == Role::Leader && v.valid_until.is_some_and(|t| t <= started)
+        };
+        if lapsed {
+            tracing::warn!(
+                "this station process stopped leading: its lease could not be renewed in time"
+            );
+            cooldown = Some(started + 2 * LEASE_TTL);
+            tx.send_modify(|v| {
+                v.role = Role::Standby;
+                v.valid_until = None;
+            });
+        }
+        let cooling = cooldown.is_some_and(|t| started < t);
+        let ask = |c: &mut crate::db::Conn| -> Result<Lease, String> {
+            if cooling {
+                c.lease()
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "the lease was never taken".to_owned())
+            } else {
+                c.lease_take(&holder, &api, ttl).map_err(|e| e.to_string())
+            }
+        };
+        let mut attempt = match conn.as_mut() {
+            Some(c) => ask(c),
             None => match spec.open() {
                 Ok(mut c) => {
-                    let r = c.lease_take(&holder, &api, ttl).map_err(|e| e.to_string());
+                    let r = ask(&mut c);
                     conn = Some(c);
                     r
                 }
                 Err(e) => Err(e.to_string()),
             },
         };
+        // A renewal that came back after this process's validity ran out
+        // (the call waited on the database) is given up, not used: the lead
+        // goes to the standby.
+        if let (Ok(l), Some(c)) = (&attempt, conn.as_mut()) {
+            if l.holder == holder && (cooling || started.elapsed() >= LEASE_TTL - MARGIN) {
+                let _ = c.lease_release(&holder, l.epoch);
+                cooldown.get_or_insert(Instant::now() + 2 * LEASE_TTL);
+                attempt = Err("a renewal came back too late and was given up".into());
+            }
+        }
         tx.send_modify(|v| match attempt {
             Ok(lease) => {
                 let mine = lease.holder == holder && lease.expires_in_ms > 0;
@@ -263,13 +308,16 @@ fn keep(
             }
             Err(e) => {
                 // Keep what was known; the leader's validity runs out by itself.
-                conn = None;
                 if v.role == Role::Unknown {
                     v.role = Role::Standby;
                 }
                 v.error = Some(e);
             }
         });
+        if tx.borrow().error.is_some() {
+            // Reconnect on the next round.
+            conn = None;
+        }
         std::thread::sleep(RENEW_EVERY);
     }
 }

@@ -83,9 +83,9 @@ pub fn test_store() -> Result<Option<String>, String> {
         return Ok(None);
     }
     match std::env::var(TEST_PG) {
-        Ok(base) if !base.trim().is_empty() => Err(format!(
-            "{TEST_PG} is set but this build has no PostgreSQL store yet"
-        )),
+        Ok(base) if !base.trim().is_empty() => hotline_store::pg_test::fresh_database(base.trim())
+            .map(Some)
+            .map_err(|e| format!("{TEST_PG}: cannot create a database: {e}")),
         _ => Ok(None),
     }
 }

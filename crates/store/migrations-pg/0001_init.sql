@@ -24,7 +24,8 @@ CREATE TABLE peers (
     handshake_ts BIGINT NOT NULL DEFAULT 0, -- last accepted initiator clock (replay guard, SPEC §3)
     added_at     BIGINT NOT NULL,
     removed_at   BIGINT,                    -- no longer pinned since (Unix ms)
-    replaced_by  BIGINT REFERENCES peers(id) -- the row of the key that replaced this one
+    replaced_by  BIGINT REFERENCES peers(id), -- the row of the key that replaced this one
+    epoch        BIGINT NOT NULL DEFAULT 0  -- highest leader epoch accepted in a handshake
 );
 CREATE UNIQUE INDEX peers_pinned_name ON peers(name) WHERE removed_at IS NULL;
 CREATE UNIQUE INDEX peers_pinned_token ON peers(token) WHERE removed_at IS NULL;

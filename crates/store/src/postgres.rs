@@ -277,7 +277,7 @@ impl PgStore {
 }
 
 const PEER_COLS: &str =
-    "id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by";
+    "id, name, token, addrs, rel, verified, handshake_ts, removed_at, replaced_by, epoch";
 
 impl Store for PgStore {
     fn write(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
@@ -332,6 +332,7 @@ impl Store for PgStore {
             handshake_ts: 0,
             removed_at: None,
             replaced_by: None,
+            epoch: 0,
         })
     }
 
@@ -457,6 +458,7 @@ impl Store for PgStore {
                 handshake_ts: 0,
                 removed_at: None,
                 replaced_by: None,
+                epoch: 0,
                 ..old
             })
         })

@@ -178,6 +178,13 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             )?;
             WriteResult::Done
         }
+        WriteOp::PeerEpoch { peer_id, epoch } => {
+            q.exec(
+                "UPDATE peers SET epoch = GREATEST(epoch, $2) WHERE id = $1",
+                &[peer_id, &(*epoch as i64)],
+            )?;
+            WriteResult::Done
+        }
         WriteOp::Audit(a) => {
             q.exec(
                 "INSERT INTO audit (at, \"user\", action, target, result, prev, hash)

@@ -75,6 +75,7 @@ pub(super) fn peer_row(r: &Row) -> Result<PeerRow> {
         handshake_ts: get::<i64>(r, 6)? as u64,
         removed_at: opt_u64(r, 7)?,
         replaced_by: get(r, 8)?,
+        epoch: get::<i64>(r, 9)? as u64,
     })
 }
 

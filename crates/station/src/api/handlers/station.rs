@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use crate::ha::Role;
 use hotline_api_types::{Health, StationIdentity, StoreHealth, WhoAmI};
 
 /// `GET /v1/health`: open, so that monitors need no token. 503 once a commit
@@ -29,10 +30,7 @@ pub async fn health(
     headers: axum::http::HeaderMap,
 ) -> (StatusCode, Json<Health>) {
     let e = &api.engine;
-    let standby = api
-        .ha
-        .as_ref()
-        .is_some_and(|h| h.role != crate::ha::Role::Leader);
+    let standby = api.ha.as_ref().is_some_and(|h| h.role != Role::Leader);
     let (code, status) = if standby {
         (StatusCode::OK, "standby")
     } else if e.storage_failed() {
@@ -68,9 +66,16 @@ fn store_health(api: &Api) -> StoreHealth {
     let lease = view.lease.as_ref();
     // The expiry as the database said, less the time since it said so.
     let since = view.read_at.elapsed().as_millis() as i64;
+    // The role as it is now: a leader whose lease lapsed is on its way
+    // to being the standby, and writes nothing meanwhile.
+    let epoch = api.engine.epoch();
+    let role = match ha.role {
+        Role::Leader if view.leads(epoch, std::time::Instant::now()) => Role::Leader,
+        _ => Role::Standby,
+    };
     StoreHealth {
         backend,
-        role: ha.role.name().into(),
+        role: role.name().into(),
         epoch: lease.map_or(0, |l| l.epoch),
         lease_holder: lease.map(|l| l.holder.clone()),
         leader_api: lease.map(|l| l.api.clone()),
