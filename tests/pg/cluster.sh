@@ -3,6 +3,11 @@
 #
 #   bash tests/pg/cluster.sh start DIR   # prints the base URL as its last line
 #   bash tests/pg/cluster.sh stop DIR    # stops it and removes DIR
+#   bash tests/pg/cluster.sh replica DIR PRIMARY_DIR
+#                                        # a synchronous streaming replica of the
+#                                        # cluster in PRIMARY_DIR; prints the
+#                                        # multi-host URL of both (read-write first)
+#   bash tests/pg/cluster.sh promote DIR # promotes the replica in DIR
 #
 # The cluster lives in DIR (its data in DIR/data), listens only on a unix
 # socket in DIR (no TCP), keeps fsync and synchronous_commit on, and trusts
@@ -15,13 +20,14 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop|promote DIR, or $0 replica DIR PRIMARY_DIR" >&2
     exit 2
 }
 
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
+primary=${3:-}
 
 bindir() {
     local newest
@@ -117,6 +123,50 @@ EOF
         sleep 0.5
     done
     fail_with_log "the server is not ready after 30 s"
+    ;;
+replica)
+    [ -n "$primary" ] || usage
+    bin=$(bindir)
+    primary=$(cd "$primary" && pwd -P)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd -P)
+    if [ "$(id -u)" -eq 0 ]; then
+        chown "$pguser:" "$dir"
+    fi
+    chmod 0700 "$dir"
+    cd "$dir"
+    if ! running; then
+        rm -rf -- "${dir:?}/data"
+        as_pg "$bin/pg_basebackup" -D "$dir/data" -R -X stream --checkpoint=fast \
+            -d "host=$primary user=$pguser dbname=postgres application_name=replica1" \
+            >"$dir/initdb.log" 2>&1 || fail_with_log "pg_basebackup failed"
+        printf "# tests/pg/cluster.sh replica: its own socket directory.\nunix_socket_directories = '%s'\n" \
+            "$dir" >>"$dir/data/postgresql.conf"
+        as_pg touch "$dir/server.log"
+        as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1 ||
+            fail_with_log "the replica did not start"
+    fi
+    # Every commit on the primary waits for the replica from now on.
+    "$bin/psql" -q -h "$primary" -U "$pguser" -d postgres \
+        -c "ALTER SYSTEM SET synchronous_standby_names = 'replica1'" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 1 120); do
+        state=$("$bin/psql" -At -h "$primary" -U "$pguser" -d postgres \
+            -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'replica1'")
+        if [ "$state" = "sync" ]; then
+            echo "postgresql:///postgres?host=$primary,$dir&user=$pguser&target_session_attrs=read-write"
+            exit 0
+        fi
+        sleep 0.5
+    done
+    fail_with_log "the replica is not synchronous after 60 s"
+    ;;
+promote)
+    bin=$(bindir)
+    dir=$(cd "$dir" && pwd -P)
+    cd "$dir"
+    as_pg "$bin/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null 2>&1 ||
+        fail_with_log "the replica was not promoted"
     ;;
 stop)
     [ -d "$dir" ] || exit 0

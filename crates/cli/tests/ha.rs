@@ -8,8 +8,11 @@
 //! Runs where `HOTLINE_TEST_PG` names a PostgreSQL server (`.ci/run` starts
 //! one: tests/pg/cluster.sh); elsewhere it says so and passes.
 
+#[path = "common/pg.rs"]
+mod pg;
 #[path = "common/station.rs"]
 mod station;
+use pg::Cluster;
 use serde_json::{json, Value};
 use station::{free_port, run, St, BIN};
 use std::collections::{HashMap, HashSet};
@@ -339,71 +342,6 @@ fn killing_the_leader_again_and_again_loses_and_duplicates_nothing() {
         takeovers
     );
     assert!(takeovers.iter().all(|t| *t < TAKEOVER));
-}
-
-/// A throwaway cluster of this test's own (tests/pg/cluster.sh), stopped
-/// and removed on drop: this test pauses it, which must not touch others.
-struct Cluster {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let dir = tempfile::Builder::new()
-            .prefix("hotline-pg-")
-            .tempdir()
-            .unwrap();
-        let o = std::process::Command::new("bash")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/pg/cluster.sh"
-            ))
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let url = String::from_utf8(o.stdout)
-            .unwrap()
-            .trim()
-            .lines()
-            .last()
-            .unwrap()
-            .to_owned();
-        Cluster { dir, url }
-    }
-
-    /// SIGSTOP or SIGCONT to the server and every backend of it.
-    fn signal(&self, sig: &str) {
-        let pid = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .trim()
-            .to_owned();
-        let _ = std::process::Command::new("pkill")
-            .args([sig, "-P", &pid])
-            .status();
-        let _ = std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status();
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = std::process::Command::new("bash")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/pg/cluster.sh"
-            ))
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
 }
 
 /// The database stalls under the leader (every PostgreSQL process

@@ -254,7 +254,7 @@ fn keep(
             tracing::warn!(
                 "this station process stopped leading: its lease could not be renewed in time"
             );
-            cooldown = Some(started + 2 * LEASE_TTL);
+            cooldown = Some(started + LEASE_TTL);
             tx.send_modify(|v| {
                 v.role = Role::Standby;
                 v.valid_until = None;
@@ -287,7 +287,7 @@ fn keep(
         if let (Ok(l), Some(c)) = (&attempt, conn.as_mut()) {
             if l.holder == holder && (cooling || started.elapsed() >= LEASE_TTL - MARGIN) {
                 let _ = c.lease_release(&holder, l.epoch);
-                cooldown.get_or_insert(Instant::now() + 2 * LEASE_TTL);
+                cooldown.get_or_insert(Instant::now() + LEASE_TTL);
                 attempt = Err("a renewal came back too late and was given up".into());
             }
         }

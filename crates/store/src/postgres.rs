@@ -190,9 +190,7 @@ impl PgStore {
     /// refuses a server whose commits are not durable, and applies pending
     /// migrations (in one transaction, one connecting station at a time).
     pub fn connect(url: &str) -> Result<PgStore> {
-        let mut config: ::postgres::Config = url
-            .parse()
-            .map_err(|e: ::postgres::Error| StoreError::Db(format!("database URL: {e}")))?;
+        let mut config = parse_url(url)?;
         if config.get_application_name().is_none() {
             config.application_name("hotline");
         }
@@ -712,5 +710,71 @@ impl Store for PgStore {
 
     fn set_fence(&mut self, fence: Option<Fence>) {
         self.fence = fence;
+    }
+}
+
+/// Parses a libpq-style URL. libpq lets the `host` query parameter list
+/// several hosts or socket directories, comma-separated
+/// (`postgresql:///db?host=/run/a,/run/b`); the client library's URL
+/// parser takes that parameter whole, so such a list is split here.
+fn parse_url(url: &str) -> Result<::postgres::Config> {
+    let bad = |e: ::postgres::Error| StoreError::Db(format!("database URL: {e}"));
+    let Some((head, query)) = url.split_once('?') else {
+        return url.parse().map_err(bad);
+    };
+    let (mut hosts, mut rest) = (Vec::new(), Vec::new());
+    for pair in query.split('&') {
+        match pair.strip_prefix("host=") {
+            Some(list) if list.contains(',') => hosts.extend(list.split(',').map(str::to_owned)),
+            _ => rest.push(pair),
+        }
+    }
+    if hosts.is_empty() {
+        return url.parse().map_err(bad);
+    }
+    let url = if rest.is_empty() {
+        head.to_owned()
+    } else {
+        format!("{head}?{}", rest.join("&"))
+    };
+    let mut config: ::postgres::Config = url.parse().map_err(bad)?;
+    for h in hosts {
+        let h = percent_encoding::percent_decode_str(&h).decode_utf8_lossy();
+        if h.is_empty() {
+            return Err(StoreError::Db(
+                "database URL: an empty host in the host list".into(),
+            ));
+        }
+        config.host(h.as_ref());
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+    use ::postgres::config::Host;
+
+    #[test]
+    fn a_host_list_in_the_query_is_every_host_in_order() {
+        let c =
+            parse_url("postgresql:///db?host=/run/a,/run/b&user=u&target_session_attrs=read-write")
+                .unwrap();
+        let hosts: Vec<String> = c
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Unix(p) => p.display().to_string(),
+                Host::Tcp(t) => t.clone(),
+            })
+            .collect();
+        assert_eq!(hosts, ["/run/a", "/run/b"]);
+        assert_eq!(c.get_user(), Some("u"));
+        assert_eq!(c.get_dbname(), Some("db"));
+        assert!(parse_url("postgresql:///db?host=/run/a,&user=u").is_err());
+        // One host, or hosts in the authority: as the library parses them.
+        let one = parse_url("postgresql://db1:5433,db2/hotline").unwrap();
+        assert_eq!(one.get_hosts().len(), 2);
+        assert_eq!(one.get_ports(), [5433, 5432]);
     }
 }

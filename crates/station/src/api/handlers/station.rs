@@ -4,11 +4,11 @@
 use super::R;
 use crate::api::auth::Authed;
 use crate::api::Api;
+use crate::ha::Role;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use crate::ha::Role;
 use hotline_api_types::{Health, StationIdentity, StoreHealth, WhoAmI};
 
 /// `GET /v1/health`: open, so that monitors need no token. 503 once a commit
