@@ -81,7 +81,7 @@ pub fn run(
     let cfg = check_config(&mut c, &d, config);
     check_files(&mut c, &d);
     check_disk(&mut c, data);
-    check_database(&mut c, &d);
+    check_database(&mut c, &d, cfg.as_ref());
     if let Some(cfg) = cfg {
         check_live(&mut c, &d, &cfg, token);
     }
@@ -252,9 +252,16 @@ fn size(n: u64) -> String {
 }
 
 /// The database's schema version against this build's, read only.
-fn check_database(c: &mut Checks, d: &DataDir) {
-    let path = d.db();
-    let (status, detail) = match hotline_station::db::schema(&path) {
+fn check_database(c: &mut Checks, d: &DataDir, cfg: Option<&Config>) {
+    let spec = match cfg.map_or_else(
+        || Ok(hotline_station::db::StoreSpec::Sqlite(d.db())),
+        |cfg| cfg.store_spec(d),
+    ) {
+        Ok(s) => s,
+        Err(e) => return c.add(Status::Fail, "database", e.to_string()),
+    };
+    let place = spec.describe();
+    let (status, detail) = match hotline_station::db::schema_of_spec(&spec) {
         Ok(Schema::Current(v)) => (Status::Ok, format!("schema version {v}, this hotline's")),
         Ok(Schema::Older { found, known }) => (
             Status::Warn,
@@ -264,7 +271,7 @@ fn check_database(c: &mut Checks, d: &DataDir) {
             Status::Fail,
             format!("schema version {found} is newer than this hotline's {known}: it will not open it; run the hotline that wrote it"),
         ),
-        Err(e) => (Status::Fail, format!("{}: {e}", path.display())),
+        Err(e) => (Status::Fail, format!("{place}: {e}")),
     };
     c.add(status, "database", detail);
 }

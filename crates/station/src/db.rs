@@ -23,6 +23,17 @@ pub fn schema(path: &Path) -> Result<Schema, StationError> {
     Ok(hotline_store::schema_of(path)?)
 }
 
+/// [`schema`] of the store `spec` names, whichever backend.
+pub fn schema_of_spec(spec: &StoreSpec) -> Result<Schema, StationError> {
+    match spec {
+        StoreSpec::Sqlite(p) => schema(p),
+        StoreSpec::Postgres(url) => {
+            let url = url.clone();
+            off_runtime(move || hotline_store::pg_schema_of(&url)).map_err(StationError::from)
+        }
+    }
+}
+
 /// Most batches folded into one transaction: bounds the latency one fsync adds.
 const MAX_GROUP: usize = 512;
 

@@ -14,7 +14,7 @@ mod postgres;
 mod schema;
 mod sqlite;
 
-pub use postgres::{pg_schema_version, PgStore};
+pub use postgres::{pg_schema_of, pg_schema_version, PgStore};
 pub use schema::{schema_of, schema_version, Schema};
 pub use sqlite::SqliteStore;
 

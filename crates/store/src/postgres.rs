@@ -26,7 +26,7 @@ mod users;
 
 use rows::*;
 
-pub use migrate::schema_version as pg_schema_version;
+pub use migrate::{schema_of as pg_schema_of, schema_version as pg_schema_version};
 
 /// A PostgreSQL database, reached by a libpq-style URL.
 pub struct PgStore {
@@ -37,7 +37,7 @@ pub struct PgStore {
 
 /// How long a connection attempt to one host may take, unless the URL
 /// says (`connect_timeout`): then the next host is tried.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a transaction of this store may sit idle between statements
 /// before the server ends it; the store never waits on anything else
@@ -717,7 +717,7 @@ impl Store for PgStore {
 /// several hosts or socket directories, comma-separated
 /// (`postgresql:///db?host=/run/a,/run/b`); the client library's URL
 /// parser takes that parameter whole, so such a list is split here.
-fn parse_url(url: &str) -> Result<::postgres::Config> {
+pub(crate) fn parse_url(url: &str) -> Result<::postgres::Config> {
     let bad = |e: ::postgres::Error| StoreError::Db(format!("database URL: {e}"));
     let Some((head, query)) = url.split_once('?') else {
         return url.parse().map_err(bad);

@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// How long each ceiling is measured, ms.
     #[arg(long, default_value_t = 800, hide = true)]
     ceiling_ms: u64,
+    /// Run both stations on PostgreSQL: a fresh database for each on the
+    /// server this URL reaches (its role must be allowed to CREATE
+    /// DATABASE), dropped at the end. Without it: SQLite.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 /// What one run measured.
@@ -63,6 +68,8 @@ struct Figures {
     concurrency: usize,
     latency_samples: usize,
     exported_entries: u64,
+    /// `sqlite` or `postgres`.
+    store: &'static str,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -92,7 +99,11 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn start(root: &std::path::Path, name: &str) -> anyhow::Result<(Proc, String)> {
+fn start(
+    root: &std::path::Path,
+    name: &str,
+    store: Option<&str>,
+) -> anyhow::Result<(Proc, String)> {
     let exe = std::env::current_exe()?;
     let dir = root.join(name);
     let listen = format!("127.0.0.1:{}", free_port()?);
@@ -101,6 +112,7 @@ fn start(root: &std::path::Path, name: &str) -> anyhow::Result<(Proc, String)> {
         .args(["--data"])
         .arg(&dir)
         .args(["init", "--name", name, "--listen", &listen, "--api", &api])
+        .args(["--store", store.unwrap_or("sqlite")])
         .output()?;
     anyhow::ensure!(
         out.status.success(),
@@ -198,6 +210,20 @@ fn ours(c: &Client, ch: &str) -> anyhow::Result<u64> {
         .ours)
 }
 
+/// Drops the benchmark's databases when it ends, however it ends (after
+/// the stations, which are dropped first: declared later).
+struct DropDatabases(Option<(String, [String; 2])>);
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        if let Some((base, dbs)) = &self.0 {
+            for db in dbs {
+                let _ = hotline_store::pg_test::drop_database(base, db);
+            }
+        }
+    }
+}
+
 /// Runs the benchmark and prints its figures.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let root = tempfile::Builder::new()
@@ -206,9 +232,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("measuring ceilings with the bare libraries…");
     let ceil = ceilings::measure(root.path(), Duration::from_millis(args.ceiling_ms))?;
 
-    eprintln!("starting two stations…");
-    let (a, a_link) = start(root.path(), "alpha")?;
-    let (b, b_link) = start(root.path(), "bravo")?;
+    // On PostgreSQL: a fresh database for each station, dropped at the end.
+    let dbs = match &args.store {
+        Some(url) => {
+            let fresh = || {
+                hotline_store::pg_test::fresh_database(url)
+                    .map_err(|e| anyhow::anyhow!("--store: cannot create a database: {e}"))
+            };
+            Some((url.clone(), [fresh()?, fresh()?]))
+        }
+        None => None,
+    };
+    let _drop = DropDatabases(dbs.clone());
+    eprintln!(
+        "starting two stations on {}…",
+        if dbs.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    let (a, a_link) = start(root.path(), "alpha", dbs.as_ref().map(|d| d.1[0].as_str()))?;
+    let (b, b_link) = start(root.path(), "bravo", dbs.as_ref().map(|d| d.1[1].as_str()))?;
     let ca = Client::new(&a.dir, None, None)?;
     let cb = Client::new(&b.dir, None, None)?;
     let pin = |name: &str, key: &str, addr: String| NewPeer {
@@ -356,6 +401,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         latency_samples: lat.len(),
         exported_entries: entries,
+        store: if dbs.is_some() { "postgres" } else { "sqlite" },
     };
     drop(a);
     drop(b);
@@ -369,7 +415,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 fn print(f: &Figures) {
     let c = &f.ceilings;
-    println!("hotline bench — two station processes on loopback, same machine, same run");
+    println!(
+        "hotline bench — two station processes on loopback, same machine, same run; store: {}",
+        f.store
+    );
     println!(
         "  durable messages A→B, {} clients  {:>9.0} msg/s  ({:.2} × one core's sign+verify pairs)",
         f.concurrency, f.throughput_msgs_per_s, f.ratios.throughput_to_pair

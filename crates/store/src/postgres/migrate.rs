@@ -55,3 +55,30 @@ pub(super) fn migrate(client: &mut Client) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+/// Where the schema of the database `url` names stands against this build,
+/// read without migrating or writing anything (`hotline doctor`).
+pub fn schema_of(url: &str) -> Result<crate::Schema> {
+    let mut config = super::parse_url(url)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(super::CONNECT_TIMEOUT);
+    }
+    let mut client = config.connect(::postgres::NoTls)?;
+    let exists: bool = get(
+        &client.query_one("SELECT to_regclass('hotline_schema') IS NOT NULL", &[])?,
+        0,
+    )?;
+    let found: i64 = match exists {
+        true => match client.query_opt("SELECT version FROM hotline_schema WHERE id = 1", &[])? {
+            Some(r) => get(&r, 0)?,
+            None => 0,
+        },
+        false => 0,
+    };
+    let known = schema_version();
+    Ok(match found.cmp(&known) {
+        std::cmp::Ordering::Equal => crate::Schema::Current(found),
+        std::cmp::Ordering::Less => crate::Schema::Older { found, known },
+        std::cmp::Ordering::Greater => crate::Schema::Newer { found, known },
+    })
+}
