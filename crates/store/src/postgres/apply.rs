@@ -94,7 +94,13 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
                                        WHERE channel = $2 AND key = $3 AND cleared_at IS NULL)
                      ON CONFLICT DO NOTHING RETURNING {ALERT_COLS}"
                 ),
-                &[kind, &chan_blob(channel), key, cause, &(*at as i64)],
+                &[
+                    &text(kind),
+                    &chan_blob(channel),
+                    &text(key),
+                    &text(cause),
+                    &(*at as i64),
+                ],
             )?;
             WriteResult::Alert(row.as_ref().map(alert_row).transpose()?)
         }
@@ -105,7 +111,7 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
         } => {
             q.exec(
                 "UPDATE alerts SET cause = $3 WHERE channel = $1 AND key = $2 AND cleared_at IS NULL",
-                &[&chan_blob(channel), key, cause],
+                &[&chan_blob(channel), &text(key), &text(cause)],
             )?;
             WriteResult::Done
         }
@@ -115,7 +121,7 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
                     "UPDATE alerts SET cleared_at = $3 WHERE channel = $1 AND key = $2 AND cleared_at IS NULL
                      RETURNING {ALERT_COLS}"
                 ),
-                &[&chan_blob(channel), key, &(*at as i64)],
+                &[&chan_blob(channel), &text(key), &(*at as i64)],
             )?;
             WriteResult::Alert(row.as_ref().map(alert_row).transpose()?)
         }
@@ -212,4 +218,16 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             WriteResult::Done
         }
     })
+}
+
+/// An alert's words as PostgreSQL can hold them: its `text` refuses U+0000,
+/// which SQLite stores. A cause may quote what a counterpart sent, so a NUL
+/// there must not fail the commit (and with it every write of the group);
+/// it becomes U+FFFD. Alerts are not hash-chained: nothing signed changes.
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }

@@ -154,7 +154,44 @@ fn raising_an_open_alert_again_takes_no_number(db: &Db) {
     assert_eq!(b.id, a.id + 1);
 }
 
+/// An alert whose words quote a NUL (a counterpart's bytes, say) is kept,
+/// opened, noted and cleared like any other: on PostgreSQL, whose text
+/// refuses U+0000, the NUL reads as U+FFFD; the commit never fails on it.
+fn an_alert_quoting_a_nul_is_kept_and_cleared(db: &Db) {
+    let mut s = db.open();
+    let key = "rejected:a\0b";
+    let raised = s
+        .write(&[WriteOp::RaiseAlert {
+            kind: "rejected\0".into(),
+            channel: None,
+            key: key.into(),
+            cause: "bad \0 bytes".into(),
+            at: 1,
+        }])
+        .unwrap();
+    assert!(matches!(&raised[0], WriteResult::Alert(Some(_))));
+    s.write(&[WriteOp::NoteAlert {
+        channel: None,
+        key: key.into(),
+        cause: "still \0".into(),
+    }])
+    .unwrap();
+    let open = s.alerts(true, 10).unwrap();
+    assert_eq!(open.len(), 1);
+    assert!(open[0].cause.starts_with("still "), "{:?}", open[0].cause);
+    let cleared = s
+        .write(&[WriteOp::ClearAlert {
+            channel: None,
+            key: key.into(),
+            at: 2,
+        }])
+        .unwrap();
+    assert!(matches!(&cleared[0], WriteResult::Alert(Some(a)) if a.cleared_at == Some(2)));
+    assert!(s.alerts(true, 10).unwrap().is_empty());
+}
+
 conformance!(
+    an_alert_quoting_a_nul_is_kept_and_cleared,
     raising_an_open_alert_again_takes_no_number,
     an_alert_key_is_open_once_and_can_be_raised_again_after_clearing,
     alerts_are_listed_newest_first_with_their_channel_and_limit,
