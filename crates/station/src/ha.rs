@@ -287,7 +287,9 @@ fn keep(
         if let (Ok(l), Some(c)) = (&attempt, conn.as_mut()) {
             if l.holder == holder && (cooling || started.elapsed() >= LEASE_TTL - MARGIN) {
                 let _ = c.lease_release(&holder, l.epoch);
-                cooldown.get_or_insert(Instant::now() + LEASE_TTL);
+                if !cooling {
+                    cooldown = Some(Instant::now() + LEASE_TTL);
+                }
                 attempt = Err("a renewal came back too late and was given up".into());
             }
         }
