@@ -595,6 +595,37 @@ fn bench_json_prints_every_figure_and_ceiling() {
     assert!(v["exported_entries"].as_u64().unwrap() >= 200 + 20 + 20);
 }
 
+/// `hotline bench --scale-channels N --json`: N channels open, memory per
+/// idle channel, CPU and send→commit under 10 messages a minute on each
+/// (a tiny run: the figures are not judged here, only that they are there
+/// and every message sent reached B).
+#[test]
+fn bench_scale_json_measures_many_channels() {
+    let o = Command::new(BIN)
+        .args([
+            "bench",
+            "--json",
+            "--scale-channels",
+            "12",
+            "--scale-seconds",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["channels"], 12);
+    assert!(v["rss_all_kib"].as_u64().unwrap() > 0);
+    // 12 channels × 10/min for 3 s: one message every 0.5 s.
+    assert!(v["sent"].as_u64().unwrap() >= 5, "{v}");
+    for k in ["kib_per_idle_channel", "cpu_a_pct", "cpu_b_pct"] {
+        assert!(v[k].as_f64().is_some_and(|x| x >= 0.0), "{k}: {v}");
+    }
+    for k in ["p50_ms", "p99_ms"] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+}
+
 /// Under systemd the journal stamps each line itself (JOURNAL_STREAM is
 /// set): the log then carries no timestamp of its own, and no colour.
 #[test]

@@ -8,6 +8,7 @@
 //! ([`ceilings`]). `--json` prints one object for scripts.
 
 mod ceilings;
+mod scale;
 
 use crate::client::Client;
 use clap::Args;
@@ -48,6 +49,15 @@ pub struct BenchArgs {
     /// DATABASE), dropped at the end. Without it: SQLite.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// Instead of the figures above: open this many channels between the
+    /// two stations, measure the memory an idle channel costs, then send 10
+    /// messages a minute on each for --scale-seconds and measure the
+    /// stations' CPU and send→commit at B.
+    #[arg(long, value_name = "N")]
+    scale_channels: Option<usize>,
+    /// How long the scale load runs, seconds.
+    #[arg(long, default_value_t = 60, value_name = "S")]
+    scale_seconds: u64,
 }
 
 /// What one run measured.
@@ -210,6 +220,79 @@ fn ours(c: &Client, ch: &str) -> anyhow::Result<u64> {
         .ours)
 }
 
+/// Pins and verifies A and B both ways; their API clients.
+fn pair(a: &Proc, a_link: &str, b: &Proc, b_link: &str) -> anyhow::Result<(Client, Client)> {
+    let ca = Client::new(&a.dir, None, None)?;
+    let cb = Client::new(&b.dir, None, None)?;
+    let pin = |name: &str, key: &str, addr: &str| NewPeer {
+        name: name.into(),
+        key: key.into(),
+        addrs: vec![addr.to_owned()],
+        ..NewPeer::default()
+    };
+    let _: Peer = ca.post("/v1/peers", &pin("bravo", &b.token, b_link))?;
+    let _: Peer = cb.post("/v1/peers", &pin("alpha", &a.token, a_link))?;
+    let fa = hotline_proto::Identity::parse(&a.token)?
+        .fingerprint()
+        .to_string();
+    let fb = hotline_proto::Identity::parse(&b.token)?
+        .fingerprint()
+        .to_string();
+    let _: PeerVerified = ca.post("/v1/peers/bravo/verify", &VerifyPeer { fingerprint: fb })?;
+    let _: PeerVerified = cb.post("/v1/peers/alpha/verify", &VerifyPeer { fingerprint: fa })?;
+    Ok((ca, cb))
+}
+
+/// Opens a channel A→B and accepts it at B; its id.
+fn open_channel(ca: &Client, cb: &Client) -> anyhow::Result<String> {
+    let open = OpenChannel {
+        peer: "bravo".into(),
+        ..Default::default()
+    };
+    let ch = ca.post::<_, Channel>("/v1/channels", &open)?.id;
+    for _ in 0..200 {
+        if cb
+            .post::<_, Created>(&format!("/v1/channels/{ch}/accept"), &Empty {})
+            .is_ok()
+        {
+            return Ok(ch);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("the channel did not reach bravo")
+}
+
+/// When each entry committed at `b`, from its event stream (read on a
+/// thread of its own from now on).
+fn commits_at(b: &Proc) -> anyhow::Result<Arc<Mutex<HashMap<String, Instant>>>> {
+    let seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+    let s = seen.clone();
+    let cfg = hotline_station::DataDir(b.dir.clone()).load_config()?;
+    let token = hotline_station::DataDir(b.dir.clone()).load_admin_token()?;
+    std::thread::spawn(move || {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .expect("client");
+        let Ok(resp) = http
+            .get(format!("http://{}/v1/events", cfg.api))
+            .bearer_auth(token)
+            .send()
+        else {
+            return;
+        };
+        for line in std::io::BufReader::new(resp).lines() {
+            let Ok(line) = line else { return };
+            if let Some(data) = line.strip_prefix("data:") {
+                if let Ok(Event::Entry(e)) = serde_json::from_str(data.trim()) {
+                    s.lock().unwrap().insert(e.hash, Instant::now());
+                }
+            }
+        }
+    });
+    Ok(seen)
+}
+
 /// Drops the benchmark's databases when it ends, however it ends (after
 /// the stations, which are dropped first: declared later).
 struct DropDatabases(Option<(String, [String; 2])>);
@@ -229,6 +312,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let root = tempfile::Builder::new()
         .prefix("hotline-bench.")
         .tempdir()?;
+    if let Some(n) = args.scale_channels {
+        let f = scale::run(root.path(), n, args.scale_seconds)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&f)?);
+        } else {
+            println!(
+                "hotline bench --scale-channels {n} — two station processes on loopback, SQLite"
+            );
+            println!(
+                "  memory: A's RSS {} KiB with one channel, {} KiB with {n}: {:.1} KiB per idle channel",
+                f.rss_one_kib, f.rss_all_kib, f.kib_per_idle_channel
+            );
+            println!(
+                "  load: {} messages in {} s ({}/min on each channel): CPU A {:.1} %, B {:.1} % of one core",
+                f.sent, f.seconds, f.per_channel_per_minute, f.cpu_a_pct, f.cpu_b_pct
+            );
+            println!(
+                "  send→commit at B under that load: p50 {:.2} ms, p99 {:.2} ms",
+                f.p50_ms, f.p99_ms
+            );
+        }
+        return Ok(());
+    }
     eprintln!("measuring ceilings with the bare libraries…");
     let ceil = ceilings::measure(root.path(), Duration::from_millis(args.ceiling_ms))?;
 
@@ -254,70 +360,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let (a, a_link) = start(root.path(), "alpha", dbs.as_ref().map(|d| d.1[0].as_str()))?;
     let (b, b_link) = start(root.path(), "bravo", dbs.as_ref().map(|d| d.1[1].as_str()))?;
-    let ca = Client::new(&a.dir, None, None)?;
-    let cb = Client::new(&b.dir, None, None)?;
-    let pin = |name: &str, key: &str, addr: String| NewPeer {
-        name: name.into(),
-        key: key.into(),
-        addrs: vec![addr],
-        ..NewPeer::default()
-    };
-    let _: Peer = ca.post("/v1/peers", &pin("bravo", &b.token, b_link))?;
-    let _: Peer = cb.post("/v1/peers", &pin("alpha", &a.token, a_link))?;
-    let fa = hotline_proto::Identity::parse(&a.token)?
-        .fingerprint()
-        .to_string();
-    let fb = hotline_proto::Identity::parse(&b.token)?
-        .fingerprint()
-        .to_string();
-    let _: PeerVerified = ca.post("/v1/peers/bravo/verify", &VerifyPeer { fingerprint: fb })?;
-    let _: PeerVerified = cb.post("/v1/peers/alpha/verify", &VerifyPeer { fingerprint: fa })?;
-    let open = OpenChannel {
-        peer: "bravo".into(),
-        ..Default::default()
-    };
-    let ch = ca.post::<_, Channel>("/v1/channels", &open)?.id;
-    let mut accepted = false;
-    for _ in 0..200 {
-        if cb
-            .post::<_, Created>(&format!("/v1/channels/{ch}/accept"), &Empty {})
-            .is_ok()
-        {
-            accepted = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    anyhow::ensure!(accepted, "the channel did not reach bravo");
+    let (ca, cb) = pair(&a, &a_link, &b, &b_link)?;
+    let ch = open_channel(&ca, &cb)?;
 
     // Latency: B's event stream tells when each entry committed there.
-    let seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
-    {
-        let seen = seen.clone();
-        let cfg = hotline_station::DataDir(b.dir.clone()).load_config()?;
-        let token = hotline_station::DataDir(b.dir.clone()).load_admin_token()?;
-        std::thread::spawn(move || {
-            let http = reqwest::blocking::Client::builder()
-                .timeout(None)
-                .build()
-                .expect("client");
-            let Ok(resp) = http
-                .get(format!("http://{}/v1/events", cfg.api))
-                .bearer_auth(token)
-                .send()
-            else {
-                return;
-            };
-            for line in std::io::BufReader::new(resp).lines() {
-                let Ok(line) = line else { return };
-                if let Some(data) = line.strip_prefix("data:") {
-                    if let Ok(Event::Entry(e)) = serde_json::from_str(data.trim()) {
-                        seen.lock().unwrap().insert(e.hash, Instant::now());
-                    }
-                }
-            }
-        });
-    }
+    let seen = commits_at(&b)?;
     std::thread::sleep(Duration::from_millis(300));
     eprintln!("latency: {} messages one at a time…", args.latency_samples);
     let mut lat = Vec::new();
