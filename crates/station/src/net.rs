@@ -555,8 +555,17 @@ async fn outbound(
         let mut ping = tokio::time::interval(engine.tuning().ping_every());
         let (mut pinged, mut ponged) = (0u64, 0u64);
         let mut ping_sent_at = std::time::Instant::now();
+        // Every channel at the start and on each ping; in between, only
+        // those with something new (see `Engine::take_outbound`).
+        let mut sweep = true;
         loop {
-            for (id, c) in engine.channels_of(peer_id) {
+            let todo = if std::mem::take(&mut sweep) {
+                let _ = engine.take_outbound(peer_id);
+                engine.channels_of(peer_id)
+            } else {
+                engine.take_outbound(peer_id)
+            };
+            for (id, c) in todo {
                 // A peer taking back its own chain gets both chains in merged order first.
                 loop {
                     let Some(items) = out.resend_next(&*c.lock().await, BATCH_ENTRIES) else {
@@ -605,8 +614,9 @@ async fn outbound(
             }
             tokio::select! {
                 _ = notify.notified() => {}
-                _ = cut.notified() => {}
+                _ = cut.notified() => sweep = true,
                 _ = ping.tick() => {
+                    sweep = true;
                     if pinged.saturating_sub(ponged) >= MISSED_PONGS {
                         return Err(format!("{MISSED_PONGS} pings unanswered"));
                     }

@@ -95,8 +95,12 @@ impl Engine {
             });
         }
         for e in s.after {
-            if let Effect::Wake { peer } = e {
-                self.wake_peer(peer);
+            match e {
+                Effect::Committed {
+                    channel, own: true, ..
+                } => self.mark_outbound(&channel),
+                Effect::Wake { peer } => self.wake_peer(peer),
+                _ => {}
             }
         }
     }
@@ -118,6 +122,9 @@ impl Engine {
                 kind,
                 own,
             } => {
+                if own {
+                    self.mark_outbound(&channel);
+                }
                 let dir = if own { "sent" } else { "received" };
                 *self
                     .metrics
@@ -158,6 +165,8 @@ impl Engine {
                 upto,
                 latencies,
             } => {
+                // The window may have opened: more to send.
+                self.mark_outbound(&channel);
                 for l in latencies {
                     self.metrics.delivery_ms.observe(l);
                 }

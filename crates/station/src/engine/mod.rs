@@ -140,6 +140,10 @@ pub struct Engine {
     due: std::sync::Mutex<Due>,
     /// Per-peer wake-up for the sender task.
     wake: RwLock<HashMap<i64, Arc<Notify>>>,
+    /// Per peer, the channels with something new to send (an own entry
+    /// committed, or a delivery that opened the window): the sender task
+    /// visits these, not every channel of the peer, on each wake-up.
+    outbound_dirty: std::sync::Mutex<HashMap<i64, HashSet<Hash>>>,
     /// Link health per peer, for views and the link-down check.
     health: RwLock<HashMap<i64, LinkHealth>>,
     /// Live events for the API's event stream.
@@ -195,6 +199,7 @@ impl Engine {
             due: Default::default(),
             cuts: Default::default(),
             wake: RwLock::new(HashMap::new()),
+            outbound_dirty: Default::default(),
             health: RwLock::new(HashMap::new()),
             events,
             alert_hook: RwLock::new(
@@ -483,6 +488,35 @@ impl Engine {
         if let Some(n) = self.wake.read().unwrap().get(&peer_id) {
             n.notify_one();
         }
+    }
+
+    /// Notes that a channel has something new to send to its peer (call
+    /// before waking the peer's sender).
+    pub(crate) fn mark_outbound(&self, channel: &Hash) {
+        let peer = self.slots.read().unwrap().get(channel).map(|s| s.peer_id);
+        if let Some(peer) = peer {
+            self.outbound_dirty
+                .lock()
+                .unwrap()
+                .entry(peer)
+                .or_default()
+                .insert(*channel);
+        }
+    }
+
+    /// The channels of a peer with something new to send since the last
+    /// call, forgetting them.
+    pub fn take_outbound(&self, peer_id: i64) -> Vec<(Hash, Arc<Mutex<Channel>>)> {
+        let ids = self
+            .outbound_dirty
+            .lock()
+            .unwrap()
+            .remove(&peer_id)
+            .unwrap_or_default();
+        let channels = self.channels.read().unwrap();
+        ids.into_iter()
+            .filter_map(|id| channels.get(&id).map(|c| (id, c.clone())))
+            .collect()
     }
 
     /// The notifier of a peer's sender.
