@@ -270,7 +270,7 @@ fn keep(
                 c.lease_take(&holder, &api, ttl).map_err(|e| e.to_string())
             }
         };
-        let mut attempt = match conn.as_mut() {
+        let attempt = match conn.as_mut() {
             Some(c) => ask(c),
             None => match spec.open() {
                 Ok(mut c) => {
@@ -281,17 +281,33 @@ fn keep(
                 Err(e) => Err(e.to_string()),
             },
         };
-        // A renewal that came back after this process's validity ran out
-        // (the call waited on the database) is given up, not used: the lead
-        // goes to the standby.
-        if let (Ok(l), Some(c)) = (&attempt, conn.as_mut()) {
-            if l.holder == holder && (cooling || started.elapsed() >= LEASE_TTL - MARGIN) {
-                let _ = c.lease_release(&holder, l.epoch);
+        // A lease of this process's that came back too late to count on
+        // (the call waited on the database): the time it may write is
+        // measured from the start of the call, and that has run out.
+        let late = matches!(&attempt, Ok(l) if l.holder == holder)
+            && (cooling || started.elapsed() >= LEASE_TTL - MARGIN);
+        if late {
+            if cooling || tx.borrow().role == Role::Leader {
+                // The process that just failed to renew gives the lead up,
+                // so that the standby takes over.
+                if let (Ok(l), Some(c)) = (&attempt, conn.as_mut()) {
+                    let _ = c.lease_release(&holder, l.epoch);
+                }
                 if !cooling {
+                    tracing::warn!(
+                        "a renewal of the lease came back too late: given up for the standby"
+                    );
                     cooldown = Some(Instant::now() + LEASE_TTL);
                 }
-                attempt = Err("a renewal came back too late and was given up".into());
+                tx.send_modify(|v| {
+                    v.role = Role::Standby;
+                    v.valid_until = None;
+                });
+                std::thread::sleep(RENEW_EVERY);
             }
+            // A standby whose takeover came back late holds the lease all
+            // the same: it renews at once, and leads from that renewal.
+            continue;
         }
         tx.send_modify(|v| match attempt {
             Ok(lease) => {
