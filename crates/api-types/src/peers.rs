@@ -20,6 +20,11 @@ pub struct NewPeer {
     /// Releasability code (e.g. UKR, ACME) that decides what may be shared with it.
     #[serde(default)]
     pub rel: Option<String>,
+    /// An out-of-band pre-shared key agreed with the counterpart, 64 hex
+    /// digits (32 bytes): mixed into every handshake with it from the first
+    /// on (SPEC §3). Both sides must enter the same key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk: Option<String>,
 }
 
 /// `POST /v1/peers/{name}/verify`: the fingerprint as read out of band.
@@ -77,6 +82,13 @@ pub struct Peer {
     pub rel: Option<String>,
     /// The last measured round trip, in ms; `null` until one was measured.
     pub rtt_ms: Option<u64>,
+    /// Generation of the stored pre-shared key of handshakes this station
+    /// initiates to the peer: 0 until the first, then one more per handshake.
+    #[serde(default)]
+    pub psk_generation_out: u64,
+    /// The same for handshakes the peer initiates.
+    #[serde(default)]
+    pub psk_generation_in: u64,
     /// Whether the fingerprint was confirmed out of band; until then only ROUTINE traffic flows.
     pub verified: bool,
 }
@@ -108,6 +120,11 @@ pub struct SetPeer {
     /// New releasability code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rel: Option<String>,
+    /// A new out-of-band pre-shared key, 64 hex digits: both directions'
+    /// stored keys start again from it at generation 0. Both sides enter it
+    /// (to re-pair after a restore from an old backup, or to add one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk: Option<String>,
 }
 
 /// `POST /v1/peers/{name}/remove`: unpin a peer. Refused (409) while a

@@ -377,6 +377,12 @@ pub enum PeerCmd {
         /// Releasability code (e.g. UKR, ACME).
         #[arg(long)]
         rel: Option<String>,
+        /// A file holding an out-of-band pre-shared key agreed with the
+        /// counterpart (32 raw bytes, e.g. from `head -c 32 /dev/urandom`,
+        /// or 64 hex digits); both sides give the same key. Mixed into every
+        /// handshake, beside the ML-KEM exchange.
+        #[arg(long, value_name = "FILE")]
+        psk_file: Option<std::path::PathBuf>,
     },
     /// Confirm a peer's fingerprint as read out of band; exit 1 on mismatch.
     Verify {
@@ -402,6 +408,11 @@ pub enum PeerCmd {
         /// Releasability code (e.g. UKR, ACME).
         #[arg(long)]
         rel: Option<String>,
+        /// Start the stored pre-shared keys again from the key in FILE (see
+        /// `peer add --psk-file`); the counterpart does the same with the
+        /// same key. To re-pair after a restore from an old backup.
+        #[arg(long, value_name = "FILE")]
+        psk_file: Option<std::path::PathBuf>,
     },
     /// Withdraw a fingerprint confirmation made in error: its traffic above
     /// ROUTINE is held, and none is sent to it, until it is verified again.

@@ -74,6 +74,7 @@ impl Side {
                 addrs: vec![other.station.link_addr().to_string()],
                 addr: None,
                 rel: Some(rel.into()),
+                psk: None,
             },
         )?;
         let _: PeerVerified = admin.post(

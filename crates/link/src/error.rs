@@ -56,6 +56,25 @@ pub enum LinkError {
         /// The epoch this handshake carried.
         got: u64,
     },
+
+    /// The two ends speak different link versions.
+    #[error("the peer speaks link version {theirs} and this station version {ours}: upgrade the older station so both run the same release")]
+    Version {
+        /// This station's version.
+        ours: u8,
+        /// The peer's.
+        theirs: u8,
+    },
+
+    /// The initiator offered a generation of the stored pre-shared key that
+    /// this side no longer (or never) held.
+    #[error("the peer offered pre-shared key generation {got}, and this station holds {held} and the one before; it will offer the older one next (if this repeats, the pair's stored keys differ: re-pair with the same out-of-band key)")]
+    PskGeneration {
+        /// The newest generation held here.
+        held: u64,
+        /// The generation offered.
+        got: u64,
+    },
 }
 
 impl From<std::io::Error> for LinkError {

@@ -9,9 +9,10 @@
 //!
 //! * every Noise message, handshake messages included, travels as a u16
 //!   big-endian length followed by that many bytes (never zero);
-//! * handshake message 1 (initiator → responder) carries the initiator's
-//!   clock as 8 bytes of big-endian Unix nanoseconds; message 2 carries no
-//!   payload;
+//! * the two handshake messages and their payloads are laid out in
+//!   [`handshake`](crate::initiate_with): a version byte, Noise IKpsk2 with
+//!   the initiator's clock, leader epoch, PSK generation and ML-KEM-768 key
+//!   in message 1, the KEM ciphertext and the responder's epoch in message 2;
 //! * after the handshake a link message is cut into transport frames whose
 //!   plaintext is one flag byte ([`FLAG_MORE`] or [`FLAG_LAST`]) followed by
 //!   at most [`MAX_CHUNK`] bytes of the message.
@@ -22,24 +23,36 @@
 mod error;
 mod frame;
 mod handshake;
+pub mod hybrid;
 mod keys;
 mod session;
 
 #[cfg(test)]
+mod hybrid_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::LinkError;
-pub use handshake::{initiate, initiate_at, respond, respond_at, PeerDecision};
+pub use handshake::{
+    initiate, initiate_at, initiate_with, respond, respond_at, respond_with, Initiated, Offer,
+    PeerDecision, Responded,
+};
+pub use hybrid::PskChain;
 pub use keys::{generate_keypair, public_key, StaticSecret};
 pub use session::{Receiver, Sender, Session};
 
 /// The Noise protocol name; changing it makes this station unable to talk to
 /// any station built before the change.
-pub const PATTERN: &str = "Noise_IK_25519_AESGCM_SHA256";
+pub const PATTERN: &str = "Noise_IKpsk2_25519_AESGCM_SHA256";
 
 /// Mixed into the handshake hash so a handshake meant for another protocol
 /// (or another version of this one) cannot be replayed as a hotline one.
 pub const PROLOGUE: &[u8] = b"hotline/1";
+
+/// The first byte of each handshake message: the link's wire version. 3 is
+/// the hybrid post-quantum handshake; 2 (IK with clock and epoch) sent no
+/// version byte and is recognised by its message length.
+pub const WIRE_VERSION: u8 = 3;
 
 /// The largest Noise message (Noise spec §3), which is why length prefixes
 /// are two bytes.

@@ -10,6 +10,7 @@ use snow::{Builder, StatelessTransportState};
 use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::handshake::{MSG1_LEN, MSG2_LEN};
 use crate::*;
 
 /// Room in each direction of an in-memory pipe; smaller than a frame, so
@@ -39,6 +40,7 @@ fn pin(pinned: [u8; 32], last_timestamp: u64) -> impl FnOnce(&[u8; 32]) -> PeerD
             PeerDecision::Pinned {
                 last_timestamp,
                 min_epoch: 0,
+                psk: PskChain::initial(None),
             }
         } else {
             PeerDecision::Unknown
@@ -225,6 +227,7 @@ async fn leader_epochs_are_exchanged_and_a_fallen_one_refused() {
         move |_: &[u8; 32]| PeerDecision::Pinned {
             last_timestamp: 0,
             min_epoch,
+            psk: PskChain::initial(None),
         }
     };
     let (ia, rb) = duplex(PIPE);
@@ -285,6 +288,7 @@ async fn initiator_with_wrong_responder_key_fails() {
             PeerDecision::Pinned {
                 last_timestamp: 0,
                 min_epoch: 0,
+                psk: PskChain::initial(None),
             }
         }),
     );
@@ -354,35 +358,106 @@ async fn garbage_instead_of_handshake_is_an_error() {
         Some(LinkError::Io(ErrorKind::UnexpectedEof, _))
     ));
 
-    // Well framed but random: the first DH-derived decryption fails.
+    // Well framed, the right version and length, random otherwise: the
+    // first DH-derived decryption fails.
     let (mut client, server) = duplex(PIPE);
-    let mut frame = vec![0, 104];
-    frame.extend(pattern(104).iter().map(|b| b.wrapping_mul(31)));
-    client.write_all(&frame).await.unwrap();
+    let mut msg = vec![WIRE_VERSION];
+    msg.extend(pattern(MSG1_LEN - 1).iter().map(|b| b.wrapping_mul(31)));
+    client.write_all(&prefixed(&msg)).await.unwrap();
     let resp = respond(server, &b.secret, |_: &[u8; 32]| PeerDecision::Unknown).await;
     assert_eq!(resp.err(), Some(LinkError::Crypto));
 
-    // Too short to hold even an ephemeral key.
+    // The right version, too short to hold even an ephemeral key.
     let (mut client, server) = duplex(PIPE);
-    client.write_all(&[0, 3, 1, 2, 3]).await.unwrap();
+    client
+        .write_all(&prefixed(&[WIRE_VERSION, 1, 2]))
+        .await
+        .unwrap();
     let resp = respond(server, &b.secret, |_: &[u8; 32]| PeerDecision::Unknown).await;
-    assert_eq!(resp.err(), Some(LinkError::Crypto));
+    assert!(matches!(resp.err(), Some(LinkError::Malformed(_))));
 
-    // A responder that answers with garbage.
+    // A responder that answers with garbage of the right shape: the KEM
+    // secret comes out unrelated (implicit rejection) and Noise fails.
     let a = keys();
     let (client, mut server) = duplex(PIPE);
     let fake = async {
-        let mut len = [0u8; 2];
-        server.read_exact(&mut len).await.unwrap();
-        let mut msg1 = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        server.read_exact(&mut msg1).await.unwrap();
-        let mut reply = vec![0, 48];
-        reply.extend_from_slice(&[0x5a; 48]);
-        server.write_all(&reply).await.unwrap();
+        read_prefixed(&mut server).await;
+        let mut reply = vec![WIRE_VERSION];
+        reply.extend_from_slice(&[0x5a; MSG2_LEN - 1]);
+        server.write_all(&prefixed(&reply)).await.unwrap();
         server
     };
     let (init, _server) = tokio::join!(initiate(client, &a.secret, &b.public, 1), fake);
     assert_eq!(init.err(), Some(LinkError::Crypto));
+}
+
+/// The bytes of `msg` behind their u16 length prefix.
+fn prefixed(msg: &[u8]) -> Vec<u8> {
+    let mut out = (msg.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(msg);
+    out
+}
+
+/// Reads one length-prefixed message.
+async fn read_prefixed(stream: &mut DuplexStream) -> Vec<u8> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.unwrap();
+    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut msg).await.unwrap();
+    msg
+}
+
+/// A link-version-2 initiator (IK, 112 bytes, no version byte) is told the
+/// versions on this end and answered with this side's version byte alone,
+/// which an initiator of another version reports in turn.
+#[tokio::test]
+async fn another_link_version_is_named_on_both_ends() {
+    let (a, b) = (keys(), keys());
+    let (mut client, server) = duplex(PIPE);
+    let v2 = async {
+        let mut hs = Builder::new("Noise_IK_25519_AESGCM_SHA256".parse().unwrap())
+            .prologue(PROLOGUE)
+            .unwrap()
+            .local_private_key(a.secret.as_bytes())
+            .unwrap()
+            .remote_public_key(&b.public)
+            .unwrap()
+            .build_initiator()
+            .unwrap();
+        let mut out = [0u8; 256];
+        let n = hs.write_message(&[0u8; 16], &mut out).unwrap();
+        assert_eq!(n, 112);
+        client.write_all(&prefixed(&out[..n])).await.unwrap();
+        read_prefixed(&mut client).await
+    };
+    let (resp, answer) = tokio::join!(respond(server, &b.secret, pin(a.public, 0)), v2);
+    assert_eq!(
+        resp.err(),
+        Some(LinkError::Version {
+            ours: WIRE_VERSION,
+            theirs: 2
+        })
+    );
+    assert_eq!(answer, vec![WIRE_VERSION]);
+
+    // A responder of a later version answers with its byte alone.
+    let (client, mut server) = duplex(PIPE);
+    let later = async {
+        read_prefixed(&mut server).await;
+        server
+            .write_all(&prefixed(&[WIRE_VERSION + 1]))
+            .await
+            .unwrap();
+        server
+    };
+    let (init, _server) = tokio::join!(initiate(client, &a.secret, &b.public, 1), later);
+    assert_eq!(
+        init.err(),
+        Some(LinkError::Version {
+            ours: WIRE_VERSION,
+            theirs: WIRE_VERSION + 1
+        })
+    );
 }
 
 #[tokio::test]
@@ -402,10 +477,11 @@ async fn zero_length_prefix_is_malformed() {
 }
 
 #[tokio::test]
-async fn wrong_handshake_payloads_are_malformed() {
+async fn wrong_handshake_lengths_are_malformed() {
     let (a, b) = (keys(), keys());
-    // 8: a version-1 initiator's clock alone.
-    for len in [0usize, 8, 15, 17] {
+    // A well-encrypted first message whose payload is not clock, epoch,
+    // generation and KEM key (8: a version-1 clock alone; 16: version 2's).
+    for len in [0usize, 8, 16, 17] {
         let (mut client, server) = duplex(PIPE);
         let mut hs = Builder::new(handshake_params())
             .prologue(PROLOGUE)
@@ -416,51 +492,29 @@ async fn wrong_handshake_payloads_are_malformed() {
             .unwrap()
             .build_initiator()
             .unwrap();
-        let mut out = vec![0u8; 2 + MAX_NOISE_MESSAGE];
-        let n = hs.write_message(&vec![1u8; len], &mut out[2..]).unwrap();
-        out[..2].copy_from_slice(&(n as u16).to_be_bytes());
-        client.write_all(&out[..2 + n]).await.unwrap();
+        let mut out = vec![0u8; MAX_NOISE_MESSAGE];
+        out[0] = WIRE_VERSION;
+        let n = hs.write_message(&vec![1u8; len], &mut out[1..]).unwrap();
+        client.write_all(&prefixed(&out[..1 + n])).await.unwrap();
         let resp = respond(server, &b.secret, pin(a.public, 0)).await;
-        assert_eq!(
-            resp.err(),
-            Some(LinkError::Malformed(
-                "handshake payload is not a 16-byte clock and epoch (the peer speaks another link version)"
-            ))
+        assert!(
+            matches!(resp.err(), Some(LinkError::Malformed(m)) if m.contains("wrong length")),
+            "payload of {len}"
         );
     }
 
-    // A reply that carries anything but an 8-byte epoch is refused by the
-    // initiator: an empty one is a version-1 responder's.
-    for reply in [&b""[..], b"surprise!"] {
-        let (client, mut server) = duplex(PIPE);
-        let fake = async {
-            let mut hs = Builder::new(handshake_params())
-                .prologue(PROLOGUE)
-                .unwrap()
-                .local_private_key(b.secret.as_bytes())
-                .unwrap()
-                .build_responder()
-                .unwrap();
-            let mut len = [0u8; 2];
-            server.read_exact(&mut len).await.unwrap();
-            let mut msg1 = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            server.read_exact(&mut msg1).await.unwrap();
-            let mut payload = [0u8; 64];
-            hs.read_message(&msg1, &mut payload).unwrap();
-            let mut out = vec![0u8; 256];
-            let n = hs.write_message(reply, &mut out[2..]).unwrap();
-            out[..2].copy_from_slice(&(n as u16).to_be_bytes());
-            server.write_all(&out[..2 + n]).await.unwrap();
-            server
-        };
-        let (init, _server) = tokio::join!(initiate(client, &a.secret, &b.public, 1), fake);
-        assert_eq!(
-            init.err(),
-            Some(LinkError::Malformed(
-                "handshake reply is not an 8-byte epoch (the peer speaks another link version)"
-            ))
-        );
-    }
+    // A reply of the right version and the wrong length.
+    let (client, mut server) = duplex(PIPE);
+    let fake = async {
+        read_prefixed(&mut server).await;
+        server
+            .write_all(&prefixed(&[WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 7]))
+            .await
+            .unwrap();
+        server
+    };
+    let (init, _server) = tokio::join!(initiate(client, &a.secret, &b.public, 1), fake);
+    assert!(matches!(init.err(), Some(LinkError::Malformed(m)) if m.contains("wrong length")));
 }
 
 #[tokio::test]
@@ -663,7 +717,7 @@ proptest! {
             prop_assert!(rx.recv(BIG).await.is_err());
 
             let b = keys();
-            let result = respond(tokio::io::join(bytes.as_slice(), tokio::io::sink()), &b.secret, |_: &[u8; 32]| PeerDecision::Pinned { last_timestamp: 0, min_epoch: 0 }).await;
+            let result = respond(tokio::io::join(bytes.as_slice(), tokio::io::sink()), &b.secret, |_: &[u8; 32]| PeerDecision::Pinned { last_timestamp: 0, min_epoch: 0, psk: PskChain::initial(None) }).await;
             prop_assert!(result.is_err());
             Ok(())
         })?;

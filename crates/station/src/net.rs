@@ -10,9 +10,10 @@
 use crate::engine::{now_ns, Answer, Engine, PeerRt};
 use crate::gate::{Admitted, Gate};
 use hotline_core::machine::{self, Outbound, BATCH_BYTES, BATCH_ENTRIES};
-use hotline_link::{LinkError, PeerDecision, StaticSecret};
+use hotline_link::{LinkError, Offer, PeerDecision, StaticSecret};
 use hotline_proto::link::{codes, LINK_VERSION};
 use hotline_proto::LinkMsg;
+use hotline_store::PskDir;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// An inbound session with no frame for this long is dropped (pings come
 /// every 500 ms; `tuning.idle_timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// An outbound session this old is closed and dialled again, for a fresh
+/// hybrid handshake (SPEC §3: every 10 minutes; `tuning.rekey_every`).
+pub const REKEY_EVERY: Duration = Duration::from_secs(600);
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -212,11 +216,12 @@ async fn inbound(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let e2 = engine.clone();
-    let hs = hotline_link::respond_at(stream, &secret, engine.epoch(), move |pk| {
+    let hs = hotline_link::respond_with(stream, &secret, engine.epoch(), move |pk| {
         match e2.peer_by_dh(pk) {
             Some(p) => PeerDecision::Pinned {
                 last_timestamp: p.row.handshake_ts,
                 min_epoch: p.row.epoch,
+                psk: e2.psk(p.row.id, PskDir::In),
             },
             None => PeerDecision::Unknown,
         }
@@ -228,7 +233,13 @@ async fn inbound(
     .await
     {
         // Our clock as the handshake arrived, against the peer's in it.
-        Ok(Ok((session, pk, ts, epoch))) => (session, pk, ts, epoch, now_ns()),
+        Ok(Ok(r)) => (
+            r.session,
+            (r.initiator, r.psk),
+            r.timestamp,
+            r.epoch,
+            now_ns(),
+        ),
         Ok(Err(LinkError::StaleEpoch { seen, got })) => {
             tracing::warn!(
                     "handshake from {from} refused: leader epoch {got} below {seen}, already accepted from that key (a former leader of the peer is speaking)"
@@ -243,6 +254,10 @@ async fn inbound(
             tracing::warn!("replayed handshake from {from}: clock {got} <= {last}");
             return;
         }
+        Ok(Err(e @ (LinkError::Version { .. } | LinkError::PskGeneration { .. }))) => {
+            tracing::warn!("handshake from {from} refused: {e}");
+            return;
+        }
         Ok(Err(e)) => {
             tracing::info!("handshake from {from} failed: {e}");
             return;
@@ -253,6 +268,7 @@ async fn inbound(
         }
     };
     place.handshaken();
+    let (pk, psk) = pk;
     let Some(peer) = engine.peer_by_dh(&pk) else {
         return;
     };
@@ -270,20 +286,39 @@ async fn inbound(
         return;
     }
     let (gen, superseded) = live.take_over(peer.row.id);
-    session_loop(&engine, &peer, session, &from, &superseded, &mut shutdown).await;
+    let link = Inbound {
+        peer: &peer,
+        from: &from,
+        psk: Some(psk),
+    };
+    session_loop(&engine, link, session, &superseded, &mut shutdown).await;
     live.leave(peer.row.id, gen);
+}
+
+/// An inbound session's peer, where it came from, and its chain of stored
+/// keys as the handshake moved it on: kept once the initiator's first frame
+/// shows it finished the handshake too (key confirmation), so a handshake
+/// the initiator never completed does not move the responder on.
+struct Inbound<'a> {
+    peer: &'a PeerRt,
+    from: &'a str,
+    psk: Option<hotline_link::PskChain>,
 }
 
 /// Serves one peer's inbound session until it closes, faults, is
 /// superseded by a newer connection of the same peer, or the station stops.
 async fn session_loop(
     engine: &Engine,
-    peer: &PeerRt,
+    link: Inbound<'_>,
     session: hotline_link::Session<TcpStream>,
-    from: &str,
     superseded: &tokio::sync::Notify,
     shutdown: &mut watch::Receiver<bool>,
 ) {
+    let Inbound {
+        peer,
+        from,
+        mut psk,
+    } = link;
     let (mut rx, mut tx) = session.split();
     let hello = hello_for(engine, peer.row.id).await;
     if tx.send(&hello.to_bytes()).await.is_err() {
@@ -317,6 +352,16 @@ async fn session_loop(
                 return;
             }
         };
+        if let Some(chain) = psk.take() {
+            // The frame decrypted: the initiator holds the same keys.
+            if engine
+                .store_psk(peer.row.id, PskDir::In, chain)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
         let a = if !bucket.take() {
             engine
                 .bad_input(
@@ -384,6 +429,10 @@ pub async fn dial_loop(
 ) {
     let mut backoff = BACKOFF_MIN;
     let mut last_good: Option<String> = None;
+    // After a handshake that failed once its first message was out, the
+    // generation before the newest is offered next (the peer may not have
+    // kept the newest), then the newest again, and so on.
+    let mut use_prev = false;
     loop {
         if *shutdown.borrow() {
             return;
@@ -413,28 +462,39 @@ pub async fn dial_loop(
         }
         for addr in order {
             let attempt = async {
-                let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| (false, e.to_string()))?;
                 let _ = stream.set_nodelay(true);
-                let (session, epoch) = hotline_link::initiate_at(
-                    stream,
-                    &secret,
-                    &peer.identity.dh_pk,
-                    now_ns(),
-                    engine.epoch(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                let chain = engine.psk(peer_id, PskDir::Out);
+                let offer = Offer {
+                    timestamp_ns: now_ns(),
+                    epoch: engine.epoch(),
+                    psk: &chain,
+                    use_prev,
+                };
+                let done =
+                    hotline_link::initiate_with(stream, &secret, &peer.identity.dh_pk, offer)
+                        .await
+                        .map_err(|e| (true, e.to_string()))?;
+                // Durable before the session is used: the peer moved on too.
+                engine
+                    .store_psk(peer_id, PskDir::Out, done.psk)
+                    .await
+                    .map_err(|e| (false, e.to_string()))?;
+                let (session, epoch) = (done.session, done.epoch);
                 match engine.advance_epoch(peer_id, epoch).await {
                     Ok(true) => Ok(session),
-                    Ok(false) => Err(format!(
+                    Ok(false) => Err((false, format!(
                         "refused: leader epoch {epoch} is below one already accepted from this peer (a former leader answered)"
-                    )),
-                    Err(e) => Err(e.to_string()),
+                    ))),
+                    Err(e) => Err((false, e.to_string())),
                 }
             };
             match tokio::time::timeout(engine.tuning().handshake_timeout(), attempt).await {
                 Ok(Ok(session)) => {
                     backoff = BACKOFF_MIN;
+                    use_prev = false;
                     last_good = Some(addr.clone());
                     engine.set_link(peer_id, true, Some(addr.clone()));
                     tracing::info!(peer = %peer.row.name, "outbound link to {addr} up");
@@ -445,8 +505,14 @@ pub async fn dial_loop(
                     }
                     break;
                 }
-                Ok(Err(e)) => tracing::debug!(peer = %peer.row.name, "dial {addr}: {e}"),
-                Err(_) => tracing::debug!(peer = %peer.row.name, "dial {addr}: timed out"),
+                Ok(Err((handshook, e))) => {
+                    use_prev ^= handshook;
+                    tracing::debug!(peer = %peer.row.name, "dial {addr}: {e}")
+                }
+                Err(_) => {
+                    use_prev = !use_prev;
+                    tracing::debug!(peer = %peer.row.name, "dial {addr}: timed out")
+                }
             }
             if *shutdown.borrow() {
                 return;
@@ -553,6 +619,8 @@ async fn outbound(
     });
     let result = async {
         let mut ping = tokio::time::interval(engine.tuning().ping_every());
+        let rekey = tokio::time::sleep(engine.tuning().rekey_every());
+        tokio::pin!(rekey);
         let (mut pinged, mut ponged) = (0u64, 0u64);
         let mut ping_sent_at = std::time::Instant::now();
         // Every channel at the start and on each ping; in between, only
@@ -635,6 +703,10 @@ async fn outbound(
                     Some(FromReader::Closed(e)) => return Err(e),
                     None => return Err("reader stopped".into()),
                 },
+                _ = &mut rekey => {
+                    tracing::debug!(peer = %peer.row.name, "outbound session closed for a fresh handshake");
+                    return Ok(());
+                }
                 _ = shutdown.changed() => return Ok(()),
             }
         }

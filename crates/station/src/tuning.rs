@@ -27,6 +27,10 @@ pub struct Tuning {
     /// A link down this long raises `link-down`.
     #[serde(with = "human")]
     link_down_after: Duration,
+    /// An outbound session this old is closed and dialled again: a fresh
+    /// hybrid handshake, new keys and a ratchet of the stored key.
+    #[serde(with = "human")]
+    rekey_every: Duration,
     /// Sustained link messages per second accepted from one peer
     /// connection (bursts of twice as many pass).
     inbound_rate_per_sec: u64,
@@ -48,6 +52,7 @@ impl Default for Tuning {
             handshake_timeout: net::HANDSHAKE_TIMEOUT,
             idle_timeout: net::IDLE_TIMEOUT,
             link_down_after: Duration::from_millis(crate::LINK_DOWN_AFTER_MS),
+            rekey_every: net::REKEY_EVERY,
             inbound_rate_per_sec: net::RATE_PER_SEC,
             hook_timeout: hook::TIMEOUT,
             max_connections: gate::CONNECTIONS,
@@ -58,11 +63,12 @@ impl Default for Tuning {
 }
 
 /// Each duration key with its bounds, inclusive.
-const DURATIONS: [(&str, Duration, Duration); 5] = [
+const DURATIONS: [(&str, Duration, Duration); 6] = [
     ("ping_every", ms(100), ms(10_000)),
     ("handshake_timeout", ms(500), ms(60_000)),
     ("idle_timeout", ms(1_000), ms(600_000)),
     ("link_down_after", ms(1_000), ms(3_600_000)),
+    ("rekey_every", ms(10_000), ms(86_400_000)),
     ("hook_timeout", ms(1_000), ms(3_600_000)),
 ];
 
@@ -94,6 +100,10 @@ impl Tuning {
     /// How long a link may be down before `link-down` is raised.
     pub fn link_down_after(&self) -> Duration {
         self.link_down_after
+    }
+    /// How long an outbound session lives before a fresh handshake.
+    pub fn rekey_every(&self) -> Duration {
+        self.rekey_every
     }
     /// Sustained inbound link messages per second per connection.
     pub fn inbound_rate_per_sec(&self) -> u64 {
@@ -195,6 +205,7 @@ impl Tuning {
             "handshake_timeout" => self.handshake_timeout,
             "idle_timeout" => self.idle_timeout,
             "link_down_after" => self.link_down_after,
+            "rekey_every" => self.rekey_every,
             "hook_timeout" => self.hook_timeout,
             _ => unreachable!("DURATIONS names only duration keys"),
         }

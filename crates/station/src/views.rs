@@ -184,6 +184,8 @@ pub fn peer(engine: &Engine, p: &PeerRt) -> api::Peer {
         name: p.row.name.clone(),
         rel: p.row.rel.clone(),
         rtt_ms: h.rtt_ms,
+        psk_generation_out: engine.psk(p.row.id, hotline_store::PskDir::Out).gen,
+        psk_generation_in: engine.psk(p.row.id, hotline_store::PskDir::In).gen,
         verified: p.row.verified,
     }
 }

@@ -101,6 +101,61 @@ pub struct PeerRow {
     pub epoch: u64,
 }
 
+/// Which handshakes a chain of stored pre-shared keys serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PskDir {
+    /// Handshakes the peer initiates.
+    In,
+    /// Handshakes this station initiates.
+    Out,
+}
+
+impl PskDir {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PskDir::In => "in",
+            PskDir::Out => "out",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<PskDir> {
+        match s {
+            "in" => Some(PskDir::In),
+            "out" => Some(PskDir::Out),
+            _ => None,
+        }
+    }
+}
+
+/// One direction's stored pre-shared keys of a peer (the hybrid
+/// handshake's chain, `hotline_link::PskChain`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PskRow {
+    /// Peer row id.
+    pub peer_id: i64,
+    /// Which handshakes.
+    pub dir: PskDir,
+    /// The newest generation.
+    pub gen: u64,
+    /// Its key.
+    pub key: [u8; 32],
+    /// Generation `gen - 1`'s key.
+    pub prev: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for PskRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys never reach a log.
+        f.debug_struct("PskRow")
+            .field("peer_id", &self.peer_id)
+            .field("dir", &self.dir)
+            .field("gen", &self.gen)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PeerRow {
     /// The peer as the station machine sees it; fails if the stored token is damaged.
     pub fn machine_peer(&self) -> std::result::Result<Peer, hotline_proto::ProtoError> {
@@ -351,6 +406,8 @@ pub enum WriteOp {
         /// Clock (ns).
         ts: u64,
     },
+    /// Replace one direction's chain of stored pre-shared keys of a peer.
+    PeerPsk(PskRow),
     /// Record the highest leader epoch accepted from a peer (it only grows).
     PeerEpoch {
         /// Peer row id.
@@ -616,6 +673,9 @@ pub trait Store: Send {
     fn dispositions(&self, report: Option<&Hash>) -> Result<Vec<DispositionRow>>;
     /// Sharing state per partner (partners never paused have no row).
     fn sharing(&self) -> Result<Vec<SharingRow>>;
+    /// The stored pre-shared key chains (a peer and direction without a
+    /// row is at generation 0 with zeros).
+    fn psks(&self) -> Result<Vec<PskRow>>;
     /// Unpins a peer: its row stays, marked removed, for the record.
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()>;
     /// Replaces a peer's key outside rotation in one transaction: the old

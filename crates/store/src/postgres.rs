@@ -404,6 +404,10 @@ impl Store for PgStore {
         self.read(sharing::sharing)
     }
 
+    fn psks(&self) -> Result<Vec<PskRow>> {
+        self.read(sharing::psks)
+    }
+
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {
         self.tx(|q| {
             let n = q.exec(

@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_restored_channels.sql"),
     include_str!("../migrations/0009_sharing.sql"),
     include_str!("../migrations/0010_peer_epoch.sql"),
+    include_str!("../migrations/0011_peer_psk.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -395,6 +396,10 @@ impl Store for SqliteStore {
 
     fn sharing(&self) -> Result<Vec<SharingRow>> {
         sharing::sharing(&self.conn)
+    }
+
+    fn psks(&self) -> Result<Vec<PskRow>> {
+        sharing::psks(&self.conn)
     }
 
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {

@@ -18,6 +18,7 @@ pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
             key,
             addrs,
             rel,
+            psk_file,
         } => {
             let body = NewPeer {
                 name: name.clone(),
@@ -25,6 +26,7 @@ pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
                 addrs,
                 addr: None,
                 rel,
+                psk: psk_file.as_deref().map(read_psk).transpose()?,
             };
             let r: Peer = c.post("/v1/peers", &body)?;
             println!(
@@ -35,18 +37,29 @@ pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
                 "confirm it out of band, then: hotline peer verify {name} --fingerprint \"…\""
             );
         }
-        PeerCmd::Set { name, addrs, rel } => {
-            if addrs.is_empty() && rel.is_none() {
-                return Err(
-                    Failure::Usage("nothing to change: give --addr or --rel".into()).into(),
-                );
+        PeerCmd::Set {
+            name,
+            addrs,
+            rel,
+            psk_file,
+        } => {
+            if addrs.is_empty() && rel.is_none() && psk_file.is_none() {
+                return Err(Failure::Usage(
+                    "nothing to change: give --addr, --rel or --psk-file".into(),
+                )
+                .into());
             }
             let body = SetPeer {
                 addrs: (!addrs.is_empty()).then_some(addrs),
                 rel,
+                psk: psk_file.as_deref().map(read_psk).transpose()?,
             };
+            let with_psk = body.psk.is_some();
             let p: Peer = c.post(&format!("/v1/peers/{name}/set"), &body)?;
             println!("{name}: {}", out::escaped(&p.addrs.join(", ")));
+            if with_psk {
+                println!("{name}: stored pre-shared keys start again from the new key (generation 0); the counterpart must enter the same key");
+            }
         }
         PeerCmd::Unverify { name } => {
             let _: PeerVerified = c.post(&format!("/v1/peers/{name}/unverify"), &Empty {})?;
@@ -98,4 +111,29 @@ pub fn run(c: Client, p: PeerCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An out-of-band pre-shared key file: 32 raw bytes, or 64 hex digits
+/// (surrounding whitespace ignored); sent to the station as hex.
+fn read_psk(path: &std::path::Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::Usage(format!(
+            "--psk-file {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    if bytes.len() == 32 {
+        return Ok(data_encoding::HEXLOWER.encode(&bytes));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(text.to_ascii_lowercase());
+    }
+    Err(Failure::Usage(format!(
+        "--psk-file {}: give 32 raw bytes (head -c 32 /dev/urandom > FILE) or 64 hex digits; it holds {} bytes",
+        path.display(),
+        bytes.len()
+    ))
+    .into())
 }

@@ -10,6 +10,7 @@
 mod commit;
 mod peers;
 mod procedures;
+mod psk;
 pub mod share;
 
 pub use commit::Answer;
@@ -131,6 +132,8 @@ pub struct Engine {
     slots: RwLock<HashMap<Hash, ChannelSlot>>,
     /// Pinned peers by row id.
     peers: RwLock<HashMap<i64, PeerRt>>,
+    /// The hybrid handshake's stored keys, per peer and direction.
+    psks: std::sync::Mutex<psk::Chains>,
     /// Peers removed, or whose key was replaced, by row id: kept for the
     /// record of their channels; nothing more is taken from them.
     retired: RwLock<HashMap<i64, PeerRt>>,
@@ -195,6 +198,7 @@ impl Engine {
             strangers: Default::default(),
             slots: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
+            psks: Default::default(),
             retired: RwLock::new(HashMap::new()),
             due: Default::default(),
             cuts: Default::default(),
@@ -227,6 +231,7 @@ impl Engine {
         for p in engine.db.read_now(|s| s.peers())? {
             engine.insert_peer(p)?;
         }
+        *engine.psks.lock().unwrap() = psk::load(engine.db.read_now(|s| s.psks())?);
         let rows = engine.db.read_now(|s| s.channels())?;
         let open = engine.db.read_now(|s| s.alerts(true, 1_000_000))?;
         *engine.link_down_open.lock().unwrap() = open

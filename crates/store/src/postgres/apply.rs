@@ -184,6 +184,20 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             )?;
             WriteResult::Done
         }
+        WriteOp::PeerPsk(p) => {
+            q.exec(
+                "INSERT INTO peer_psk (peer_id, dir, gen, key, prev) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (peer_id, dir) DO UPDATE SET gen = $3, key = $4, prev = $5",
+                &[
+                    &p.peer_id,
+                    &p.dir.name(),
+                    &(p.gen as i64),
+                    &&p.key[..],
+                    &p.prev.as_ref().map(|k| &k[..]),
+                ],
+            )?;
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             q.exec(
                 "UPDATE peers SET epoch = GREATEST(epoch, $2) WHERE id = $1",

@@ -3,7 +3,10 @@
 use super::*;
 
 /// Numbered migrations, applied in order; `hotline_schema` holds the last applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations-pg/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations-pg/0001_init.sql"),
+    include_str!("../../migrations-pg/0002_peer_psk.sql"),
+];
 
 /// Serializes the stations that connect at once: only one migrates, the
 /// others then find the schema current. (Advisory locks are per database.)

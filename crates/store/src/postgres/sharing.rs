@@ -67,6 +67,29 @@ pub(super) fn dispositions(
     .collect()
 }
 
+pub(super) fn psks(q: &mut Q<Client>) -> Result<Vec<PskRow>> {
+    let key32 = |v: Vec<u8>| {
+        <[u8; 32]>::try_from(v).map_err(|_| StoreError::Db("a stored key is not 32 bytes".into()))
+    };
+    q.rows(
+        "SELECT peer_id, dir, gen, key, prev FROM peer_psk ORDER BY peer_id, dir",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        let dir: String = get(r, 1)?;
+        Ok(PskRow {
+            peer_id: get(r, 0)?,
+            dir: PskDir::parse(&dir)
+                .ok_or_else(|| StoreError::Db("an unknown key direction".into()))?,
+            gen: get::<i64>(r, 2)? as u64,
+            key: key32(get(r, 3)?)?,
+            prev: get::<Option<Vec<u8>>>(r, 4)?.map(key32).transpose()?,
+        })
+    })
+    .collect()
+}
+
 pub(super) fn sharing(q: &mut Q<Client>) -> Result<Vec<SharingRow>> {
     q.rows(
         "SELECT peer_id, paused, since, \"by\", reason FROM sharing ORDER BY peer_id",

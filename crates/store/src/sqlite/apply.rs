@@ -160,6 +160,20 @@ pub(super) fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteRes
             .execute(params![peer_id, *ts as i64])?;
             WriteResult::Done
         }
+        WriteOp::PeerPsk(p) => {
+            tx.prepare_cached(
+                "INSERT INTO peer_psk (peer_id, dir, gen, key, prev) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (peer_id, dir) DO UPDATE SET gen = ?3, key = ?4, prev = ?5",
+            )?
+            .execute(params![
+                p.peer_id,
+                p.dir.name(),
+                p.gen as i64,
+                &p.key[..],
+                p.prev.as_ref().map(|k| &k[..])
+            ])?;
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             tx.prepare_cached("UPDATE peers SET epoch = MAX(epoch, ?2) WHERE id = ?1")?
                 .execute(params![peer_id, *epoch as i64])?;

@@ -67,6 +67,40 @@ pub(super) fn dispositions(
     Ok(rows)
 }
 
+pub(super) fn psks(conn: &Connection) -> Result<Vec<PskRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT peer_id, dir, gen, key, prev FROM peer_psk ORDER BY peer_id, dir",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let dir: String = r.get(1)?;
+            let key32 = |v: Vec<u8>| {
+                <[u8; 32]>::try_from(v).map_err(|_| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        3,
+                        rusqlite::types::Type::Blob,
+                        "a stored key is not 32 bytes".into(),
+                    )
+                })
+            };
+            Ok(PskRow {
+                peer_id: r.get(0)?,
+                dir: PskDir::parse(&dir).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        "an unknown key direction".into(),
+                    )
+                })?,
+                gen: r.get::<_, i64>(2)? as u64,
+                key: key32(r.get(3)?)?,
+                prev: r.get::<_, Option<Vec<u8>>>(4)?.map(key32).transpose()?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 pub(super) fn sharing(conn: &Connection) -> Result<Vec<SharingRow>> {
     let mut st = conn.prepare_cached(
         "SELECT peer_id, paused, since, by, reason FROM sharing ORDER BY peer_id",

@@ -1,7 +1,7 @@
 //! Pinned peers: added, changed, removed, repinned.
 
 use crate::common::*;
-use hotline_store::{StoreError, WriteOp};
+use hotline_store::{PskDir, PskRow, StoreError, WriteOp};
 
 fn duplicate_peer_is_refused(db: &Db) {
     let mut s = db.open();
@@ -105,7 +105,46 @@ fn a_repin_retires_the_old_row_and_pins_the_new_key_unverified_in_one_step(db: &
     assert_eq!(rows[2], q);
 }
 
+fn a_key_chain_per_peer_and_direction_is_replaced_whole_and_survives_reopening(db: &Db) {
+    let mut s = db.open();
+    let p = s
+        .add_peer("p", &keys(3).identity().token(), &[], None, 1)
+        .unwrap();
+    let q = s
+        .add_peer("q", &keys(4).identity().token(), &[], None, 1)
+        .unwrap();
+    assert!(s.psks().unwrap().is_empty(), "no rows: generation 0, zeros");
+    let row = |peer_id, dir, gen: u64, prev: Option<[u8; 32]>| PskRow {
+        peer_id,
+        dir,
+        gen,
+        key: [gen as u8; 32],
+        prev,
+    };
+    s.write(&[
+        WriteOp::PeerPsk(row(p.id, PskDir::Out, 0, None)),
+        WriteOp::PeerPsk(row(q.id, PskDir::In, 4, Some([3; 32]))),
+    ])
+    .unwrap();
+    s.write(&[
+        WriteOp::PeerPsk(row(p.id, PskDir::Out, 1, Some([0; 32]))),
+        WriteOp::PeerPsk(row(p.id, PskDir::In, 7, None)),
+    ])
+    .unwrap();
+    drop(s);
+    let s = db.open();
+    assert_eq!(
+        s.psks().unwrap(),
+        [
+            row(p.id, PskDir::In, 7, None),
+            row(p.id, PskDir::Out, 1, Some([0; 32])),
+            row(q.id, PskDir::In, 4, Some([3; 32])),
+        ]
+    );
+}
+
 conformance!(
+    a_key_chain_per_peer_and_direction_is_replaced_whole_and_survives_reopening,
     duplicate_peer_is_refused,
     a_peer_reads_back_as_pinned_and_changes_in_place,
     a_removed_peer_stays_on_record_and_its_name_and_key_can_be_pinned_again,

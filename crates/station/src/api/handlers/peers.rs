@@ -52,8 +52,12 @@ pub async fn add(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJso
     if let Some(a) = p.addr {
         addrs.insert(0, a);
     }
+    let psk = p.psk.as_deref().map(parse_psk).transpose()?;
     let e = &api.engine;
     let row = e.add_peer(&p.name, &p.key, addrs, p.rel).await?;
+    if let Some(k) = psk {
+        e.set_out_of_band_psk(row.id, k).await?;
+    }
     let rt = e.peer(row.id)?;
     Ok((StatusCode::CREATED, Json(views::peer(e, &rt))))
 }
@@ -114,8 +118,16 @@ pub async fn set(
 ) -> R<Json<Peer>> {
     u.need(Act::Admin)?;
     let b: SetPeer = parse(&body)?;
+    let psk = b.psk.as_deref().map(parse_psk).transpose()?;
     let e = &api.engine;
-    let row = e.set_peer(&name, b.addrs, b.rel).await?;
+    let row = if psk.is_some() && b.addrs.is_none() && b.rel.is_none() {
+        e.peer_by_name(&name)?.row
+    } else {
+        e.set_peer(&name, b.addrs, b.rel).await?
+    };
+    if let Some(k) = psk {
+        e.set_out_of_band_psk(row.id, k).await?;
+    }
     let rt = e.peer(row.id)?;
     Ok(Json(views::peer(e, &rt)))
 }
@@ -205,4 +217,23 @@ pub async fn repin(
     let row = e.repin_peer(&name, &b.key).await?;
     let rt = e.peer(row.id)?;
     Ok(Json(views::peer(e, &rt)))
+}
+
+/// An out-of-band pre-shared key as the API takes it: 64 hex digits.
+fn parse_psk(hex: &str) -> Result<[u8; 32], StationError> {
+    let bad = || {
+        StationError::BadRequest(
+            "psk: give 64 hex digits (32 bytes), the same key on both stations".into(),
+        )
+    };
+    let bytes = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(hex.trim().as_bytes())
+        .map_err(|_| bad())?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
+    if key == [0; 32] {
+        return Err(StationError::BadRequest(
+            "psk: all zeros is the key a pair without one uses; give a random one (head -c 32 /dev/urandom)".into(),
+        ));
+    }
+    Ok(key)
 }

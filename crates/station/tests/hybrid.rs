@@ -1,0 +1,105 @@
+//! The hybrid handshake's stored keys between two real stations: each
+//! handshake moves both directions' chains on, both ends keep the same
+//! chain, and a restart of both sides carries on from the stored one.
+
+use hotline_link::PskChain;
+use hotline_proto::{Precedence, Terms};
+use hotline_station::engine::Engine;
+use hotline_store::PskDir;
+
+mod common;
+use common::pair::*;
+
+/// `(a's out, b's in, a's in, b's out)` for the pair.
+fn chains(a: &Engine, b: &Engine) -> [PskChain; 4] {
+    let pa = a.peer_by_name("b").unwrap().row.id;
+    let pb = b.peer_by_name("a").unwrap().row.id;
+    [
+        a.psk(pa, PskDir::Out),
+        b.psk(pb, PskDir::In),
+        a.psk(pa, PskDir::In),
+        b.psk(pb, PskDir::Out),
+    ]
+}
+
+/// Both directions past generation `above`, each held the same at both ends.
+fn agreed_past(a: &Engine, b: &Engine, above: u64) -> bool {
+    let [ao, bi, ai, bo] = chains(a, b);
+    ao == bi && ai == bo && ao.gen > above && ai.gen > above
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stored_key_moves_on_with_every_handshake_and_survives_restarts_on_both_sides() {
+    let root = tempfile::tempdir().unwrap();
+    let mut a = side(root.path(), "a", None).await;
+    let mut b = side(root.path(), "b", None).await;
+    let ch = line(&a, &b, Terms::default()).await;
+    until("both directions handshaken and kept", 20, || {
+        agreed_past(&a.engine(), &b.engine(), 0)
+    })
+    .await;
+    let [before, _, back, _] = chains(&a.engine(), &b.engine());
+    assert_ne!(before.key, [0; 32], "the chain moved off the initial key");
+    assert_ne!(before.key, back.key, "each direction has its own chain");
+
+    a.stop().await;
+    b.stop().await;
+    a.start().await;
+    b.start().await;
+    // Reloaded as stored, then moved on by the new handshakes (a chain
+    // lost on restart would start again at generation 1, with a key the
+    // other side no longer holds).
+    let top = before.gen.max(back.gen);
+    until("the chains moved on past the stored ones", 20, || {
+        agreed_past(&a.engine(), &b.engine(), top)
+    })
+    .await;
+    let [after, ..] = chains(&a.engine(), &b.engine());
+    assert_ne!(after.key, before.key);
+
+    // And the line carries traffic.
+    a.engine()
+        .author(&ch, msg(Precedence::Routine, "after the restart"), "a")
+        .await
+        .unwrap();
+    let eb = b.engine();
+    until("the message at b", 10, || {
+        eb.channel(&ch)
+            .ok()
+            .and_then(|c| c.try_lock().ok().map(|c| c.book().len(0) >= 2))
+            .unwrap_or(false)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_band_key_entered_on_both_sides_starts_both_chains() {
+    let root = tempfile::tempdir().unwrap();
+    let a = side(root.path(), "a", None).await;
+    let b = side(root.path(), "b", None).await;
+    let (ea, eb) = (a.engine(), b.engine());
+    let addr = |s: &Side| vec![s.st.as_ref().unwrap().link_addr().to_string()];
+    let pa = ea.add_peer("b", &b.id.token, addr(&b), None).await.unwrap();
+    let pb = eb.add_peer("a", &a.id.token, addr(&a), None).await.unwrap();
+    ea.set_out_of_band_psk(pa.id, [9; 32]).await.unwrap();
+    eb.set_out_of_band_psk(pb.id, [9; 32]).await.unwrap();
+    assert_eq!(ea.psk(pa.id, PskDir::Out), PskChain::initial(Some([9; 32])));
+    let ch = ea
+        .open_channel("b", Terms::default(), None, "a")
+        .await
+        .unwrap();
+    until("the proposal over the keyed link", 20, || {
+        eb.channel(&ch).is_ok()
+    })
+    .await;
+    until("a's chain moved on", 20, || {
+        let c = ea.psk(pa.id, PskDir::Out);
+        c.gen >= 1 && c == eb.psk(pb.id, PskDir::In)
+    })
+    .await;
+    // A chain that moved on from the key keeps it as the generation before.
+    let c = ea.psk(pa.id, PskDir::Out);
+    if c.gen == 1 {
+        assert_eq!(c.prev, Some([9; 32]));
+    }
+}
