@@ -78,17 +78,17 @@ pub struct Peer {
     pub link_since: u64,
     /// The local name commands use for it.
     pub name: String,
+    /// Generation of the stored pre-shared key of handshakes the peer
+    /// initiates: 0 until the first, then one more per handshake (SPEC §3).
+    #[serde(default)]
+    pub psk_generation_in: u64,
+    /// The same for handshakes this station initiates to the peer.
+    #[serde(default)]
+    pub psk_generation_out: u64,
     /// Releasability code, if one was given when pinning.
     pub rel: Option<String>,
     /// The last measured round trip, in ms; `null` until one was measured.
     pub rtt_ms: Option<u64>,
-    /// Generation of the stored pre-shared key of handshakes this station
-    /// initiates to the peer: 0 until the first, then one more per handshake.
-    #[serde(default)]
-    pub psk_generation_out: u64,
-    /// The same for handshakes the peer initiates.
-    #[serde(default)]
-    pub psk_generation_in: u64,
     /// Whether the fingerprint was confirmed out of band; until then only ROUTINE traffic flows.
     pub verified: bool,
 }

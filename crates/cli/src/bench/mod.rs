@@ -8,6 +8,7 @@
 //! ([`ceilings`]). `--json` prints one object for scripts.
 
 mod ceilings;
+mod handshake;
 mod scale;
 
 use crate::client::Client;
@@ -71,6 +72,8 @@ struct Figures {
     p999_ms: f64,
     verify_entries_per_s: f64,
     ceilings: ceilings::Ceilings,
+    /// What one link handshake costs, beside its bare parts.
+    handshake: handshake::Handshakes,
     /// The ratios: throughput to one core's sign+verify pairs, and
     /// `transcript verify` to one core's batch verification.
     ratios: Ratios,
@@ -337,6 +340,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     eprintln!("measuring ceilings with the bare libraries…");
     let ceil = ceilings::measure(root.path(), Duration::from_millis(args.ceiling_ms))?;
+    let hs = handshake::measure(Duration::from_millis(args.ceiling_ms))?;
 
     // On PostgreSQL: a fresh database for each station, dropped at the end.
     let dbs = match &args.store {
@@ -444,6 +448,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             verify_to_batch: verify / ceil.verify_batch,
         },
         ceilings: ceil,
+        handshake: hs,
         messages: n,
         concurrency: args.concurrency,
         latency_samples: lat.len(),
@@ -485,6 +490,11 @@ fn print(f: &Figures) {
     println!(
         "  transcript verify                {:>9.0} entries/s  ({} entries; {:.2} × one core's batch verify)",
         f.verify_entries_per_s, f.exported_entries, f.ratios.verify_to_batch
+    );
+    let h = &f.handshake;
+    println!(
+        "  link handshake, both ends, one core  {:.2} ms  (hybrid IKpsk2 + ML-KEM-768; bare IK {:.2} ms, bare ML-KEM-768 {:.2} ms)",
+        h.hybrid_ms, h.ik_ms, h.mlkem_ms
     );
     println!("ceilings, bare libraries, same run:");
     println!("  Ed25519 sign {:.0}/s · verify_strict {:.0}/s · batch verify {:.0}/s · sign+verify pairs {:.0}/s (one core)", c.sign, c.verify_strict, c.verify_batch, c.pair);
