@@ -124,7 +124,7 @@ pub struct ChannelHealth {
     pub last_delivered_to_peer: Option<u64>,
     /// Unix ms when the last peer entry was stored here; `null` if none yet.
     pub last_from_peer: Option<u64>,
-    /// Whether the outbound session to the peer is up.
+    /// Whether the link session with the peer is up.
     pub link: crate::LinkState,
     /// Unix ms since when the link has been in that state; `null` if it never changed.
     pub since: Option<u64>,

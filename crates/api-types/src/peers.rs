@@ -35,7 +35,7 @@ pub struct VerifyPeer {
     pub fingerprint: String,
 }
 
-/// Whether this station's outbound session to a peer is up.
+/// Whether the link session with a peer is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkState {
@@ -62,17 +62,17 @@ pub struct Peer {
     pub addr_in_use: Option<String>,
     /// Where it listens, primary first.
     pub addrs: Vec<String>,
-    /// The peer's clock minus this station's, in ms, as the peer's last
-    /// inbound handshake showed (its timestamp against our clock on
-    /// arrival, so low by the one-way delay); left out until the peer has
-    /// connected since this station started.
+    /// The peer's clock minus this station's, in ms, as the last handshake
+    /// showed (the peer's clock in it against ours on arrival, so low by the
+    /// one-way delay); left out until the two have connected since this
+    /// station started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_skew_ms: Option<i64>,
     /// The fingerprint of the pinned key, to compare with what the counterpart reads.
     pub fingerprint: String,
     /// The pinned identity token: the only key the link accepts from this peer.
     pub key: String,
-    /// Whether the outbound session is up now.
+    /// Whether the link session with it is up now (one connection, either side dialled).
     pub link: LinkState,
     /// Unix ms since when the link has been in its current state (0: never changed).
     pub link_since: u64,

@@ -105,6 +105,12 @@ pub enum Cmd {
         /// (wins over the config's alert_hook, through reloads too).
         #[arg(long)]
         alert_hook: Option<String>,
+        /// Never listen for peers (config `dial_only = true`): dial each peer
+        /// and carry both directions on that one connection, for a site that
+        /// can only connect outwards. The counterpart pins this station with
+        /// no address.
+        #[arg(long)]
+        dial_only: bool,
     },
     /// Check a station's installation and, when it runs, its line; exit 1 if any check fails.
     ///
@@ -371,8 +377,9 @@ pub enum PeerCmd {
         /// Its identity token (hotline1…).
         #[arg(long)]
         key: String,
-        /// HOST:PORT where it listens (repeat: primary first).
-        #[arg(long = "addr", required = true)]
+        /// HOST:PORT where it listens (repeat: primary first). Leave it out
+        /// for a peer that runs `--dial-only`: it dials this station.
+        #[arg(long = "addr")]
         addrs: Vec<String>,
         /// Releasability code (e.g. UKR, ACME).
         #[arg(long)]

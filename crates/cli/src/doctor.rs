@@ -385,7 +385,7 @@ fn check_peer(c: &mut Checks, p: &Peer) {
         None => c.add(
             Status::Ok,
             format!("peer {name} clock"),
-            "not known yet: measured when the peer next connects",
+            "not known yet: measured at the next handshake with the peer",
         ),
         Some(ms) => {
             let off = ms.unsigned_abs();

@@ -51,7 +51,10 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
         } => cmd::station::init(&data, &name, &listen, &api, store.as_deref()),
         Cmd::Status { json } => cmd::station::status(&client()?, json),
         Cmd::Id { fingerprint } => cmd::station::id(&data, fingerprint),
-        Cmd::Serve { alert_hook } => serve::run(&data, config.as_deref(), alert_hook, &level),
+        Cmd::Serve {
+            alert_hook,
+            dial_only,
+        } => serve::run(&data, config.as_deref(), alert_hook, dial_only, &level),
         Cmd::Doctor { json } => doctor::run(&data, config.as_deref(), token, json),
         Cmd::Demo => demo::run(),
         Cmd::Bench(args) => bench::run(args),

@@ -33,6 +33,7 @@ pub fn run(
     data: &Path,
     config: Option<&Path>,
     hook: Option<String>,
+    dial_only: bool,
     level: &crate::log::Level,
 ) -> anyhow::Result<()> {
     let d = DataDir(data.to_owned());
@@ -42,6 +43,8 @@ pub fn run(
     let mut cfg = d
         .load_config_from(config)
         .map_err(|e| Failure::Refused(e.to_string()))?;
+    // `--dial-only` holds for the life of the process, through reloads.
+    cfg.dial_only |= dial_only;
     level.apply(cfg.log.as_deref());
     let notify = Notify::from_env();
     let heartbeat = notify.heartbeat();
@@ -144,7 +147,7 @@ pub fn run(
                     }
                     _ = hup.recv() => {
                         notify.reloading();
-                        match reload(&st, &source, &mut cfg, level) {
+                        match reload(&st, &source, &mut cfg, dial_only, level) {
                             Ok(()) => notify.ready(&status),
                             Err(e) => notify.ready(&format!("{status}; last reload refused: {e}")),
                         }
@@ -215,11 +218,13 @@ fn reload(
     st: &Station,
     source: &Path,
     running: &mut Config,
+    dial_only: bool,
     level: &crate::log::Level,
 ) -> Result<(), StationError> {
-    let new = Config::load(source).inspect_err(|e| {
+    let mut new = Config::load(source).inspect_err(|e| {
         note!("hotline: reload refused, the running configuration is kept: {e}");
     })?;
+    new.dial_only |= dial_only;
     for key in st.reload(&new) {
         note!(
             "hotline: {key} changed in {}: it takes effect when the station restarts (systemctl restart hotline); running with the old value",

@@ -1097,7 +1097,7 @@ fn a_checkpoint_lost_with_its_connection_is_sent_again() {
         let since = a.log_since(log_before);
         if since
             .lines()
-            .any(|l| l.contains("outbound link to") && l.contains(" down: "))
+            .any(|l| (l.contains("link to") || l.contains("link from")) && l.contains(" down: "))
         {
             break true;
         }

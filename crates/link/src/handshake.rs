@@ -13,7 +13,7 @@
 //! * message 1: [`WIRE_VERSION`] · Noise message 1 whose payload is
 //!   clock (8) · epoch (8) · PSK generation (8) · ML-KEM key (1184);
 //! * message 2: [`WIRE_VERSION`] · ML-KEM ciphertext (1088) · Noise message
-//!   2 whose payload is the responder's epoch (8). The ciphertext travels in
+//!   2 whose payload is the responder's epoch (8) · clock (8). The ciphertext travels in
 //!   front of the Noise message because the initiator needs it to set the
 //!   `psk2` key before it can read that message; it is bound into the key
 //!   through the HKDF `info`, so a changed ciphertext fails the handshake;
@@ -40,7 +40,9 @@ const PSK_SLOT: usize = 2;
 /// 32 + 16, encrypted payload + 16.
 pub(crate) const MSG1_LEN: usize = 1 + 32 + 48 + HELLO_LEN + 16;
 /// Message 2 on the wire: version, ciphertext, ephemeral key 32, encrypted epoch 8 + 16.
-pub(crate) const MSG2_LEN: usize = 1 + KEM_CIPHERTEXT_LEN + 32 + EPOCH_LEN + 16;
+pub(crate) const MSG2_LEN: usize = 1 + KEM_CIPHERTEXT_LEN + 32 + REPLY_LEN + 16;
+/// Message 2's payload: the responder's epoch and clock.
+const REPLY_LEN: usize = EPOCH_LEN + TIMESTAMP_LEN;
 /// Message 1 of link version 2 (before the hybrid handshake): IK with a
 /// 16-byte payload, no version byte.
 const V2_MSG1_LEN: usize = 112;
@@ -216,6 +218,9 @@ pub struct Initiated<S> {
     pub session: Session<S>,
     /// The responder's leader epoch, for the caller to check.
     pub epoch: u64,
+    /// The responder's clock as it answered, Unix ns (0 from
+    /// [`respond_at`]): against ours, how far apart the two clocks are.
+    pub peer_clock_ns: u64,
     /// The chain after this handshake: the caller stores it before using
     /// the session.
     pub psk: PskChain,
@@ -293,16 +298,23 @@ where
     psk.zeroize();
     set.map_err(|_| LinkError::Crypto)?;
     let their = read_noise(&mut hs, noise, &mut scratch.payload)?;
-    let their: [u8; EPOCH_LEN] = their.try_into().map_err(|_| {
+    let their: [u8; REPLY_LEN] = their.try_into().map_err(|_| {
         LinkError::Malformed(
-            "handshake reply is not an 8-byte epoch (the peer speaks another link version)",
+            "handshake reply is not an epoch and a clock (the peer speaks another link version)",
         )
     })?;
+    let (ep, clock) = their.split_at(EPOCH_LEN);
+    let be = |b: &[u8]| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(b);
+        u64::from_be_bytes(x)
+    };
     let next = hybrid::ratchet(&stored, &ss, hs.get_handshake_hash());
     ss.zeroize();
     Ok(Initiated {
         session: Session::establish(stream, hs)?,
-        epoch: u64::from_be_bytes(their),
+        epoch: be(ep),
+        peer_clock_ns: be(clock),
         psk: PskChain::advanced(gen, &stored, next),
     })
 }
@@ -335,7 +347,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&[u8; 32]) -> PeerDecision,
 {
-    respond_with(stream, local, epoch, decide)
+    respond_with(stream, local, epoch, 0, decide)
         .await
         .map(|r| (r.session, r.initiator, r.timestamp, r.epoch))
 }
@@ -359,7 +371,8 @@ pub struct Responded<S> {
 /// about the initiator's (authenticated) static key, checks that its
 /// timestamp increased, that its epoch did not fall and that it offers a
 /// generation the chain holds, encapsulates to its ML-KEM key and answers
-/// with message 2 carrying this station's `epoch`.
+/// with message 2 carrying this station's `epoch` and its clock
+/// `timestamp_ns` (Unix ns; the initiator learns how far apart the clocks are).
 ///
 /// On any error the stream is dropped; for an unpinned key, a replay, a
 /// stale epoch or an unknown generation nothing has been written to it. An
@@ -369,6 +382,7 @@ pub async fn respond_with<S, F>(
     mut stream: S,
     local: &StaticSecret,
     epoch: u64,
+    timestamp_ns: u64,
     decide: F,
 ) -> Result<Responded<S>, LinkError>
 where
@@ -448,13 +462,11 @@ where
     let set = hs.set_psk(PSK_SLOT, &psk);
     psk.zeroize();
     set.map_err(|_| LinkError::Crypto)?;
+    let mut reply = [0u8; REPLY_LEN];
+    reply[..EPOCH_LEN].copy_from_slice(&epoch.to_be_bytes());
+    reply[EPOCH_LEN..].copy_from_slice(&timestamp_ns.to_be_bytes());
     scratch
-        .send(
-            &mut hs,
-            &mut stream,
-            &[&[WIRE_VERSION], &ct],
-            &epoch.to_be_bytes(),
-        )
+        .send(&mut hs, &mut stream, &[&[WIRE_VERSION], &ct], &reply)
         .await?;
     let next = hybrid::ratchet(&stored, &ss, hs.get_handshake_hash());
     ss.zeroize();

@@ -41,7 +41,7 @@ async fn handshake(
     let b_pub = public_key(b);
     tokio::join!(
         initiate_with(ia, a, &b_pub, offer),
-        respond_with(rb, b, 0, pinned(inn))
+        respond_with(rb, b, 0, 1, pinned(inn))
     )
 }
 
@@ -157,7 +157,7 @@ async fn a_recorded_handshake_stays_closed_to_every_x25519_secret_without_the_ke
         (rx.recv(1024).await.unwrap(), tx)
     };
     let responder = async {
-        let r = respond_with(rb, &b, 0, pinned(&chain)).await.unwrap();
+        let r = respond_with(rb, &b, 0, 1, pinned(&chain)).await.unwrap();
         let (rx, mut tx) = r.session.split();
         tx.send(b"the ceasefire holds").await.unwrap();
         rx

@@ -10,7 +10,7 @@ use crate::Hash;
 use ciborium::Value;
 
 /// The link protocol version spoken by this code.
-pub const LINK_VERSION: u64 = 1;
+pub const LINK_VERSION: u64 = 2;
 
 /// Most envelopes in one `Entries` message: a sender packs no more
 /// (`hotline_core::machine::BATCH_ENTRIES` is this number) and the decoder

@@ -27,8 +27,15 @@ pub const DEFAULT_API: &str = "127.0.0.1:7811";
 pub struct Config {
     /// The station's name, shown to people.
     pub name: String,
-    /// Where the link listens for peers (HOST:PORT).
+    /// Where the link listens for peers (HOST:PORT); may be left out with
+    /// `dial_only`.
+    #[serde(default)]
     pub listen: String,
+    /// Never listen for peers: this station dials each of them and the one
+    /// connection carries both directions (a site that can only connect
+    /// outwards). `listen` is then not used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dial_only: bool,
     /// Where the HTTP API and console listen (HOST:PORT).
     pub api: String,
     /// A program run for every alert, with the alert as JSON on stdin.
@@ -58,6 +65,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("name", &self.name)
             .field("listen", &self.listen)
+            .field("dial_only", &self.dial_only)
             .field("api", &self.api)
             .field("alert_hook", &self.alert_hook)
             .field("api_hosts", &self.api_hosts)
@@ -80,6 +88,7 @@ impl Config {
         Config {
             name: name.into(),
             listen: listen.into(),
+            dial_only: false,
             api: api.into(),
             alert_hook: None,
             api_hosts: vec![],
@@ -140,6 +149,9 @@ impl Config {
             return Err(("name".into(), "give 1–64 printable characters".into()));
         }
         for (key, addr) in [("listen", &self.listen), ("api", &self.api)] {
+            if key == "listen" && self.dial_only && addr.is_empty() {
+                continue;
+            }
             if !host_port(addr) {
                 return Err((
                     key.into(),

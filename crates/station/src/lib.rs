@@ -289,7 +289,7 @@ impl Station {
         engine.set_alert_hook(alert_hook.clone().or(cfg.alert_hook.clone()));
         // A standby does not listen for peers: a counterpart dialling its
         // address is refused at once and tries the leader's.
-        let link_listener = if standby {
+        let link_listener = if standby || cfg.dial_only {
             None
         } else {
             Some(
@@ -333,17 +333,21 @@ impl Station {
         };
 
         let mut tasks = JoinSet::new();
+        // One live session per peer, whichever side dialled it.
+        let live = Arc::new(net::Live::default());
         if let Some(link_listener) = link_listener {
             tasks.spawn(net::accept_loop(
                 engine.clone(),
                 link_listener,
                 secret.clone(),
+                live.clone(),
                 rx.clone(),
             ));
         }
         // Dialers: one per peer, started as peers appear.
         if !standby {
             let (engine, secret, mut rx2) = (engine.clone(), secret.clone(), rx.clone());
+            let dial_only = cfg.dial_only;
             tasks.spawn(async move {
                 let mut running: HashSet<i64> = HashSet::new();
                 let mut dialers = JoinSet::new();
@@ -355,6 +359,8 @@ impl Station {
                                 engine.clone(),
                                 id,
                                 secret.clone(),
+                                live.clone(),
+                                dial_only,
                                 rx2.clone(),
                             ));
                         }
@@ -441,6 +447,7 @@ impl Station {
         let later: Vec<&'static str> = [
             ("name", running.name != new.name),
             ("listen", running.listen != new.listen),
+            ("dial_only", running.dial_only != new.dial_only),
             ("api", running.api != new.api),
         ]
         .into_iter()
@@ -455,9 +462,10 @@ impl Station {
             running.name.clone(),
             running.listen.clone(),
             running.api.clone(),
+            running.dial_only,
         );
         *running = new.clone();
-        (running.name, running.listen, running.api) = kept;
+        (running.name, running.listen, running.api, running.dial_only) = kept;
         later
     }
 

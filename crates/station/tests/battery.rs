@@ -358,7 +358,7 @@ async fn a_flood_is_cut_off_and_the_station_stays_responsive() {
     let r = rig().await;
     let (mut rx, mut tx) = r.session().await;
     let hello = LinkMsg::Hello {
-        version: 1,
+        version: hotline_proto::link::LINK_VERSION,
         heads: vec![ChannelHeads {
             channel: [0; 32],
             heads: [(0, [0; 32]), (0, [0; 32])],

@@ -56,7 +56,7 @@ pub fn measure(budget: Duration) -> anyhow::Result<Handshakes> {
         let (i, r) = rt.block_on(async {
             tokio::join!(
                 hotline_link::initiate_with(x, &a, &b_pub, offer),
-                hotline_link::respond_with(y, &b, 0, decide)
+                hotline_link::respond_with(y, &b, 0, 1, decide)
             )
         });
         assert!(i.is_ok() && r.is_ok(), "a handshake in memory failed");

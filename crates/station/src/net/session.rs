@@ -1,0 +1,347 @@
+//! One link session with a peer, whichever side dialled it: both stations
+//! send their own entries and pings on it, and each validates, commits and
+//! answers the other's with checkpoints and pongs (SPEC §3, v2: one
+//! connection either side dials).
+//!
+//! A reader task takes everything that arrives; the writer (this task)
+//! sends our entries, our pings and the reader's answers, in that one
+//! stream of frames.
+
+use super::{answer, hello_for, link_limit, locked_channels, RateLimit, MISSED_PONGS};
+use crate::engine::{Answer, Engine, PeerRt};
+use hotline_core::machine::{Outbound, BATCH_ENTRIES};
+use hotline_link::{LinkError, PskChain};
+use hotline_proto::link::{codes, LINK_VERSION};
+use hotline_proto::LinkMsg;
+use hotline_store::PskDir;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Notify};
+
+/// What the reader tells the writer.
+enum FromReader {
+    /// The peer's first `Hello`: the heads it holds.
+    Hello(Vec<hotline_proto::link::ChannelHeads>),
+    /// The peer answered our ping `n`.
+    Pong(u64),
+    /// Frames to send back (checkpoints, pongs, errors); `close` after them.
+    Reply(Answer),
+    /// The session is over, and why.
+    Closed(String),
+}
+
+/// A session about to run: its peer and how it ends.
+pub(super) struct Run<'a> {
+    pub engine: &'a Arc<Engine>,
+    pub peer: &'a PeerRt,
+    /// The responder's chain of stored keys as the handshake moved it on:
+    /// kept once the initiator's first frame decrypts (key confirmation),
+    /// so a handshake the initiator never finished does not move it on.
+    pub confirm: Option<PskChain>,
+    /// Told when a newer session of the peer takes over.
+    pub superseded: &'a Notify,
+    /// How long before this session closes for a fresh handshake (the
+    /// dialling side only).
+    pub rekey: Option<std::time::Duration>,
+}
+
+/// Runs the session until it closes, faults, is superseded, the peer is
+/// removed, or the station stops. `Ok` for an orderly end.
+pub(super) async fn run(
+    r: Run<'_>,
+    session: hotline_link::Session<TcpStream>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
+    let Run {
+        engine,
+        peer,
+        confirm,
+        superseded,
+        rekey,
+    } = r;
+    let peer_id = peer.row.id;
+    let (rx, mut tx) = session.split();
+    tx.send(&hello_for(engine, peer_id).await.to_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (ev_tx, mut ev_rx) = mpsc::channel(64);
+    let notify = engine.notifier(peer_id);
+    let reader = tokio::spawn(read(
+        engine.clone(),
+        peer.clone(),
+        rx,
+        confirm,
+        ev_tx,
+        notify.clone(),
+    ));
+    let cut = engine.cut(peer_id);
+    let result = async {
+        // What the peer holds, from its Hello, before anything of ours is
+        // sent; what it sends meanwhile is answered.
+        let wait = tokio::time::sleep(engine.tuning().handshake_timeout());
+        tokio::pin!(wait);
+        let their = loop {
+            tokio::select! {
+                ev = ev_rx.recv() => match ev {
+                    Some(FromReader::Hello(heads)) => break heads,
+                    Some(FromReader::Reply(a)) => {
+                        let why = a.fault.as_ref().map(|f| f.to_string());
+                        if !answer(&mut tx, a).await {
+                            return Err(why.unwrap_or_else(|| "closed after answering the peer".into()));
+                        }
+                    }
+                    Some(FromReader::Pong(_)) => {}
+                    Some(FromReader::Closed(e)) => return Err(e),
+                    None => return Err("reader stopped".into()),
+                },
+                _ = &mut wait => return Err("no Hello from the peer".into()),
+                _ = superseded.notified() => return Ok(()),
+                _ = shutdown.changed() => return Ok(()),
+            }
+        };
+        let mut out = {
+            let chans = locked_channels(engine, peer_id).await;
+            Outbound::new(&their, chans.iter().map(|c| &**c))
+        };
+        for m in out.checkpoint_requests() {
+            tx.send(&m.to_bytes()).await.map_err(|e| e.to_string())?;
+        }
+        let mut ping = tokio::time::interval(engine.tuning().ping_every());
+        let (mut pinged, mut ponged) = (0u64, 0u64);
+        let mut ping_sent_at = std::time::Instant::now();
+        let rekey = tokio::time::sleep(rekey.unwrap_or(std::time::Duration::MAX / 4));
+        tokio::pin!(rekey);
+        // Every channel at the start and on each ping; in between, only
+        // those with something new (see `Engine::take_outbound`).
+        let mut sweep = true;
+        loop {
+            let todo = if std::mem::take(&mut sweep) {
+                let _ = engine.take_outbound(peer_id);
+                engine.channels_of(peer_id)
+            } else {
+                engine.take_outbound(peer_id)
+            };
+            for (id, c) in todo {
+                // A peer taking back its own chain gets both chains in merged order first.
+                loop {
+                    let Some(items) = out.resend_next(&*c.lock().await, BATCH_ENTRIES) else {
+                        break;
+                    };
+                    let rows = engine
+                        .db()
+                        .read(move |s| {
+                            let mut rows = Vec::with_capacity(items.len());
+                            for (author, seq) in items {
+                                match s.entry_at(&id, author, seq)? {
+                                    Some(r) => rows.push((author, seq, r.envelope)),
+                                    None => break,
+                                }
+                            }
+                            Ok(rows)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let Some(msg) = out.resend_pack(&*c.lock().await, rows) else {
+                        break;
+                    };
+                    tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
+                }
+                // Decide under the lock, read storage without it, pack under it again.
+                loop {
+                    let Some((from, limit)) = out.next(&*c.lock().await, BATCH_ENTRIES) else {
+                        break;
+                    };
+                    let me = c.lock().await.book().me();
+                    let rows = engine
+                        .db()
+                        .read(move |s| s.chain_from(&id, me, from, limit))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
+                    let Some((msg, last)) = out.pack(&*c.lock().await, rows) else {
+                        break;
+                    };
+                    tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
+                    c.lock().await.mark_sent(last);
+                }
+            }
+            if engine.peer(peer_id).is_err() {
+                return Ok(()); // the peer was removed, or its key replaced
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = cut.notified() => sweep = true,
+                _ = ping.tick() => {
+                    sweep = true;
+                    if pinged.saturating_sub(ponged) >= MISSED_PONGS {
+                        return Err(format!("{MISSED_PONGS} pings unanswered"));
+                    }
+                    pinged += 1;
+                    ping_sent_at = std::time::Instant::now();
+                    tx.send(&LinkMsg::Ping { n: pinged }.to_bytes()).await.map_err(|e| e.to_string())?;
+                }
+                ev = ev_rx.recv() => match ev {
+                    Some(FromReader::Pong(n)) => {
+                        ponged = ponged.max(n);
+                        if n == pinged {
+                            let rtt = ping_sent_at.elapsed().as_millis() as u64;
+                            engine.set_rtt(peer_id, rtt);
+                        }
+                    }
+                    Some(FromReader::Reply(a)) => {
+                        let why = a.fault.as_ref().map(|f| f.to_string());
+                        if !answer(&mut tx, a).await {
+                            return Err(why.unwrap_or_else(|| "closed after answering the peer".into()));
+                        }
+                    }
+                    Some(FromReader::Hello(_)) => {}
+                    Some(FromReader::Closed(e)) => return Err(e),
+                    None => return Err("reader stopped".into()),
+                },
+                _ = superseded.notified() => return Ok(()),
+                _ = &mut rekey => {
+                    tracing::debug!(peer = %peer.row.name, "session closed for a fresh handshake");
+                    return Ok(());
+                }
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+    .await;
+    reader.abort();
+    result
+}
+
+/// Takes every frame the peer sends, until the session ends: the peer's
+/// entries are validated and committed (answered with a checkpoint), its
+/// checkpoints of ours recorded, its pings answered.
+async fn read(
+    engine: Arc<Engine>,
+    peer: PeerRt,
+    mut rx: hotline_link::Receiver<tokio::io::ReadHalf<TcpStream>>,
+    mut confirm: Option<PskChain>,
+    ev: mpsc::Sender<FromReader>,
+    notify: Arc<Notify>,
+) {
+    let mut hello_seen = false;
+    let rate = engine.tuning().inbound_rate_per_sec();
+    let mut bucket = RateLimit::new(rate);
+    let closed = |why: String| FromReader::Closed(why);
+    loop {
+        let limit = link_limit(&engine, peer.row.id);
+        let bytes = match tokio::time::timeout(engine.tuning().idle_timeout(), rx.recv(limit)).await
+        {
+            Ok(Ok(b)) => b,
+            Ok(Err(LinkError::Closed)) => {
+                let _ = ev.send(closed("the peer closed the link".into())).await;
+                return;
+            }
+            Ok(Err(e)) => {
+                if !matches!(e, LinkError::Io(..)) {
+                    engine
+                        .bad_input(&peer, &format!("link fault: {e}"), None)
+                        .await;
+                }
+                let _ = ev.send(closed(e.to_string())).await;
+                return;
+            }
+            Err(_) => {
+                let _ = ev.send(closed("the peer fell silent".into())).await;
+                return;
+            }
+        };
+        if let Some(chain) = confirm.take() {
+            // The frame decrypted: the initiator holds the same keys.
+            if let Err(e) = engine.store_psk(peer.row.id, PskDir::In, chain).await {
+                let _ = ev.send(closed(e.to_string())).await;
+                return;
+            }
+        }
+        if !bucket.take() {
+            let a = engine
+                .bad_input(
+                    &peer,
+                    &format!("more than {rate} link messages per second; connection closed"),
+                    Some(codes::RATE),
+                )
+                .await;
+            let _ = ev.send(FromReader::Reply(a)).await;
+            return;
+        }
+        let reply = match LinkMsg::from_bytes(&bytes) {
+            Err(e) => {
+                engine
+                    .bad_input(
+                        &peer,
+                        &format!("undecodable link message: {e}"),
+                        Some(codes::MALFORMED),
+                    )
+                    .await
+            }
+            Ok(LinkMsg::Hello { version, .. }) if version != LINK_VERSION => Answer {
+                replies: vec![LinkMsg::Error {
+                    code: codes::VERSION,
+                    text: format!(
+                        "link version {version} is not supported; this station speaks {LINK_VERSION}"
+                    ),
+                }],
+                close: true,
+                fault: None,
+            },
+            Ok(LinkMsg::Hello { heads, .. }) => {
+                engine.hello(&peer, &heads).await;
+                if !std::mem::replace(&mut hello_seen, true)
+                    && ev.send(FromReader::Hello(heads)).await.is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Ok(LinkMsg::Ping { n }) => Answer {
+                replies: vec![LinkMsg::Pong { n }],
+                ..Answer::default()
+            },
+            Ok(LinkMsg::Pong { n }) => {
+                if ev.send(FromReader::Pong(n)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(LinkMsg::Checkpoint { envelope }) => {
+                match engine.receive_checkpoint(&peer, &envelope).await {
+                    Ok(a) if !a.close => {
+                        notify.notify_one();
+                        continue;
+                    }
+                    Ok(a) => a,
+                    Err(e) => {
+                        let _ = ev.send(closed(e.to_string())).await;
+                        return;
+                    }
+                }
+            }
+            Ok(LinkMsg::Error { code, text }) => {
+                tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");
+                let _ = ev
+                    .send(closed(format!("peer rejected our input ({code}): {text}")))
+                    .await;
+                return;
+            }
+            // More than `BATCH_ENTRIES` envelopes never decode: refused above by count.
+            Ok(LinkMsg::Entries { channel, envelopes }) => {
+                match engine.receive(&peer, channel, envelopes).await {
+                    Ok(a) => a,
+                    // Storage failed: this station stops answering until it restarts from disk.
+                    Err(e) => {
+                        let _ = ev.send(closed(e.to_string())).await;
+                        return;
+                    }
+                }
+            }
+        };
+        let close = reply.close;
+        if ev.send(FromReader::Reply(reply)).await.is_err() || close {
+            return;
+        }
+    }
+}
