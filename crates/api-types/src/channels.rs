@@ -71,6 +71,9 @@ pub struct Channel {
     /// Detail only: requests awaiting a decision, ours first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_requests: Option<Vec<OpenRequest>>,
+    /// Detail only: the paths to the peer, as `GET /v1/peers` shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<crate::PeerPath>>,
     /// The peer's local name, as `hotline peer list` shows it.
     pub peer: String,
     /// Whether the peer's fingerprint was confirmed; until then only ROUTINE traffic flows.

@@ -45,8 +45,8 @@ pub use entries::{
 };
 pub use events::{EntryEvent, Event, EventTicket, Lagged};
 pub use peers::{
-    LinkState, NewPeer, Peer, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer,
-    VerifyPeer,
+    LinkState, NewPeer, Peer, PeerPath, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer,
+    SetPeer, VerifyPeer,
 };
 pub use reports::{
     NewReport, PartnerSharing, PauseSharing, Published, ReleaseReport, ReportSummary, Reports,

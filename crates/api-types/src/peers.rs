@@ -78,6 +78,11 @@ pub struct Peer {
     pub link_since: u64,
     /// The local name commands use for it.
     pub name: String,
+    /// Each of its addresses as a path: up or down by the last probe (or
+    /// the live session's pings), its round trip, when last probed, and
+    /// whether the link session runs on it.
+    #[serde(default)]
+    pub paths: Vec<PeerPath>,
     /// Generation of the stored pre-shared key of handshakes the peer
     /// initiates: 0 until the first, then one more per handshake (SPEC §3).
     #[serde(default)]
@@ -156,4 +161,20 @@ pub struct PeerRemoved {
 pub struct RepinPeer {
     /// The new identity token, read from the counterpart out of band.
     pub key: String,
+}
+
+/// One path to a peer: one of its addresses (SPEC §3: the station keeps the
+/// best live path in use and probes the others).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeerPath {
+    /// Whether the link session runs on this path now.
+    pub active: bool,
+    /// The peer's address, HOST:PORT.
+    pub addr: String,
+    /// Unix ms of the last probe (a TCP connect) or ping on it; `null` before the first.
+    pub last_probe: Option<u64>,
+    /// Round trip of that probe or ping, ms; `null` when it did not answer.
+    pub rtt_ms: Option<u64>,
+    /// Whether it answered.
+    pub up: bool,
 }

@@ -109,6 +109,17 @@ pub fn channel(c: &Channel) -> anyhow::Result<()> {
     println!("state     {}", escaped(&c.state));
     let h = &c.health;
     println!("link      {} since {}", h.link.as_str(), ago(h.since));
+    for p in c.paths.iter().flatten() {
+        let rtt = p.rtt_ms.map_or_else(|| "-".into(), |r| format!("{r} ms"));
+        println!(
+            "path      {}  {}  round trip {}  last probe {}{}",
+            escaped(&p.addr),
+            if p.up { "up" } else { "down" },
+            rtt,
+            ago(p.last_probe),
+            if p.active { "  (active)" } else { "" }
+        );
+    }
     println!(
         "last from peer {} · last delivery confirmed {}",
         ago(h.last_from_peer),

@@ -309,8 +309,13 @@ fn the_log_level_follows_the_config_through_a_reload() {
     cmd.env_remove("HOTLINE_LOG");
     serve_with_log(&mut a, &m, &[], cmd);
     m.until("READY=1");
-    // A connection that never handshakes is logged at info when it ends.
-    let knock = || drop(std::net::TcpStream::connect(&a.listen).unwrap());
+    // A connection that sends a broken handshake is logged at info when it
+    // ends (one closed without a word is a path probe: debug).
+    let knock = || {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&a.listen).unwrap();
+        let _ = s.write_all(&[0, 3, 3, 1, 2]);
+    };
     knock();
     std::thread::sleep(Duration::from_millis(500));
     let quiet = a.log_text();

@@ -57,7 +57,8 @@ pub async fn channel(
         me,
         open_alerts: None,
         open_requests: None,
-        peer: peer.row.name,
+        paths: None,
+        peer: peer.row.name.clone(),
         peer_verified: peer.row.verified && peer.row.removed_at.is_none(),
         peer_removed: peer.row.removed_at.is_some(),
         proposal_delivered: None,
@@ -88,6 +89,7 @@ pub async fn channel(
                 .collect(),
         );
         v.open_alerts = Some(rt.open_alerts().iter().cloned().collect());
+        v.paths = Some(paths(engine, &peer));
         v.terms = Some(terms(b.terms()));
     }
     Ok(v)
@@ -170,6 +172,29 @@ fn stix_valid(body: &hotline_proto::Body, own: bool) -> Option<bool> {
     }
 }
 
+/// Each of a peer's addresses as a path, in the peer's order.
+pub fn paths(engine: &Engine, p: &PeerRt) -> Vec<api::PeerPath> {
+    let h = engine.link_health(p.row.id);
+    p.row
+        .addrs
+        .iter()
+        .map(|a| {
+            let probed = h.paths.iter().find(|x| &x.addr == a);
+            // A session the peer dialled comes from its address on the
+            // path (another port): the host tells the path.
+            let host = |x: &str| x.rsplit_once(':').map_or(x, |(h, _)| h).to_owned();
+            let active = h.up && h.addr.as_deref().map(host) == Some(host(a));
+            api::PeerPath {
+                active,
+                addr: a.clone(),
+                last_probe: probed.and_then(|x| x.last_probe),
+                rtt_ms: probed.and_then(|x| x.rtt_ms),
+                up: active || probed.is_some_and(|x| x.up),
+            }
+        })
+        .collect()
+}
+
 /// A pinned peer with its link's live health.
 pub fn peer(engine: &Engine, p: &PeerRt) -> api::Peer {
     let h = engine.link_health(p.row.id);
@@ -182,6 +207,7 @@ pub fn peer(engine: &Engine, p: &PeerRt) -> api::Peer {
         link: link_state(h.up),
         link_since: h.since,
         name: p.row.name.clone(),
+        paths: paths(engine, p),
         rel: p.row.rel.clone(),
         rtt_ms: h.rtt_ms,
         psk_generation_out: engine.psk(p.row.id, hotline_store::PskDir::Out).gen,

@@ -10,8 +10,9 @@
 //!        10.213.N.6 |            | 10.213.N.10          HTTP and CLI calls use them; no faults
 //!      +------------+--+      +--+------------+
 //!      |  namespace 0  |      |  namespace 1  |
-//!      |   10.213.N.1 -+------+- 10.213.N.2   |       "link" veth pair: the only path
-//!      +---------------+      +---------------+        between the stations; faults go here
+//!      |   10.213.N.1 -+------+- 10.213.N.2   |       "link" veth pair: the path
+//!      |  10.213.N.13 -+------+- 10.213.N.14  |       between the stations; faults go here
+//!      +---------------+      +---------------+        (the second pair: another path)
 //! ```
 //!
 //! The host can reach each namespace's API address over its API pair, but
@@ -77,6 +78,9 @@ pub struct Lab {
     pub ns: [String; 2],
     /// The link veth inside each namespace.
     pub link_if: [String; 2],
+    /// The second link veth inside each namespace: another path between
+    /// the stations (10.213.N.13 ↔ 10.213.N.14), for failover tests.
+    pub link2_if: [String; 2],
     host_if: [String; 2],
     api_if: [String; 2],
     net: u8,
@@ -102,6 +106,7 @@ impl Lab {
         let mut lab = Lab {
             ns: [n("a"), n("b")],
             link_if: [n("la"), n("lb")],
+            link2_if: [n("ma"), n("mb")],
             host_if: [n("ha"), n("hb")],
             api_if: [n("na"), n("nb")],
             net,
@@ -123,6 +128,18 @@ impl Lab {
             "ip",
             &["link", "add", l0, "type", "veth", "peer", "name", l1],
         )?;
+        let [m0, m1] = &self.link2_if;
+        run(
+            "ip",
+            &["link", "add", m0, "type", "veth", "peer", "name", m1],
+        )?;
+        for i in 0..2 {
+            let (ns, mif) = (&self.ns[i], &self.link2_if[i]);
+            run("ip", &["link", "set", mif, "netns", ns])?;
+            let addr = format!("{}/30", self.link2_ip(i));
+            run("ip", &["-n", ns, "addr", "add", &addr, "dev", mif])?;
+            run("ip", &["-n", ns, "link", "set", mif, "up"])?;
+        }
         for i in 0..2 {
             let (ns, lif) = (&self.ns[i], &self.link_if[i]);
             run("ip", &["link", "set", lif, "netns", ns])?;
@@ -187,6 +204,10 @@ impl Lab {
     pub fn link_ip(&self, i: usize) -> String {
         format!("10.213.{}.{}", self.net, 1 + i)
     }
+    /// Namespace `i`'s address on the second link pair.
+    pub fn link2_ip(&self, i: usize) -> String {
+        format!("10.213.{}.{}", self.net, 13 + i)
+    }
     /// Namespace `i`'s address on its API pair (reachable from the host).
     pub fn api_ip(&self, i: usize) -> String {
         format!("10.213.{}.{}", self.net, 6 + 4 * i)
@@ -218,6 +239,27 @@ impl Lab {
         ];
         args.extend_from_slice(rule);
         run("ip", &args)
+    }
+
+    /// An input rule on packets arriving over path `path` (0: the link
+    /// pair, 1: the second) in both namespaces.
+    pub fn path_rule(&self, path: usize, on: bool, rule: &[&str]) -> Result<(), String> {
+        for i in 0..2 {
+            let dev = [&self.link_if[i], &self.link2_if[i]][path];
+            let mut args = vec![
+                "netns",
+                "exec",
+                &self.ns[i],
+                "iptables",
+                if on { "-A" } else { "-D" },
+                "INPUT",
+                "-i",
+                dev,
+            ];
+            args.extend_from_slice(rule);
+            run("ip", &args)?;
+        }
+        Ok(())
     }
 
     /// The same input rule in both namespaces.

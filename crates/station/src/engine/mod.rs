@@ -103,10 +103,26 @@ pub struct LinkHealth {
     pub addr: Option<String>,
     /// Last round trip, ms.
     pub rtt_ms: Option<u64>,
-    /// The peer's clock minus ours, in ms, as its last inbound handshake
-    /// showed: its timestamp against our clock when the handshake arrived
-    /// (so lower than the truth by the one-way delay).
+    /// The peer's clock minus ours, in ms, as the last handshake showed:
+    /// its clock in it against ours when it arrived (so lower than the
+    /// truth by the one-way delay).
     pub clock_skew_ms: Option<i64>,
+    /// Each of the peer's addresses as this station last found it: the
+    /// session's path from its pings, the others from probes.
+    pub paths: Vec<PathHealth>,
+}
+
+/// One path to a peer: an address of it and how it answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathHealth {
+    /// The peer's address (HOST:PORT).
+    pub addr: String,
+    /// Whether it answered the last probe (or carries the live session).
+    pub up: bool,
+    /// Round trip of the last probe (a TCP connect) or ping, ms.
+    pub rtt_ms: Option<u64>,
+    /// When it was last probed or pinged, Unix ms; None before the first.
+    pub last_probe: Option<u64>,
 }
 
 /// Everything one station's tasks share. Two stations in one process share
@@ -353,7 +369,40 @@ impl Engine {
         }
     }
 
-    /// Records the peer's clock minus ours, from its inbound handshake.
+    /// Records what a probe (or the session's pings) found of one path.
+    pub fn set_path(&self, peer_id: i64, addr: &str, up: bool, rtt_ms: Option<u64>) {
+        let mut h = self.health.write().unwrap();
+        let e = h.entry(peer_id).or_default();
+        let p = match e.paths.iter_mut().position(|p| p.addr == addr) {
+            Some(i) => &mut e.paths[i],
+            None => {
+                e.paths.push(PathHealth {
+                    addr: addr.to_owned(),
+                    ..PathHealth::default()
+                });
+                e.paths.last_mut().expect("just pushed")
+            }
+        };
+        p.up = up;
+        if rtt_ms.is_some() || !up {
+            p.rtt_ms = rtt_ms;
+        }
+        p.last_probe = Some(now_ms());
+    }
+
+    /// Whether a probe found another path to the peer up than the one the
+    /// link session runs on (compared by host: a session the peer dialled
+    /// comes from another port).
+    pub fn other_path_up(&self, peer_id: i64) -> bool {
+        let h = self.link_health(peer_id);
+        let host = |x: &str| x.rsplit_once(':').map_or(x, |(h, _)| h).to_owned();
+        let current = h.addr.as_deref().map(host);
+        h.paths
+            .iter()
+            .any(|p| p.up && Some(host(&p.addr)) != current)
+    }
+
+    /// Records the peer's clock minus ours, from a handshake.
     pub fn set_clock_skew(&self, peer_id: i64, skew_ms: i64) {
         let mut h = self.health.write().unwrap();
         h.entry(peer_id).or_default().clock_skew_ms = Some(skew_ms);
@@ -390,8 +439,19 @@ impl Engine {
 
     /// Records the last round trip to a peer.
     pub fn set_rtt(&self, peer_id: i64, rtt_ms: u64) {
-        if let Some(h) = self.health.write().unwrap().get_mut(&peer_id) {
+        let addr = {
+            let mut h = self.health.write().unwrap();
+            let Some(h) = h.get_mut(&peer_id) else {
+                return;
+            };
             h.rtt_ms = Some(rtt_ms);
+            h.addr.clone()
+        };
+        // The session's path answered.
+        if let Some(a) = addr {
+            if self.peer(peer_id).is_ok_and(|p| p.row.addrs.contains(&a)) {
+                self.set_path(peer_id, &a, true, Some(rtt_ms));
+            }
         }
     }
 

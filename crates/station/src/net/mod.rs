@@ -20,6 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 mod live;
+mod paths;
 mod session;
 
 pub use live::Live;
@@ -238,6 +239,11 @@ async fn inbound(
             tracing::warn!("handshake from {from} refused: {e}");
             return;
         }
+        Ok(Err(LinkError::Closed)) => {
+            // Closed before a word: a path probe, or a port scan.
+            tracing::debug!("connection from {from} closed before a handshake");
+            return;
+        }
         Ok(Err(e)) => {
             tracing::info!("handshake from {from} failed: {e}");
             return;
@@ -313,6 +319,10 @@ pub async fn dial_loop(
     // generation before the newest is offered next (the peer may not have
     // kept the newest), then the newest again, and so on.
     let mut use_prev = false;
+    // The address whose session or dial just failed: tried last next time.
+    let mut failed: Option<String> = None;
+    let prober = tokio::spawn(paths::probe_loop(engine.clone(), peer_id, shutdown.clone()));
+    let _prober = AbortOnDrop(prober);
     'dial: loop {
         if *shutdown.borrow() {
             return;
@@ -335,18 +345,16 @@ pub async fn dial_loop(
                 _ = shutdown.changed() => return,
             }
         }
-        // The address that last answered first: a peer running a leader and
-        // a standby is found where its leader was, and one whose primary
-        // address is down is not waited for on every reconnect.
-        let mut order: Vec<&String> = peer.row.addrs.iter().collect();
-        if let Some(i) = last_good
-            .as_ref()
-            .and_then(|g| order.iter().position(|a| *a == g))
-        {
-            let a = order.remove(i);
-            order.insert(0, a);
-        }
-        for addr in order {
+        // A path that answers first, the one that just failed last: a peer
+        // running a leader and a standby is found where its leader was, and
+        // a black-holed path costs no handshake timeout when another answers.
+        let order = paths::dial_order(
+            &peer.row.addrs,
+            &engine.link_health(peer_id).paths,
+            last_good.as_deref(),
+            failed.as_deref(),
+        );
+        for addr in &order {
             let attempt = async {
                 let stream = TcpStream::connect(addr)
                     .await
@@ -383,6 +391,7 @@ pub async fn dial_loop(
                 Ok(Ok(session)) => {
                     backoff = BACKOFF_MIN;
                     use_prev = false;
+                    failed = None;
                     last_good = Some(addr.clone());
                     let Some(entered) = live.enter(peer_id, true, our_dials_win(&engine, &peer))
                     else {
@@ -398,26 +407,35 @@ pub async fn dial_loop(
                         superseded: &entered.close,
                         rekey: Some(engine.tuning().rekey_every()),
                     };
+                    let began = std::time::Instant::now();
                     let r = session::run(run, session, &mut shutdown).await;
                     live.leave(peer_id, entered.gen);
                     if !live.is_live(peer_id) {
                         engine.set_link(peer_id, false, Some(addr.clone()));
                     }
-                    match r {
-                        // Re-keying, superseded or stopping: on at once.
-                        Ok(()) => continue 'dial,
-                        Err(e) => {
-                            tracing::info!(peer = %peer.row.name, "link to {addr} down: {e}")
+                    if let Err(e) = r {
+                        tracing::info!(peer = %peer.row.name, "link to {addr} down: {e}");
+                        engine.set_path(peer_id, addr, false, None);
+                        failed = Some(addr.clone());
+                        if began.elapsed() < Duration::from_secs(2) {
+                            // A session that ends as soon as it starts (the
+                            // peer refuses something): back off.
+                            break;
                         }
                     }
-                    break;
+                    // Re-keying, superseded, stopping, or failing over to
+                    // the other paths (the failed one last): on at once.
+                    continue 'dial;
                 }
                 Ok(Err((handshook, e))) => {
                     use_prev ^= handshook;
+                    failed = Some(addr.clone());
                     tracing::debug!(peer = %peer.row.name, "dial {addr}: {e}")
                 }
                 Err(_) => {
                     use_prev = !use_prev;
+                    failed = Some(addr.clone());
+                    engine.set_path(peer_id, addr, false, None);
                     tracing::debug!(peer = %peer.row.name, "dial {addr}: timed out")
                 }
             }
@@ -431,5 +449,14 @@ pub async fn dial_loop(
             _ = shutdown.changed() => return,
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Aborts a task when dropped: the prober ends with its dialler.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

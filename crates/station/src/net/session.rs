@@ -173,8 +173,16 @@ pub(super) async fn run(
                 _ = cut.notified() => sweep = true,
                 _ = ping.tick() => {
                     sweep = true;
-                    if pinged.saturating_sub(ponged) >= MISSED_PONGS {
-                        return Err(format!("{MISSED_PONGS} pings unanswered"));
+                    // With another path found up, one ping fewer: switching
+                    // costs a reconnect, staying costs the line (SPEC §3:
+                    // failover within 2 s).
+                    let limit = if engine.other_path_up(peer_id) {
+                        MISSED_PONGS - 1
+                    } else {
+                        MISSED_PONGS
+                    };
+                    if pinged.saturating_sub(ponged) >= limit {
+                        return Err(format!("{limit} pings unanswered"));
                     }
                     pinged += 1;
                     ping_sent_at = std::time::Instant::now();
