@@ -125,14 +125,27 @@ fn check_config(c: &mut Checks, d: &DataDir, file: Option<&Path>) -> Option<Conf
     let path = file.map_or_else(|| d.config(), Path::to_owned);
     match d.load_config_from(file) {
         Ok(cfg) => {
+            let link = if cfg.dial_only {
+                "dials only".to_owned()
+            } else if cfg.listen.is_empty() {
+                "none: `serve` needs `listen`, or --dial-only".to_owned()
+            } else {
+                cfg.listen.clone()
+            };
+            // Without `listen`, only `serve --dial-only` starts: a warning,
+            // since the flag may be in the unit.
+            let status = if cfg.listen.is_empty() && !cfg.dial_only {
+                Status::Warn
+            } else {
+                Status::Ok
+            };
             c.add(
-                Status::Ok,
+                status,
                 "config",
                 format!(
-                    "{}: station {:?}, link {}, API {}",
+                    "{}: station {:?}, link {link}, API {}",
                     path.display(),
                     cfg.name,
-                    cfg.listen,
                     cfg.api
                 ),
             );

@@ -49,6 +49,25 @@ fn a_station_that_never_listens_runs_a_whole_line_with_one_that_does() {
     let t = tempfile::tempdir().unwrap();
     let mut a = St::new(&t.path().join("a"), "alpha");
     let mut b = St::new(&t.path().join("b"), "bravo");
+    // Alpha has no listen address at all.
+    let config = a.dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("listen"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&config, without).unwrap();
+    let o = run(&a.dir, &["serve"]);
+    assert!(
+        !o.status.success(),
+        "a station with no listen address serves only --dial-only"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("dial_only"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     a.serve_with(&[], &["--dial-only"], None);
     b.serve(&[]);
     assert!(

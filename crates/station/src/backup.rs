@@ -258,6 +258,10 @@ fn unpack_and_settle(
         config.api = a.clone();
     }
     for (flag, a) in [("--listen", &config.listen), ("--api", &config.api)] {
+        // A station that only dials has no listen address.
+        if flag == "--listen" && a.is_empty() {
+            continue;
+        }
         if a.parse::<std::net::SocketAddr>().is_err() {
             return Err(StationError::Setup(format!("{flag} {a:?} is not IP:PORT")));
         }

@@ -149,7 +149,9 @@ impl Config {
             return Err(("name".into(), "give 1–64 printable characters".into()));
         }
         for (key, addr) in [("listen", &self.listen), ("api", &self.api)] {
-            if key == "listen" && self.dial_only && addr.is_empty() {
+            // No `listen` is for a dial-only station (config `dial_only`
+            // or `serve --dial-only`); the start refuses it otherwise.
+            if key == "listen" && addr.is_empty() {
                 continue;
             }
             if !host_port(addr) {

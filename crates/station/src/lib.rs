@@ -289,6 +289,11 @@ impl Station {
         engine.set_alert_hook(alert_hook.clone().or(cfg.alert_hook.clone()));
         // A standby does not listen for peers: a counterpart dialling its
         // address is refused at once and tries the leader's.
+        if cfg.listen.is_empty() && !cfg.dial_only {
+            return Err(StationError::Setup(
+                "no `listen` address in the config: give one (HOST:PORT), or set dial_only = true (serve --dial-only) for a station that only dials".into(),
+            ));
+        }
         let link_listener = if standby || cfg.dial_only {
             None
         } else {
