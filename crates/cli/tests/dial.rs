@@ -8,15 +8,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/station.rs"]
 mod station;
-use station::{run, St};
-
-fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use station::{run, until, St};
 
 fn entries(s: &St, ch: &str) -> Vec<Value> {
     s.get(&format!("/v1/channels/{ch}/entries?after=0&limit=1000"))

@@ -6,19 +6,11 @@
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "common/station.rs"]
 mod station;
-use station::{free_port, pair, run, St};
-
-fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use station::{free_port, pair, run, until, St};
 
 fn counts(s: &St, ch: &str) -> Option<(u64, u64)> {
     let v = s.get(&format!("/v1/channels/{ch}"))?;

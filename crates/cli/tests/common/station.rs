@@ -14,6 +14,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_hotline");
 // `free_port`: shared with the station crate's in-process tests.
 include!("ports.rs");
 
+/// Waits until `f` holds, polling every 50 ms; fails the test naming `what`
+/// after `secs` seconds.
+pub fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs `hotline --data DIR ARGS…`.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
