@@ -146,13 +146,7 @@ fn a_station_that_never_listens_runs_a_whole_line_with_one_that_does() {
     });
     a.verify_export(&ch, t.path());
     b.verify_export(&ch, t.path());
-    let o = std::process::Command::new(station::BIN)
-        .args(["transcript", "compare"])
-        .arg(t.path().join("alpha.jsonl"))
-        .arg(t.path().join("bravo.jsonl"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    station::compare_exports(t.path(), "alpha", "bravo");
     // Still nothing listens at alpha.
     assert!(std::net::TcpStream::connect(&a.listen).is_err());
 }

@@ -215,13 +215,7 @@ fn a_station_restored_from_an_older_backup_takes_its_chain_back_and_never_forks(
     }
     a2.verify_export(&ch, t.path());
     b.verify_export(&ch, t.path());
-    let o = std::process::Command::new(station::BIN)
-        .args(["transcript", "compare"])
-        .arg(t.path().join("alpha.jsonl"))
-        .arg(t.path().join("bravo.jsonl"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    station::compare_exports(t.path(), "alpha", "bravo");
     a2.kill9();
     b.kill9();
 }

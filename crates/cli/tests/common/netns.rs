@@ -227,6 +227,21 @@ impl Lab {
     /// Adds (`on`) or deletes an iptables rule on packets arriving over the
     /// link in namespace `i`: `iptables -A INPUT -i <link veth> RULE…`.
     pub fn input_rule(&self, i: usize, on: bool, rule: &[&str]) -> Result<(), String> {
+        self.rule_on(i, &self.link_if[i], on, rule)
+    }
+
+    /// An input rule on packets arriving over path `path` (0: the link
+    /// pair, 1: the second) in both namespaces.
+    pub fn path_rule(&self, path: usize, on: bool, rule: &[&str]) -> Result<(), String> {
+        for i in 0..2 {
+            let dev = [&self.link_if[i], &self.link2_if[i]][path];
+            self.rule_on(i, dev, on, rule)?;
+        }
+        Ok(())
+    }
+
+    /// `iptables -A|-D INPUT -i DEV RULE…` in namespace `i`.
+    fn rule_on(&self, i: usize, dev: &str, on: bool, rule: &[&str]) -> Result<(), String> {
         let mut args = vec![
             "netns",
             "exec",
@@ -235,31 +250,10 @@ impl Lab {
             if on { "-A" } else { "-D" },
             "INPUT",
             "-i",
-            &self.link_if[i],
+            dev,
         ];
         args.extend_from_slice(rule);
         run("ip", &args)
-    }
-
-    /// An input rule on packets arriving over path `path` (0: the link
-    /// pair, 1: the second) in both namespaces.
-    pub fn path_rule(&self, path: usize, on: bool, rule: &[&str]) -> Result<(), String> {
-        for i in 0..2 {
-            let dev = [&self.link_if[i], &self.link2_if[i]][path];
-            let mut args = vec![
-                "netns",
-                "exec",
-                &self.ns[i],
-                "iptables",
-                if on { "-A" } else { "-D" },
-                "INPUT",
-                "-i",
-                dev,
-            ];
-            args.extend_from_slice(rule);
-            run("ip", &args)?;
-        }
-        Ok(())
     }
 
     /// The same input rule in both namespaces.

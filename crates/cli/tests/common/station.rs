@@ -209,6 +209,18 @@ impl St {
     }
 }
 
+/// `hotline transcript compare` of the exports `verify_export` left in
+/// `root` for stations `a` and `b`, which must agree.
+pub fn compare_exports(root: &Path, a: &str, b: &str) {
+    let o = Command::new(BIN)
+        .args(["transcript", "compare"])
+        .arg(root.join(format!("{a}.jsonl")))
+        .arg(root.join(format!("{b}.jsonl")))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
 impl Drop for St {
     fn drop(&mut self) {
         self.kill9();
