@@ -28,6 +28,7 @@ mod audit;
 mod channels;
 mod entries;
 mod events;
+mod keys;
 mod peers;
 mod reports;
 mod station;
@@ -44,6 +45,9 @@ pub use entries::{
     NewRequest, NewTranslation, Reason,
 };
 pub use events::{EntryEvent, Event, EventTicket, Lagged};
+pub use keys::{
+    ChannelRotated, KeysRotated, PeerKeyChange, RotationEntry, StationKey, StationKeys,
+};
 pub use peers::{
     LinkState, NewPeer, Peer, PeerPath, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer,
     SetPeer, VerifyPeer,

@@ -83,6 +83,10 @@ pub struct Peer {
     /// whether the link session runs on it.
     #[serde(default)]
     pub paths: Vec<PeerPath>,
+    /// The keys it rotated away from, oldest first, each with the signed
+    /// `KeyRotation` that moved the pin here and when (SPEC §4 v2).
+    #[serde(default)]
+    pub previous_keys: Vec<crate::PeerKeyChange>,
     /// Generation of the stored pre-shared key of handshakes the peer
     /// initiates: 0 until the first, then one more per handshake (SPEC §3).
     #[serde(default)]

@@ -153,6 +153,9 @@ pub enum Cmd {
     /// Pin, list and verify counterpart stations.
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// This station's keys: list them, or rotate to new ones.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Open, accept, list and show channels.
     #[command(subcommand)]
     Channel(ChannelCmd),
@@ -446,6 +449,33 @@ pub enum PeerCmd {
         /// Its new identity token (hotline1…), read from it out of band.
         #[arg(long)]
         key: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Make new Ed25519 and X25519 keys and rotate every channel to them.
+    ///
+    /// The new keys are written to identity.key (beside the old ones)
+    /// first; then each channel not ended gets a KeyRotation entry signed
+    /// by the old key and by the new one, and from it on only the new key
+    /// signs. Counterparts re-pin from that signed entry: no new
+    /// fingerprint call is needed, and their consoles show the change. A
+    /// crash in the middle is finished at the next start. Admin only.
+    ///
+    /// With a standby on a shared database, copy the new identity.key to
+    /// its data directory afterwards (docs/OPERATIONS.md).
+    Rotate {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// This station's keys, oldest first, with the KeyRotation entries that
+    /// brought each in; the last is the current one.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -16,8 +16,8 @@ use undo::Undo;
 use crate::state::{changes_state, ChannelState, StateLog};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
-    Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError, SecretKeys, Terms,
-    ZERO_HASH,
+    verify_rotation, Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError,
+    SecretKeys, Signers, Terms, ZERO_HASH,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -55,6 +55,10 @@ impl VerifiedEntry {
             ProtoError::BadSignature => Reject::BadSignature,
             e => Reject::Entry(e),
         })?;
+        if matches!(entry.body, Body::KeyRotation { .. }) {
+            verify_rotation(&envelope, &entry)
+                .map_err(|_| Reject::BadRotation("new_sig does not verify under the new key"))?;
+        }
         let hash = envelope.hash();
         Ok(VerifiedEntry {
             envelope,
@@ -138,6 +142,10 @@ pub struct ChannelBook {
     id: Hash,
     me: u8,
     identities: [Identity; 2],
+    /// Each author's keys, oldest first: `(seq of the KeyRotation that
+    /// brought it in, identity)`, 0 for the key the `Open` names. Entries
+    /// after a rotation are signed by the key it brought in only.
+    keys: [Vec<(u64, Identity)>; 2],
     terms: Terms,
     chains: [Vec<Meta>; 2],
     index: HashMap<Hash, (u8, u64)>,
@@ -167,6 +175,7 @@ impl ChannelBook {
             id,
             me,
             identities,
+            keys: [vec![(0, identities[0])], vec![(0, identities[1])]],
             terms,
             chains: [Vec::new(), Vec::new()],
             index: HashMap::new(),
@@ -185,13 +194,14 @@ impl ChannelBook {
     /// Writes a new channel's `Open` (this station is author 0).
     #[allow(clippy::too_many_arguments)]
     pub fn open(
-        keys: &SecretKeys,
+        keys: &impl Signers,
         peer: Identity,
         terms: Terms,
         reopens: Option<Hash>,
         by: &str,
         now: u64,
     ) -> (ChannelBook, VerifiedEntry) {
+        let keys = keys.current();
         let me = keys.identity();
         let entry = Entry {
             channel: ZERO_HASH,
@@ -323,6 +333,26 @@ impl ChannelBook {
     pub fn identities(&self) -> &[Identity; 2] {
         &self.identities
     }
+    /// The key an author's chain signs with now: the `Open`'s, or the one
+    /// its latest `KeyRotation` brought in.
+    pub fn signer(&self, author: u8) -> Identity {
+        self.keys[author as usize].last().expect("never empty").1
+    }
+    /// The key that signs what an author writes after its entry `seq`
+    /// (its checkpoints over a head at `seq`, its entry `seq + 1`).
+    pub fn signer_after(&self, author: u8, seq: u64) -> Identity {
+        self.keys[author as usize]
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= seq)
+            .expect("the first key is in force from seq 0")
+            .1
+    }
+    /// An author's keys, oldest first, each with the seq of the
+    /// `KeyRotation` that brought it in (0 for the `Open`'s).
+    pub fn key_history(&self, author: u8) -> &[(u64, Identity)] {
+        &self.keys[author as usize]
+    }
     /// The agreed (or proposed) terms.
     pub fn terms(&self) -> &Terms {
         &self.terms
@@ -421,14 +451,34 @@ impl ChannelBook {
             return Err(Reject::ChainRefused);
         }
         let envelope = Envelope::decode(bytes, limit as usize).map_err(Reject::Envelope)?;
-        let vk = self.identities[author as usize]
+        let vk = self
+            .signer(author)
             .verifying_key()
             .map_err(|_| Reject::BadSignature)?;
         let entry = envelope.open(&vk).map_err(|e| match e {
-            ProtoError::BadSignature => Reject::BadSignature,
+            ProtoError::BadSignature => self.retired_signer(author, &envelope),
             e => Reject::Entry(e),
         })?;
         self.check_opened(author, envelope, entry)
+    }
+
+    /// Why an envelope does not verify under an author's current key: one
+    /// of its retired keys signed it (a key that should have stopped
+    /// signing), or none of them did.
+    fn retired_signer(&self, author: u8, envelope: &Envelope) -> Reject {
+        let keys = &self.keys[author as usize];
+        for pair in keys.windows(2) {
+            let signed = pair[0]
+                .1
+                .verifying_key()
+                .is_ok_and(|vk| envelope.open(&vk).is_ok());
+            if signed {
+                return Reject::RetiredKey {
+                    rotated_at: pair[1].0,
+                };
+            }
+        }
+        Reject::BadSignature
     }
 
     /// [`ChannelBook::check`] for an envelope already decoded, whose
@@ -522,6 +572,17 @@ impl ChannelBook {
                 return Err(Reject::TermsMismatch);
             }
         }
+        if matches!(entry.body, Body::KeyRotation { .. }) {
+            let new = verify_rotation(&envelope, &entry)
+                .map_err(|_| Reject::BadRotation("new_sig does not verify under the new key"))?;
+            let used = self.keys.iter().flatten().any(|(_, id)| *id == new)
+                || self.identities.contains(&new);
+            if used {
+                return Err(Reject::BadRotation(
+                    "the new key is not new to this channel",
+                ));
+            }
+        }
         self.check_refs(author, entry.seq, seen_seq, &entry.body)
             .map_err(Reject::Reference)?;
         Ok(Outcome::New(VerifiedEntry {
@@ -537,12 +598,79 @@ impl ChannelBook {
     /// is whether the counterpart's fingerprint has been confirmed.
     pub fn author(
         &self,
-        keys: &SecretKeys,
+        keys: &impl Signers,
         body: Body,
         by: &str,
         now: u64,
         peer_verified: bool,
     ) -> Result<VerifiedEntry, Refusal> {
+        let signer = self.own_signer(keys)?;
+        let entry = self.next_entry(body, by, now, peer_verified)?;
+        self.seal(Envelope::sign(&entry, signer), entry)
+    }
+
+    /// The keys this station's chain in this channel signs with.
+    fn own_signer<'k>(&self, keys: &'k impl Signers) -> Result<&'k SecretKeys, Refusal> {
+        let id = self.signer(self.me);
+        keys.signer(&id).ok_or_else(|| Refusal::KeyMissing {
+            fingerprint: id.fingerprint().to_string(),
+        })
+    }
+
+    /// Writes this station's `KeyRotation` to its current keys, signed by
+    /// the keys the chain is at and by the current ones (SPEC §4 v2).
+    /// `None` when the chain is at the current keys already.
+    pub fn rotate(
+        &self,
+        keys: &impl Signers,
+        by: &str,
+        now: u64,
+    ) -> Result<Option<VerifiedEntry>, Refusal> {
+        let new = keys.current();
+        if self.signer(self.me) == new.identity() {
+            return Ok(None);
+        }
+        let old = self.own_signer(keys)?;
+        let body = Body::KeyRotation {
+            new_token: new.identity().token(),
+            new_sig: [0; 64],
+        };
+        let entry = self.next_entry(body, by, now, true)?;
+        self.seal(Envelope::sign_rotation(&entry, old, new), entry)
+            .map(Some)
+    }
+
+    /// The size check, then the verified entry.
+    fn seal(&self, envelope: Envelope, entry: Entry) -> Result<VerifiedEntry, Refusal> {
+        if envelope.bytes().len() as u64 > self.terms.max_entry_bytes {
+            return Err(Refusal::TooLarge {
+                size: envelope.bytes().len(),
+                limit: self.terms.max_entry_bytes,
+            });
+        }
+        let hash = envelope.hash();
+        let entry = match entry.body {
+            // The body as signed, with the new key's signature in it.
+            Body::KeyRotation { .. } => envelope
+                .peek()
+                .map_err(|_| Refusal::Reference("unreadable rotation"))?,
+            _ => entry,
+        };
+        Ok(VerifiedEntry {
+            envelope,
+            entry,
+            hash,
+        })
+    }
+
+    /// The next own entry with `body`, checked against the channel's state.
+    fn next_entry(
+        &self,
+        body: Body,
+        by: &str,
+        now: u64,
+        peer_verified: bool,
+    ) -> Result<Entry, Refusal> {
         let me = self.me;
         let peer = self.peer();
         self.state
@@ -579,19 +707,7 @@ impl ChannelBook {
             },
             body,
         };
-        let envelope = Envelope::sign(&entry, keys);
-        if envelope.bytes().len() as u64 > self.terms.max_entry_bytes {
-            return Err(Refusal::TooLarge {
-                size: envelope.bytes().len(),
-                limit: self.terms.max_entry_bytes,
-            });
-        }
-        let hash = envelope.hash();
-        Ok(VerifiedEntry {
-            envelope,
-            entry,
-            hash,
-        })
+        Ok(entry)
     }
 
     /// Records a verified entry that has been committed; `stored_at` is this station's clock.
@@ -682,6 +798,13 @@ impl ChannelBook {
                     if self.deadline_acted.insert(h) {
                         self.note(Undo::DeadlineActed(h));
                     }
+                }
+            }
+            Body::KeyRotation { new_token, .. } => {
+                // Checked before it was committed (or read back from storage).
+                if let Ok(new) = Identity::parse(new_token) {
+                    self.keys[author as usize].push((e.seq, new));
+                    self.note(Undo::Rotated(author));
                 }
             }
             _ => {}

@@ -26,9 +26,9 @@ mod fast;
 mod line;
 mod summary;
 
-pub use authors::{check_authors, Authors, AuthorsError, KnownKey};
+pub use authors::{check_authors, check_rotated_authors, Authors, AuthorsError, KnownKey};
 pub use compare::{compare, Agreement, Disagreement, File};
-pub use summary::Summary;
+pub use summary::{utc, Summary};
 
 use crate::book::{ChannelBook, Outcome, VerifiedEntry};
 use hotline_proto::checkpoint::SignedCheckpoint;
@@ -229,10 +229,16 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                     .as_ref()
                     .ok_or_else(|| fault(n, "checkpoint before any entry"))?;
                 let bytes = b64(&l.checkpoint, "checkpoint", n)?;
-                let signer = SignedCheckpoint::peek(&bytes)
-                    .map_err(|e| fault(n, format!("checkpoint does not decode: {e}")))?
-                    .signer;
-                let key = b.identities()[signer as usize]
+                let claimed = SignedCheckpoint::peek(&bytes)
+                    .map_err(|e| fault(n, format!("checkpoint does not decode: {e}")))?;
+                let signer = claimed.signer;
+                // Signed by the key the signer's chain is at after its head.
+                let head = claimed
+                    .heads
+                    .get(signer as usize)
+                    .map_or(0, |h| h.0.min(b.len(signer)));
+                let key = b
+                    .signer_after(signer, head)
                     .verifying_key()
                     .map_err(|_| fault(n, "bad key"))?;
                 let cp = SignedCheckpoint::open(&bytes, &key)
@@ -358,6 +364,7 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
     Ok(Summary {
         channel: book.id(),
         identities: *book.identities(),
+        keys: [book.key_history(0).to_vec(), book.key_history(1).to_vec()],
         counts,
         state: book.state().word(),
         exported_by,
@@ -385,7 +392,8 @@ fn check_evidence(
         1 => 1u8,
         _ => return Err(fault(n, "evidence: author must be 0 or 1")),
     };
-    let key = book.identities()[author as usize]
+    let key = book
+        .signer_after(author, l.seq.saturating_sub(1).min(book.len(author)))
         .verifying_key()
         .map_err(|_| fault(n, "bad key"))?;
     let mut hashes = Vec::with_capacity(2);

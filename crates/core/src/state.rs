@@ -70,11 +70,15 @@ impl ChannelState {
             Phase::Terminated => false,
             Phase::Proposed => match kind {
                 Kind::Accept => author == 1,
-                Kind::Terminate => true,
+                Kind::Terminate | Kind::KeyRotation => true,
                 _ => false,
             },
             Phase::Active if self.is_suspended() => match kind {
-                Kind::Ack | Kind::ContactCheck | Kind::Decision | Kind::Terminate => true,
+                Kind::Ack
+                | Kind::ContactCheck
+                | Kind::Decision
+                | Kind::Terminate
+                | Kind::KeyRotation => true,
                 Kind::Resume => self.suspended[author as usize],
                 _ => false,
             },

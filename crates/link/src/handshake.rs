@@ -365,6 +365,9 @@ pub struct Responded<S> {
     /// The initiator's chain after this handshake: the caller stores it
     /// before using the session.
     pub psk: PskChain,
+    /// Which of the local keys the initiator dialled (index into the
+    /// slice given to [`respond_keys`]; 0 for [`respond_with`]).
+    pub local: usize,
 }
 
 /// Runs the responder's side of the handshake: reads message 1, asks `decide`
@@ -379,7 +382,7 @@ pub struct Responded<S> {
 /// initiator of another link version is answered with this side's version
 /// byte alone.
 pub async fn respond_with<S, F>(
-    mut stream: S,
+    stream: S,
     local: &StaticSecret,
     epoch: u64,
     timestamp_ns: u64,
@@ -389,9 +392,25 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&[u8; 32]) -> PeerDecision,
 {
-    let mut hs = builder(local)?
-        .build_responder()
-        .map_err(|_| LinkError::Crypto)?;
+    respond_keys(stream, &[local], epoch, timestamp_ns, |pk, _| decide(pk)).await
+}
+
+/// [`respond_with`] for a station that holds several static keys (its
+/// current one first, then keys it rotated away from, which a counterpart
+/// that has not yet stored the rotation still dials): message 1 is tried
+/// under each in turn, and `decide` learns which one it was addressed to.
+/// A message that none of them opens is a handshake failure, as with one.
+pub async fn respond_keys<S, F>(
+    mut stream: S,
+    locals: &[&StaticSecret],
+    epoch: u64,
+    timestamp_ns: u64,
+    decide: F,
+) -> Result<Responded<S>, LinkError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&[u8; 32], usize) -> PeerDecision,
+{
     let mut scratch = Scratch::new();
     let message = match recv_raw(&mut scratch.frames, &mut stream).await {
         Err(e @ LinkError::Version { .. }) => {
@@ -409,7 +428,19 @@ where
             "the first handshake message has the wrong length (the peer speaks another link version)",
         ));
     }
-    let payload = read_noise(&mut hs, message, &mut scratch.payload)?;
+    // Each try is one X25519 operation on a message of fixed, small size.
+    let mut opened = None;
+    for (i, local) in locals.iter().enumerate() {
+        let mut hs = builder(local)?
+            .build_responder()
+            .map_err(|_| LinkError::Crypto)?;
+        if let Ok(n) = hs.read_message(message, &mut scratch.payload) {
+            opened = Some((i, hs, n));
+            break;
+        }
+    }
+    let (local, mut hs, n) = opened.ok_or(LinkError::Crypto)?;
+    let payload = &scratch.payload[..n];
     let hello: [u8; HELLO_LEN] = payload.try_into().map_err(|_| {
         LinkError::Malformed(
             "the handshake payload is not a clock, epoch, generation and KEM key (the peer speaks another link version)",
@@ -421,7 +452,7 @@ where
         .and_then(|key| key.try_into().ok())
         .ok_or(LinkError::Crypto)?;
     // Pinning is decided before the payload is looked at so every unpinned caller raises the same alert.
-    let (last, min_epoch, chain) = match decide(&initiator) {
+    let (last, min_epoch, chain) = match decide(&initiator, local) {
         PeerDecision::Pinned {
             last_timestamp,
             min_epoch,
@@ -476,5 +507,6 @@ where
         timestamp,
         epoch: their_epoch,
         psk: PskChain::advanced(gen, &stored, next),
+        local,
     })
 }

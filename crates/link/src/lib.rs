@@ -34,8 +34,8 @@ mod tests;
 
 pub use error::LinkError;
 pub use handshake::{
-    initiate, initiate_at, initiate_with, respond, respond_at, respond_with, Initiated, Offer,
-    PeerDecision, Responded,
+    initiate, initiate_at, initiate_with, respond, respond_at, respond_keys, respond_with,
+    Initiated, Offer, PeerDecision, Responded,
 };
 pub use hybrid::PskChain;
 pub use keys::{generate_keypair, public_key, StaticSecret};

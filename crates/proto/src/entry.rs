@@ -180,6 +180,7 @@ pub enum Kind {
     Report = 11,
     SharingPause = 12,
     SharingResume = 13,
+    KeyRotation = 14,
 }
 
 impl Kind {
@@ -200,11 +201,12 @@ impl Kind {
             Kind::Report => "report",
             Kind::SharingPause => "sharing_pause",
             Kind::SharingResume => "sharing_resume",
+            Kind::KeyRotation => "key_rotation",
         }
     }
 
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Open,
         Kind::Accept,
         Kind::Message,
@@ -219,6 +221,7 @@ impl Kind {
         Kind::Report,
         Kind::SharingPause,
         Kind::SharingResume,
+        Kind::KeyRotation,
     ];
 
     /// Parses a snake_case name.
@@ -330,6 +333,16 @@ pub enum Body {
         /// Whether reports held during the pause are released.
         backfill: bool,
     },
+    /// The author's station changes its keys (SPEC §4 v2). The envelope is
+    /// signed by the old key; `new_sig` is the new key's signature over the
+    /// entry's bytes up to `new_sig` itself ([`crate::rotation`]). From the
+    /// author's next entry on, only the new key signs.
+    KeyRotation {
+        /// Identity token of the author's new keys.
+        new_token: String,
+        /// The new Ed25519 key's signature binding it to this place in the chain.
+        new_sig: [u8; 64],
+    },
 }
 
 impl Body {
@@ -350,6 +363,7 @@ impl Body {
             Body::Report { .. } => Kind::Report,
             Body::SharingPause { .. } => Kind::SharingPause,
             Body::SharingResume { .. } => Kind::SharingResume,
+            Body::KeyRotation { .. } => Kind::KeyRotation,
         }
     }
 
@@ -452,6 +466,9 @@ impl Body {
                 bytes(content),
             ]),
             Body::SharingResume { backfill } => f.push(Value::Bool(*backfill)),
+            // `new_sig` is the last field of the body, which is the last field
+            // of the entry: the entry's bytes end with it (`rotation.rs`).
+            Body::KeyRotation { new_token, new_sig } => f.extend([text(new_token), bytes(new_sig)]),
         }
         cbor::imap(f)
     }
@@ -471,6 +488,7 @@ impl Body {
             | Kind::Terminate
             | Kind::SharingPause
             | Kind::SharingResume => 1,
+            Kind::KeyRotation => 2,
             Kind::Translation | Kind::Decision => 3,
             Kind::Open | Kind::Request => 4,
             Kind::Message | Kind::Report => 5,
@@ -526,6 +544,13 @@ impl Body {
             Kind::SharingPause => Body::SharingPause { reason: f.text()? },
             Kind::SharingResume => Body::SharingResume {
                 backfill: f.bool()?,
+            },
+            Kind::KeyRotation => Body::KeyRotation {
+                new_token: f.text()?,
+                new_sig: f
+                    .bytes()?
+                    .try_into()
+                    .map_err(|_| ProtoError::Shape("new_sig must be 64 bytes"))?,
             },
         };
         f.done()?;

@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod error;
 pub mod identity;
 pub mod link;
+pub mod rotation;
 pub mod view;
 
 pub use audit::{AuditHead, SignedAuditHead};
@@ -25,6 +26,7 @@ pub use envelope::Envelope;
 pub use error::ProtoError;
 pub use identity::{Fingerprint, Identity, SecretKeys};
 pub use link::LinkMsg;
+pub use rotation::{verify_rotation, Keyring, Signers};
 
 use sha2::{Digest, Sha256};
 

@@ -94,6 +94,11 @@ pub fn body(b: &Body) -> Value {
             "content_base64": data_encoding::BASE64.encode(content),
         }),
         Body::SharingResume { backfill } => json!({ "backfill": backfill }),
+        Body::KeyRotation { new_token, new_sig } => json!({
+            "new_token": new_token,
+            "new_fingerprint": crate::Identity::parse(new_token).ok().map(|i| i.fingerprint().to_string()),
+            "new_sig": hex(new_sig),
+        }),
     };
     v.as_object_mut()
         .expect("bodies are objects")

@@ -14,6 +14,17 @@ fn keys() -> SecretKeys {
     SecretKeys::from_bytes(&b).unwrap()
 }
 
+/// The keys a `KeyRotation` vector rotates to.
+fn next_keys() -> SecretKeys {
+    let mut b = [0u8; 96];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = 0xff - i as u8;
+    }
+    // A valid X25519 public key (below the field prime, not of low order).
+    b[64..].copy_from_slice(&[9u8; 32]);
+    SecretKeys::from_bytes(&b).unwrap()
+}
+
 fn bodies() -> Vec<Body> {
     let h = [0x11u8; 32];
     let terms = Terms {
@@ -73,6 +84,10 @@ fn bodies() -> Vec<Body> {
             reason: "review".into(),
         },
         Body::SharingResume { backfill: true },
+        Body::KeyRotation {
+            new_token: next_keys().identity().token(),
+            new_sig: [0; 64],
+        },
     ]
 }
 
@@ -93,7 +108,18 @@ fn render() -> String {
             by: "duty-officer".into(),
             body,
         };
-        let env = Envelope::sign(&e, &k);
+        let env = if matches!(e.body, Body::KeyRotation { .. }) {
+            // Signed by the new key inside, by the old one outside.
+            let env = Envelope::sign_rotation(&e, &k, &next_keys());
+            let signed = env.peek().unwrap();
+            let new = hotline_proto::verify_rotation(&env, &signed).unwrap();
+            assert_eq!(new, next_keys().identity());
+            out.push_str(&format!("# key_rotation to {}\n", new.token()));
+            env
+        } else {
+            Envelope::sign(&e, &k)
+        };
+        let e = env.peek().unwrap();
         // Each vector also decodes back to the same value.
         assert_eq!(Entry::from_bytes(&e.to_bytes()).unwrap(), e);
         assert_eq!(env.open(&k.identity().verifying_key().unwrap()).unwrap(), e);

@@ -911,6 +911,7 @@ const KIND_LABEL = {
   open: 'OPEN', accept: 'ACCEPT', ack: 'ACK', translation: 'TRANSLATION', contact_check: 'CONTACT CHECK',
   request: 'REQUEST', decision: 'DECISION', suspend: 'SUSPEND', resume: 'RESUME', terminate: 'TERMINATE',
   report: 'REPORT', sharing_pause: 'SHARING PAUSED', sharing_resume: 'SHARING RESUMED',
+  key_rotation: 'KEYS CHANGED',
 };
 
 function renderEntry(e, c) {
@@ -1051,6 +1052,12 @@ function renderBody(e, b, out) {
     case 'report': renderReport(b, out); break; // sharing.js
     case 'sharing_pause': line('sys', 'Sharing paused.'); line('text', b.reason); break;
     case 'sharing_resume': line('sys', 'Sharing resumed' + (b.backfill ? ', with backfill.' : '.')); break;
+    case 'key_rotation':
+      line('sys', (e.own ? 'This station' : c.peer) + ' changed its keys at ' + new Date(e.time).toISOString()
+        + ', signed by the old key and the new one. From here on only the new key signs'
+        + (e.own ? '.' : '; its pin here moved with this entry.'));
+      line('text', 'New fingerprint: ' + (b.new_fingerprint || b.new_token));
+      break;
     default: line('sys', 'Entry of kind ' + e.kind + '.');
   }
 }

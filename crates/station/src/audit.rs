@@ -74,18 +74,21 @@ impl AuditLog {
     /// from then on, and the station never signs it silently.
     pub fn load<S: Store + ?Sized>(
         store: &S,
-        me: &Identity,
+        mine: &[Identity],
     ) -> hotline_store::Result<(AuditLog, Option<Note>)> {
+        // Signed by whichever of the station's keys was current then: a
+        // rotation changes the key from the next line on.
+        let ours = |s: &hotline_proto::SignedAuditHead| mine.iter().any(|me| s.verify(me).is_ok());
         let disk = AuditHead {
             count: store.audit_count()?,
             hash: store.last_audit()?.map_or(ZERO_HASH, |l| l.hash),
         };
         let signed = store.audit_head()?;
         let note = match signed {
-            Some(s) if s.head() == disk && s.verify(me).is_ok() => None,
+            Some(s) if s.head() == disk && ours(&s) => None,
             Some(s) => {
                 let h = s.head();
-                let forged = if s.verify(me).is_ok() {
+                let forged = if ours(&s) {
                     ""
                 } else {
                     " (and its signature is not this station's)"

@@ -14,7 +14,6 @@
 use crate::config::{write_secret, DataDir};
 use crate::engine::now_ms;
 use crate::error::StationError;
-use hotline_proto::SecretKeys;
 use hotline_store::{SqliteStore, Store};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -244,8 +243,12 @@ fn unpack_and_settle(
         let bytes = Zeroizing::new(std::fs::read(k).map_err(io(k))?);
         write_secret(&d.keys(), &bytes)?;
     }
-    let keys: SecretKeys = d.load_keys()?;
-    if keys.identity().token() != manifest.identity {
+    let keys = d.load_keys()?;
+    if !keys
+        .identities()
+        .iter()
+        .any(|id| id.token() == manifest.identity)
+    {
         return Err(StationError::Setup(
             "the key file is not this station's: its identity differs from the backup's".into(),
         ));
@@ -289,7 +292,7 @@ fn unpack_and_settle(
         manifest.station, manifest.created_at
     );
     store.write(&crate::audit::append_ops(
-        &keys,
+        hotline_proto::Signers::current(&keys),
         head,
         now_ms(),
         crate::audit::BY_STATION,

@@ -10,7 +10,7 @@
 
 use crate::error::StationError;
 use crate::tuning::Tuning;
-use hotline_proto::SecretKeys;
+use hotline_proto::Keyring;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -362,13 +362,13 @@ impl DataDir {
     }
 
     /// Reads the secret keys; the buffer they pass through is wiped after.
-    pub fn load_keys(&self) -> Result<SecretKeys, StationError> {
+    pub fn load_keys(&self) -> Result<Keyring, StationError> {
         let bytes = std::fs::read(self.keys())
             .map(Zeroizing::new)
             .map_err(|e| {
                 StationError::Setup(format!("cannot read {}: {e}", self.keys().display()))
             })?;
-        SecretKeys::from_bytes(&bytes)
+        Keyring::from_bytes(&bytes)
             .map_err(|_| StationError::Setup(format!("{} is damaged", self.keys().display())))
     }
 
@@ -397,6 +397,23 @@ pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), StationError
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| StationError::Setup(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Replaces a secret file whole (mode 0600): written beside it, synced,
+/// renamed over it, and the directory synced, so that a crash leaves either
+/// the old file or the new one, never a torn one.
+pub(crate) fn replace_secret(path: &Path, bytes: &[u8]) -> Result<(), StationError> {
+    let tmp = path.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    write_secret(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| StationError::Setup(format!("cannot replace {}: {e}", path.display())))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StationError::Setup(format!("cannot sync {}: {e}", dir.display())))?;
+    }
+    Ok(())
 }
 
 /// A fresh random API token: 32 random bytes, base32, prefixed so it is recognisable in logs.

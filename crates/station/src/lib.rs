@@ -29,7 +29,6 @@ pub use config::{Config, DataDir};
 pub use error::StationError;
 
 use engine::{now_ms, Engine};
-use hotline_link::StaticSecret;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -219,13 +218,16 @@ fn init_here(
 /// verify.
 fn same_station(
     db: &db::Db,
-    keys: &hotline_proto::SecretKeys,
+    keys: &hotline_proto::Keyring,
     spec: &db::StoreSpec,
 ) -> Result<(), StationError> {
     let mine = keys.identity().token();
+    // After a rotation the database names the new keys; a key file that
+    // holds them (among its older ones) is this station's.
+    let ours = |t: &str| keys.identities().iter().any(|id| id.token() == t);
     match db.read_now(|s| s.meta("identity"))? {
-        Some(t) if t != mine => Err(StationError::Setup(format!(
-            "{} holds another station (identity {t}); this data directory's key is {mine}: copy identity.key from the station's first machine",
+        Some(t) if !ours(&t) => Err(StationError::Setup(format!(
+            "{} holds the station with identity {t}; this data directory's newest key is {mine}: copy identity.key from the station's first machine (after `hotline keys rotate`, from the process that rotated)",
             spec.describe()
         ))),
         _ => Ok(()),
@@ -275,13 +277,13 @@ impl Station {
         let d = DataDir(data);
         d.make_private()?;
         let keys = d.load_keys()?;
-        let secret = Arc::new(StaticSecret::from_bytes(*keys.dh_secret()));
         let spec = cfg.store_spec(&d)?;
         let ticket = ha.as_ref().map(|h| h.keeper.ticket(h.role));
         let standby = ha.as_ref().is_some_and(|h| h.role != ha::Role::Leader);
         let db = db::Db::open_spec(&spec, 2, ticket.clone())?;
         same_station(&db, &keys, &spec)?;
         let engine = Arc::new(Engine::load(cfg.name.clone(), keys, db, None)?);
+        engine.set_key_file(d.keys());
         if let (Some(t), false) = (&ticket, standby) {
             engine.set_epoch(t.fence.epoch);
         }
@@ -344,14 +346,13 @@ impl Station {
             tasks.spawn(net::accept_loop(
                 engine.clone(),
                 link_listener,
-                secret.clone(),
                 live.clone(),
                 rx.clone(),
             ));
         }
         // Dialers: one per peer, started as peers appear.
         if !standby {
-            let (engine, secret, mut rx2) = (engine.clone(), secret.clone(), rx.clone());
+            let (engine, mut rx2) = (engine.clone(), rx.clone());
             let dial_only = cfg.dial_only;
             tasks.spawn(async move {
                 let mut running: HashSet<i64> = HashSet::new();
@@ -363,7 +364,6 @@ impl Station {
                             dialers.spawn(net::dial_loop(
                                 engine.clone(),
                                 id,
-                                secret.clone(),
                                 live.clone(),
                                 dial_only,
                                 rx2.clone(),
@@ -388,6 +388,7 @@ impl Station {
                     tokio::select! {
                         _ = tick.tick() => {
                             engine.tick().await;
+                            engine.retry_rotation().await;
                             n += 1;
                             if n.is_multiple_of(10) {
                                 let after = engine.tuning().link_down_after().as_millis() as u64;

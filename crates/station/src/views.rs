@@ -208,6 +208,25 @@ pub fn peer(engine: &Engine, p: &PeerRt) -> api::Peer {
         link_since: h.since,
         name: p.row.name.clone(),
         paths: paths(engine, p),
+        previous_keys: p
+            .retired
+            .iter()
+            .map(|k| {
+                let fp = |t: &str| {
+                    hotline_proto::Identity::parse(t)
+                        .map(|i| i.fingerprint().to_string())
+                        .unwrap_or_default()
+                };
+                api::PeerKeyChange {
+                    at: k.at,
+                    channel: hex(&k.channel),
+                    entry: hex(&k.entry),
+                    fingerprint: fp(&k.token),
+                    next_fingerprint: fp(&k.next),
+                    token: k.token.clone(),
+                }
+            })
+            .collect(),
         rel: p.row.rel.clone(),
         rtt_ms: h.rtt_ms,
         psk_generation_out: engine.psk(p.row.id, hotline_store::PskDir::Out).gen,

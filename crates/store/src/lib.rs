@@ -9,12 +9,14 @@
 #![warn(missing_docs)]
 
 mod files;
+mod keys;
 pub mod pg_test;
 mod postgres;
 mod psk;
 mod schema;
 mod sqlite;
 
+pub use keys::RetiredKeyRow;
 pub use postgres::{pg_schema_of, pg_schema_version, PgStore};
 pub use psk::{PskDir, PskRow};
 pub use schema::{schema_of, schema_version, Schema};
@@ -112,6 +114,7 @@ impl PeerRow {
             identity: hotline_proto::Identity::parse(&self.token)?,
             verified: self.verified,
             earlier: Vec::new(),
+            retired: Vec::new(),
         })
     }
 }
@@ -355,6 +358,9 @@ pub enum WriteOp {
     },
     /// Replace one direction's chain of stored pre-shared keys of a peer.
     PeerPsk(PskRow),
+    /// A peer's pin moves to the key its `KeyRotation` named: the row's
+    /// token changes if it is still `old`, and `old` is kept as retired.
+    PeerRotated(RetiredKeyRow),
     /// Record the highest leader epoch accepted from a peer (it only grows).
     PeerEpoch {
         /// Peer row id.
@@ -458,6 +464,14 @@ impl From<Durable> for WriteOp {
                 entry,
                 at,
             },
+            Durable::PeerRotated(m) => WriteOp::PeerRotated(RetiredKeyRow {
+                peer_id: m.peer,
+                token: m.old.token(),
+                next: m.new.token(),
+                at: m.at,
+                channel: m.channel,
+                entry: m.entry,
+            }),
             Durable::Sharing {
                 peer,
                 paused,
@@ -623,6 +637,8 @@ pub trait Store: Send {
     /// The stored pre-shared key chains (a peer and direction without a
     /// row is at generation 0 with zeros).
     fn psks(&self) -> Result<Vec<PskRow>>;
+    /// The keys peers rotated away from, oldest first per peer.
+    fn peer_keys(&self) -> Result<Vec<RetiredKeyRow>>;
     /// Unpins a peer: its row stays, marked removed, for the record.
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()>;
     /// Replaces a peer's key outside rotation in one transaction: the old

@@ -408,6 +408,10 @@ impl Store for PgStore {
         self.read(sharing::psks)
     }
 
+    fn peer_keys(&self) -> Result<Vec<RetiredKeyRow>> {
+        self.read(sharing::peer_keys)
+    }
+
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {
         self.tx(|q| {
             let n = q.exec(

@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_sharing.sql"),
     include_str!("../migrations/0010_peer_epoch.sql"),
     include_str!("../migrations/0011_peer_psk.sql"),
+    include_str!("../migrations/0012_peer_keys.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -400,6 +401,10 @@ impl Store for SqliteStore {
 
     fn psks(&self) -> Result<Vec<PskRow>> {
         sharing::psks(&self.conn)
+    }
+
+    fn peer_keys(&self) -> Result<Vec<RetiredKeyRow>> {
+        sharing::peer_keys(&self.conn)
     }
 
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {

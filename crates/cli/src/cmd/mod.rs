@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod audit;
 pub mod channel;
 pub mod entry;
+pub mod keys;
 pub mod peer;
 pub mod share;
 pub mod station;

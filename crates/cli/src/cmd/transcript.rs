@@ -93,7 +93,8 @@ fn verified(file: &Path) -> anyhow::Result<Summary> {
 
 /// The line saying whose transcript it is, or the failure if the keys are not its authors.
 fn authors(file: &Path, s: &Summary, keys: &[KnownKey]) -> anyhow::Result<String> {
-    let found = export::check_authors(&s.identities, keys).map_err(|e| {
+    let (k0, k1) = (s.keys_of(0), s.keys_of(1));
+    let found = export::check_rotated_authors([&k0, &k1], keys).map_err(|e| {
         Failure::Check(format!(
             "{} is not the record of the stations given: {e}",
             file.display()

@@ -75,6 +75,16 @@ pub enum Reject {
     /// A proposal whose terms lie outside the bounds a station accepts.
     #[error("the proposed terms are refused: {0}")]
     Terms(ProtoError),
+    /// Signed by a key the author's chain retired at `rotated_at`: the
+    /// entry comes after that rotation, so only the new key may sign it.
+    #[error("signed with the author's key retired by its KeyRotation at seq {rotated_at}: after a rotation only the new key signs")]
+    RetiredKey {
+        /// The seq of the author's `KeyRotation` that retired the key.
+        rotated_at: u64,
+    },
+    /// A `KeyRotation` whose new key does not prove itself, or repeats a key.
+    #[error("bad KeyRotation: {0}")]
+    BadRotation(&'static str),
 }
 
 /// Why this station refuses to author an entry a local user asked for.
@@ -105,6 +115,14 @@ pub enum Refusal {
     /// reuse a sequence number already sent.
     #[error("this station was restored from a backup: nothing is written on this channel until the peer's station says what it holds of ours (is the link up?)")]
     Unconfirmed,
+    /// None of this station's keys is the one this channel's chain signs
+    /// with (the key file lacks a rotated key: copy it from the station
+    /// that rotated).
+    #[error("this station does not hold the key this channel's chain is at ({fingerprint}): copy identity.key from the station process that rotated it")]
+    KeyMissing {
+        /// The fingerprint of the key the chain needs.
+        fingerprint: String,
+    },
     /// The peer holds more of this station's own chain than this station
     /// does (restored from an older backup): it sends the rest back first.
     #[error("this station holds its own entries of this channel to {held}, the peer to {peer_holds}: nothing is written until the peer has sent the rest back (restored from an older backup)")]

@@ -31,6 +31,8 @@ pub(super) enum Undo {
     Decided(Hash),
     /// A missed deadline was newly marked acted on.
     DeadlineActed(Hash),
+    /// An author's key was rotated: drop the newest key of its chain.
+    Rotated(u8),
 }
 
 /// Where a batch began; give it back to [`ChannelBook::rollback`] or
@@ -84,6 +86,9 @@ impl ChannelBook {
                 }
                 Undo::DeadlineActed(h) => {
                     self.deadline_acted.remove(&h);
+                }
+                Undo::Rotated(author) => {
+                    self.keys[author as usize].pop();
                 }
             }
         }

@@ -115,17 +115,28 @@ pub enum Authors {
 /// Checks the authors `ids` (author 0, author 1) against `keys`, in any order:
 /// every key must be an author, and two keys must be the two different authors.
 pub fn check_authors(ids: &[Identity; 2], keys: &[KnownKey]) -> Result<Authors, AuthorsError> {
+    check_rotated_authors([&ids[..1], &ids[1..]], keys)
+}
+
+/// [`check_authors`] for authors that rotated their keys: `ids[a]` holds
+/// every key author `a` signed with, oldest first, each vouched for by the
+/// one before in a `KeyRotation`. A key given matches an author if it is
+/// any of them.
+pub fn check_rotated_authors(
+    ids: [&[Identity]; 2],
+    keys: &[KnownKey],
+) -> Result<Authors, AuthorsError> {
     if keys.len() > 2 {
         return Err(AuthorsError::TooMany(keys.len()));
     }
     let mut found = Vec::with_capacity(keys.len());
     for key in keys {
         let author = (0..2u8)
-            .find(|&a| key.is(&ids[a as usize]))
+            .find(|&a| ids[a as usize].iter().any(|id| key.is(id)))
             .ok_or_else(|| AuthorsError::NotAnAuthor {
                 key: key.to_string(),
-                first: ids[0].fingerprint().to_string(),
-                second: ids[1].fingerprint().to_string(),
+                first: ids[0][0].fingerprint().to_string(),
+                second: ids[1][0].fingerprint().to_string(),
             })?;
         if found.contains(&author) {
             return Err(AuthorsError::SameStation(author));

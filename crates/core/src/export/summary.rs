@@ -20,6 +20,10 @@ pub struct Summary {
     /// them: bound to nothing until checked against known keys
     /// ([`check_authors`](super::check_authors)).
     pub identities: [Identity; 2],
+    /// Each author's keys, oldest first, with the seq of the `KeyRotation`
+    /// that brought each in (0 for the `Open`'s): the first is
+    /// `identities[a]`, each later one vouched for by the one before.
+    pub keys: [Vec<(u64, Identity)>; 2],
     /// Entries per author.
     pub counts: [u64; 2],
     /// Final channel state word.
@@ -40,6 +44,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Every key `author` signed with, oldest first.
+    pub fn keys_of(&self, author: u8) -> Vec<Identity> {
+        self.keys[author as usize]
+            .iter()
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
     /// The hash of `author`'s entry `seq`, if the file holds it.
     pub fn entry_hash(&self, author: u8, seq: u64) -> Option<Hash> {
         self.mark(author, seq).map(|m| m.hash)
@@ -62,6 +74,14 @@ impl std::fmt::Display for Summary {
         for (i, id) in self.identities.iter().enumerate() {
             writeln!(f, "author {i}   {}", id.token())?;
             writeln!(f, "           fingerprint {}", id.fingerprint())?;
+            for (seq, new) in self.keys[i].iter().skip(1) {
+                writeln!(
+                    f,
+                    "           rotated at seq {seq} to {} (fingerprint {}), signed by both keys",
+                    new.token(),
+                    new.fingerprint()
+                )?;
+            }
         }
         writeln!(
             f,
@@ -123,7 +143,7 @@ impl std::fmt::Display for Summary {
 
 /// Unix milliseconds as an RFC 3339 UTC time (days to civil date: Howard
 /// Hinnant's algorithm), so a reader need not convert epoch numbers.
-pub(super) fn utc(ms: u64) -> String {
+pub fn utc(ms: u64) -> String {
     let (days, rem) = ((ms / 86_400_000) as i64, ms % 86_400_000);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -7,7 +7,7 @@ use crate::policy::{self, Action};
 use crate::state::{changes_state, Phase};
 use hotline_proto::checkpoint::SignedCheckpoint;
 use hotline_proto::entry::BY_STATION;
-use hotline_proto::{hex, Body, Checkpoint, Hash, Identity, ProtoError, SecretKeys, Terms};
+use hotline_proto::{hex, Body, Checkpoint, Hash, Identity, ProtoError, Signers, Terms};
 use std::collections::BTreeSet;
 
 /// Most rounds of evaluate-and-carry-out in one policy tick. Carrying out the
@@ -228,7 +228,7 @@ impl Channel {
                     book = Some(b);
                 }
                 Some(b) => {
-                    let key = b.identities()[author as usize];
+                    let key = b.signer(author);
                     let v = VerifiedEntry::from_storage(&envelope, &key).map_err(|reject| {
                         RestoreError::Entry {
                             channel: channel.clone(),
@@ -250,10 +250,16 @@ impl Channel {
                 channel: channel.clone(),
                 signer,
             };
-            let key = ch.book.identities()[signer as usize]
-                .verifying_key()
-                .map_err(|_| bad())?;
-            let c = SignedCheckpoint::open(&bytes, &key).map_err(|_| bad())?;
+            // Our own storage: whichever of the signer's keys in this
+            // channel signed it.
+            let c = ch
+                .book
+                .key_history(signer)
+                .iter()
+                .rev()
+                .filter_map(|(_, id)| id.verifying_key().ok())
+                .find_map(|key| SignedCheckpoint::open(&bytes, &key).ok())
+                .ok_or_else(bad)?;
             if signer == ch.book.me() {
                 ch.own_ckpt = Some(c.hash());
             } else {
@@ -278,7 +284,7 @@ impl Channel {
     /// Opens a channel to `peer` (this station is author 0). `reopens` is the
     /// ended channel this one continues, if any.
     pub fn open(
-        keys: &SecretKeys,
+        keys: &impl Signers,
         peer: &Peer,
         terms: Terms,
         reopens: Option<(Hash, &Channel)>,
@@ -323,7 +329,7 @@ impl Channel {
     /// Writes an entry for a local user (`by`). Refused entries change nothing.
     pub fn author(
         &mut self,
-        keys: &SecretKeys,
+        keys: &impl Signers,
         peer: &Peer,
         body: Body,
         by: &str,
@@ -338,7 +344,7 @@ impl Channel {
     }
 
     /// Applies one of our own entries and schedules its write and report.
-    fn commit_own(&mut self, step: &mut Step, v: VerifiedEntry, now: u64) {
+    pub(super) fn commit_own(&mut self, step: &mut Step, v: VerifiedEntry, now: u64) {
         self.book.apply(&v, now);
         self.committed(step, v, now, true);
     }
@@ -368,7 +374,7 @@ impl Channel {
 
     /// The policy tick (SPEC §6): contact checks, acknowledgement clocks and
     /// decision deadlines, carried out and evaluated again until quiet.
-    pub fn tick(&mut self, keys: &SecretKeys, peer: &Peer, now: u64) -> Step {
+    pub fn tick(&mut self, keys: &impl Signers, peer: &Peer, now: u64) -> Step {
         let id = self.book.id();
         let mut step = Step::default();
         let mut authored = false;
@@ -428,7 +434,7 @@ impl Channel {
     }
 
     /// Signs a checkpoint over everything held now, citing our previous one.
-    pub(super) fn sign_checkpoint(&mut self, keys: &SecretKeys, now: u64) -> (Durable, Vec<u8>) {
+    pub(super) fn sign_checkpoint(&mut self, keys: &impl Signers, now: u64) -> (Durable, Vec<u8>) {
         let c = Checkpoint {
             channel: self.book.id(),
             signer: self.book.me(),
@@ -436,7 +442,8 @@ impl Channel {
             time: now,
             peer_checkpoint: self.peer_ckpt.as_ref().map(|c| c.hash()),
         };
-        let signed = c.sign(keys);
+        let own = self.book.signer(self.book.me());
+        let signed = c.sign(keys.signer(&own).unwrap_or(keys.current()));
         self.own_ckpt = Some(signed.hash());
         let bytes = signed.bytes().to_vec();
         (
@@ -452,7 +459,7 @@ impl Channel {
 
     /// A fresh checkpoint for an oversight export (SPEC §9): once it is
     /// committed, [`Effect::Export`] says what the file covers.
-    pub fn export_checkpoint(&mut self, keys: &SecretKeys, now: u64) -> Step {
+    pub fn export_checkpoint(&mut self, keys: &impl Signers, now: u64) -> Step {
         let heads = self.heads();
         let (write, bytes) = self.sign_checkpoint(keys, now);
         let mut checkpoints = vec![];

@@ -22,6 +22,7 @@ mod channel;
 mod outbound;
 mod receive;
 mod recover;
+mod rotate;
 mod share;
 
 pub use alerts::{
@@ -34,6 +35,7 @@ pub use receive::{
     checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault, PENDING_PROPOSALS,
 };
 pub use recover::{Recovery, OWN_CHAIN_BEHIND};
+pub use rotate::{pin_change, PinMove};
 pub use share::{disposition, guard, Disposition, Partner, Report, Withheld};
 
 use crate::book::VerifiedEntry;
@@ -61,6 +63,16 @@ pub struct Peer {
     /// outside rotation (`peer repin`): a channel with one of them may be
     /// reopened with this one.
     pub earlier: Vec<PeerId>,
+    /// The keys the counterpart rotated away from, oldest first (SPEC §4
+    /// v2): each was followed by the next, and the last by `identity`.
+    pub retired: Vec<Identity>,
+}
+
+impl Peer {
+    /// Every key of the counterpart's, oldest first; the last is the pin.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Identity> {
+        self.retired.iter().chain(std::iter::once(&self.identity))
+    }
 }
 
 /// A write the shell must make durable before performing any effect of the
@@ -167,6 +179,8 @@ pub enum Durable {
         /// This station's clock.
         at: u64,
     },
+    /// The counterpart rotated its keys: its pin moves to the new ones.
+    PeerRotated(PinMove),
     /// Sharing with a partner paused or resumed.
     Sharing {
         /// The partner.
@@ -238,6 +252,8 @@ pub enum Effect {
     },
     /// An oversight export can be written: its fresh checkpoint is durable.
     Export(ExportPlan),
+    /// The counterpart's new pin is durable: use it from now on.
+    PeerRotated(PinMove),
 }
 
 /// What one machine call decided.

@@ -9,7 +9,7 @@ use crate::book::{ChannelBook, Outcome, Refusal, Reject};
 use crate::policy::AlertKind;
 use hotline_proto::checkpoint::SignedCheckpoint;
 use hotline_proto::link::codes;
-use hotline_proto::{hex, Hash, LinkMsg, ProtoError, SecretKeys};
+use hotline_proto::{hex, Hash, Identity, LinkMsg, ProtoError, Signers};
 
 /// Why the machine stopped short. Peer faults name the rule and the entry;
 /// the rest are the station's own policy that could not be carried out.
@@ -79,6 +79,9 @@ pub enum CheckpointFault {
     /// The signature does not verify under the peer's pinned key.
     #[error("checkpoint rejected: {0}")]
     Signature(ProtoError),
+    /// Signed by a key of the peer's other than the one its chain is at.
+    #[error("checkpoint signed with a key the peer's chain is not at (retired by a KeyRotation, or not yet rotated to)")]
+    RetiredKey,
     /// Its heads contradict the transcript held here.
     #[error("checkpoint disagrees with the transcript held here (covers our {ours}, their {theirs}; we hold our {held_ours}, their {held_theirs})")]
     Disagrees {
@@ -97,19 +100,26 @@ pub enum CheckpointFault {
 /// verified under the peer's pinned key before its body is decoded, so
 /// nothing the peer did not sign is read.
 pub fn checkpoint_channel(peer: &Peer, bytes: &[u8]) -> Result<Hash, CheckpointFault> {
-    open_checkpoint(peer, bytes).map(|c| c.checkpoint().channel)
+    open_checkpoint(peer, bytes).map(|(c, _)| c.checkpoint().channel)
 }
 
-/// A checkpoint verified under the peer's pinned key, then decoded.
-fn open_checkpoint(peer: &Peer, bytes: &[u8]) -> Result<SignedCheckpoint, CheckpointFault> {
-    let key = peer
-        .identity
-        .verifying_key()
-        .map_err(CheckpointFault::Signature)?;
-    SignedCheckpoint::open(bytes, &key).map_err(|e| match e {
-        ProtoError::BadSignature => CheckpointFault::Signature(e),
-        e => CheckpointFault::Undecodable(e),
-    })
+/// A checkpoint verified under one of the peer's keys (the pin first, then
+/// the keys it rotated away from, newest first), then decoded; with the key
+/// that signed it, which the channel then checks against its chain.
+fn open_checkpoint(
+    peer: &Peer,
+    bytes: &[u8],
+) -> Result<(SignedCheckpoint, Identity), CheckpointFault> {
+    let mut fault = CheckpointFault::Signature(ProtoError::BadSignature);
+    for id in peer.keys().rev() {
+        let key = id.verifying_key().map_err(CheckpointFault::Signature)?;
+        match SignedCheckpoint::open(bytes, &key) {
+            Ok(c) => return Ok((c, *id)),
+            Err(ProtoError::BadSignature) => {}
+            Err(e) => fault = CheckpointFault::Undecodable(e),
+        }
+    }
+    Err(fault)
 }
 
 /// The step for rejected input: the `bad-input` alert, the `Error` reply
@@ -134,7 +144,7 @@ pub const PENDING_PROPOSALS: usize = 16;
 /// [`PENDING_PROPOSALS`] of the peer's may be `pending` here. Returns the new
 /// channel (if the proposal is acceptable) and the step for the whole batch.
 pub fn receive_proposal(
-    keys: &SecretKeys,
+    keys: &impl Signers,
     peer: &Peer,
     channel: Hash,
     envelopes: Vec<Vec<u8>>,
@@ -160,7 +170,7 @@ pub fn receive_proposal(
         );
     }
     let ids = book.identities();
-    if ids[0] != peer.identity || ids[1] != keys.identity() || book.id() != channel {
+    if ids[0] != peer.identity || ids[1] != keys.current().identity() || book.id() != channel {
         return (None, reject(peer, None, Fault::ForeignProposal, now));
     }
     if pending >= PENDING_PROPOSALS {
@@ -194,7 +204,7 @@ impl Channel {
     /// and replies with it once committed (or with an `Error` on a fault).
     pub fn receive(
         &mut self,
-        keys: &SecretKeys,
+        keys: &impl Signers,
         peer: &Peer,
         envelopes: Vec<Vec<u8>>,
         now: u64,
@@ -216,7 +226,7 @@ impl Channel {
     #[allow(clippy::too_many_arguments)]
     fn take(
         &mut self,
-        keys: &SecretKeys,
+        keys: &impl Signers,
         peer: &Peer,
         envs: impl Iterator<Item = Vec<u8>>,
         first_index: usize,
@@ -241,6 +251,10 @@ impl Channel {
             };
             match self.book().check(author, &bytes) {
                 Ok(Outcome::New(v)) => {
+                    if let Err(reject) = self.peer_rotation(&mut step, peer, &v, now) {
+                        fault = Some(Fault::Entry { index, reject });
+                        break;
+                    }
                     self.book_mut().apply(&v, now);
                     let own = v.entry().author == self.book().me();
                     if !own && !peer.verified && above_routine(&v) {
@@ -316,6 +330,42 @@ impl Channel {
         step
     }
 
+    /// A counterpart's `KeyRotation` in a batch being taken: checked against
+    /// the keys it rotated through elsewhere, and its pin moved if this is
+    /// the first of its channels to carry it.
+    fn peer_rotation(
+        &self,
+        step: &mut Step,
+        peer: &Peer,
+        v: &crate::book::VerifiedEntry,
+        now: u64,
+    ) -> Result<(), Reject> {
+        let e = v.entry();
+        let hotline_proto::Body::KeyRotation { new_token, .. } = &e.body else {
+            return Ok(());
+        };
+        if e.author == self.book().me() {
+            return Ok(());
+        }
+        let new = hotline_proto::Identity::parse(new_token)
+            .map_err(|_| Reject::BadRotation("bad token"))?;
+        let old = self.book().signer(e.author);
+        if let Some((old, new)) = super::pin_change(peer, old, new)? {
+            super::rotate::pin_moved(
+                step,
+                super::PinMove {
+                    peer: peer.id,
+                    old,
+                    new,
+                    channel: self.id(),
+                    entry: v.hash(),
+                    at: now,
+                },
+            );
+        }
+        Ok(())
+    }
+
     /// Takes a checkpoint from the peer: verified under its pinned key,
     /// checked against the transcript held here, stored if newer.
     pub fn receive_checkpoint(&mut self, peer: &Peer, bytes: &[u8], now: u64) -> Step {
@@ -362,7 +412,7 @@ impl Channel {
         if self.peer_id() != peer.id {
             return Err(CheckpointFault::WrongSide);
         }
-        let c = open_checkpoint(peer, bytes)?;
+        let (c, signed_by) = open_checkpoint(peer, bytes)?;
         let book = self.book();
         let (me, them) = (book.me(), book.peer());
         let claimed = c.checkpoint();
@@ -370,6 +420,19 @@ impl Channel {
             return Err(CheckpointFault::WrongSide);
         }
         let heads = c.checkpoint().heads;
+        // Signed by the key the peer's chain is at after the head it names;
+        // a head beyond what has arrived may be past a rotation still on
+        // its way, so any later key of the peer's will do there.
+        let pseq = heads[them as usize].0;
+        let expected = book.signer_after(them, pseq.min(book.len(them)));
+        let later = pseq > book.len(them)
+            && peer
+                .keys()
+                .skip_while(|k| **k != expected)
+                .any(|k| *k == signed_by);
+        if signed_by != expected && !later {
+            return Err(CheckpointFault::RetiredKey);
+        }
         let (seq, h) = heads[me as usize];
         if seq > book.len(me) && (self.recovery.restored || self.taking_back()) {
             // It holds more of our chain than we do: restored from an older

@@ -4,7 +4,7 @@
 
 use super::{Channel, Durable, Peer, Step};
 use crate::book::{Refusal, VerifiedEntry};
-use hotline_proto::{Body, Hash, Kind, Marking, SecretKeys};
+use hotline_proto::{Body, Hash, Kind, Marking, Signers};
 
 /// What became of a report for one partner (SPEC §7 v2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl Channel {
     /// its `released` disposition commit in one step.
     pub fn release(
         &mut self,
-        keys: &SecretKeys,
+        keys: &impl Signers,
         to: Partner<'_>,
         report: &Report,
         explicit: bool,

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use hotline_core::machine::{self, Channel, Effect, Peer, Step};
-use hotline_proto::{Body, LinkMsg, Precedence, SecretKeys, Terms};
+use hotline_proto::{Body, Keyring, LinkMsg, Precedence, SecretKeys, Signers, Terms};
 
 /// The line's first instant, Unix milliseconds.
 pub const T0: u64 = 1_800_000_000_000;
@@ -18,7 +18,7 @@ pub fn keys(seed: u8) -> SecretKeys {
 
 /// Two stations holding one channel: index 0 opened it, index 1 accepted.
 pub struct Ends {
-    keys: [SecretKeys; 2],
+    keys: [Keyring; 2],
     /// `pinned[i]`: station `i` as the other station pinned it.
     pinned: [Peer; 2],
     chans: [Channel; 2],
@@ -54,13 +54,14 @@ impl Ends {
     /// As [`Ends::open`], with the `Open` written at `start`: the same two
     /// stations opening at another time open another channel.
     pub fn open_at(seeds: [u8; 2], start: u64) -> Ends {
-        let keys = seeds.map(keys);
+        let keys = seeds.map(|s| Keyring::new(keys(s)));
         let pinned = [0, 1].map(|i| Peer {
             id: i as i64 + 1,
             name: ["alpha", "bravo"][i].into(),
             identity: keys[i].identity(),
             verified: true,
             earlier: Vec::new(),
+            retired: Vec::new(),
         });
         let (a, open) = Channel::open(&keys[0], &pinned[1], Terms::default(), None, "ops", start)
             .expect("open");
@@ -116,6 +117,14 @@ impl Ends {
         let t = self.tick();
         let got = self.chans[other].receive(&self.keys[other], &self.pinned[me], envs, t);
         assert_eq!(got.fault, None);
+        // A rotation moves the pin once its move is durable (here: at once).
+        for e in &got.after {
+            if let Effect::PeerRotated(m) = e {
+                let p = &mut self.pinned[me];
+                p.retired.push(p.identity);
+                p.identity = m.new;
+            }
+        }
         let t = self.tick();
         let _ = self.chans[me].receive_checkpoint(&self.pinned[other], &checkpoint_reply(&got), t);
     }
@@ -185,8 +194,44 @@ impl Ends {
             .peek()
             .unwrap();
         entry.body = message("told the other end something else");
-        let other = hotline_proto::Envelope::sign(&entry, &self.keys[signer as usize]);
+        let other = hotline_proto::Envelope::sign(&entry, self.keys[signer as usize].current());
         (stored, other.bytes().to_vec())
+    }
+
+    /// Station `who` rotates to the keys of `seed`: its `KeyRotation` is
+    /// written and delivered, and the other station re-pins from it.
+    pub fn rotate(&mut self, who: u8, seed: u8) {
+        let me = who as usize;
+        self.keys[me] = self.keys[me].with(keys(seed)).expect("a new key");
+        let t = self.tick();
+        let step = self.chans[me]
+            .rotate(&self.keys[me], "ops", t)
+            .expect("rotated");
+        assert_eq!(step.entries().count(), 1, "one KeyRotation");
+        self.keep(&step);
+        self.deliver(who, envelopes(&step));
+    }
+
+    /// Station `who` writes `body` and returns its envelope undelivered.
+    pub fn write(&mut self, who: u8, body: Body) -> Vec<u8> {
+        let me = who as usize;
+        let t = self.tick();
+        let (_, step) = self.chans[me]
+            .author(&self.keys[me], &self.pinned[1 - me], body, "ops", t)
+            .expect("authored");
+        envelopes(&step).remove(0)
+    }
+
+    /// What station `who` makes of `envs` from the other.
+    pub fn offer(&mut self, who: u8, envs: Vec<Vec<u8>>) -> Step {
+        let (me, other) = (who as usize, 1 - who as usize);
+        let t = self.tick();
+        self.chans[me].receive(&self.keys[me], &self.pinned[other], envs, t)
+    }
+
+    /// How station `who` pins the other.
+    pub fn pin_of_other(&self, who: u8) -> &Peer {
+        &self.pinned[1 - who as usize]
     }
 
     /// Station `who`'s identity token.

@@ -29,6 +29,7 @@ pub fn peer(id: i64, name: &str, k: &SecretKeys, verified: bool) -> Peer {
         identity: k.identity(),
         verified,
         earlier: Vec::new(),
+        retired: Vec::new(),
     }
 }
 

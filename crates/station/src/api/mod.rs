@@ -21,7 +21,7 @@ use crate::engine::Engine;
 use axum::routing::{get, post};
 use axum::Router;
 use handlers::{alerts, audit as audit_log, channels, entries, events, metrics, peers, station};
-use handlers::{author, share, users};
+use handlers::{author, keys, share, users};
 use hotline_proto::{Hash, Precedence};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -141,6 +141,8 @@ pub fn router(api: Api) -> Router {
         .route("/v1/openapi.json", get(station::openapi))
         .route("/v1/identity", get(station::identity))
         .route("/v1/whoami", get(station::whoami))
+        .route("/v1/keys", get(keys::list))
+        .route("/v1/keys/rotate", post(keys::rotate))
         .route("/v1/peers", get(peers::list).post(peers::add))
         .route("/v1/peers/{name}/verify", post(peers::verify))
         .route("/v1/peers/{name}/unverify", post(peers::unverify))

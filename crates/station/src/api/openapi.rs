@@ -11,7 +11,7 @@
 //! body that cannot be read; and so on.
 
 use super::handlers::{alerts, audit, author, channels, entries, events, metrics, peers};
-use super::handlers::{share, station, users};
+use super::handlers::{keys, share, station, users};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -34,6 +34,8 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         station::identity,
         station::whoami,
         station::openapi,
+        keys::list,
+        keys::rotate,
         peers::list,
         peers::add,
         peers::verify,

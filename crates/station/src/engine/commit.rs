@@ -179,6 +179,7 @@ impl Engine {
             }
             Effect::Wake { peer } => self.wake_peer(peer),
             Effect::Export(plan) => out.export = Some(plan),
+            Effect::PeerRotated(m) => self.peer_rotated(m),
         }
     }
 

@@ -8,6 +8,7 @@
 //! machine decides; this shell only locks, commits and performs.
 
 mod commit;
+pub mod keys;
 mod peers;
 mod procedures;
 mod psk;
@@ -20,7 +21,7 @@ use crate::db::{Db, Pending};
 use crate::error::StationError;
 use crate::metrics::Metrics;
 use hotline_core::machine::Channel;
-use hotline_proto::{hex, Hash, Identity, SecretKeys};
+use hotline_proto::{hex, Hash, Identity, Keyring};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -130,11 +131,19 @@ pub struct PathHealth {
 pub struct Engine {
     /// Shown to people and in alerts.
     name: String,
-    /// Signs our entries and checkpoints; shared with the storage writer,
-    /// which signs the audit log's head.
-    keys: Arc<SecretKeys>,
-    /// Our public identity (derived from `keys`, kept to avoid re-deriving).
-    identity: Identity,
+    /// Our keys, current and retired: they sign our entries and
+    /// checkpoints; the current ones are shared with the storage writer,
+    /// which signs the audit log's head. Replaced whole by a rotation.
+    keys: RwLock<Arc<Keyring>>,
+    /// Where the keyring is kept (`identity.key`); a rotation writes it
+    /// before any entry names the new keys.
+    key_file: std::sync::Mutex<Option<std::path::PathBuf>>,
+    /// One rotation at a time.
+    rotating: tokio::sync::Mutex<()>,
+    /// Channels whose chains are not yet at the current keys and could not
+    /// be rotated when tried (restored, not yet confirmed): tried again by
+    /// the tick.
+    rotation_pending: AtomicBool,
     /// The group-commit writer and reader pool.
     db: Db,
     /// Each channel behind its own lock: one decision at a time per channel.
@@ -195,19 +204,22 @@ impl Engine {
     /// Loads everything from storage into memory.
     pub fn load(
         name: String,
-        keys: SecretKeys,
+        keys: impl Into<Keyring>,
         db: Db,
         alert_hook: Option<String>,
     ) -> Result<Engine, StationError> {
-        let identity = keys.identity();
-        let keys = Arc::new(keys);
-        db.sign_audit_heads(keys.clone());
-        let (audit, note) = db.read_now(|s| crate::audit::AuditLog::load(s, &identity))?;
+        let keys: Keyring = keys.into();
+        db.sign_audit_heads(keys.current_shared());
+        let mine = keys.identities().to_vec();
+        let (audit, note) = db.read_now(|s| crate::audit::AuditLog::load(s, &mine))?;
         let (events, _) = broadcast::channel(4096);
         let engine = Engine {
             name,
-            keys,
-            identity,
+            keys: RwLock::new(Arc::new(keys)),
+            key_file: Default::default(),
+            rotating: Default::default(),
+            // Checked at start: a rotation a crash interrupted is finished.
+            rotation_pending: AtomicBool::new(true),
             db,
             channels: RwLock::new(HashMap::new()),
             link_down_open: Default::default(),
@@ -244,8 +256,11 @@ impl Engine {
             let pending = engine.audit(crate::audit::BY_STATION, n.action, "", &n.result);
             *engine.audit_note.lock().unwrap() = Some(pending);
         }
+        let mut rotated = engine.db.read_now(|s| s.peer_keys())?;
         for p in engine.db.read_now(|s| s.peers())? {
-            engine.insert_peer(p)?;
+            let (mine, rest) = rotated.into_iter().partition(|k| k.peer_id == p.id);
+            rotated = rest;
+            engine.insert_peer_keys(p, mine)?;
         }
         *engine.psks.lock().unwrap() = psk::load(engine.db.read_now(|s| s.psks())?);
         let rows = engine.db.read_now(|s| s.channels())?;
@@ -289,7 +304,7 @@ impl Engine {
 
     /// The station's public identity.
     pub fn identity(&self) -> Identity {
-        self.identity
+        self.keyring().identity()
     }
 
     /// The storage handle, for reads.

@@ -5,7 +5,7 @@ use crate::error::StationError;
 use hotline_core::machine::{self, Peer};
 use hotline_core::state::Phase;
 use hotline_proto::{hex, Hash, Identity};
-use hotline_store::PeerRow;
+use hotline_store::{PeerRow, RetiredKeyRow};
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -17,9 +17,27 @@ pub struct PeerRt {
     pub row: PeerRow,
     /// The identity parsed once from the row's token.
     pub identity: Identity,
+    /// The keys the peer rotated away from, oldest first (SPEC §4 v2).
+    pub retired: Vec<RetiredKeyRow>,
+    /// Whether the peer dialled with its current X25519 key since this
+    /// process started or since it rotated: its retired one opens nothing
+    /// here from then on.
+    pub new_key_seen: bool,
 }
 
 impl PeerRt {
+    /// Whether `dh` is the X25519 key this peer rotated away from last,
+    /// still accepted: within [`super::keys::OLD_LINK_KEY_GRACE_MS`] of
+    /// the rotation and before the peer dialled with its new key.
+    fn dials_with_retired(&self, dh: &[u8; 32], now: u64) -> bool {
+        let Some(last) = self.retired.last() else {
+            return false;
+        };
+        !self.new_key_seen
+            && now.saturating_sub(last.at) < super::keys::OLD_LINK_KEY_GRACE_MS
+            && Identity::parse(&last.token).is_ok_and(|id| &id.dh_pk == dh)
+    }
+
     /// The peer as the station machine sees it.
     pub fn machine(&self) -> Peer {
         Peer {
@@ -28,6 +46,11 @@ impl PeerRt {
             identity: self.identity,
             verified: self.row.verified,
             earlier: Vec::new(),
+            retired: self
+                .retired
+                .iter()
+                .filter_map(|k| Identity::parse(&k.token).ok())
+                .collect(),
         }
     }
 }
@@ -55,6 +78,15 @@ fn shared_key(a: &Identity, b: &Identity) -> Option<&'static str> {
 
 impl Engine {
     pub(super) fn insert_peer(&self, row: PeerRow) -> Result<(), StationError> {
+        self.insert_peer_keys(row, Vec::new())
+    }
+
+    /// [`Engine::insert_peer`] with the keys the peer rotated away from.
+    pub(super) fn insert_peer_keys(
+        &self,
+        row: PeerRow,
+        retired: Vec<RetiredKeyRow>,
+    ) -> Result<(), StationError> {
         let identity = row
             .machine_peer()
             .map_err(|_| {
@@ -62,17 +94,27 @@ impl Engine {
             })?
             .identity;
         if row.removed_at.is_some() {
-            self.retired
-                .write()
-                .unwrap()
-                .insert(row.id, PeerRt { row, identity });
+            self.retired.write().unwrap().insert(
+                row.id,
+                PeerRt {
+                    row,
+                    identity,
+                    retired,
+                    new_key_seen: false,
+                },
+            );
             return Ok(());
         }
         self.wake.write().unwrap().entry(row.id).or_default();
-        self.peers
-            .write()
-            .unwrap()
-            .insert(row.id, PeerRt { row, identity });
+        self.peers.write().unwrap().insert(
+            row.id,
+            PeerRt {
+                row,
+                identity,
+                retired,
+                new_key_seen: false,
+            },
+        );
         Ok(())
     }
 
@@ -168,7 +210,7 @@ impl Engine {
             .read()
             .unwrap()
             .values()
-            .find(|p| &p.identity.dh_pk == dh)
+            .find(|p| &p.identity.dh_pk == dh || p.dials_with_retired(dh, now_ms()))
             .cloned()
     }
 
@@ -243,7 +285,7 @@ impl Engine {
         }
         let id =
             Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
-        if let Some(which) = shared_key(&id, &self.identity) {
+        if let Some(which) = shared_key(&id, &self.identity()) {
             return Err(StationError::BadRequest(format!(
                 "that token holds this station's own {which}"
             )));
@@ -431,7 +473,7 @@ impl Engine {
         let p = self.peer_by_name(name)?;
         let id =
             Identity::parse(token).map_err(|e| StationError::BadRequest(format!("--key: {e}")))?;
-        if let Some(which) = shared_key(&id, &self.identity) {
+        if let Some(which) = shared_key(&id, &self.identity()) {
             return Err(StationError::BadRequest(format!(
                 "that token holds this station's own {which}"
             )));

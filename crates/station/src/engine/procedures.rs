@@ -27,9 +27,9 @@ impl Engine {
                 let old_ch = arc.lock().await;
                 let mut mp = p.machine();
                 mp.earlier = self.earlier_pins(p.row.id);
-                Channel::open(&self.keys, &mp, terms, Some((old, &old_ch)), by, now)
+                Channel::open(&*self.keyring(), &mp, terms, Some((old, &old_ch)), by, now)
             }
-            None => Channel::open(&self.keys, &p.machine(), terms, None, by, now),
+            None => Channel::open(&*self.keyring(), &p.machine(), terms, None, by, now),
         }
         .map_err(|r| match r {
             machine::OpenRefusal::ReopenOtherPeer | machine::OpenRefusal::Terms(_) => {
@@ -74,7 +74,7 @@ impl Engine {
                 Err(e) => return Err(e),
             };
             let (v, step) = ch
-                .author(&self.keys, &peer.machine(), body, by, now_ms())
+                .author(&*self.keyring(), &peer.machine(), body, by, now_ms())
                 .map_err(|r| self.explain(&ch, r, &peer))?;
             // An `Accept` puts the peer's terms in force, its entry size included.
             if matches!(v.entry().body, Body::Accept { .. }) {
@@ -180,12 +180,12 @@ impl Engine {
                     return Ok(Self::removed());
                 }
                 self.touch(&channel);
-                self.submit(ch.receive(&self.keys, &p, envelopes, now))
+                self.submit(ch.receive(&*self.keyring(), &p, envelopes, now))
             }
             None => {
                 let pending = self.pending_proposals(peer.row.id).await;
                 let (new, step) = machine::receive_proposal(
-                    &self.keys,
+                    &*self.keyring(),
                     &p,
                     channel,
                     envelopes.clone(),
@@ -201,7 +201,7 @@ impl Engine {
                             // Another batch registered the channel first: this one is a batch for it.
                             let mut ch = arc.lock().await;
                             self.touch(&channel);
-                            self.submit(ch.receive(&self.keys, &p, envelopes, now))
+                            self.submit(ch.receive(&*self.keyring(), &p, envelopes, now))
                         }
                     },
                 }
@@ -305,7 +305,7 @@ impl Engine {
                     continue;
                 };
                 let now = now_ms();
-                let step = ch.tick(&self.keys, &peer.machine(), now);
+                let step = ch.tick(&*self.keyring(), &peer.machine(), now);
                 self.due.lock().unwrap().set(id, ch.next_due(now));
                 if step.is_empty() {
                     continue;
@@ -361,7 +361,7 @@ impl Engine {
         let arc = self.channel(id)?;
         let submitted = {
             let mut ch = arc.lock().await;
-            self.submit(ch.export_checkpoint(&self.keys, now_ms()))
+            self.submit(ch.export_checkpoint(&*self.keyring(), now_ms()))
         };
         let plan =
             self.finish(submitted).await?.export.ok_or_else(|| {

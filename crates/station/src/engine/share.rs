@@ -78,7 +78,7 @@ impl Engine {
         for (id, arc) in self.channels_of(p.row.id) {
             let submitted = {
                 let mut ch = arc.lock().await;
-                match ch.release(&self.keys, to, report, explicit, now_ms()) {
+                match ch.release(&*self.keyring(), to, report, explicit, now_ms()) {
                     Ok((_, step)) => {
                         self.touch(&id);
                         self.submit(step)

@@ -145,7 +145,6 @@ where
 pub async fn accept_loop(
     engine: Arc<Engine>,
     listener: TcpListener,
-    secret: Arc<StaticSecret>,
     live: Arc<Live>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -168,8 +167,8 @@ pub async fn accept_loop(
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let (e, s, l, sd) = (engine.clone(), secret.clone(), live.clone(), shutdown.clone());
-                    tokio::spawn(async move { inbound(e, stream, addr.to_string(), place, s, l, sd).await });
+                    let (e, l, sd) = (engine.clone(), live.clone(), shutdown.clone());
+                    tokio::spawn(async move { inbound(e, stream, addr.to_string(), place, l, sd).await });
                 }
                 Err(e) => {
                     // Out of descriptors, most likely: let connections close.
@@ -187,18 +186,21 @@ async fn inbound(
     stream: TcpStream,
     from: String,
     mut place: Admitted,
-    secret: Arc<StaticSecret>,
     live: Arc<Live>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let e2 = engine.clone();
+    // Our current X25519 key, then the ones we rotated away from: a peer
+    // that has not yet stored our rotation still dials an old one.
+    let secrets = engine.link_secrets();
+    let locals: Vec<&StaticSecret> = secrets.iter().collect();
     let hs =
-        hotline_link::respond_with(
+        hotline_link::respond_keys(
             stream,
-            &secret,
+            &locals,
             engine.epoch(),
             now_ns(),
-            move |pk| match e2.peer_by_dh(pk) {
+            move |pk, _| match e2.peer_by_dh(pk) {
                 Some(p) => PeerDecision::Pinned {
                     last_timestamp: p.row.handshake_ts,
                     min_epoch: p.row.epoch,
@@ -216,7 +218,7 @@ async fn inbound(
         // Our clock as the handshake arrived, against the peer's in it.
         Ok(Ok(r)) => (
             r.session,
-            (r.initiator, r.psk),
+            (r.initiator, r.psk, r.local),
             r.timestamp,
             r.epoch,
             now_ns(),
@@ -254,10 +256,17 @@ async fn inbound(
         }
     };
     place.handshaken();
-    let (pk, psk) = pk;
+    let (pk, psk, local) = pk;
     let Some(peer) = engine.peer_by_dh(&pk) else {
         return;
     };
+    if !engine.accepts_link_key(peer.row.id, local).await {
+        tracing::warn!(peer = %peer.row.name, "handshake from {from} refused: it dialled a key this station rotated away from, and the peer has stored the rotation");
+        return;
+    }
+    if pk == peer.identity.dh_pk {
+        engine.saw_current_link_key(peer.row.id);
+    }
     // Durably advance the replay clock and the epoch before trusting the session.
     match engine.advance_handshake(peer.row.id, ts).await {
         Ok(true) => engine.set_clock_skew(peer.row.id, skew_ms(ts, at)),
@@ -308,7 +317,6 @@ fn our_dials_win(engine: &Engine, peer: &PeerRt) -> bool {
 pub async fn dial_loop(
     engine: Arc<Engine>,
     peer_id: i64,
-    secret: Arc<StaticSecret>,
     live: Arc<Live>,
     dial_only: bool,
     mut shutdown: watch::Receiver<bool>,
@@ -361,6 +369,9 @@ pub async fn dial_loop(
                     .map_err(|e| (false, e.to_string()))?;
                 let _ = stream.set_nodelay(true);
                 let chain = engine.psk(peer_id, PskDir::Out);
+                // Our key the peer pins: the old one until it has stored
+                // our rotation.
+                let secret = engine.dial_secret(peer_id).await;
                 let offer = Offer {
                     timestamp_ns: now_ns(),
                     epoch: engine.epoch(),

@@ -198,6 +198,28 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             )?;
             WriteResult::Done
         }
+        WriteOp::PeerRotated(k) => {
+            // Twice (the same rotation on two channels) changes nothing more.
+            let moved = q.exec(
+                "UPDATE peers SET token = $3 WHERE id = $1 AND token = $2",
+                &[&k.peer_id, &k.token, &k.next],
+            )?;
+            if moved > 0 {
+                q.exec(
+                    "INSERT INTO peer_keys (peer_id, token, next, at, channel, entry)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (peer_id, token) DO NOTHING",
+                    &[
+                        &k.peer_id,
+                        &k.token,
+                        &k.next,
+                        &(k.at as i64),
+                        &&k.channel[..],
+                        &&k.entry[..],
+                    ],
+                )?;
+            }
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             q.exec(
                 "UPDATE peers SET epoch = GREATEST(epoch, $2) WHERE id = $1",

@@ -6,6 +6,7 @@ use super::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations-pg/0001_init.sql"),
     include_str!("../../migrations-pg/0002_peer_psk.sql"),
+    include_str!("../../migrations-pg/0003_peer_keys.sql"),
 ];
 
 /// Serializes the stations that connect at once: only one migrates, the

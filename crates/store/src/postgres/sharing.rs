@@ -67,6 +67,25 @@ pub(super) fn dispositions(
     .collect()
 }
 
+pub(super) fn peer_keys(q: &mut Q<Client>) -> Result<Vec<RetiredKeyRow>> {
+    q.rows(
+        "SELECT peer_id, token, next, at, channel, entry FROM peer_keys ORDER BY peer_id, at, ctid",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(RetiredKeyRow {
+            peer_id: get(r, 0)?,
+            token: get(r, 1)?,
+            next: get(r, 2)?,
+            at: get::<i64>(r, 3)? as u64,
+            channel: h32(get(r, 4)?)?,
+            entry: h32(get(r, 5)?)?,
+        })
+    })
+    .collect()
+}
+
 pub(super) fn psks(q: &mut Q<Client>) -> Result<Vec<PskRow>> {
     let key32 = |v: Vec<u8>| {
         <[u8; 32]>::try_from(v).map_err(|_| StoreError::Db("a stored key is not 32 bytes".into()))

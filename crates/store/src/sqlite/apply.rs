@@ -174,6 +174,27 @@ pub(super) fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteRes
             ])?;
             WriteResult::Done
         }
+        WriteOp::PeerRotated(k) => {
+            // Twice (the same rotation on two channels) changes nothing more.
+            let moved = tx
+                .prepare_cached("UPDATE peers SET token = ?3 WHERE id = ?1 AND token = ?2")?
+                .execute(params![k.peer_id, k.token, k.next])?;
+            if moved > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO peer_keys (peer_id, token, next, at, channel, entry)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (peer_id, token) DO NOTHING",
+                )?
+                .execute(params![
+                    k.peer_id,
+                    k.token,
+                    k.next,
+                    k.at as i64,
+                    &k.channel[..],
+                    &k.entry[..]
+                ])?;
+            }
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             tx.prepare_cached("UPDATE peers SET epoch = MAX(epoch, ?2) WHERE id = ?1")?
                 .execute(params![peer_id, *epoch as i64])?;

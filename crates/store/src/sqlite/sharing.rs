@@ -67,6 +67,25 @@ pub(super) fn dispositions(
     Ok(rows)
 }
 
+pub(super) fn peer_keys(conn: &Connection) -> Result<Vec<RetiredKeyRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT peer_id, token, next, at, channel, entry FROM peer_keys ORDER BY peer_id, at, rowid",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(RetiredKeyRow {
+                peer_id: r.get(0)?,
+                token: r.get(1)?,
+                next: r.get(2)?,
+                at: r.get::<_, i64>(3)? as u64,
+                channel: h32(r.get(4)?)?,
+                entry: h32(r.get(5)?)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 pub(super) fn psks(conn: &Connection) -> Result<Vec<PskRow>> {
     let mut st = conn.prepare_cached(
         "SELECT peer_id, dir, gen, key, prev FROM peer_psk ORDER BY peer_id, dir",

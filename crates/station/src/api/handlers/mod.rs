@@ -12,6 +12,7 @@ pub mod author;
 pub mod channels;
 pub mod entries;
 pub mod events;
+pub mod keys;
 pub mod metrics;
 pub mod peers;
 pub mod share;
