@@ -145,7 +145,9 @@ fn audit_export_returns_the_whole_log_past_ten_thousand_lines() {
             };
             ops.push(WriteOp::Audit(line));
         }
-        ops.push(WriteOp::AuditHead(head.sign(&keys)));
+        ops.push(WriteOp::AuditHead(
+            head.sign(hotline_proto::Signers::current(&keys)),
+        ));
         s.write(&ops).unwrap();
     }
     a.serve(&[]);

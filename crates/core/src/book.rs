@@ -16,8 +16,8 @@ use undo::Undo;
 use crate::state::{changes_state, ChannelState, StateLog};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
-    verify_rotation, Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError,
-    SecretKeys, Signers, Terms, ZERO_HASH,
+    verify_rotation, Body, Entry, Envelope, Hash, Identity, Keyring, Kind, OnMiss, Precedence,
+    ProtoError, SecretKeys, Signers, Terms, ZERO_HASH,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -451,6 +451,15 @@ impl ChannelBook {
             return Err(Reject::ChainRefused);
         }
         let envelope = Envelope::decode(bytes, limit as usize).map_err(Reject::Envelope)?;
+        // The very bytes of an entry stored here: a duplicate, whichever key
+        // signed it (one from before its author's latest rotation, sent
+        // again, verifies under the old key only).
+        if self
+            .locate(&envelope.hash())
+            .is_some_and(|(a, _)| a == author)
+        {
+            return Ok(Outcome::Duplicate);
+        }
         let vk = self
             .signer(author)
             .verifying_key()
@@ -466,6 +475,18 @@ impl ChannelBook {
     /// of its retired keys signed it (a key that should have stopped
     /// signing), or none of them did.
     fn retired_signer(&self, author: u8, envelope: &Envelope) -> Reject {
+        // An entry beyond the next one cannot be judged yet: its author may
+        // have rotated in the entries still on their way. It is refused
+        // for the gap, as any early entry is.
+        let next = self.len(author) + 1;
+        if let Ok(e) = envelope.peek() {
+            if e.author == author && e.seq > next {
+                return Reject::SeqGap {
+                    expected: next,
+                    got: e.seq,
+                };
+            }
+        }
         let keys = &self.keys[author as usize];
         for pair in keys.windows(2) {
             let signed = pair[0]
@@ -617,20 +638,30 @@ impl ChannelBook {
         })
     }
 
-    /// Writes this station's `KeyRotation` to its current keys, signed by
-    /// the keys the chain is at and by the current ones (SPEC §4 v2).
-    /// `None` when the chain is at the current keys already.
+    /// Writes this station's next `KeyRotation` (SPEC §4 v2): from the keys
+    /// the chain is at to the ones the station made next, signed by both.
+    /// `None` when the chain is at the current keys already. A chain that
+    /// is several keys behind takes one rotation per key, so that every
+    /// chain goes through the station's keys in the same order.
     pub fn rotate(
         &self,
-        keys: &impl Signers,
+        keys: &Keyring,
         by: &str,
         now: u64,
     ) -> Result<Option<VerifiedEntry>, Refusal> {
-        let new = keys.current();
-        if self.signer(self.me) == new.identity() {
+        let at = self.signer(self.me);
+        if at == keys.identity() {
             return Ok(None);
         }
         let old = self.own_signer(keys)?;
+        let next = keys
+            .position(&at)
+            .and_then(|i| keys.identities().get(i + 1))
+            .and_then(|id| keys.signer(id))
+            .ok_or_else(|| Refusal::KeyMissing {
+                fingerprint: at.fingerprint().to_string(),
+            })?;
+        let new = next;
         let body = Body::KeyRotation {
             new_token: new.identity().token(),
             new_sig: [0; 64],

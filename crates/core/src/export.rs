@@ -229,20 +229,26 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                     .as_ref()
                     .ok_or_else(|| fault(n, "checkpoint before any entry"))?;
                 let bytes = b64(&l.checkpoint, "checkpoint", n)?;
-                let claimed = SignedCheckpoint::peek(&bytes)
-                    .map_err(|e| fault(n, format!("checkpoint does not decode: {e}")))?;
-                let signer = claimed.signer;
-                // Signed by the key the signer's chain is at after its head.
-                let head = claimed
-                    .heads
-                    .get(signer as usize)
-                    .map_or(0, |h| h.0.min(b.len(signer)));
-                let key = b
-                    .signer_after(signer, head)
-                    .verifying_key()
-                    .map_err(|_| fault(n, "bad key"))?;
-                let cp = SignedCheckpoint::open(&bytes, &key)
-                    .map_err(|e| fault(n, format!("checkpoint rejected: {e}")))?;
+                let signer = SignedCheckpoint::peek(&bytes)
+                    .map_err(|e| fault(n, format!("checkpoint does not decode: {e}")))?
+                    .signer;
+                // Signed by one of the keys of the signer's chain (after a
+                // rotation, the newest the other side was known to hold).
+                let keys = b.key_history(signer.min(1));
+                let cp = keys
+                    .iter()
+                    .rev()
+                    .filter_map(|(_, id)| id.verifying_key().ok())
+                    .find_map(|key| SignedCheckpoint::open(&bytes, &key).ok())
+                    .ok_or_else(|| {
+                        fault(
+                            n,
+                            format!(
+                                "checkpoint rejected: {}",
+                                hotline_proto::ProtoError::BadSignature
+                            ),
+                        )
+                    })?;
                 if l.hash != hex(&cp.hash()) {
                     return Err(fault(n, "checkpoint \"hash\" does not match"));
                 }

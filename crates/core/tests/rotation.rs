@@ -95,6 +95,20 @@ fn an_entry_signed_by_the_old_key_after_the_rotation_is_refused_with_an_alert() 
 }
 
 #[test]
+fn entries_from_before_a_rotation_sent_again_are_duplicates() {
+    let mut line = Ends::open([1, 2]);
+    line.message(0, "before");
+    line.rotate(0, 7);
+    line.message(0, "after");
+    // A resend from the old checkpoint: the message signed by the old key,
+    // the rotation, and one signed by the new key, all held already.
+    let again = (2..=4).map(|seq| line.held(0, seq)).collect();
+    let step = line.offer(1, again);
+    assert_eq!(step.fault, None);
+    assert_eq!(step.entries().count(), 0);
+}
+
+#[test]
 fn a_rotation_to_a_key_whose_holder_did_not_sign_it_is_refused() {
     let mut line = Ends::open([1, 2]);
     line.message(0, "before");

@@ -225,8 +225,18 @@ impl Checker {
                 };
                 let bad =
                     |e: ProtoError| format!("{name}: stored checkpoint of {signer} is bad: {e}");
-                let key = spec.keys[signer as usize].verifying_key();
-                let c = SignedCheckpoint::open(&bytes, &key.map_err(bad)?).map_err(bad)?;
+                // Signed by one of the signer's keys in this channel (it may
+                // have rotated): the station checked which one on receipt.
+                let mut keys = vec![spec.keys[signer as usize]];
+                if let Some(b) = &m.book {
+                    keys.extend(b.key_history(signer).iter().map(|(_, id)| *id));
+                }
+                let c = keys
+                    .iter()
+                    .rev()
+                    .filter_map(|k| k.verifying_key().ok())
+                    .find_map(|k| SignedCheckpoint::open(&bytes, &k).ok())
+                    .ok_or_else(|| bad(ProtoError::BadSignature))?;
                 if c.checkpoint().channel != *id || c.checkpoint().signer != signer {
                     bail!("{name}: a stored checkpoint is filed under the wrong channel or signer");
                 }

@@ -73,6 +73,7 @@ stats! {
     terminated: "Channels that ended terminated.",
     suspended: "Channels that were seen suspended at some step.",
     partitions: "Partitions begun.",
+    rotations: "Key rotations begun (`keys rotate`).",
 }
 
 /// The result of a run that kept every invariant.

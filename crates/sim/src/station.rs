@@ -5,10 +5,11 @@
 use crate::report::Fault::{self as Broken, AckBeforeCommit, CheckpointBeforeCommit};
 use crate::{db, Res};
 use hotline_core::book::Refusal;
+use hotline_core::machine::PinMove;
 use hotline_core::machine::{self, Channel, CheckpointFault::UnknownChannel, Effect, Fault};
 use hotline_core::machine::{Durable, Outbound, Peer, Step};
 use hotline_core::policy::AlertKind;
-use hotline_proto::{Body, Hash, Identity, Kind, LinkMsg, SecretKeys, Terms};
+use hotline_proto::{Body, Hash, Identity, Keyring, Kind, LinkMsg, SecretKeys, Terms};
 use hotline_store::{SqliteStore, Store, WriteOp, WriteResult};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -60,7 +61,8 @@ pub struct Station {
     /// Index in the world; the name is "A", "B" or "C".
     pub idx: usize,
     pub name: &'static str,
-    pub keys: SecretKeys,
+    /// The key file: durable, every key this station had, the newest current.
+    pub keys: Keyring,
     /// Durable storage: survives crashes.
     pub store: SqliteStore,
     /// The peer row id here of each other station.
@@ -80,7 +82,7 @@ impl Station {
         Ok(Station {
             idx,
             name: ["A", "B", "C"][idx],
-            keys,
+            keys: Keyring::new(keys),
             store: SqliteStore::memory().map_err(db)?,
             peer_rows: [None; 3],
             skew,
@@ -108,9 +110,16 @@ impl Station {
     pub fn start(&mut self) -> Res {
         self.incarnation += 1;
         let mut rt = Runtime::default();
+        let rotated = self.store.peer_keys().map_err(db)?;
         for p in self.store.peers().map_err(db)? {
             let i = self.peer_rows.iter().position(|r| *r == Some(p.id));
-            rt.peers[i.expect("pinned")] = Some(p.machine_peer().map_err(db)?);
+            let mut peer = p.machine_peer().map_err(db)?;
+            peer.retired = rotated
+                .iter()
+                .filter(|k| k.peer_id == p.id)
+                .map(|k| Identity::parse(&k.token).map_err(|e| e.to_string()))
+                .collect::<Res<_>>()?;
+            rt.peers[i.expect("pinned")] = Some(peer);
         }
         let open = self.store.alerts(true, ALL).map_err(db)?;
         for row in self.store.channels().map_err(db)? {
@@ -148,14 +157,14 @@ impl Station {
     }
 
     /// What a machine call takes: the keys, station `other` as pinned here, the channels.
-    fn parts(&mut self, other: usize) -> (&SecretKeys, Peer, &mut BTreeMap<Hash, Channel>) {
+    fn parts(&mut self, other: usize) -> (&Keyring, Peer, &mut BTreeMap<Hash, Channel>) {
         let rt = self.rt.as_mut().expect("station is up");
         let peer = rt.peers[other].clone().expect("pinned");
         (&self.keys, peer, &mut rt.channels)
     }
 
     /// What a machine call on channel `id` takes: the keys, its peer as pinned here, the channel.
-    fn on(&mut self, id: &Hash) -> (&SecretKeys, Peer, &mut Channel) {
+    fn on(&mut self, id: &Hash) -> (&Keyring, Peer, &mut Channel) {
         let row = Some(self.channel(id).expect("held").peer_id());
         let other = self.peer_rows.iter().position(|r| *r == row);
         let (keys, p, chans) = self.parts(other.expect("pinned"));
@@ -170,6 +179,13 @@ impl Station {
             _ => false,
         };
         let (now, after): (Vec<Effect>, Vec<Effect>) = step.after.into_iter().partition(early);
+        // A counterpart's pin moves in memory as the machine decides (the
+        // daemon's `Engine::submit` does the same).
+        for w in &step.writes {
+            if let Durable::PeerRotated(m) = w {
+                self.peer_rotated(m);
+            }
+        }
         let rt = self.rt.as_mut().expect("station is up");
         rt.outbox.extend(now.into_iter().map(|e| (e, origin)));
         let ops = step.writes.into_iter().map(WriteOp::from).collect();
@@ -193,7 +209,18 @@ impl Station {
     }
 
     /// Opens a channel to station `to` (this station is author 0), continuing `old` if given.
-    pub fn open(&mut self, to: usize, terms: Terms, old: Option<Hash>, now: u64) -> Res<Hash> {
+    /// `None` when the machine says the peer may not hold our key yet.
+    pub fn open(
+        &mut self,
+        to: usize,
+        terms: Terms,
+        old: Option<Hash>,
+        now: u64,
+    ) -> Res<Option<Hash>> {
+        let own: Vec<_> = self.with(to).map(|c| c.own_keys()).collect();
+        if machine::may_propose(&self.keys, own).is_err() {
+            return Ok(None);
+        }
         let (keys, p, chans) = self.parts(to);
         let old = old.and_then(|id| Some((id, chans.get(&id)?)));
         let (ch, step) =
@@ -201,7 +228,7 @@ impl Station {
         let id = ch.id();
         chans.insert(id, ch);
         self.submit(step, Origin::Local);
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// A local user's entry: its author index and seq.
@@ -264,6 +291,45 @@ impl Station {
             }
         }
         Ok(authored)
+    }
+
+    /// `hotline keys rotate`: the new keys go into the key file (which a
+    /// crash keeps), then each channel gets its `KeyRotation`.
+    pub fn rotate_to(&mut self, next: SecretKeys, now: u64) -> Res<usize> {
+        self.keys = self.keys.with(next).map_err(|e| e.to_string())?;
+        self.rotate(now)
+    }
+
+    /// A `KeyRotation` on each channel whose chain is behind the current
+    /// keys (as the daemon does at start and on its tick); how many.
+    pub fn rotate(&mut self, now: u64) -> Res<usize> {
+        let current = self.keys.identity();
+        let mut n = 0;
+        for id in self.channel_ids() {
+            let (keys, _, ch) = self.on(&id);
+            if !ch.rotation_due(&current) {
+                continue;
+            }
+            // A channel that cannot take one yet is rotated on a later tick.
+            if let Ok(step) = ch.rotate(keys, "station", now) {
+                n += step.entries().count();
+                if let Some(f) = self.submit(step, Origin::Local) {
+                    bail!("{}: {f}", self.name);
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// A counterpart's rotation is durable here: its pin moves in memory.
+    pub fn peer_rotated(&mut self, m: &PinMove) {
+        let Some(rt) = self.rt.as_mut() else { return };
+        for p in rt.peers.iter_mut().flatten() {
+            if p.id == m.peer && p.identity == m.old {
+                p.retired.push(m.old);
+                p.identity = m.new;
+            }
+        }
     }
 
     /// An oversight export: a fresh checkpoint, then the file once committed.

@@ -92,6 +92,7 @@ acts! {
     Foreign 0..=4,
     FlushAll 2..=10,
     Open 0..=2,
+    Rotate 0..=1,
 }
 
 /// Most channels between one pair of stations (the first and a later one, often a reopening).
@@ -215,7 +216,13 @@ impl World {
     /// Station `a` opens a channel to `b` (continuing `old`, if given), and commits it.
     fn open_channel(&mut self, a: usize, b: usize, old: Option<Hash>) -> Res {
         let (terms, now) = (random_terms(&mut self.rng), self.clock(a));
-        let id = self.stations[a].open(b, terms, old, now)?;
+        let Some(id) = self.stations[a].open(b, terms, old, now)? else {
+            let [x, y] = [a, b].map(|s| self.stations[s].name);
+            self.note(format!(
+                "{x} may not open a channel to {y}: its rotation is not confirmed"
+            ));
+            return Ok(());
+        };
         let (parties, keys) = ([a, b], [a, b].map(|s| self.stations[s].keys.identity()));
         self.chans.push(ChanSpec { id, parties, keys });
         let [x, y] = parties.map(|s| self.stations[s].name);
@@ -401,6 +408,18 @@ impl World {
             }
             Act::Foreign => self.foreign(st)?,
             Act::Open => self.open_another(st)?,
+            Act::Rotate => {
+                if self.stations[st].up() {
+                    let mut raw = self.rng.bytes::<96>();
+                    raw[95] &= 0x7f;
+                    let next = SecretKeys::from_bytes(&raw).map_err(|e| e.to_string())?;
+                    let now = self.clock(st);
+                    let n = self.stations[st].rotate_to(next, now)?;
+                    self.stats.rotations += 1;
+                    let name = self.stations[st].name;
+                    self.note(format!("{name} rotates its keys: {n} KeyRotation entries"));
+                }
+            }
         }
         Ok(())
     }
@@ -537,7 +556,9 @@ impl World {
                 self.stats.user_entries += 1;
                 self.note(format!("{name} authors {kind:?} {a}/{s} on {}", short(&id)));
             }
-            Err(r @ (Refusal::Forbidden(_) | Refusal::Unverified)) => {
+            // A proposal from a key its author rotated away from waits for
+            // that rotation to arrive before it can be accepted.
+            Err(r @ (Refusal::Forbidden(_) | Refusal::Unverified | Refusal::PeerKeyRetired)) => {
                 self.stats.refusals += 1;
                 self.note(format!("{name} refused {kind:?}: {r}"));
             }
@@ -548,6 +569,13 @@ impl World {
 
     fn tick(&mut self, st: usize) -> Res {
         let (now, name) = (self.clock(st), self.stations[st].name);
+        // A rotation a crash cut short is finished first.
+        let rotated = self.stations[st].rotate(now)?;
+        if rotated > 0 {
+            self.note(format!(
+                "{name} finishes a rotation: {rotated} KeyRotation entries"
+            ));
+        }
         for kind in self.stations[st].tick(now)? {
             self.stats.policy_entries += 1;
             self.stats.contact_checks += (kind == Kind::ContactCheck) as u64;

@@ -71,6 +71,7 @@ fn assert_coverage(s: &Stats) {
         ("channels seen suspended", s.suspended),
         ("channels ended terminated", s.terminated),
         ("exports verified offline", s.exports_verified),
+        ("key rotations", s.rotations),
     ];
     for (what, n) in seen {
         assert!(n > 0, "the simulation never produced: {what}");

@@ -18,6 +18,11 @@ pub const NO_SYNC: &str = "HOTLINE_UNSAFE_NO_SYNC";
 /// in which a crash finds work accepted but not committed.
 pub const COMMIT_DELAY_MS: &str = "HOTLINE_TEST_COMMIT_DELAY_MS";
 
+/// Abort the process in the middle of `keys rotate`, after the new keys
+/// are in the key file and this many channels have their `KeyRotation`
+/// committed: the crash a rotation must survive.
+pub const CRASH_IN_ROTATION: &str = "HOTLINE_TEST_CRASH_IN_ROTATION";
+
 /// Which broken variants are on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Variants {
@@ -27,6 +32,8 @@ pub struct Variants {
     pub no_sync: bool,
     /// See [`COMMIT_DELAY_MS`].
     pub commit_delay: Option<Duration>,
+    /// See [`CRASH_IN_ROTATION`].
+    pub crash_in_rotation: Option<usize>,
 }
 
 /// Whether this build honours the variables at all.
@@ -36,10 +43,15 @@ impl Variants {
     /// The variants the environment asks for, if this build has them.
     pub fn from_env() -> Variants {
         let set = |k: &str| std::env::var_os(k).is_some();
-        let asked = [ACK_BEFORE_COMMIT, NO_SYNC, COMMIT_DELAY_MS]
-            .into_iter()
-            .filter(|k| set(k))
-            .collect::<Vec<_>>();
+        let asked = [
+            ACK_BEFORE_COMMIT,
+            NO_SYNC,
+            COMMIT_DELAY_MS,
+            CRASH_IN_ROTATION,
+        ]
+        .into_iter()
+        .filter(|k| set(k))
+        .collect::<Vec<_>>();
         if !BUILT_IN {
             if !asked.is_empty() {
                 tracing::warn!(
@@ -56,6 +68,9 @@ impl Variants {
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())
                 .map(Duration::from_millis),
+            crash_in_rotation: std::env::var(CRASH_IN_ROTATION)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok()),
         };
         if v.ack_before_commit {
             tracing::warn!(

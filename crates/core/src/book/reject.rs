@@ -115,6 +115,9 @@ pub enum Refusal {
     /// reuse a sequence number already sent.
     #[error("this station was restored from a backup: nothing is written on this channel until the peer's station says what it holds of ours (is the link up?)")]
     Unconfirmed,
+    /// The proposal was signed by a key the peer has since rotated away from.
+    #[error("this proposal was signed by a key the peer has rotated away from: it can be accepted once the peer's KeyRotation on it arrives (the link carries it)")]
+    PeerKeyRetired,
     /// None of this station's keys is the one this channel's chain signs
     /// with (the key file lacks a rotated key: copy it from the station
     /// that rotated).

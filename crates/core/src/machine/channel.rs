@@ -86,6 +86,11 @@ pub enum OpenRefusal {
     /// A term lies outside the bounds a station accepts (the peer would refuse it too).
     #[error("{0}")]
     Terms(ProtoError),
+    /// This station rotated its keys and no checkpoint of the peer's shows
+    /// that it stored the rotation yet: a proposal would name a key the
+    /// peer does not pin.
+    #[error("this station rotated its keys and the peer has not yet confirmed the new key on any channel: wait until it has (a channel that has not ended carries the rotation), or, with no such channel, send it the new token and fingerprint to re-pin (peer repin) and have it open the channel")]
+    PeerKeyBehind,
     /// `reopens` names a channel that has not ended.
     #[error("channel {channel} is {state}: only an ended channel can be reopened")]
     ReopenNotEnded {
@@ -336,6 +341,12 @@ impl Channel {
         now: u64,
     ) -> Result<(VerifiedEntry, Step), Refusal> {
         self.writable()?;
+        if matches!(body, Body::Accept { .. }) {
+            let theirs = self.book.signer(self.book.peer());
+            if peer.retired.contains(&theirs) {
+                return Err(Refusal::PeerKeyRetired);
+            }
+        }
         let v = self.book.author(keys, body, by, now, peer.verified)?;
         let mut step = Step::default();
         self.commit_own(&mut step, v.clone(), now);
@@ -442,7 +453,13 @@ impl Channel {
             time: now,
             peer_checkpoint: self.peer_ckpt.as_ref().map(|c| c.hash()),
         };
-        let own = self.book.signer(self.book.me());
+        // Signed with the newest key of our chain that the peer is known to
+        // hold: after a rotation, once its checkpoint covers our
+        // `KeyRotation` here. A checkpoint under a key still on its way to
+        // the peer would be one it cannot check.
+        let own = self
+            .book
+            .signer_after(self.book.me(), self.delivered_upto());
         let signed = c.sign(keys.signer(&own).unwrap_or(keys.current()));
         self.own_ckpt = Some(signed.hash());
         let bytes = signed.bytes().to_vec();

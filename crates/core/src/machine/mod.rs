@@ -35,7 +35,7 @@ pub use receive::{
     checkpoint_channel, receive_proposal, reject, CheckpointFault, Fault, PENDING_PROPOSALS,
 };
 pub use recover::{Recovery, OWN_CHAIN_BEHIND};
-pub use rotate::{pin_change, PinMove};
+pub use rotate::{key_peer_holds, may_propose, pin_change, PinMove};
 pub use share::{disposition, guard, Disposition, Partner, Report, Withheld};
 
 use crate::book::VerifiedEntry;

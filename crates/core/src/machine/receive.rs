@@ -79,8 +79,8 @@ pub enum CheckpointFault {
     /// The signature does not verify under the peer's pinned key.
     #[error("checkpoint rejected: {0}")]
     Signature(ProtoError),
-    /// Signed by a key of the peer's other than the one its chain is at.
-    #[error("checkpoint signed with a key the peer's chain is not at (retired by a KeyRotation, or not yet rotated to)")]
+    /// Signed by a key of the peer's that its chain in this channel never had.
+    #[error("checkpoint signed with a key of the peer's that its chain in this channel never had")]
     RetiredKey,
     /// Its heads contradict the transcript held here.
     #[error("checkpoint disagrees with the transcript held here (covers our {ours}, their {theirs}; we hold our {held_ours}, their {held_theirs})")]
@@ -170,7 +170,15 @@ pub fn receive_proposal(
         );
     }
     let ids = book.identities();
-    if ids[0] != peer.identity || ids[1] != keys.current().identity() || book.id() != channel {
+    // A proposal to a key of ours we rotated away from is taken: we hold it,
+    // and our chain in the channel rotates before anything else is signed.
+    let to_us = keys.signer(&ids[1]).is_some();
+    // One from a key the peer rotated away from is taken too: it was
+    // written before the rotation and sent again. Until the peer's
+    // `KeyRotation` in it arrives, nothing but that (or its `Terminate`)
+    // can follow in a proposed channel, and it cannot be accepted here.
+    let from_peer = peer.keys().any(|k| *k == ids[0]);
+    if !from_peer || !to_us || book.id() != channel {
         return (None, reject(peer, None, Fault::ForeignProposal, now));
     }
     if pending >= PENDING_PROPOSALS {
@@ -241,6 +249,8 @@ impl Channel {
         let mut evidence = Step::default();
         let mut equivocator = None;
         let savepoint = self.book_mut().savepoint();
+        // The peer as pinned, moved along by any rotation in this batch.
+        let mut pin = peer.clone();
         for (index, bytes) in (first_index..).zip(envs) {
             // Taking back our own chain after a restore, the peer sends our
             // entries and its own in merged order (`recover.rs`).
@@ -251,7 +261,7 @@ impl Channel {
             };
             match self.book().check(author, &bytes) {
                 Ok(Outcome::New(v)) => {
-                    if let Err(reject) = self.peer_rotation(&mut step, peer, &v, now) {
+                    if let Err(reject) = self.peer_rotation(&mut step, &mut pin, &v, now) {
                         fault = Some(Fault::Entry { index, reject });
                         break;
                     }
@@ -336,7 +346,7 @@ impl Channel {
     fn peer_rotation(
         &self,
         step: &mut Step,
-        peer: &Peer,
+        peer: &mut Peer,
         v: &crate::book::VerifiedEntry,
         now: u64,
     ) -> Result<(), Reject> {
@@ -362,6 +372,9 @@ impl Channel {
                     at: now,
                 },
             );
+            // A second rotation in the same batch is checked against this one.
+            peer.retired.push(old);
+            peer.identity = new;
         }
         Ok(())
     }
@@ -420,17 +433,9 @@ impl Channel {
             return Err(CheckpointFault::WrongSide);
         }
         let heads = c.checkpoint().heads;
-        // Signed by the key the peer's chain is at after the head it names;
-        // a head beyond what has arrived may be past a rotation still on
-        // its way, so any later key of the peer's will do there.
-        let pseq = heads[them as usize].0;
-        let expected = book.signer_after(them, pseq.min(book.len(them)));
-        let later = pseq > book.len(them)
-            && peer
-                .keys()
-                .skip_while(|k| **k != expected)
-                .any(|k| *k == signed_by);
-        if signed_by != expected && !later {
+        // Signed by a key of the peer's chain in this channel: the newest
+        // one it knew we held when it signed (`sign_checkpoint`).
+        if !book.key_history(them).iter().any(|(_, k)| *k == signed_by) {
             return Err(CheckpointFault::RetiredKey);
         }
         let (seq, h) = heads[me as usize];

@@ -229,6 +229,15 @@ impl Ends {
         self.chans[me].receive(&self.keys[me], &self.pinned[other], envs, t)
     }
 
+    /// The envelope of `author`'s entry `seq`, as written.
+    pub fn held(&self, author: u8, seq: u64) -> Vec<u8> {
+        self.rows
+            .iter()
+            .find(|(a, s, _)| *a == author && *s == seq)
+            .map(|(_, _, e)| e.clone())
+            .expect("entry held")
+    }
+
     /// How station `who` pins the other.
     pub fn pin_of_other(&self, who: u8) -> &Peer {
         &self.pinned[1 - who as usize]

@@ -48,6 +48,14 @@ impl Engine {
     /// Queues a step's writes. Call it while holding the channel's lock, so
     /// that the commit order is the order in which the machine decided.
     pub(super) fn submit(&self, step: Step) -> Submitted {
+        // A counterpart's pin moves in memory as the machine decides, as its
+        // books do: the next batch is checked against it even before this
+        // commit returns (a failed commit stops the station).
+        for w in &step.writes {
+            if let hotline_core::machine::Durable::PeerRotated(m) = w {
+                self.move_pin(m);
+            }
+        }
         let pending = (!step.writes.is_empty()).then(|| {
             self.db
                 .submit(step.writes.into_iter().map(WriteOp::from).collect())
@@ -179,7 +187,7 @@ impl Engine {
             }
             Effect::Wake { peer } => self.wake_peer(peer),
             Effect::Export(plan) => out.export = Some(plan),
-            Effect::PeerRotated(m) => self.peer_rotated(m),
+            Effect::PeerRotated(m) => self.announce_rotation(m),
         }
     }
 

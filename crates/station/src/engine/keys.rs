@@ -103,6 +103,13 @@ impl Engine {
         self.db
             .call(move |s| s.set_meta("identity", &token))
             .await?;
+        if self.crash_in_rotation == Some(0) {
+            tracing::error!(
+                "{}: aborting in the middle of a rotation",
+                crate::variants::CRASH_IN_ROTATION
+            );
+            std::process::abort();
+        }
         let channels = self.finish_rotation(by).await?;
         let done = channels
             .iter()
@@ -165,6 +172,17 @@ impl Engine {
                 }
             };
             self.finish(submitted).await?;
+            let committed = out
+                .iter()
+                .filter(|c| matches!(c, ChannelRotation::Rotated { .. }))
+                .count();
+            if self.crash_in_rotation == Some(committed) {
+                tracing::error!(
+                    "{}: aborting in the middle of a rotation",
+                    crate::variants::CRASH_IN_ROTATION
+                );
+                std::process::abort();
+            }
         }
         let pending = out
             .iter()
@@ -208,9 +226,10 @@ impl Engine {
         }
     }
 
-    /// The counterpart's new pin is durable: from now on its entries,
-    /// checkpoints and handshakes are checked under it.
-    pub(super) fn peer_rotated(&self, m: PinMove) {
+    /// The machine moved a counterpart's pin (its `KeyRotation`): from now
+    /// on its entries, checkpoints and handshakes are checked under the
+    /// new key. Called as the step is queued, in decision order.
+    pub(super) fn move_pin(&self, m: &PinMove) {
         let mut peers = self.peers.write().unwrap();
         let Some(p) = peers.get_mut(&m.peer) else {
             return;
@@ -229,8 +248,14 @@ impl Engine {
             channel: m.channel,
             entry: m.entry,
         });
-        let name = p.row.name.clone();
-        drop(peers);
+    }
+
+    /// The new pin is durable: say so in the log and the event stream.
+    pub(super) fn announce_rotation(&self, m: PinMove) {
+        let Ok(p) = self.peer(m.peer) else {
+            return;
+        };
+        let name = p.row.name;
         tracing::info!(
             "{name} rotated its keys: fingerprint {} replaced by {} (entry {})",
             m.old.fingerprint(),
@@ -261,32 +286,25 @@ impl Engine {
             .collect()
     }
 
-    /// Our key the peer pins now, as far as this station can tell: the
-    /// current one once a checkpoint of the peer's covers our rotation to
-    /// it on some channel (or when no channel with it can carry one);
-    /// before that, the key our chain was at when the peer last checkpointed.
+    /// Our key to dial the peer with: the newest one a checkpoint of the
+    /// peer's shows it holds ([`key_peer_holds`]), the current one when no
+    /// channel tells.
+    ///
+    /// [`key_peer_holds`]: hotline_core::machine::key_peer_holds
     pub async fn key_for_peer(&self, peer_id: i64) -> Identity {
+        let keys = self.own_keys_with(peer_id).await;
         let ring = self.keyring();
-        let current = ring.identity();
-        let mut known = None;
+        hotline_core::machine::key_peer_holds(&ring, keys).unwrap_or(ring.identity())
+    }
+
+    /// [`Channel::own_keys`](hotline_core::machine::Channel::own_keys) of
+    /// each channel with a peer, locking one channel at a time.
+    pub(super) async fn own_keys_with(&self, peer_id: i64) -> Vec<(Identity, Identity)> {
+        let mut keys = Vec::new();
         for (_, arc) in self.channels_of(peer_id) {
-            let ch = arc.lock().await;
-            let book = ch.book();
-            if book.signer(book.me()) != current {
-                continue;
-            }
-            let held = book.signer_after(book.me(), ch.delivered_upto());
-            if held == current {
-                return current;
-            }
-            let newer = known
-                .and_then(|k| ring.position(&k))
-                .is_none_or(|k| ring.position(&held).is_some_and(|h| h > k));
-            if newer {
-                known = Some(held);
-            }
+            keys.push(arc.lock().await.own_keys());
         }
-        known.unwrap_or(current)
+        keys
     }
 
     /// The X25519 secret to dial a peer with ([`Engine::key_for_peer`]).
@@ -295,13 +313,6 @@ impl Engine {
         let id = self.key_for_peer(peer_id).await;
         let k = ring.signer(&id).unwrap_or(ring.current());
         StaticSecret::from_bytes(*k.dh_secret())
-    }
-
-    /// Whether a handshake the peer addressed to our `local`-th link secret
-    /// ([`Engine::link_secrets`]; 0 is the current one) may go on: a retired
-    /// key only while the peer cannot yet know the new one.
-    pub async fn accepts_link_key(&self, peer_id: i64, local: usize) -> bool {
-        local == 0 || self.key_for_peer(peer_id).await != self.keyring().identity()
     }
 
     /// Notes a handshake from a peer under its current pin: its retired

@@ -188,6 +188,8 @@ pub struct Engine {
     metrics: Metrics,
     /// Test-only broken variant (see [`crate::variants`]).
     unsafe_ack_before_commit: bool,
+    /// Test-only: abort in the middle of a rotation (see [`crate::variants`]).
+    crash_in_rotation: Option<usize>,
     /// The audit log's head, signed again with every line (SPEC §8).
     audit: crate::audit::AuditLog,
     /// The line the start-up check of the audit log wrote, until it is waited for.
@@ -241,6 +243,7 @@ impl Engine {
             started_at: now_ms(),
             metrics: Metrics::default(),
             unsafe_ack_before_commit: crate::variants::Variants::from_env().ack_before_commit,
+            crash_in_rotation: crate::variants::Variants::from_env().crash_in_rotation,
             audit,
             audit_note: Default::default(),
             failed: AtomicBool::new(false),

@@ -20,6 +20,9 @@ impl Engine {
         by: &str,
     ) -> Result<Hash, StationError> {
         let p = self.peer_by_name(peer)?;
+        let keys = self.own_keys_with(p.row.id).await;
+        machine::may_propose(&self.keyring(), keys)
+            .map_err(|r| StationError::Conflict(r.to_string()))?;
         let now = now_ms();
         let (ch, step) = match reopens {
             Some(old) => {
@@ -192,6 +195,14 @@ impl Engine {
                     pending,
                     now,
                 );
+                // A proposal to a key we rotated away from: the tick
+                // rotates the new channel before anything else is signed.
+                if new
+                    .as_ref()
+                    .is_some_and(|c| c.rotation_due(&self.keyring().identity()))
+                {
+                    self.rotation_pending.store(true, Ordering::Relaxed);
+                }
                 match new {
                     None => self.submit(step),
                     Some(ch) => match self.insert_channel(ch) {

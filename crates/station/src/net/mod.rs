@@ -260,9 +260,10 @@ async fn inbound(
     let Some(peer) = engine.peer_by_dh(&pk) else {
         return;
     };
-    if !engine.accepts_link_key(peer.row.id, local).await {
-        tracing::warn!(peer = %peer.row.name, "handshake from {from} refused: it dialled a key this station rotated away from, and the peer has stored the rotation");
-        return;
+    if local > 0 {
+        // Its pin of us is older than our rotation (or the rotation is on
+        // its way): the session carries the rotation to it.
+        tracing::debug!(peer = %peer.row.name, "handshake from {from} to a key this station rotated away from");
     }
     if pk == peer.identity.dh_pk {
         engine.saw_current_link_key(peer.row.id);
