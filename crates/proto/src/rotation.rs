@@ -130,7 +130,7 @@ impl Keyring {
 
     /// Reads the key-file form: one or more 96-byte keys, no identity twice.
     pub fn from_bytes(b: &[u8]) -> Result<Keyring, ProtoError> {
-        if b.is_empty() || b.len() % 96 != 0 {
+        if b.is_empty() || !b.len().is_multiple_of(96) {
             return Err(ProtoError::BadKey);
         }
         let mut ring: Option<Keyring> = None;

@@ -634,3 +634,63 @@ async fn a_restored_waiting_proposal_keeps_the_default_link_limit() {
         hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES
     );
 }
+
+/// SPEC §4 v2: the counterpart's pin moves only through its signed
+/// `KeyRotation`, durably; after it, an entry signed by the old key is
+/// refused with an alert and nothing is stored.
+#[tokio::test]
+async fn a_rotation_moves_the_pin_and_the_old_key_signs_nothing_after_it() {
+    let mut f = fixture(true, Terms::default()).await;
+    f.accept().await;
+    let old = f.a.identity();
+    let ring = hotline_proto::Keyring::from_bytes(&f.a.to_bytes())
+        .unwrap()
+        .with(keys())
+        .unwrap();
+    let new = ring.identity();
+    let rotation = f.book.rotate(&ring, "a", 11).unwrap().expect("a rotation");
+    let r = f
+        .engine
+        .receive(
+            &f.peer,
+            f.book.id(),
+            vec![rotation.envelope().bytes().to_vec()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.fault, None);
+    f.book.apply(&rotation, 11);
+    let pinned = f.engine.peer_by_name("alpha").unwrap();
+    assert_eq!(pinned.identity, new);
+    assert_eq!(pinned.retired.len(), 1);
+    assert_eq!(pinned.retired[0].token, old.token());
+
+    // Alpha's next entry, re-signed by the key it retired.
+    let next = f
+        .book
+        .author(&ring, Body::ContactCheck, "a", 12, true)
+        .unwrap();
+    let forged = f.sign(next.entry());
+    f.refused(forged, "an entry signed by the retired key")
+        .await;
+    // As alpha signed it, it goes through.
+    let r = f
+        .engine
+        .receive(&f.peer, f.book.id(), vec![next.envelope().bytes().to_vec()])
+        .await
+        .unwrap();
+    assert_eq!(r.fault, None);
+
+    // The new pin and the retired key survive a restart.
+    let d = hotline_station::DataDir(f._dir.path().join("bravo"));
+    let restarted = Engine::load(
+        "bravo".into(),
+        d.load_keys().unwrap(),
+        Db::open(&d.db(), 1).unwrap(),
+        None,
+    )
+    .unwrap();
+    let again = restarted.peer_by_name("alpha").unwrap();
+    assert_eq!(again.identity, new);
+    assert_eq!(again.retired[0].token, old.token());
+}

@@ -150,7 +150,7 @@ impl Engine {
                 if !ch.rotation_due(&current) {
                     continue;
                 }
-                match ch.rotate(&*ring, by, now_ms()) {
+                match ch.rotate(&ring, by, now_ms()) {
                     Ok(step) => {
                         let Some(v) = step.entries().next() else {
                             continue;
