@@ -6,6 +6,7 @@
 //! station and an oversight body judge entries by one set of rules.
 
 mod held;
+mod keys;
 mod reject;
 mod undo;
 
@@ -16,8 +17,8 @@ use undo::Undo;
 use crate::state::{changes_state, ChannelState, StateLog};
 use hotline_proto::entry::BY_STATION;
 use hotline_proto::{
-    verify_rotation, Body, Entry, Envelope, Hash, Identity, Keyring, Kind, OnMiss, Precedence,
-    ProtoError, SecretKeys, Signers, Terms, ZERO_HASH,
+    verify_rotation, Body, Entry, Envelope, Hash, Identity, Kind, OnMiss, Precedence, ProtoError,
+    Signers, Terms, ZERO_HASH,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -333,26 +334,6 @@ impl ChannelBook {
     pub fn identities(&self) -> &[Identity; 2] {
         &self.identities
     }
-    /// The key an author's chain signs with now: the `Open`'s, or the one
-    /// its latest `KeyRotation` brought in.
-    pub fn signer(&self, author: u8) -> Identity {
-        self.keys[author as usize].last().expect("never empty").1
-    }
-    /// The key that signs what an author writes after its entry `seq`
-    /// (its checkpoints over a head at `seq`, its entry `seq + 1`).
-    pub fn signer_after(&self, author: u8, seq: u64) -> Identity {
-        self.keys[author as usize]
-            .iter()
-            .rev()
-            .find(|(at, _)| *at <= seq)
-            .expect("the first key is in force from seq 0")
-            .1
-    }
-    /// An author's keys, oldest first, each with the seq of the
-    /// `KeyRotation` that brought it in (0 for the `Open`'s).
-    pub fn key_history(&self, author: u8) -> &[(u64, Identity)] {
-        &self.keys[author as usize]
-    }
     /// The agreed (or proposed) terms.
     pub fn terms(&self) -> &Terms {
         &self.terms
@@ -469,37 +450,6 @@ impl ChannelBook {
             e => Reject::Entry(e),
         })?;
         self.check_opened(author, envelope, entry)
-    }
-
-    /// Why an envelope does not verify under an author's current key: one
-    /// of its retired keys signed it (a key that should have stopped
-    /// signing), or none of them did.
-    fn retired_signer(&self, author: u8, envelope: &Envelope) -> Reject {
-        // An entry beyond the next one cannot be judged yet: its author may
-        // have rotated in the entries still on their way. It is refused
-        // for the gap, as any early entry is.
-        let next = self.len(author) + 1;
-        if let Ok(e) = envelope.peek() {
-            if e.author == author && e.seq > next {
-                return Reject::SeqGap {
-                    expected: next,
-                    got: e.seq,
-                };
-            }
-        }
-        let keys = &self.keys[author as usize];
-        for pair in keys.windows(2) {
-            let signed = pair[0]
-                .1
-                .verifying_key()
-                .is_ok_and(|vk| envelope.open(&vk).is_ok());
-            if signed {
-                return Reject::RetiredKey {
-                    rotated_at: pair[1].0,
-                };
-            }
-        }
-        Reject::BadSignature
     }
 
     /// [`ChannelBook::check`] for an envelope already decoded, whose
@@ -628,47 +578,6 @@ impl ChannelBook {
         let signer = self.own_signer(keys)?;
         let entry = self.next_entry(body, by, now, peer_verified)?;
         self.seal(Envelope::sign(&entry, signer), entry)
-    }
-
-    /// The keys this station's chain in this channel signs with.
-    fn own_signer<'k>(&self, keys: &'k impl Signers) -> Result<&'k SecretKeys, Refusal> {
-        let id = self.signer(self.me);
-        keys.signer(&id).ok_or_else(|| Refusal::KeyMissing {
-            fingerprint: id.fingerprint().to_string(),
-        })
-    }
-
-    /// Writes this station's next `KeyRotation` (SPEC §4 v2): from the keys
-    /// the chain is at to the ones the station made next, signed by both.
-    /// `None` when the chain is at the current keys already. A chain that
-    /// is several keys behind takes one rotation per key, so that every
-    /// chain goes through the station's keys in the same order.
-    pub fn rotate(
-        &self,
-        keys: &Keyring,
-        by: &str,
-        now: u64,
-    ) -> Result<Option<VerifiedEntry>, Refusal> {
-        let at = self.signer(self.me);
-        if at == keys.identity() {
-            return Ok(None);
-        }
-        let old = self.own_signer(keys)?;
-        let next = keys
-            .position(&at)
-            .and_then(|i| keys.identities().get(i + 1))
-            .and_then(|id| keys.signer(id))
-            .ok_or_else(|| Refusal::KeyMissing {
-                fingerprint: at.fingerprint().to_string(),
-            })?;
-        let new = next;
-        let body = Body::KeyRotation {
-            new_token: new.identity().token(),
-            new_sig: [0; 64],
-        };
-        let entry = self.next_entry(body, by, now, true)?;
-        self.seal(Envelope::sign_rotation(&entry, old, new), entry)
-            .map(Some)
     }
 
     /// The size check, then the verified entry.
