@@ -98,6 +98,8 @@ impl Engine {
         crate::config::replace_secret(&path, &ring.to_bytes())?;
         let new = ring.identity();
         *self.keys.write().unwrap() = Arc::new(ring);
+        // Whatever fails from here on, the tick finishes the rotation.
+        self.rotation_pending.store(true, Ordering::Relaxed);
         self.db.sign_audit_heads(self.keyring().current_shared());
         let token = new.token();
         self.db
@@ -152,7 +154,8 @@ impl Engine {
                 }
                 match ch.rotate(&ring, by, now_ms()) {
                     Ok(step) => {
-                        let Some(v) = step.entries().next() else {
+                        // The last of its steps: the one to the current keys.
+                        let Some(v) = step.entries().last() else {
                             continue;
                         };
                         out.push(ChannelRotation::Rotated {
