@@ -445,10 +445,16 @@ impl ChannelBook {
             .signer(author)
             .verifying_key()
             .map_err(|_| Reject::BadSignature)?;
-        let entry = envelope.open(&vk).map_err(|e| match e {
-            ProtoError::BadSignature => self.retired_signer(author, &envelope),
-            e => Reject::Entry(e),
-        })?;
+        let entry = match envelope.open(&vk) {
+            Ok(e) => e,
+            Err(ProtoError::BadSignature) => match self.earlier_place(author, &envelope) {
+                // Signed by the key its place in the chain had: a second
+                // entry there, which `check_opened` finds to be equivocation.
+                Some(e) => e,
+                None => return Err(self.retired_signer(author, &envelope)),
+            },
+            Err(e) => return Err(Reject::Entry(e)),
+        };
         self.check_opened(author, envelope, entry)
     }
 

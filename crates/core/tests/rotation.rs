@@ -109,6 +109,30 @@ fn entries_from_before_a_rotation_sent_again_are_duplicates() {
 }
 
 #[test]
+fn a_fork_of_an_entry_from_before_the_rotation_is_equivocation() {
+    let mut line = Ends::open([1, 2]);
+    line.message(0, "before");
+    line.rotate(0, 7);
+    // Alpha's seq 2, signed by the key it had then, saying something else.
+    let mut entry = Envelope::decode(&line.held(0, 2), usize::MAX)
+        .unwrap()
+        .peek()
+        .unwrap();
+    entry.body = message("told the other end something else");
+    let fork = Envelope::sign(&entry, &keys(1)).bytes().to_vec();
+    let step = line.offer(1, vec![fork]);
+    assert!(
+        matches!(step.fault, Some(Fault::Equivocation { seq: 2 })),
+        "{:?}",
+        step.fault
+    );
+    assert!(step
+        .writes
+        .iter()
+        .any(|w| matches!(w, Durable::Evidence { seq: 2, .. })));
+}
+
+#[test]
 fn a_rotation_to_a_key_whose_holder_did_not_sign_it_is_refused() {
     let mut line = Ends::open([1, 2]);
     line.message(0, "before");

@@ -110,7 +110,7 @@ impl Station {
     pub fn start(&mut self) -> Res {
         self.incarnation += 1;
         let mut rt = Runtime::default();
-        let rotated = self.store.peer_keys().map_err(db)?;
+        let rotated = hotline_store::in_rotation_order(self.store.peer_keys().map_err(db)?);
         for p in self.store.peers().map_err(db)? {
             let i = self.peer_rows.iter().position(|r| *r == Some(p.id));
             let mut peer = p.machine_peer().map_err(db)?;

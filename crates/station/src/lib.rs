@@ -287,6 +287,11 @@ impl Station {
         if let (Some(t), false) = (&ticket, standby) {
             engine.set_epoch(t.fence.epoch);
         }
+        if !standby {
+            // A rotation a crash cut short is finished before anything else
+            // is signed (a channel that cannot take it yet: by the tick).
+            engine.finish_rotation(audit::BY_STATION).await?;
+        }
         engine.set_tuning(cfg.tuning);
         engine.set_alert_hook(alert_hook.clone().or(cfg.alert_hook.clone()));
         // A standby does not listen for peers: a counterpart dialling its
@@ -387,8 +392,8 @@ impl Station {
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {
-                            engine.tick().await;
                             engine.retry_rotation().await;
+                            engine.tick().await;
                             n += 1;
                             if n.is_multiple_of(10) {
                                 let after = engine.tuning().link_down_after().as_millis() as u64;

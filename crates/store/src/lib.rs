@@ -16,7 +16,7 @@ mod psk;
 mod schema;
 mod sqlite;
 
-pub use keys::RetiredKeyRow;
+pub use keys::{in_rotation_order, RetiredKeyRow};
 pub use postgres::{pg_schema_of, pg_schema_version, PgStore};
 pub use psk::{PskDir, PskRow};
 pub use schema::{schema_of, schema_version, Schema};

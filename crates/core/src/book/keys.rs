@@ -4,7 +4,7 @@
 //! rotations, one step per key.
 
 use super::{ChannelBook, Refusal, Reject, VerifiedEntry};
-use hotline_proto::{Body, Envelope, Identity, Keyring, SecretKeys, Signers};
+use hotline_proto::{Body, Entry, Envelope, Identity, Keyring, SecretKeys, Signers};
 
 impl ChannelBook {
     /// The key an author's chain signs with now: the `Open`'s, or the one
@@ -29,6 +29,18 @@ impl ChannelBook {
     /// `KeyRotation` that brought it in (0 for the `Open`'s).
     pub fn key_history(&self, author: u8) -> &[(u64, Identity)] {
         &self.keys[author as usize]
+    }
+
+    /// An envelope that claims a place the author's chain already holds,
+    /// from before its latest rotation: decoded if the key in force there
+    /// signed it (a fork of the author's own past, kept as evidence).
+    pub(super) fn earlier_place(&self, author: u8, envelope: &Envelope) -> Option<Entry> {
+        let claimed = envelope.peek().ok()?;
+        if claimed.author != author || claimed.seq == 0 || claimed.seq > self.len(author) {
+            return None;
+        }
+        let key = self.signer_after(author, claimed.seq - 1);
+        envelope.open(&key.verifying_key().ok()?).ok()
     }
 
     /// Why an envelope does not verify under an author's current key: one

@@ -220,6 +220,24 @@ impl Engine {
         out
     }
 
+    /// A channel's rotation, if its chain is behind the current keys, to
+    /// queue before anything else is written on it; when the channel
+    /// cannot take it yet, the tick tries again.
+    pub(super) fn rotate_first(
+        &self,
+        ch: &mut hotline_core::machine::Channel,
+    ) -> hotline_core::machine::Step {
+        let ring = self.keyring();
+        if !ch.rotation_due(&ring.identity()) {
+            return Default::default();
+        }
+        ch.rotate(&ring, crate::audit::BY_STATION, now_ms())
+            .unwrap_or_else(|_| {
+                self.rotation_pending.store(true, Ordering::Relaxed);
+                Default::default()
+            })
+    }
+
     /// For the tick: finishes a rotation some channel could not take yet.
     pub async fn retry_rotation(&self) {
         if self.rotation_pending.load(Ordering::Relaxed) {

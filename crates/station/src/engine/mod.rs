@@ -259,7 +259,7 @@ impl Engine {
             let pending = engine.audit(crate::audit::BY_STATION, n.action, "", &n.result);
             *engine.audit_note.lock().unwrap() = Some(pending);
         }
-        let mut rotated = engine.db.read_now(|s| s.peer_keys())?;
+        let mut rotated = hotline_store::in_rotation_order(engine.db.read_now(|s| s.peer_keys())?);
         for p in engine.db.read_now(|s| s.peers())? {
             let (mine, rest) = rotated.into_iter().partition(|k| k.peer_id == p.id);
             rotated = rest;

@@ -55,6 +55,39 @@ impl PeerRt {
     }
 }
 
+/// The peers a handshake key matches: one, or none at all when it matches
+/// two (a peer that rotated to another's X25519 key): the handshake is then
+/// refused rather than given to either.
+enum Ambiguous<'a> {
+    None,
+    One(&'a PeerRt),
+    Many,
+}
+
+impl<'a> Ambiguous<'a> {
+    fn add(self, p: &'a PeerRt) -> Ambiguous<'a> {
+        match self {
+            Ambiguous::None => Ambiguous::One(p),
+            Ambiguous::One(q) => {
+                tracing::warn!(
+                    "a handshake key matches two peers ({} and {}): refused",
+                    q.row.name,
+                    p.row.name
+                );
+                Ambiguous::Many
+            }
+            Ambiguous::Many => Ambiguous::Many,
+        }
+    }
+
+    fn one(self) -> Option<PeerRt> {
+        match self {
+            Ambiguous::One(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// Whether a string looks like HOST:PORT.
 pub fn valid_addr(a: &str) -> bool {
     match a.rsplit_once(':') {
@@ -210,8 +243,9 @@ impl Engine {
             .read()
             .unwrap()
             .values()
-            .find(|p| &p.identity.dh_pk == dh || p.dials_with_retired(dh, now_ms()))
-            .cloned()
+            .filter(|p| &p.identity.dh_pk == dh || p.dials_with_retired(dh, now_ms()))
+            .fold(Ambiguous::None, Ambiguous::add)
+            .one()
     }
 
     /// Claims a handshake clock value for a peer and makes it durable before

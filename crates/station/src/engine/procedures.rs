@@ -76,9 +76,13 @@ impl Engine {
                 }
                 Err(e) => return Err(e),
             };
-            let (v, step) = ch
+            // A chain behind the station's keys is rotated first: a retired
+            // key signs nothing new.
+            let mut step = self.rotate_first(&mut ch);
+            let (v, authored) = ch
                 .author(&*self.keyring(), &peer.machine(), body, by, now_ms())
                 .map_err(|r| self.explain(&ch, r, &peer))?;
+            step.extend(authored);
             // An `Accept` puts the peer's terms in force, its entry size included.
             if matches!(v.entry().body, Body::Accept { .. }) {
                 self.refresh_slot(&ch);
@@ -168,7 +172,11 @@ impl Engine {
         channel: Hash,
         envelopes: Vec<Vec<u8>>,
     ) -> Result<Answer, StationError> {
-        let p = peer.machine();
+        // As pinned now, not as when the session began: a rotation on an
+        // earlier batch may have moved the pin.
+        let p = self
+            .peer(peer.row.id)
+            .map_or_else(|_| peer.machine(), |r| r.machine());
         let now = now_ms();
         if !self.pinned(peer.row.id) {
             return Ok(Self::removed());
@@ -246,7 +254,9 @@ impl Engine {
         peer: &PeerRt,
         bytes: &[u8],
     ) -> Result<Answer, StationError> {
-        let p = peer.machine();
+        let p = self
+            .peer(peer.row.id)
+            .map_or_else(|_| peer.machine(), |r| r.machine());
         let now = now_ms();
         let step = match machine::checkpoint_channel(&p, bytes) {
             Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),
@@ -316,7 +326,8 @@ impl Engine {
                     continue;
                 };
                 let now = now_ms();
-                let step = ch.tick(&*self.keyring(), &peer.machine(), now);
+                let mut step = self.rotate_first(&mut ch);
+                step.extend(ch.tick(&*self.keyring(), &peer.machine(), now));
                 self.due.lock().unwrap().set(id, ch.next_due(now));
                 if step.is_empty() {
                     continue;
