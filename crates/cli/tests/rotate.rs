@@ -47,6 +47,15 @@ fn load(s: &St, ch: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<
     })
 }
 
+/// Whether an alert of `kind` was raised at `s`, open or cleared since.
+fn any_alert(s: &St, kind: &str) -> bool {
+    s.get("/v1/alerts").is_some_and(|v| {
+        v["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
+    })
+}
+
 /// How `s` pins `peer` now: its token and the fingerprints it rotated away from.
 fn pin(s: &St, peer: &str) -> (String, Vec<String>) {
     let v = s.get("/v1/peers").expect("peers");
@@ -171,6 +180,11 @@ fn keys_rotate_under_traffic_loses_nothing_and_the_line_verifies_across_it() {
                 to.name
             );
         }
+    }
+    // No input was refused at either end: every batch and checkpoint after
+    // the rotation verified under the key it should.
+    for s in [&a, &b] {
+        assert!(!any_alert(s, "bad-input"), "{} raised bad-input", s.name);
     }
     // Bravo re-pinned from the entry: alpha's new token, the old one retired.
     assert_eq!(pin(&b, "alpha"), (new.clone(), vec![old.clone()]));

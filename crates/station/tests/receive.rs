@@ -643,6 +643,7 @@ async fn a_rotation_moves_the_pin_and_the_old_key_signs_nothing_after_it() {
     let mut f = fixture(true, Terms::default()).await;
     f.accept().await;
     let old = f.a.identity();
+    use hotline_proto::Signers;
     let ring = hotline_proto::Keyring::from_bytes(&f.a.to_bytes())
         .unwrap()
         .with(keys())
@@ -664,6 +665,25 @@ async fn a_rotation_moves_the_pin_and_the_old_key_signs_nothing_after_it() {
     assert_eq!(pinned.identity, new);
     assert_eq!(pinned.retired.len(), 1);
     assert_eq!(pinned.retired[0].token, old.token());
+
+    // A checkpoint alpha signs with its new key, taken on the session that
+    // began before the rotation (`f.peer` is the pin as it was then).
+    let new_keys = ring.signer(&new).unwrap();
+    let ckpt = hotline_proto::Checkpoint {
+        channel: f.book.id(),
+        signer: 0,
+        heads: [f.book.head(0), f.book.head(1)],
+        time: 11,
+        peer_checkpoint: None,
+    }
+    .sign(new_keys);
+    let r = f
+        .engine
+        .receive_checkpoint(&f.peer, ckpt.bytes())
+        .await
+        .unwrap();
+    assert_eq!(r.fault, None);
+    assert_eq!(f.open_alerts("bad-input").await, 0);
 
     // Alpha's next entry, re-signed by the key it retired.
     let next = f

@@ -112,7 +112,25 @@ impl Engine {
             );
             std::process::abort();
         }
-        let channels = self.finish_rotation(by).await?;
+        // The tick, or an operator's write on a channel, may have rotated
+        // some channels already: the report lists every channel's entry.
+        let pending = self.finish_rotation(by).await?;
+        let mut channels: Vec<ChannelRotation> = self
+            .own_rotations()
+            .await
+            .into_iter()
+            .filter(|r| r.to == new)
+            .map(|r| ChannelRotation::Rotated {
+                channel: r.channel,
+                entry: r.entry,
+                seq: r.seq,
+            })
+            .collect();
+        channels.extend(
+            pending
+                .into_iter()
+                .filter(|c| matches!(c, ChannelRotation::Pending { .. })),
+        );
         let done = channels
             .iter()
             .filter(|c| matches!(c, ChannelRotation::Rotated { .. }))
