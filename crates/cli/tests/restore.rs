@@ -3,64 +3,14 @@
 //! The line resumes, nothing acknowledged is lost, no sequence number is
 //! written twice, and both exports verify and agree.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[path = "common/station.rs"]
 mod station;
-use station::{free_port, pair, run, until, St};
-
-fn counts(s: &St, ch: &str) -> Option<(u64, u64)> {
-    let v = s.get(&format!("/v1/channels/{ch}"))?;
-    Some((
-        v["entries"]["ours"].as_u64()?,
-        v["entries"]["theirs"].as_u64()?,
-    ))
-}
-
-fn open_alert(s: &St, kind: &str) -> bool {
-    s.get("/v1/alerts?open=true").is_some_and(|v| {
-        v["alerts"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
-    })
-}
-
-/// Whether an alert of `kind` was raised, open or cleared since.
-fn any_alert(s: &St, kind: &str) -> bool {
-    s.get("/v1/alerts").is_some_and(|v| {
-        v["alerts"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
-    })
-}
-
-/// Sends from `s` until told to stop; the hashes of what it acknowledged (201).
-fn load(s: &St, ch: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
-    let (api, token, ch) = (s.api.clone(), s.admin.clone(), ch.to_owned());
-    std::thread::spawn(move || {
-        let h = reqwest::blocking::Client::new();
-        let mut acked = vec![];
-        let mut i = 0;
-        while !stop.load(Ordering::Relaxed) {
-            i += 1;
-            let r = h
-                .post(format!("http://{api}/v1/channels/{ch}/messages"))
-                .bearer_auth(&token)
-                .json(&json!({"text": format!("m{i}")}))
-                .send();
-            if let Ok(r) = r {
-                if r.status().as_u16() == 201 {
-                    let v: Value = r.json().unwrap();
-                    acked.push(v["hash"].as_str().unwrap().to_owned());
-                }
-            }
-        }
-        acked
-    })
-}
+use station::{any_alert, counts, free_port, load, open_alert, pair, run, until, St};
 
 #[test]
 fn a_station_restored_from_an_older_backup_takes_its_chain_back_and_never_forks() {

@@ -12,49 +12,7 @@ use std::time::Duration;
 
 #[path = "common/station.rs"]
 mod station;
-use station::{pair, until, St, BIN};
-
-fn counts(s: &St, ch: &str) -> Option<(u64, u64)> {
-    let v = s.get(&format!("/v1/channels/{ch}"))?;
-    Some((
-        v["entries"]["ours"].as_u64()?,
-        v["entries"]["theirs"].as_u64()?,
-    ))
-}
-
-/// Sends from `s` until told to stop; the hashes it acknowledged (201).
-fn load(s: &St, ch: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
-    let (api, token, ch) = (s.api.clone(), s.admin.clone(), ch.to_owned());
-    std::thread::spawn(move || {
-        let h = reqwest::blocking::Client::new();
-        let mut acked = vec![];
-        let mut i = 0;
-        while !stop.load(Ordering::Relaxed) {
-            i += 1;
-            let r = h
-                .post(format!("http://{api}/v1/channels/{ch}/messages"))
-                .bearer_auth(&token)
-                .json(&json!({"text": format!("m{i}")}))
-                .send();
-            if let Ok(r) = r {
-                if r.status().as_u16() == 201 {
-                    let v: Value = r.json().unwrap();
-                    acked.push(v["hash"].as_str().unwrap().to_owned());
-                }
-            }
-        }
-        acked
-    })
-}
-
-/// Whether an alert of `kind` was raised at `s`, open or cleared since.
-fn any_alert(s: &St, kind: &str) -> bool {
-    s.get("/v1/alerts").is_some_and(|v| {
-        v["alerts"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
-    })
-}
+use station::{any_alert, counts, load, pair, until, St, BIN};
 
 /// How `s` pins `peer` now: its token and the fingerprints it rotated away from.
 fn pin(s: &St, peer: &str) -> (String, Vec<String>) {

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -256,4 +258,56 @@ pub fn pair(a: &St, b: &St) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
     ch
+}
+
+/// Entries of a channel as `s` holds them: (its own, the peer's).
+pub fn counts(s: &St, ch: &str) -> Option<(u64, u64)> {
+    let v = s.get(&format!("/v1/channels/{ch}"))?;
+    Some((
+        v["entries"]["ours"].as_u64()?,
+        v["entries"]["theirs"].as_u64()?,
+    ))
+}
+
+/// Whether an alert of `kind` is open at `s`.
+pub fn open_alert(s: &St, kind: &str) -> bool {
+    s.get("/v1/alerts?open=true").is_some_and(|v| {
+        v["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
+    })
+}
+
+/// Whether an alert of `kind` was raised, open or cleared since.
+pub fn any_alert(s: &St, kind: &str) -> bool {
+    s.get("/v1/alerts").is_some_and(|v| {
+        v["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind))
+    })
+}
+
+/// Sends from `s` until told to stop; the hashes of what it acknowledged (201).
+pub fn load(s: &St, ch: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<String>> {
+    let (api, token, ch) = (s.api.clone(), s.admin.clone(), ch.to_owned());
+    std::thread::spawn(move || {
+        let h = reqwest::blocking::Client::new();
+        let mut acked = vec![];
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            let r = h
+                .post(format!("http://{api}/v1/channels/{ch}/messages"))
+                .bearer_auth(&token)
+                .json(&json!({"text": format!("m{i}")}))
+                .send();
+            if let Ok(r) = r {
+                if r.status().as_u16() == 201 {
+                    let v: Value = r.json().unwrap();
+                    acked.push(v["hash"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        acked
+    })
 }
