@@ -8,9 +8,11 @@
 mod held;
 mod keys;
 mod reject;
+pub mod snapshot;
 mod undo;
 
 pub use reject::{Refusal, Reject};
+pub use snapshot::{BookSnapshot, SnapshotError};
 pub use undo::Savepoint;
 use undo::Undo;
 

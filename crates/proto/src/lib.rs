@@ -17,6 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod link;
 pub mod rotation;
+pub mod snapshot;
 pub mod view;
 
 pub use audit::{AuditHead, SignedAuditHead};

@@ -123,7 +123,8 @@ impl Station {
         }
         let open = self.store.alerts(true, ALL).map_err(db)?;
         for row in self.store.channels().map_err(db)? {
-            let ch = hotline_store::restore_channel(&self.store, &row, &open).map_err(db)?;
+            let mine = self.keys.identities().to_vec();
+            let ch = hotline_store::restore_channel(&self.store, &row, &open, &mine).map_err(db)?;
             rt.channels.insert(row.id, ch);
         }
         self.rt = Some(rt);
@@ -172,7 +173,7 @@ impl Station {
     }
 
     /// Queues a step (a broken variant performs some effects at once); returns its fault.
-    pub fn submit(&mut self, step: Step, origin: Origin) -> Option<Fault> {
+    pub fn submit(&mut self, mut step: Step, origin: Origin) -> Option<Fault> {
         let early = |e: &Effect| match e {
             Effect::Committed { own: true, .. } => self.fault == AckBeforeCommit,
             Effect::Reply(LinkMsg::Checkpoint { .. }) => self.fault == CheckpointBeforeCommit,
@@ -181,9 +182,11 @@ impl Station {
         let (now, after): (Vec<Effect>, Vec<Effect>) = step.after.into_iter().partition(early);
         // A counterpart's pin moves in memory as the machine decides (the
         // daemon's `Engine::submit` does the same).
-        for w in &step.writes {
-            if let Durable::PeerRotated(m) = w {
-                self.peer_rotated(m);
+        for w in &mut step.writes {
+            match w {
+                Durable::PeerRotated(m) => self.peer_rotated(m),
+                Durable::Snapshot(s) => s.seal(hotline_proto::Signers::current(&self.keys)),
+                _ => {}
             }
         }
         let rt = self.rt.as_mut().expect("station is up");

@@ -13,16 +13,18 @@ mod keys;
 pub mod pg_test;
 mod postgres;
 mod psk;
+mod restore;
 mod schema;
 mod sqlite;
 
 pub use keys::{in_rotation_order, RetiredKeyRow};
 pub use postgres::{pg_schema_of, pg_schema_version, PgStore};
 pub use psk::{PskDir, PskRow};
+pub use restore::{restore_channel, RestoreFailure, SnapshotRow};
 pub use schema::{schema_of, schema_version, Schema};
 pub use sqlite::SqliteStore;
 
-use hotline_core::machine::{Channel, Durable, ExportPlan, Peer};
+use hotline_core::machine::{Durable, ExportPlan, Peer};
 use hotline_core::VerifiedEntry;
 use hotline_proto::{Hash, SignedAuditHead};
 
@@ -361,6 +363,8 @@ pub enum WriteOp {
     /// A peer's pin moves to the key its `KeyRotation` named: the row's
     /// token changes if it is still `old`, and `old` is kept as retired.
     PeerRotated(RetiredKeyRow),
+    /// Replace a channel's start-up snapshot, adding the segments that filled since the last.
+    Snapshot(Box<hotline_core::book::BookSnapshot>),
     /// Record the highest leader epoch accepted from a peer (it only grows).
     PeerEpoch {
         /// Peer row id.
@@ -464,6 +468,7 @@ impl From<Durable> for WriteOp {
                 entry,
                 at,
             },
+            Durable::Snapshot(s) => WriteOp::Snapshot(s),
             Durable::PeerRotated(m) => WriteOp::PeerRotated(RetiredKeyRow {
                 peer_id: m.peer,
                 token: m.old.token(),
@@ -490,51 +495,7 @@ impl From<Durable> for WriteOp {
 }
 
 /// Rows read at once while restoring or exporting a channel.
-const PAGE: usize = 10_000;
-
-/// Rebuilds a channel of the station machine from what `store` holds
-/// (`open` are the station's open alerts; the channel keeps its own).
-pub fn restore_channel<S: Store + ?Sized>(
-    store: &S,
-    row: &ChannelRow,
-    open: &[AlertRow],
-) -> std::result::Result<Channel, RestoreFailure> {
-    let mut entries = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = store.entries_after(&row.id, after, PAGE)?;
-        let Some(last) = batch.last() else { break };
-        after = last.cursor;
-        entries.extend(
-            batch
-                .into_iter()
-                .map(|r| (r.author, r.seq, r.envelope, r.stored_at)),
-        );
-    }
-    let checkpoints = [store.checkpoint(&row.id, 0)?, store.checkpoint(&row.id, 1)?];
-    let refused = store.evidence(Some(&row.id))?.into_iter().map(|e| e.author);
-    let verified = store
-        .peers()?
-        .iter()
-        .any(|p| p.id == row.peer_id && p.verified && p.removed_at.is_none());
-    let alerts = open
-        .iter()
-        .filter(|a| a.channel == Some(row.id))
-        .map(|a| a.key.clone());
-    let restored = store.restored()?.contains(&row.id);
-    let mut ch = Channel::restore(row.me, row.peer_id, entries, checkpoints, alerts)?;
-    if restored {
-        ch.mark_restored();
-    }
-    // An author caught equivocating stays refused across restarts (SPEC §5).
-    for author in refused {
-        ch.refuse(author);
-    }
-    if !verified {
-        ch.peer_unverified();
-    }
-    Ok(ch)
-}
+pub(crate) const PAGE: usize = 10_000;
 
 /// Proof that an author signed two different entries with one seq.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -551,17 +512,6 @@ pub struct EvidenceRow {
     pub conflicting: Vec<u8>,
     /// When it was found (this station's clock).
     pub at: u64,
-}
-
-/// Why a channel could not be restored from storage.
-#[derive(Debug, thiserror::Error)]
-pub enum RestoreFailure {
-    /// Reading failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// What was read does not verify.
-    #[error(transparent)]
-    Damaged(#[from] hotline_core::machine::RestoreError),
 }
 
 /// Writes an oversight export of what `plan`'s checkpoint covers, reading the
@@ -664,6 +614,12 @@ pub trait Store: Send {
     fn entry_at(&self, channel: &Hash, author: u8, seq: u64) -> Result<Option<EntryRow>>;
     /// The latest checkpoint of a side.
     fn checkpoint(&self, channel: &Hash, signer: u8) -> Result<Option<Vec<u8>>>;
+
+    /// A channel's newest start-up snapshot, not yet checked.
+    fn book_snapshot(&self, channel: &Hash) -> Result<Option<SnapshotRow>>;
+
+    /// An author's first `count` stored segments of a channel, in order.
+    fn book_segments(&self, channel: &Hash, author: u8, count: u64) -> Result<Vec<Vec<u8>>>;
 
     /// Alerts, newest first; only open ones if `open_only`.
     fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRow>>;

@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_peer_epoch.sql"),
     include_str!("../migrations/0011_peer_psk.sql"),
     include_str!("../migrations/0012_peer_keys.sql"),
+    include_str!("../migrations/0013_book_snapshots.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -526,6 +527,30 @@ impl Store for SqliteStore {
             ))?
             .query_row(params![channel.to_vec(), author, seq as i64], entry_row)
             .optional()?)
+    }
+
+    fn book_snapshot(&self, channel: &Hash) -> Result<Option<SnapshotRow>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT len0, len1, body, sig FROM book_snapshots WHERE channel = ?1")?
+            .query_row([&channel[..]], |r| {
+                Ok(SnapshotRow {
+                    lens: [r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64],
+                    body: r.get(2)?,
+                    sig: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn book_segments(&self, channel: &Hash, author: u8, count: u64) -> Result<Vec<Vec<u8>>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT bytes FROM book_segments WHERE channel = ?1 AND author = ?2 AND idx < ?3 ORDER BY idx",
+        )?;
+        let rows = st
+            .query_map(params![&channel[..], author, count as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn checkpoint(&self, channel: &Hash, signer: u8) -> Result<Option<Vec<u8>>> {

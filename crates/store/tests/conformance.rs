@@ -67,5 +67,7 @@ mod peers;
 mod pg;
 #[path = "conformance/sharing.rs"]
 mod sharing;
+#[path = "conformance/snapshots.rs"]
+mod snapshots;
 #[path = "conformance/users.rs"]
 mod users;

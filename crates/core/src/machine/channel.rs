@@ -36,6 +36,8 @@ pub struct Channel {
     last_delivery_at: Option<u64>,
     /// Taking back our own chain after a restore from a backup (`recover.rs`).
     pub(super) recovery: super::Recovery,
+    /// The entries of each author the newest stored snapshot covers.
+    snap_lens: [u64; 2],
 }
 
 /// Why a stored channel cannot be loaded: the storage holds something this
@@ -156,7 +158,27 @@ impl Channel {
             sent_upto: 0,
             last_delivery_at: None,
             recovery: super::Recovery::default(),
+            snap_lens: [0; 2],
         }
+    }
+
+    /// Writes a start-up snapshot of the book with `step` once
+    /// [`crate::book::snapshot::SNAPSHOT_EVERY`] entries were added since the
+    /// last one; never while a batch is open.
+    pub(super) fn snapshot_if_due(&mut self, step: &mut Step) {
+        let since = self.snap_lens[0] + self.snap_lens[1];
+        if self.book.in_batch() || self.book.total() < since + crate::book::snapshot::SNAPSHOT_EVERY
+        {
+            return;
+        }
+        let snap = self.book.snapshot(self.snap_lens);
+        self.snap_lens = snap.lens;
+        step.write(Durable::Snapshot(Box::new(snap)));
+    }
+
+    /// The entries of each author the newest stored snapshot covers.
+    pub fn snapshot_lens(&self) -> [u64; 2] {
+        self.snap_lens
     }
 
     /// Whether the peer proposed this channel and this station has not yet
@@ -217,8 +239,23 @@ impl Channel {
         checkpoints: [Option<Vec<u8>>; 2],
         open_alerts: impl IntoIterator<Item = String>,
     ) -> Result<Channel, RestoreError> {
-        let mut book: Option<ChannelBook> = None;
-        let mut channel = String::new();
+        Channel::restore_from(None, me, peer, entries, checkpoints, open_alerts)
+    }
+
+    /// [`Channel::restore`] from a book rebuilt from a start-up snapshot
+    /// ([`ChannelBook::from_snapshot`]): `entries` are then only those
+    /// stored after it, each checked and applied in turn.
+    pub fn restore_from(
+        base: Option<ChannelBook>,
+        me: u8,
+        peer: PeerId,
+        entries: impl IntoIterator<Item = (u8, u64, Vec<u8>, u64)>,
+        checkpoints: [Option<Vec<u8>>; 2],
+        open_alerts: impl IntoIterator<Item = String>,
+    ) -> Result<Channel, RestoreError> {
+        let snap_lens = base.as_ref().map(|b| [b.len(0), b.len(1)]);
+        let mut channel = base.as_ref().map(|b| hex(&b.id())).unwrap_or_default();
+        let mut book = base;
         for (author, seq, envelope, stored_at) in entries {
             match book.as_mut() {
                 None => {
@@ -233,6 +270,17 @@ impl Channel {
                     book = Some(b);
                 }
                 Some(b) => {
+                    if author > 1 || seq != b.len(author) + 1 {
+                        return Err(RestoreError::Entry {
+                            channel: channel.clone(),
+                            author,
+                            seq,
+                            reject: Reject::SeqGap {
+                                expected: b.len(author.min(1)) + 1,
+                                got: seq,
+                            },
+                        });
+                    }
                     let key = b.signer(author);
                     let v = VerifiedEntry::from_storage(&envelope, &key).map_err(|reject| {
                         RestoreError::Entry {
@@ -248,6 +296,7 @@ impl Channel {
         }
         let book = book.ok_or(RestoreError::Empty(channel.clone()))?;
         let mut ch = Channel::new(book, peer);
+        ch.snap_lens = snap_lens.unwrap_or_default();
         let [c0, c1] = checkpoints;
         for (signer, bytes) in [(0u8, c0), (1u8, c1)] {
             let Some(bytes) = bytes else { continue };
@@ -358,6 +407,7 @@ impl Channel {
     pub(super) fn commit_own(&mut self, step: &mut Step, v: VerifiedEntry, now: u64) {
         self.book.apply(&v, now);
         self.committed(step, v, now, true);
+        self.snapshot_if_due(step);
     }
 
     /// The write of an applied entry and the effects that follow its commit.

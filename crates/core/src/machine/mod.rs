@@ -181,6 +181,10 @@ pub enum Durable {
     },
     /// The counterpart rotated its keys: its pin moves to the new ones.
     PeerRotated(PinMove),
+    /// A start-up snapshot of a channel's book (docs/DECISIONS.md,
+    /// "Start-up snapshots"): the shell seals it with its key
+    /// ([`crate::book::BookSnapshot::seal`]) before it is written.
+    Snapshot(Box<crate::book::BookSnapshot>),
     /// Sharing with a partner paused or resumed.
     Sharing {
         /// The partner.

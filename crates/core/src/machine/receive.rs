@@ -323,6 +323,7 @@ impl Channel {
         }
         self.book_mut().release(savepoint);
         self.took_back(&mut step, now);
+        self.snapshot_if_due(&mut step);
         // A checkpoint over what was taken, even an empty batch (which is how
         // a sender asks for a checkpoint it lost).
         let (write, envelope) = self.sign_checkpoint(keys, now);

@@ -5,7 +5,8 @@
 
 #![allow(dead_code)]
 
-use hotline_core::machine::{self, Channel, Effect, Peer, Step};
+use hotline_core::book::BookSnapshot;
+use hotline_core::machine::{self, Channel, Durable, Effect, Peer, Step};
 use hotline_proto::{Body, Keyring, LinkMsg, Precedence, SecretKeys, Signers, Terms};
 
 /// The line's first instant, Unix milliseconds.
@@ -27,6 +28,11 @@ pub struct Ends {
     rows: Vec<(u8, u64, Vec<u8>)>,
     /// The clock both stations read, one millisecond per event.
     now: u64,
+    /// What each station wrote to its storage: entries `(author, seq,
+    /// envelope, stored_at)` in commit order, and its start-up snapshots.
+    pub stored: [Vec<(u8, u64, Vec<u8>, u64)>; 2],
+    /// Each station's start-up snapshots, oldest first.
+    pub snapshots: [Vec<BookSnapshot>; 2],
 }
 
 fn envelopes(step: &Step) -> Vec<Vec<u8>> {
@@ -74,7 +80,11 @@ impl Ends {
             keys,
             pinned,
             now: start,
+            stored: Default::default(),
+            snapshots: Default::default(),
         };
+        ends.record(0, &open);
+        ends.record(1, &got);
         ends.keep(&open);
         let _ = ends.chans[0].receive_checkpoint(&ends.pinned[1], &checkpoint_reply(&got), start);
         let terms_hash = ends.chans[1].book().terms().hash();
@@ -92,6 +102,30 @@ impl Ends {
         self.now
     }
 
+    /// Station `who`'s writes in `step`, as its storage would hold them.
+    fn record(&mut self, who: usize, step: &Step) {
+        for w in &step.writes {
+            match w {
+                Durable::Entry { entry, stored_at } => {
+                    let e = entry.entry();
+                    self.stored[who].push((
+                        e.author,
+                        e.seq,
+                        entry.envelope().bytes().to_vec(),
+                        *stored_at,
+                    ));
+                }
+                Durable::Snapshot(s) => self.snapshots[who].push((**s).clone()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Station `who`'s channel.
+    pub fn channel(&self, who: u8) -> &Channel {
+        &self.chans[who as usize]
+    }
+
     fn keep(&mut self, step: &Step) {
         for v in step.entries() {
             let e = v.entry();
@@ -107,6 +141,7 @@ impl Ends {
         let (_, step) = self.chans[me]
             .author(&self.keys[me], &self.pinned[1 - me], body, "ops", t)
             .expect("authored");
+        self.record(me, &step);
         self.keep(&step);
         self.deliver(who, envelopes(&step));
     }
@@ -117,6 +152,7 @@ impl Ends {
         let t = self.tick();
         let got = self.chans[other].receive(&self.keys[other], &self.pinned[me], envs, t);
         assert_eq!(got.fault, None);
+        self.record(other, &got);
         // A rotation moves the pin once its move is durable (here: at once).
         for e in &got.after {
             if let Effect::PeerRotated(m) = e {
@@ -148,6 +184,7 @@ impl Ends {
                     t,
                 )
                 .expect("authored");
+            self.record(me, &step);
             self.keep(&step);
             sent.push(envelopes(&step));
         }
@@ -208,6 +245,7 @@ impl Ends {
             .rotate(&self.keys[me], "ops", t)
             .expect("rotated");
         assert_eq!(step.entries().count(), 1, "one KeyRotation");
+        self.record(me, &step);
         self.keep(&step);
         self.deliver(who, envelopes(&step));
     }

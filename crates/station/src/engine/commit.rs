@@ -47,13 +47,15 @@ pub(super) struct Performed {
 impl Engine {
     /// Queues a step's writes. Call it while holding the channel's lock, so
     /// that the commit order is the order in which the machine decided.
-    pub(super) fn submit(&self, step: Step) -> Submitted {
+    pub(super) fn submit(&self, mut step: Step) -> Submitted {
         // A counterpart's pin moves in memory as the machine decides, as its
         // books do: the next batch is checked against it even before this
         // commit returns (a failed commit stops the station).
-        for w in &step.writes {
-            if let hotline_core::machine::Durable::PeerRotated(m) = w {
-                self.move_pin(m);
+        for w in &mut step.writes {
+            match w {
+                Durable::PeerRotated(m) => self.move_pin(m),
+                Durable::Snapshot(s) => s.seal(hotline_proto::Signers::current(&*self.keyring())),
+                _ => {}
             }
         }
         let pending = (!step.writes.is_empty()).then(|| {

@@ -276,13 +276,14 @@ impl Engine {
         engine.strangers.lock().unwrap().open = open
             .iter()
             .any(|a| a.key == hotline_core::machine::UNPINNED_KEY);
+        let mine = engine.keyring().identities().to_vec();
         for row in rows {
             // The peer row must be there (pinned or retired): a channel whose
             // peer row is gone is damage.
             engine.peer_on_record(row.peer_id)?;
             let ch = engine
                 .db
-                .read_now(|s| Ok(hotline_store::restore_channel(s, &row, &open)))?
+                .read_now(|s| Ok(hotline_store::restore_channel(s, &row, &open, &mine)))?
                 .map_err(|e| StationError::Storage(e.to_string()))?;
             let _ = engine.insert_channel(ch);
         }

@@ -198,6 +198,29 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             )?;
             WriteResult::Done
         }
+        WriteOp::Snapshot(s) => {
+            for (author, idx, bytes) in &s.segments {
+                // Written again after a crash cut a snapshot short: the same bytes.
+                q.exec(
+                    "INSERT INTO book_segments (channel, author, idx, bytes) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (channel, author, idx) DO UPDATE SET bytes = excluded.bytes",
+                    &[&&s.channel[..], &i64::from(*author), &(*idx as i64), bytes],
+                )?;
+            }
+            q.exec(
+                "INSERT INTO book_snapshots (channel, len0, len1, body, sig) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (channel) DO UPDATE SET len0 = excluded.len0, len1 = excluded.len1,
+                   body = excluded.body, sig = excluded.sig",
+                &[
+                    &&s.channel[..],
+                    &(s.lens[0] as i64),
+                    &(s.lens[1] as i64),
+                    &s.body,
+                    &s.sig,
+                ],
+            )?;
+            WriteResult::Done
+        }
         WriteOp::PeerRotated(k) => {
             // Twice (the same rotation on two channels) changes nothing more.
             let moved = q.exec(

@@ -195,6 +195,29 @@ pub(super) fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteRes
             }
             WriteResult::Done
         }
+        WriteOp::Snapshot(s) => {
+            for (author, idx, bytes) in &s.segments {
+                // Written again after a crash cut a snapshot short: the same bytes.
+                tx.prepare_cached(
+                    "INSERT INTO book_segments (channel, author, idx, bytes) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (channel, author, idx) DO UPDATE SET bytes = excluded.bytes",
+                )?
+                .execute(params![&s.channel[..], author, *idx as i64, bytes])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO book_snapshots (channel, len0, len1, body, sig) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (channel) DO UPDATE SET len0 = excluded.len0, len1 = excluded.len1,
+                   body = excluded.body, sig = excluded.sig",
+            )?
+            .execute(params![
+                &s.channel[..],
+                s.lens[0] as i64,
+                s.lens[1] as i64,
+                &s.body,
+                &s.sig
+            ])?;
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             tx.prepare_cached("UPDATE peers SET epoch = MAX(epoch, ?2) WHERE id = ?1")?
                 .execute(params![peer_id, *epoch as i64])?;

@@ -244,7 +244,7 @@ fn restored_channels_are_marked_all_at_once_and_confirmed_one_by_one(db: &Db) {
         .into_iter()
         .find(|c| c.id == line.id)
         .unwrap();
-    let ch = hotline_store::restore_channel(&*s, &row, &[]).unwrap();
+    let ch = hotline_store::restore_channel(&*s, &row, &[], &[]).unwrap();
     assert_eq!(ch.id(), line.id);
 }
 
