@@ -10,6 +10,7 @@
 mod ceilings;
 mod handshake;
 mod scale;
+mod startup;
 
 use crate::client::Client;
 use clap::Args;
@@ -59,6 +60,16 @@ pub struct BenchArgs {
     /// How long the scale load runs, seconds.
     #[arg(long, default_value_t = 60, value_name = "S")]
     scale_seconds: u64,
+    /// Instead of the figures above: store this many entries at one
+    /// station (one channel, messages and their acknowledgements), then
+    /// measure its start-up and the rebuilding of the channel from its
+    /// start-up snapshot.
+    #[arg(long, value_name = "N")]
+    startup_entries: Option<u64>,
+    /// With --startup-entries: also rebuild the channel from every entry,
+    /// each checked (what start-up cost before snapshots).
+    #[arg(long, requires = "startup_entries")]
+    startup_replay: bool,
 }
 
 /// What one run measured.
@@ -112,11 +123,13 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn start(
+/// `hotline init` of station `name` in `root`: its directory, link
+/// address and admin token.
+fn init(
     root: &std::path::Path,
     name: &str,
     store: Option<&str>,
-) -> anyhow::Result<(Proc, String)> {
+) -> anyhow::Result<(std::path::PathBuf, String, String)> {
     let exe = std::env::current_exe()?;
     let dir = root.join(name);
     let listen = format!("127.0.0.1:{}", free_port()?);
@@ -133,10 +146,27 @@ fn start(
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    Ok((dir, listen, token))
+}
+
+/// `hotline serve` on an initialised station, once its API answers
+/// (polled every 5 ms, for at most `tries` × 5 ms).
+fn serve(
+    root: &std::path::Path,
+    name: &str,
+    dir: &std::path::Path,
+    tries: u32,
+) -> anyhow::Result<Proc> {
+    let exe = std::env::current_exe()?;
+    let data = hotline_station::DataDir(dir.to_owned());
+    let cfg = data.load_config().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = data
+        .load_admin_token()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let log = std::fs::File::create(root.join(format!("{name}.log")))?;
     let child = Command::new(&exe)
         .arg("--data")
-        .arg(&dir)
+        .arg(dir)
         .arg("serve")
         .env("HOTLINE_LOG", "warn")
         .stdout(Stdio::null())
@@ -144,16 +174,25 @@ fn start(
         .spawn()?;
     let p = Proc {
         child,
-        dir: dir.clone(),
+        dir: dir.to_owned(),
         token,
     };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&api).is_ok() {
-            return Ok((p, listen));
+    for _ in 0..tries {
+        if std::net::TcpStream::connect(&cfg.api).is_ok() {
+            return Ok(p);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
     anyhow::bail!("{name} did not start")
+}
+
+fn start(
+    root: &std::path::Path,
+    name: &str,
+    store: Option<&str>,
+) -> anyhow::Result<(Proc, String)> {
+    let (dir, listen, _) = init(root, name, store)?;
+    Ok((serve(root, name, &dir, 2000)?, listen))
 }
 
 /// A ROUTINE message with only a text.
@@ -315,6 +354,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let root = tempfile::Builder::new()
         .prefix("hotline-bench.")
         .tempdir()?;
+    if let Some(n) = args.startup_entries {
+        let f = startup::run(root.path(), n, args.startup_replay)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&f)?);
+        } else {
+            println!("hotline bench --startup-entries {n} — one station process, SQLite");
+            println!(
+                "  {} entries stored (in {:.0} s); start-up, spawn to the API's answer: {:.0} ms; RSS then {} KiB",
+                f.entries, f.fill_s, f.startup_ms, f.rss_kib
+            );
+            println!(
+                "  the channel rebuilt from its snapshot ({} entries) and the entries after it: {:.0} ms",
+                f.snapshot_covers, f.restore_ms
+            );
+            if let Some(ms) = f.restore_replay_ms {
+                println!("  the same, from every entry, each checked: {ms:.0} ms");
+            }
+        }
+        return Ok(());
+    }
     if let Some(n) = args.scale_channels {
         let f = scale::run(root.path(), n, args.scale_seconds)?;
         if args.json {

@@ -34,7 +34,7 @@ pub struct Scale {
 }
 
 /// A process's resident set, KiB (`VmRSS` of /proc/PID/status).
-fn rss_kib(p: &Proc) -> anyhow::Result<u64> {
+pub(super) fn rss_kib(p: &Proc) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", p.child.id()))?;
     status
         .lines()
