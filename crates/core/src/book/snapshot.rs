@@ -156,15 +156,14 @@ impl ChannelBook {
         debug_assert!(!self.in_batch(), "a snapshot is of committed entries only");
         let mut body = MAGIC.to_vec();
         let mut segments = Vec::new();
-        for a in 0..2usize {
-            let chain = &self.chains[a];
+        for (a, (chain, since)) in self.chains.iter().zip(since).enumerate() {
             let full = chain.len() / SEGMENT as usize;
             put_u64(&mut body, full as u64);
             for (i, seg) in chain.chunks_exact(SEGMENT as usize).enumerate() {
                 let mut bytes = Vec::with_capacity(seg.len() * META_BYTES);
                 seg.iter().for_each(|m| put_meta(&mut bytes, m));
                 body.extend_from_slice(&sha256(&bytes));
-                if i as u64 >= since[a] / SEGMENT {
+                if i as u64 >= since / SEGMENT {
                     segments.push((a as u8, i as u64, bytes));
                 }
             }

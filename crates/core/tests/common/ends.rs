@@ -9,6 +9,9 @@ use hotline_core::book::BookSnapshot;
 use hotline_core::machine::{self, Channel, Durable, Effect, Peer, Step};
 use hotline_proto::{Body, Keyring, LinkMsg, Precedence, SecretKeys, Signers, Terms};
 
+/// A stored entry as start-up reads it: `(author, seq, envelope, stored_at)`.
+pub type StoredRow = (u8, u64, Vec<u8>, u64);
+
 /// The line's first instant, Unix milliseconds.
 pub const T0: u64 = 1_800_000_000_000;
 
@@ -30,7 +33,7 @@ pub struct Ends {
     now: u64,
     /// What each station wrote to its storage: entries `(author, seq,
     /// envelope, stored_at)` in commit order, and its start-up snapshots.
-    pub stored: [Vec<(u8, u64, Vec<u8>, u64)>; 2],
+    pub stored: [Vec<StoredRow>; 2],
     /// Each station's start-up snapshots, oldest first.
     pub snapshots: [Vec<BookSnapshot>; 2],
 }
