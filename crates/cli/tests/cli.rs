@@ -626,6 +626,50 @@ fn bench_scale_json_measures_many_channels() {
     }
 }
 
+/// `hotline bench --startup-entries N --startup-replay --json`: a station
+/// holding N entries starts from its start-up snapshot, and the same
+/// channel rebuilt from every entry is measured beside it (a small run:
+/// only that the snapshot covered what it should and both were measured).
+#[test]
+fn bench_startup_json_measures_the_snapshot_and_the_replay() {
+    let o = Command::new(BIN)
+        .args([
+            "bench",
+            "--json",
+            "--startup-entries",
+            "5000",
+            "--startup-replay",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entries = v["entries"].as_u64().unwrap();
+    assert!(entries >= 5000, "{v}");
+    // One snapshot every 4,096 entries: the newest covers all but the tail.
+    let covers = v["snapshot_covers"].as_u64().unwrap();
+    assert!((4096..=entries).contains(&covers), "{v}");
+    assert!(entries - covers < 4096, "{v}");
+    for k in ["startup_ms", "restore_ms", "restore_replay_ms"] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+}
+
+/// `hotline bench --hot-path N --json`: both halves of the hot path timed.
+#[test]
+fn bench_hot_path_times_both_halves() {
+    let o = Command::new(BIN)
+        .args(["bench", "--json", "--hot-path", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["messages"], 20);
+    for k in ["author_us", "receive_us"] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+}
+
 /// Under systemd the journal stamps each line itself (JOURNAL_STREAM is
 /// set): the log then carries no timestamp of its own, and no colour.
 #[test]

@@ -9,6 +9,8 @@
 
 mod ceilings;
 mod handshake;
+mod hot;
+mod line;
 mod scale;
 mod startup;
 
@@ -70,6 +72,21 @@ pub struct BenchArgs {
     /// each checked (what start-up cost before snapshots).
     #[arg(long, requires = "startup_entries")]
     startup_replay: bool,
+    /// Instead of the figures above: send this many messages one at a time
+    /// through the hot path in this process (author, commit, frame; then at
+    /// the counterpart unframe, verify, apply, checkpoint, commit) and print
+    /// the time per message of each half.
+    #[arg(long, value_name = "N")]
+    hot_path: Option<u64>,
+    /// Instead of the figures above: count the instructions per message of
+    /// each half of the hot path under valgrind's callgrind (needs
+    /// `valgrind`), over --instructions-messages messages. Unlike the clock,
+    /// the count does not move with the machine's load.
+    #[arg(long)]
+    instructions: bool,
+    /// Messages the instruction count runs over.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    instructions_messages: u64,
 }
 
 /// What one run measured.
@@ -354,6 +371,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let root = tempfile::Builder::new()
         .prefix("hotline-bench.")
         .tempdir()?;
+    if let Some(n) = args.hot_path {
+        let f = hot::run(root.path(), n)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&f)?);
+        } else {
+            println!(
+                "hotline bench --hot-path {n} — in one process, SQLite, one message at a time"
+            );
+            println!("  author + commit + frame: {:.1} µs a message", f.author_us);
+            println!(
+                "  unframe + verify + apply + checkpoint + commit: {:.1} µs a message",
+                f.receive_us
+            );
+        }
+        return Ok(());
+    }
+    if args.instructions {
+        let f = hot::instructions(args.instructions_messages)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&f)?);
+        } else {
+            println!(
+                "hotline bench --instructions — callgrind, {} messages one at a time",
+                f.messages
+            );
+            println!(
+                "  author + commit + frame: {} instructions a message",
+                f.author
+            );
+            println!(
+                "  unframe + verify + apply + checkpoint + commit: {} instructions a message",
+                f.receive
+            );
+        }
+        return Ok(());
+    }
     if let Some(n) = args.startup_entries {
         let f = startup::run(root.path(), n, args.startup_replay)?;
         if args.json {

@@ -11,10 +11,10 @@
 //! it, in this process, the channel is rebuilt from storage the way start-up
 //! does it: from its snapshot, and (`--startup-replay`) from every entry.
 
+use super::line::{checkpoint, envelopes, message, ops, Line};
 use super::{init, serve, Proc};
-use hotline_core::machine::{self, Channel, Durable, Effect, Peer, Step};
-use hotline_proto::{Body, Keyring, LinkMsg, SecretKeys, Signers, Terms};
-use hotline_store::{SqliteStore, Store, WriteOp};
+use hotline_proto::Body;
+use hotline_store::{SqliteStore, Store};
 use std::time::Instant;
 
 /// What a start-up run measured.
@@ -39,113 +39,41 @@ pub struct Startup {
 
 const BATCH: usize = 512;
 
-fn envelopes(step: &Step) -> Vec<Vec<u8>> {
-    step.entries()
-        .map(|v| v.envelope().bytes().to_vec())
-        .collect()
-}
-
-fn checkpoint(step: &Step) -> anyhow::Result<Vec<u8>> {
-    step.after
-        .iter()
-        .find_map(|e| match e {
-            Effect::Reply(LinkMsg::Checkpoint { envelope }) => Some(envelope.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| anyhow::anyhow!("no checkpoint: {:?}", step.fault))
-}
-
-/// The station's writes of `step`, as its engine would commit them.
-fn ops(step: Step, keys: &Keyring, into: &mut Vec<WriteOp>) -> anyhow::Result<()> {
-    anyhow::ensure!(step.fault.is_none(), "refused: {:?}", step.fault);
-    for mut w in step.writes {
-        if let Durable::Snapshot(s) = &mut w {
-            s.seal(keys.current());
-        }
-        into.push(WriteOp::from(w));
-    }
-    Ok(())
-}
-
 /// Fills the station in `dir` (initialised, not serving) with `entries` entries.
 fn fill(dir: &std::path::Path, entries: u64) -> anyhow::Result<u64> {
     let data = hotline_station::DataDir(dir.to_owned());
-    let mine = data.load_keys()?;
     let mut store = SqliteStore::open(&data.db())?;
-    let (dh, dh_pub) = hotline_link::generate_keypair();
-    let theirs = Keyring::new(SecretKeys::generate(*dh.as_bytes(), dh_pub));
-    let now = hotline_station::engine::now_ms();
-    let row = store.add_peer(
-        "bravo",
-        &theirs.identity().token(),
-        &["127.0.0.1:9".into()],
-        None,
-        now,
-    )?;
-    store.set_verified(row.id, true)?;
-    let peer = |id, name: &str, keys: &Keyring| Peer {
-        id,
-        name: name.into(),
-        identity: keys.identity(),
-        verified: true,
-        earlier: vec![],
-        retired: vec![],
-    };
-    let (bravo, alpha) = (peer(row.id, "bravo", &theirs), peer(0, "alpha", &mine));
-    let mut w = Vec::new();
-    let (mut a, open) = Channel::open(&mine, &bravo, Terms::default(), None, "bench", now)?;
-    let sent = envelopes(&open);
-    ops(open, &mine, &mut w)?;
-    let (b, got) = machine::receive_proposal(&theirs, &alpha, a.id(), sent, 0, now);
-    let mut b = b.ok_or_else(|| anyhow::anyhow!("the proposal was refused"))?;
-    ops(
-        a.receive_checkpoint(&bravo, &checkpoint(&got)?, now),
-        &mine,
-        &mut w,
-    )?;
-    let terms_hash = b.book().terms().hash();
-    let (_, accept) = b.author(&theirs, &alpha, Body::Accept { terms_hash }, "bench", now)?;
-    ops(
-        a.receive(&mine, &bravo, envelopes(&accept), now),
-        &mine,
-        &mut w,
-    )?;
-    store.write(&w)?;
-    while a.book().total() < entries {
+    let mut l = Line::open(data.load_keys()?, &mut store, None)?;
+    while l.a.book().total() < entries {
         let now = hotline_station::engine::now_ms();
         let mut w = Vec::new();
         let mut sent = Vec::new();
         for i in 0..BATCH {
-            let body = Body::Message {
-                precedence: hotline_proto::Precedence::Routine,
-                subject: String::new(),
-                text: format!("message {i}"),
-                labels: vec![],
-                reply_to: None,
-            };
-            let (_, step) = a.author(&mine, &bravo, body, "bench", now)?;
+            let body = message(format!("message {i}"));
+            let (_, step) = l.a.author(&l.mine, &l.bravo, body, "bench", now)?;
             sent.extend(envelopes(&step));
-            ops(step, &mine, &mut w)?;
+            ops(step, &l.mine, &mut w)?;
         }
-        let got = b.receive(&theirs, &alpha, sent.clone(), now);
+        let got = l.b.receive(&l.theirs, &l.alpha, sent.clone(), now);
         ops(
-            a.receive_checkpoint(&bravo, &checkpoint(&got)?, now),
-            &mine,
+            l.a.receive_checkpoint(&l.bravo, &checkpoint(&got)?, now),
+            &l.mine,
             &mut w,
         )?;
         let mut acks = Vec::new();
         for env in &sent {
             let of = hotline_proto::sha256(env);
-            let (_, step) = b.author(&theirs, &alpha, Body::Ack { of }, "bench", now)?;
+            let (_, step) =
+                l.b.author(&l.theirs, &l.alpha, Body::Ack { of }, "bench", now)?;
             acks.extend(envelopes(&step));
         }
-        let taken = a.receive(&mine, &bravo, acks, now);
+        let taken = l.a.receive(&l.mine, &l.bravo, acks, now);
         let ckpt = checkpoint(&taken)?;
-        ops(taken, &mine, &mut w)?;
-        let _ = b.receive_checkpoint(&alpha, &ckpt, now);
+        ops(taken, &l.mine, &mut w)?;
+        let _ = l.b.receive_checkpoint(&l.alpha, &ckpt, now);
         store.write(&w)?;
     }
-    Ok(a.book().total())
+    Ok(l.a.book().total())
 }
 
 /// Starts `hotline serve` on `dir`, timing spawn to the API's answer.
