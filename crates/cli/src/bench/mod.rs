@@ -141,7 +141,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// `hotline init` of station `name` in `root`: its directory, link
-/// address and admin token.
+/// address and identity token.
 fn init(
     root: &std::path::Path,
     name: &str,
@@ -166,20 +166,19 @@ fn init(
     Ok((dir, listen, token))
 }
 
-/// `hotline serve` on an initialised station, once its API answers
-/// (polled every 5 ms, for at most `tries` × 5 ms).
+/// `hotline serve` on an initialised station whose identity token is
+/// `token`, once its API answers (polled every 5 ms, for at most `tries` ×
+/// 5 ms).
 fn serve(
     root: &std::path::Path,
     name: &str,
     dir: &std::path::Path,
+    token: String,
     tries: u32,
 ) -> anyhow::Result<Proc> {
     let exe = std::env::current_exe()?;
     let data = hotline_station::DataDir(dir.to_owned());
     let cfg = data.load_config().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = data
-        .load_admin_token()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let log = std::fs::File::create(root.join(format!("{name}.log")))?;
     let child = Command::new(&exe)
         .arg("--data")
@@ -208,8 +207,8 @@ fn start(
     name: &str,
     store: Option<&str>,
 ) -> anyhow::Result<(Proc, String)> {
-    let (dir, listen, _) = init(root, name, store)?;
-    Ok((serve(root, name, &dir, 2000)?, listen))
+    let (dir, listen, token) = init(root, name, store)?;
+    Ok((serve(root, name, &dir, token, 2000)?, listen))
 }
 
 /// A ROUTINE message with only a text.

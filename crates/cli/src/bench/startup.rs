@@ -79,7 +79,7 @@ fn fill(dir: &std::path::Path, entries: u64) -> anyhow::Result<u64> {
 /// Starts `hotline serve` on `dir`, timing spawn to the API's answer.
 fn timed_start(root: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<(f64, Proc)> {
     let t = Instant::now();
-    let p = serve(root, "alpha", dir, 600)?;
+    let p = serve(root, "alpha", dir, String::new(), 2000)?;
     Ok((t.elapsed().as_secs_f64() * 1e3, p))
 }
 
