@@ -133,12 +133,54 @@ impl AuditLog {
         target: &str,
         result: &str,
     ) -> Pending {
+        self.queue(db, (at, user, action, target, result), Some(false))
+    }
+
+    /// [`AuditLog::append`] for a request's outcome line: committed in
+    /// queue order, but without waiting for the disk; the next commit that
+    /// waits makes it durable (docs/DECISIONS.md, "The audit log").
+    pub fn append_outcome(
+        &self,
+        db: &Db,
+        at: u64,
+        user: &str,
+        action: &str,
+        target: &str,
+        result: &str,
+    ) -> Pending {
+        self.queue(db, (at, user, action, target, result), Some(true))
+    }
+
+    /// [`AuditLog::append`] for a request's attempt line: held to ride in
+    /// the transaction of the next batch queued, normally the change the
+    /// request makes ([`Db::defer_audit`]).
+    pub fn defer(
+        &self,
+        db: &Db,
+        at: u64,
+        user: &str,
+        action: &str,
+        target: &str,
+        result: &str,
+    ) -> Pending {
+        self.queue(db, (at, user, action, target, result), None)
+    }
+
+    /// `relaxed`: see [`Db::submit_relaxed`]; `None` defers the line.
+    fn queue(&self, db: &Db, line_at: LineAt<'_>, relaxed: Option<bool>) -> Pending {
+        let (at, user, action, target, result) = line_at;
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
         let line = line(head.hash, at, user, action, target, result);
         *head = AuditHead {
             count: head.count + 1,
             hash: line.hash,
         };
-        db.submit_audit(vec![WriteOp::Audit(line)], *head)
+        match relaxed {
+            Some(relaxed) => db.submit_audit(vec![WriteOp::Audit(line)], *head, relaxed),
+            None => db.defer_audit(vec![WriteOp::Audit(line)], *head),
+        }
     }
 }
+
+/// A line's fields before it is chained: time, user, action, target, result.
+type LineAt<'a> = (u64, &'a str, &'a str, &'a str, &'a str);

@@ -37,7 +37,38 @@ pub fn schema_of_spec(spec: &StoreSpec) -> Result<Schema, StationError> {
 /// Most batches folded into one transaction: bounds the latency one fsync adds.
 const MAX_GROUP: usize = 512;
 
-type Reply = oneshot::Sender<Result<Vec<WriteResult>, StationError>>;
+type Outcome = Result<Vec<WriteResult>, StationError>;
+
+/// Where a batch's results go once committed: to its submitter, without the
+/// results of the deferred audit lines it carried in front of its own
+/// writes, and to whoever waits for those lines.
+struct Reply {
+    to: oneshot::Sender<Outcome>,
+    /// Writes carried in front of the batch's own ([`Db::defer_audit`]).
+    carried: usize,
+    /// Whoever waits for the carried lines.
+    riders: Vec<oneshot::Sender<Outcome>>,
+}
+
+impl Reply {
+    fn send(self, r: Outcome) -> Result<(), Outcome> {
+        for w in self.riders {
+            let _ = w.send(r.clone().map(|_| Vec::new()));
+        }
+        let carried = self.carried;
+        self.to
+            .send(r.map(|mut v| v.split_off(carried.min(v.len()))))
+    }
+}
+
+/// Audit lines waiting to ride in front of the next batch queued
+/// ([`Db::defer_audit`]), in the log's order, with the head after them.
+#[derive(Default)]
+struct Deferred {
+    ops: Vec<WriteOp>,
+    head: Option<AuditHead>,
+    riders: Vec<oneshot::Sender<Outcome>>,
+}
 type Call = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
 /// One connection to the station's storage, whichever backend.
@@ -119,6 +150,10 @@ struct Batch {
     /// in that transaction, so every commit leaves a signed head over all
     /// lines, at one signature per commit rather than one per line.
     audit_head: Option<AuditHead>,
+    /// Whether it may be committed without waiting for the disk
+    /// ([`hotline_core::machine::Step::relaxed`]); a group is, only if every
+    /// batch in it is.
+    relaxed: bool,
     /// Where the results go once committed.
     reply: Reply,
 }
@@ -134,6 +169,7 @@ enum Job {
 #[derive(Clone)]
 pub struct Db {
     tx: std_mpsc::Sender<Job>,
+    deferred: Arc<Mutex<Deferred>>,
     readers: Arc<Readers>,
     backend: Backend,
     next: Arc<std::sync::atomic::AtomicUsize>,
@@ -222,6 +258,7 @@ impl Db {
             .map_err(|e| StationError::Storage(e.to_string()))?;
         Ok(Db {
             tx,
+            deferred: Default::default(),
             readers: Arc::new(Readers(pool)),
             backend: spec.backend(),
             next: Arc::new(0.into()),
@@ -235,29 +272,79 @@ impl Db {
 
     /// Queues a batch; the order of submission is the order of commit.
     pub fn submit(&self, ops: Vec<WriteOp>) -> Pending {
-        self.queue(ops, None)
+        self.queue(ops, None, false)
+    }
+
+    /// Queues a batch that may be committed without waiting for the disk
+    /// (see [`hotline_store::Store::write_relaxed`]): it is durable once a
+    /// later commit that waits is.
+    pub fn submit_relaxed(&self, ops: Vec<WriteOp>) -> Pending {
+        self.queue(ops, None, true)
     }
 
     /// Queues a batch that appends audit lines, with the log's head after
     /// them; the writer signs it (see [`Db::sign_audit_heads`]) and commits it
     /// in the same transaction.
-    pub fn submit_audit(&self, ops: Vec<WriteOp>, head: AuditHead) -> Pending {
-        self.queue(ops, Some(head))
+    /// `relaxed`: see [`Db::submit_relaxed`].
+    pub fn submit_audit(&self, ops: Vec<WriteOp>, head: AuditHead, relaxed: bool) -> Pending {
+        self.queue(ops, Some(head), relaxed)
     }
 
-    fn queue(&self, ops: Vec<WriteOp>, audit_head: Option<AuditHead>) -> Pending {
+    fn queue(&self, ops: Vec<WriteOp>, audit_head: Option<AuditHead>, relaxed: bool) -> Pending {
         let (tx, rx) = oneshot::channel();
+        // Held until the batch is in the writer's queue: the deferred lines
+        // go in the order they were taken.
+        let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let carried = d.ops.len();
+        let mut all = std::mem::take(&mut d.ops);
+        all.extend(ops);
+        let deferred_head = d.head.take();
         let batch = Batch {
-            ops,
-            audit_head,
-            reply: tx,
+            ops: all,
+            // A batch's own lines come after the deferred ones in the log.
+            audit_head: audit_head.or(deferred_head),
+            relaxed,
+            reply: Reply {
+                to: tx,
+                carried,
+                riders: std::mem::take(&mut d.riders),
+            },
         };
         if let Err(std_mpsc::SendError(Job::Write(b))) = self.tx.send(Job::Write(batch)) {
             let _ = b.reply.send(Err(StationError::Storage(
                 "the storage writer stopped".into(),
             )));
         }
+        drop(d);
         Pending(rx)
+    }
+
+    /// Holds audit lines (and the head after them) to ride in front of the
+    /// next batch anyone queues, in its transaction; the returned commit
+    /// resolves with that batch's. So a request's attempt line costs no
+    /// commit of its own: it goes in with the change the request makes
+    /// (docs/DECISIONS.md, "The audit log"). Whoever defers a line must see
+    /// that something is queued after it ([`Db::flush_deferred`]).
+    pub fn defer_audit(&self, ops: Vec<WriteOp>, head: AuditHead) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        d.ops.extend(ops);
+        d.head = Some(head);
+        d.riders.push(tx);
+        Pending(rx)
+    }
+
+    /// Queues the deferred audit lines alone, if any wait.
+    pub fn flush_deferred(&self) {
+        let waiting = !self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ops
+            .is_empty();
+        if waiting {
+            let _ = self.queue(Vec::new(), None, false);
+        }
     }
 
     /// Hands the writer the station's key for audit heads; it applies to
@@ -277,6 +364,8 @@ impl Db {
         &self,
         f: impl FnOnce(&mut dyn Store) -> hotline_store::Result<T> + Send + 'static,
     ) -> Result<T, StationError> {
+        // A call writes outside any batch: the lines deferred so far go first.
+        self.flush_deferred();
         let (tx, rx) = oneshot::channel();
         let job = Job::Call(Box::new(move |s| {
             let _ = tx.send(f(s));
@@ -423,11 +512,15 @@ fn commit_group(
         .find_map(|b| b.audit_head)
         .map(|h| seal(h, signer))
         .transpose();
+    let relaxed = writes.iter().all(|b| b.relaxed);
     let committed = sealed.and_then(|head| {
         all.extend(head);
-        store
-            .write(&all)
-            .map_err(|e| StationError::Storage(e.to_string()))
+        if relaxed {
+            store.write_relaxed(&all)
+        } else {
+            store.write(&all)
+        }
+        .map_err(|e| StationError::Storage(e.to_string()))
     });
     match committed {
         // A commit that returns after this process stopped leading (the
@@ -540,7 +633,7 @@ mod tests {
 
         let unkeyed = Db::open(&dir.path().join("a.sqlite"), 1).unwrap();
         let r = unkeyed
-            .submit_audit(vec![WriteOp::Audit(l1.clone())], h(1, l1.hash))
+            .submit_audit(vec![WriteOp::Audit(l1.clone())], h(1, l1.hash), false)
             .wait()
             .await;
         assert!(r.is_err());
@@ -548,8 +641,8 @@ mod tests {
 
         let db = Db::open(&dir.path().join("b.sqlite"), 1).unwrap();
         db.sign_audit_heads(keys.clone());
-        let first = db.submit_audit(vec![WriteOp::Audit(l1.clone())], h(1, l1.hash));
-        let second = db.submit_audit(vec![WriteOp::Audit(l2.clone())], h(2, l2.hash));
+        let first = db.submit_audit(vec![WriteOp::Audit(l1.clone())], h(1, l1.hash), false);
+        let second = db.submit_audit(vec![WriteOp::Audit(l2.clone())], h(2, l2.hash), false);
         first.wait().await.unwrap();
         second.wait().await.unwrap();
         let head = db.read(|s| s.audit_head()).await.unwrap().unwrap();

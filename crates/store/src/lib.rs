@@ -551,6 +551,15 @@ pub trait Store: Send {
     /// Commits a batch in one transaction: all or nothing, durable on return.
     fn write(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>>;
 
+    /// [`Store::write`], all or nothing, but without waiting for the disk:
+    /// on return the batch is committed and visible, and it is durable once
+    /// a later [`Store::write`] has returned (commits reach the disk in
+    /// order). For what a crash may lose without harm (the peer's
+    /// checkpoint). Backends that cannot do this write durably.
+    fn write_relaxed(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
+        self.write(ops)
+    }
+
     /// Reads a `meta` value.
     fn meta(&self, key: &str) -> Result<Option<String>>;
     /// Writes a `meta` value.

@@ -285,6 +285,18 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn write_relaxed(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
+        // In WAL mode, NORMAL commits without syncing the log; the next FULL
+        // commit syncs the log up to and including this one.
+        let was: i64 = self
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let out = self.write(ops);
+        self.conn.pragma_update(None, "synchronous", was)?;
+        out
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn

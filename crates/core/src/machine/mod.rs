@@ -270,6 +270,13 @@ pub struct Step {
     pub after: Vec<Effect>,
     /// Why the call stopped short, if it did (input rejected, policy refused).
     pub fault: Option<Fault>,
+    /// The writes may be committed without waiting for the disk: they only
+    /// record what the peer signed (its checkpoint), nothing this station
+    /// tells anyone depends on them, and a crash that loses them loses
+    /// nothing the next session does not bring back. The next commit that
+    /// waits for the disk makes them durable too (docs/DECISIONS.md, "The
+    /// peer's checkpoint is stored without its own flush").
+    pub relaxed: bool,
 }
 
 impl Step {
@@ -296,6 +303,7 @@ impl Step {
             }
             e
         }));
+        self.relaxed = self.relaxed && other.relaxed;
         if self.fault.is_none() {
             self.fault = other.fault;
         }

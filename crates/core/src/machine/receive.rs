@@ -412,6 +412,7 @@ impl Channel {
                     latencies,
                 });
                 step.after.push(Effect::Wake { peer: peer.id });
+                step.relaxed = true;
                 step
             }
         }

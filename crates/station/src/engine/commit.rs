@@ -58,9 +58,14 @@ impl Engine {
                 _ => {}
             }
         }
+        let relaxed = step.relaxed;
         let pending = (!step.writes.is_empty()).then(|| {
-            self.db
-                .submit(step.writes.into_iter().map(WriteOp::from).collect())
+            let ops = step.writes.into_iter().map(WriteOp::from).collect();
+            if relaxed {
+                self.db.submit_relaxed(ops)
+            } else {
+                self.db.submit(ops)
+            }
         });
         Submitted {
             pending,

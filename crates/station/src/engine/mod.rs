@@ -338,6 +338,20 @@ impl Engine {
             .append(&self.db, now_ms(), user, action, target, result)
     }
 
+    /// Holds a request's attempt line to go in with the change the request
+    /// makes (see [`crate::audit::AuditLog::defer`]).
+    pub fn audit_attempt(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
+        self.audit
+            .defer(&self.db, now_ms(), user, action, target, result)
+    }
+
+    /// Queues a request's outcome line: committed in order, without waiting
+    /// for the disk (see [`crate::audit::AuditLog::append_outcome`]).
+    pub fn audit_outcome(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
+        self.audit
+            .append_outcome(&self.db, now_ms(), user, action, target, result)
+    }
+
     /// Waits until the line the start-up check of the audit log wrote (a head
     /// missing or not matching the lines) is durable, if it wrote one.
     pub async fn audit_checked(&self) -> Result<(), StationError> {

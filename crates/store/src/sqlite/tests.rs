@@ -10,6 +10,27 @@ fn durable_settings_are_in_force_on_a_file_database() {
     assert_eq!(s.durability().unwrap(), ("wal".to_string(), 2));
 }
 
+/// A relaxed write commits (it reads back at once) and leaves the
+/// connection as durable as before, so the next ordinary write syncs the
+/// log over both.
+#[test]
+fn a_relaxed_write_commits_and_puts_full_sync_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    let raise = |key: &str| WriteOp::RaiseAlert {
+        kind: "link-down".into(),
+        channel: None,
+        key: key.into(),
+        cause: "test".into(),
+        at: 1,
+    };
+    s.write_relaxed(&[raise("a")]).unwrap();
+    assert_eq!(s.alerts(true, 10).unwrap().len(), 1, "committed at once");
+    assert_eq!(s.durability().unwrap(), ("wal".to_string(), 2));
+    s.write(&[raise("b")]).unwrap();
+    assert_eq!(s.alerts(true, 10).unwrap().len(), 2);
+}
+
 #[cfg(unix)]
 #[test]
 fn the_database_and_its_wal_files_are_private_even_if_left_loose() {
