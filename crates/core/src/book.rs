@@ -149,6 +149,9 @@ pub struct ChannelBook {
     /// brought it in, identity)`, 0 for the key the `Open` names. Entries
     /// after a rotation are signed by the key it brought in only.
     keys: [Vec<(u64, Identity)>; 2],
+    /// The verifying key of each author's newest key, decoded once: every
+    /// entry checked would otherwise decompress the same point again.
+    signer_vk: [Option<hotline_proto::VerifyingKey>; 2],
     terms: Terms,
     chains: [Vec<Meta>; 2],
     index: HashMap<Hash, (u8, u64)>,
@@ -179,6 +182,7 @@ impl ChannelBook {
             me,
             identities,
             keys: [vec![(0, identities[0])], vec![(0, identities[1])]],
+            signer_vk: identities.map(|id| id.verifying_key().ok()),
             terms,
             chains: [Vec::new(), Vec::new()],
             index: HashMap::new(),
@@ -443,10 +447,7 @@ impl ChannelBook {
         {
             return Ok(Outcome::Duplicate);
         }
-        let vk = self
-            .signer(author)
-            .verifying_key()
-            .map_err(|_| Reject::BadSignature)?;
+        let vk = self.signer_vk[author as usize].ok_or(Reject::BadSignature)?;
         let entry = match envelope.open(&vk) {
             Ok(e) => e,
             Err(ProtoError::BadSignature) => match self.earlier_place(author, &envelope) {
@@ -752,6 +753,7 @@ impl ChannelBook {
                 // Checked before it was committed (or read back from storage).
                 if let Ok(new) = Identity::parse(new_token) {
                     self.keys[author as usize].push((e.seq, new));
+                    self.refresh_signer(author);
                     self.note(Undo::Rotated(author));
                 }
             }

@@ -28,6 +28,8 @@ pub use error::ProtoError;
 pub use identity::{Fingerprint, Identity, SecretKeys};
 pub use link::LinkMsg;
 pub use rotation::{verify_rotation, Keyring, Signers};
+/// The Ed25519 public key type entries verify under.
+pub use ed25519_dalek::VerifyingKey;
 
 use sha2::{Digest, Sha256};
 

@@ -7,6 +7,12 @@ use super::{ChannelBook, Refusal, Reject, VerifiedEntry};
 use hotline_proto::{Body, Entry, Envelope, Identity, Keyring, SecretKeys, Signers};
 
 impl ChannelBook {
+    /// Decodes the verifying key of an author's newest key again (after its
+    /// keys changed).
+    pub(super) fn refresh_signer(&mut self, author: u8) {
+        self.signer_vk[author as usize] = self.signer(author).verifying_key().ok();
+    }
+
     /// The key an author's chain signs with now: the `Open`'s, or the one
     /// its latest `KeyRotation` brought in.
     pub fn signer(&self, author: u8) -> Identity {

@@ -333,6 +333,8 @@ impl ChannelBook {
         self.state = self.log.fold([u64::MAX; 2]);
         self.chains = chains;
         self.keys = keys;
+        self.refresh_signer(0);
+        self.refresh_signer(1);
         Ok(self)
     }
 }

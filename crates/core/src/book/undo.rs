@@ -89,6 +89,7 @@ impl ChannelBook {
                 }
                 Undo::Rotated(author) => {
                     self.keys[author as usize].pop();
+                    self.refresh_signer(author);
                 }
             }
         }
