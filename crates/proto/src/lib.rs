@@ -22,14 +22,14 @@ pub mod view;
 
 pub use audit::{AuditHead, SignedAuditHead};
 pub use checkpoint::{Checkpoint, SignedCheckpoint, CHECKPOINT_VERSION};
+/// The Ed25519 public key type entries verify under.
+pub use ed25519_dalek::VerifyingKey;
 pub use entry::{Body, ContactSchedule, Entry, Kind, Marking, OnMiss, Precedence, Terms};
 pub use envelope::Envelope;
 pub use error::ProtoError;
 pub use identity::{Fingerprint, Identity, SecretKeys};
 pub use link::LinkMsg;
 pub use rotation::{verify_rotation, Keyring, Signers};
-/// The Ed25519 public key type entries verify under.
-pub use ed25519_dalek::VerifyingKey;
 
 use sha2::{Digest, Sha256};
 

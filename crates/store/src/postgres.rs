@@ -20,6 +20,7 @@ mod lease;
 mod migrate;
 mod rows;
 mod sharing;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -557,32 +558,11 @@ impl Store for PgStore {
     }
 
     fn book_snapshot(&self, channel: &Hash) -> Result<Option<SnapshotRow>> {
-        self.read(|q| {
-            q.opt(
-                "SELECT len0, len1, body, sig FROM book_snapshots WHERE channel = $1",
-                &[&&channel[..]],
-            )?
-            .map(|r| {
-                Ok(SnapshotRow {
-                    lens: [get::<i64>(&r, 0)? as u64, get::<i64>(&r, 1)? as u64],
-                    body: get(&r, 2)?,
-                    sig: get(&r, 3)?,
-                })
-            })
-            .transpose()
-        })
+        self.read(|q| snapshots::snapshot(q, channel))
     }
 
     fn book_segments(&self, channel: &Hash, author: u8, count: u64) -> Result<Vec<Vec<u8>>> {
-        self.read(|q| {
-            q.rows(
-                "SELECT bytes FROM book_segments WHERE channel = $1 AND author = $2 AND idx < $3 ORDER BY idx",
-                &[&&channel[..], &i64::from(author), &(count as i64)],
-            )?
-            .iter()
-            .map(|r| get(r, 0))
-            .collect()
-        })
+        self.read(|q| snapshots::segments(q, channel, author, count))
     }
 
     fn checkpoint(&self, channel: &Hash, signer: u8) -> Result<Option<Vec<u8>>> {

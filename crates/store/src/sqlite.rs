@@ -542,27 +542,11 @@ impl Store for SqliteStore {
     }
 
     fn book_snapshot(&self, channel: &Hash) -> Result<Option<SnapshotRow>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT len0, len1, body, sig FROM book_snapshots WHERE channel = ?1")?
-            .query_row([&channel[..]], |r| {
-                Ok(SnapshotRow {
-                    lens: [r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64],
-                    body: r.get(2)?,
-                    sig: r.get(3)?,
-                })
-            })
-            .optional()?)
+        snapshots::snapshot(&self.conn, channel)
     }
 
     fn book_segments(&self, channel: &Hash, author: u8, count: u64) -> Result<Vec<Vec<u8>>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT bytes FROM book_segments WHERE channel = ?1 AND author = ?2 AND idx < ?3 ORDER BY idx",
-        )?;
-        let rows = st
-            .query_map(params![&channel[..], author, count as i64], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        snapshots::segments(&self.conn, channel, author, count)
     }
 
     fn checkpoint(&self, channel: &Hash, signer: u8) -> Result<Option<Vec<u8>>> {
@@ -807,6 +791,7 @@ impl Store for SqliteStore {
 
 mod apply;
 mod sharing;
+mod snapshots;
 
 #[cfg(test)]
 mod tests;
