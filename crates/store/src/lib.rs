@@ -555,7 +555,8 @@ pub trait Store: Send {
     /// on return the batch is committed and visible, and it is durable once
     /// a later [`Store::write`] has returned (commits reach the disk in
     /// order). For what a crash may lose without harm (the peer's
-    /// checkpoint). Backends that cannot do this write durably.
+    /// checkpoint). SQLite commits it with `synchronous=NORMAL`, PostgreSQL
+    /// with `synchronous_commit` off; the default writes durably.
     fn write_relaxed(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
         self.write(ops)
     }

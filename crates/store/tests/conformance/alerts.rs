@@ -190,7 +190,31 @@ fn an_alert_quoting_a_nul_is_kept_and_cleared(db: &Db) {
     assert!(s.alerts(true, 10).unwrap().is_empty());
 }
 
+/// A write that does not wait for the disk commits all the same: visible at
+/// once, numbered in order with the writes around it.
+fn a_relaxed_write_commits_in_order_with_the_others(db: &Db) {
+    let mut s = db.open();
+    let op = |key: &str, at| WriteOp::RaiseAlert {
+        kind: "link-down".into(),
+        channel: None,
+        key: key.into(),
+        cause: "x".into(),
+        at,
+    };
+    s.write(&[op("first", 1)]).unwrap();
+    s.write_relaxed(&[op("relaxed", 2)]).unwrap();
+    s.write(&[op("last", 3)]).unwrap();
+    let keys: Vec<String> = s
+        .alerts(true, 10)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
+    assert_eq!(keys, ["last", "relaxed", "first"], "newest first");
+}
+
 conformance!(
+    a_relaxed_write_commits_in_order_with_the_others,
     an_alert_quoting_a_nul_is_kept_and_cleared,
     raising_an_open_alert_again_takes_no_number,
     an_alert_key_is_open_once_and_can_be_raised_again_after_clearing,
