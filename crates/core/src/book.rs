@@ -5,6 +5,7 @@
 //! persists what it returns. The offline verifier uses the same book, so a
 //! station and an oversight body judge entries by one set of rules.
 
+mod clocks;
 mod held;
 mod keys;
 mod reject;
@@ -160,8 +161,11 @@ pub struct ChannelBook {
     /// The fold over everything held, refreshed when a state-changing entry is applied.
     state: ChannelState,
     refused: [bool; 2],
-    /// Messages of each author not yet acknowledged by the other.
-    pub unacked: [BTreeMap<Hash, Unacked>; 2],
+    /// Messages of each author not yet acknowledged by the other; changed
+    /// only through [`ChannelBook::put_unacked`], which keeps `clocks`.
+    unacked: [BTreeMap<Hash, Unacked>; 2],
+    /// Their acknowledgement clocks by start (`clocks.rs`).
+    clocks: [clocks::Clocks; 2],
     /// Own messages by seq that nothing has yet proven delivered: the next
     /// proof marks a range of them without looking at the rest.
     undelivered: BTreeMap<u64, Hash>,
@@ -190,6 +194,7 @@ impl ChannelBook {
             state: ChannelState::default(),
             refused: [false; 2],
             unacked: [BTreeMap::new(), BTreeMap::new()],
+            clocks: Default::default(),
             undelivered: BTreeMap::new(),
             open_requests: [BTreeMap::new(), BTreeMap::new()],
             deadline_acted: HashSet::new(),
@@ -686,14 +691,15 @@ impl ChannelBook {
                     self.undelivered.insert(e.seq, v.hash);
                     self.note(Undo::UndeliveredAdded(e.seq));
                 }
-                let was = self.unacked[author as usize].insert(
+                let was = self.put_unacked(
+                    author,
                     v.hash,
-                    Unacked {
+                    Some(Unacked {
                         precedence: *precedence,
                         stored_at,
                         delivered_at: (!own).then_some(stored_at),
                         held: false,
-                    },
+                    }),
                 );
                 self.note(Undo::Unacked {
                     author,
@@ -702,7 +708,7 @@ impl ChannelBook {
                 });
             }
             Body::Ack { of } => {
-                let was = self.unacked[other as usize].remove(of);
+                let was = self.put_unacked(other, *of, None);
                 self.note(Undo::Unacked {
                     author: other,
                     hash: *of,
@@ -785,9 +791,11 @@ impl ChannelBook {
                     hash: h,
                     was: Some(u),
                 });
-                if let Some(u) = self.unacked[me as usize].get_mut(&h) {
-                    u.delivered_at = Some(at.max(u.stored_at));
-                }
+                let delivered = Unacked {
+                    delivered_at: Some(at.max(u.stored_at)),
+                    ..u
+                };
+                self.put_unacked(me, h, Some(delivered));
             }
         }
     }

@@ -9,7 +9,7 @@
 
 use crate::book::{deadline_reason, ChannelBook};
 use crate::state::Phase;
-use hotline_proto::{hex, Body, ContactSchedule, Hash, Kind, OnMiss, Terms};
+use hotline_proto::{hex, Body, ContactSchedule, Hash, Kind, OnMiss, Precedence, Terms};
 use std::collections::BTreeSet;
 
 const DAY_MS: u64 = 86_400_000;
@@ -264,6 +264,7 @@ impl Out<'_> {
 /// was never acknowledged stays on record as an open alert, since no
 /// acknowledgement can now come (docs/DECISIONS.md).
 pub fn evaluate(book: &ChannelBook, open: &BTreeSet<String>, now: u64) -> Vec<Action> {
+    debug_assert!(book.clocks_match(), "the clock index follows the messages");
     let mut out = Out {
         open,
         actions: Vec::new(),
@@ -335,14 +336,16 @@ pub fn next_due(book: &ChannelBook, now: u64) -> Option<u64> {
             at(contact_missed_after(terms, last_peer).saturating_add(1));
         }
     }
-    for u in book.unacked[peer as usize].values().filter(|u| !u.held) {
-        let w = terms.ack_window(u.precedence);
-        at(u.stored_at.saturating_add(w / 2));
-        at(u.stored_at.saturating_add(w));
-    }
-    for u in book.unacked[me as usize].values() {
-        let w = terms.ack_window(u.precedence);
-        at(u.delivered_at.unwrap_or(u.stored_at).saturating_add(w));
+    // Each clock's next turn, from the index of clocks by start: the first
+    // clock of each precedence that turns after `now` is the one to wait for.
+    for p in Precedence::ALL {
+        let w = terms.ack_window(p);
+        for (author, part) in [(peer, w / 2), (peer, w), (me, w)] {
+            let from = now.saturating_add(1).saturating_sub(part);
+            if let Some(s) = book.first_clock_from(author, p, from) {
+                at(s.saturating_add(part));
+            }
+        }
     }
     due
 }
@@ -439,8 +442,27 @@ fn acknowledgements(book: &ChannelBook, out: &mut Out, now: u64) {
     } else {
         ""
     };
-    // A held message (from a counterpart not yet verified) has no clock.
-    for (h, u) in book.unacked[peer as usize].iter().filter(|(_, u)| !u.held) {
+    // Only the clocks that have turned, from the index by start (a held
+    // message, from a counterpart not yet verified, has no clock), in the
+    // messages' order.
+    let turned = |author: u8, part: fn(u64) -> u64| -> BTreeSet<Hash> {
+        Precedence::ALL
+            .into_iter()
+            .filter_map(|p| {
+                let part = part(terms.ack_window(p));
+                now.checked_sub(part)
+                    .map(|until| book.clocks_until(author, p, until))
+            })
+            .flatten()
+            .copied()
+            .collect()
+    };
+    let theirs = turned(peer, |w| w / 2);
+    let unacked = book.unacked();
+    for (h, u) in theirs
+        .iter()
+        .filter_map(|h| unacked[peer as usize].get_key_value(h))
+    {
         let w = terms.ack_window(u.precedence);
         let due = |part: u64| u.stored_at.saturating_add(part);
         for (pct, due) in [(50, due(w / 2)), (100, due(w))] {
@@ -458,7 +480,11 @@ fn acknowledgements(book: &ChannelBook, out: &mut Out, now: u64) {
             }
         }
     }
-    for (h, u) in &book.unacked[me as usize] {
+    let ours = turned(me, |w| w);
+    for (h, u) in ours
+        .iter()
+        .filter_map(|h| unacked[me as usize].get_key_value(h))
+    {
         let w = terms.ack_window(u.precedence);
         let p = u.precedence.name().to_uppercase();
         match u.delivered_at {
@@ -486,7 +512,7 @@ fn acknowledgements(book: &ChannelBook, out: &mut Out, now: u64) {
         }
     }
     let unacked = |k: &str, prefix: &str, author: u8| {
-        key_hash(k, prefix).and_then(|h| book.unacked[author as usize].get(&h))
+        key_hash(k, prefix).and_then(|h| book.unacked()[author as usize].get(&h))
     };
     out.clear_where("ack-overdue:", |k| {
         unacked(k, "ack-overdue:", peer).is_none()

@@ -546,7 +546,7 @@ fn held(ch: &Channel) -> String {
         "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
         [b.head(0), b.head(1)],
         b.state(),
-        b.unacked,
+        b.unacked(),
         b.open_requests,
         sorted(&b.decided),
         sorted(&b.deadline_acted),

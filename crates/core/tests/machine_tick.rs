@@ -141,7 +141,7 @@ fn restore_rebuilds_the_same_channel_and_refuses_damage() {
     assert!(r.peer_checkpoint().is_some());
     assert!(r.last_delivery_at().is_some());
     assert_eq!(r.book().state(), a.book().state());
-    assert_eq!(r.book().unacked[0].len(), 1);
+    assert_eq!(r.book().unacked()[0].len(), 1);
     assert_eq!(
         r.open_alerts().iter().cloned().collect::<Vec<_>>(),
         vec!["ack-overdue:00:50".to_string()],

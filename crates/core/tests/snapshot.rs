@@ -124,7 +124,7 @@ fn assert_same(a: &ChannelBook, b: &ChannelBook, what: &str) {
             assert_eq!(b.locate(&x.hash), Some((author, seq)));
         }
         let open = |book: &ChannelBook| {
-            book.unacked[author as usize]
+            book.unacked()[author as usize]
                 .iter()
                 .map(|(h, u)| {
                     (
@@ -200,11 +200,12 @@ fn a_book_rebuilt_from_its_snapshot_and_the_entries_after_it_is_the_book_replaye
             &format!("station {who}, snapshot and replay"),
         );
         assert_eq!(fast.snapshot_lens(), last.lens);
+        assert!(fast.book().clocks_match(), "the clock index is rebuilt too");
         assert_eq!(fast.book().total(), line.channel(who).book().total());
         // Somewhat open on both sides, so the comparison has something to compare.
         assert!(!slow.book().decided.is_empty());
         assert!(slow.book().open_requests.iter().any(|r| !r.is_empty()));
-        assert!(slow.book().unacked.iter().all(|u| !u.is_empty()));
+        assert!(slow.book().unacked().iter().all(|u| !u.is_empty()));
         assert!(slow.book().key_history(1).len() == 2);
     }
 }

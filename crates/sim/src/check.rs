@@ -96,7 +96,7 @@ pub fn same_fold(a: &ChannelBook, b: &ChannelBook, what: &str) -> Res {
     fn keys<V>(m: &[BTreeMap<Hash, V>; 2]) -> [Vec<&Hash>; 2] {
         m.each_ref().map(|m| m.keys().collect())
     }
-    let unacked = keys(&a.unacked) != keys(&b.unacked);
+    let unacked = keys(a.unacked()) != keys(b.unacked());
     let requests = keys(&a.open_requests) != keys(&b.open_requests);
     let diffs = [
         (a.state() != b.state(), "state"),

@@ -58,10 +58,10 @@ pub fn user_body(rng: &mut Rng, book: &ChannelBook, now: u64, p_terminate: u64) 
     };
     Some(match rng.below(100) {
         0..=34 => {
-            let reply_to = rng.chance(300).then(|| pick(rng, &book.unacked[peer]));
+            let reply_to = rng.chance(300).then(|| pick(rng, &book.unacked()[peer]));
             message(rng, reply_to.flatten())
         }
-        35..=54 => match pick(rng, &book.unacked[peer]) {
+        35..=54 => match pick(rng, &book.unacked()[peer]) {
             Some(of) => Body::Ack { of },
             None => message(rng, None),
         },
@@ -79,14 +79,16 @@ pub fn user_body(rng: &mut Rng, book: &ChannelBook, now: u64, p_terminate: u64) 
             },
             None => message(rng, None),
         },
-        75..=79 => match pick(rng, &book.unacked[peer]).or_else(|| pick(rng, &book.unacked[me])) {
-            Some(of) => Body::Translation {
-                of,
-                lang: "fr".into(),
-                text: "texte".into(),
-            },
-            None => message(rng, None),
-        },
+        75..=79 => {
+            match pick(rng, &book.unacked()[peer]).or_else(|| pick(rng, &book.unacked()[me])) {
+                Some(of) => Body::Translation {
+                    of,
+                    lang: "fr".into(),
+                    text: "texte".into(),
+                },
+                None => message(rng, None),
+            }
+        }
         80..=87 => Body::Suspend {
             reason: "a person suspends".into(),
         },

@@ -39,8 +39,8 @@ pub async fn channel(
             delivered,
             queued: own - sent,
             sent: sent - delivered,
-            unacknowledged_ours: b.unacked[me as usize].len() as u64,
-            unacknowledged_theirs: b.unacked[them as usize].len() as u64,
+            unacknowledged_ours: b.unacked()[me as usize].len() as u64,
+            unacknowledged_theirs: b.unacked()[them as usize].len() as u64,
         },
         entries: api::EntryCounts {
             ours: own,
@@ -116,7 +116,7 @@ pub async fn entries(
             .peek()
             .map_err(|e| StationError::Storage(e.to_string()))?;
         let own = r.author == me;
-        let acked = !rt.book().unacked[r.author as usize].contains_key(&r.hash);
+        let acked = !rt.book().unacked()[r.author as usize].contains_key(&r.hash);
         let is_msg = e.body.kind() == Kind::Message;
         let delivery = if own {
             if is_msg && acked && r.seq <= delivered {
@@ -142,7 +142,7 @@ pub async fn entries(
             delivered: !own || r.seq <= delivered,
             delivery,
             hash: hex(&r.hash),
-            held: rt.book().unacked[r.author as usize]
+            held: rt.book().unacked()[r.author as usize]
                 .get(&r.hash)
                 .is_some_and(|u| u.held),
             kind: e.body.kind().name().into(),

@@ -295,7 +295,7 @@ async fn flash_from_an_unverified_peer_is_held_and_its_chain_goes_on() {
         let arc = engine.channel(&f.book.id()).unwrap();
         async move {
             let ch = arc.lock().await;
-            let flash = ch.book().unacked[0]
+            let flash = ch.book().unacked()[0]
                 .values()
                 .find(|u| u.precedence == Precedence::Flash)
                 .cloned()

@@ -282,14 +282,15 @@ impl ChannelBook {
                     .ok_or(SnapshotError("unknown precedence"))?;
                 let stored_at = r.u64()?;
                 let delivered_at = Some(r.u64()?).filter(|d| *d != u64::MAX);
-                self.unacked[a].insert(
+                self.put_unacked(
+                    a as u8,
                     hash,
-                    Unacked {
+                    Some(Unacked {
                         precedence,
                         stored_at,
                         delivered_at,
                         held: false,
-                    },
+                    }),
                 );
             }
         }

@@ -62,11 +62,7 @@ impl ChannelBook {
         for u in self.journal.take().unwrap_or_default().into_iter().rev() {
             match u {
                 Undo::Unacked { author, hash, was } => {
-                    let m = &mut self.unacked[author as usize];
-                    match was {
-                        Some(w) => m.insert(hash, w),
-                        None => m.remove(&hash),
-                    };
+                    self.put_unacked(author, hash, was);
                 }
                 Undo::UndeliveredAdded(seq) => {
                     self.undelivered.remove(&seq);

@@ -69,7 +69,7 @@ fn a_channel_comes_back_from_its_sealed_snapshot_or_else_from_every_entry(db: &D
     // when the peer's next entry did).
     let open = |ch: &hotline_core::machine::Channel| {
         ch.book()
-            .unacked
+            .unacked()
             .iter()
             .flat_map(|m| m.iter().map(|(h, u)| (*h, u.delivered_at.is_some())))
             .collect::<Vec<_>>()
