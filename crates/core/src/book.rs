@@ -773,33 +773,6 @@ impl ChannelBook {
         }
     }
 
-    /// Records that the counterpart's station holds our entries up to `upto`,
-    /// learned at `at` by this station's clock (a checkpoint of the peer's,
-    /// or an entry of the peer's that had seen them). Our unacknowledged
-    /// messages among them start their acknowledgement clocks then, and never
-    /// before they were stored: `at = 0` starts them when stored, which is
-    /// what a restart knows of a delivery proven before it.
-    pub fn mark_delivered(&mut self, upto: u64, at: u64) {
-        let later = self.undelivered.split_off(&upto.saturating_add(1));
-        let proven = std::mem::replace(&mut self.undelivered, later);
-        let me = self.me;
-        for (seq, h) in proven {
-            self.note(Undo::UndeliveredTaken(seq, h));
-            if let Some(u) = self.unacked[me as usize].get(&h).copied() {
-                self.note(Undo::Unacked {
-                    author: me,
-                    hash: h,
-                    was: Some(u),
-                });
-                let delivered = Unacked {
-                    delivered_at: Some(at.max(u.stored_at)),
-                    ..u
-                };
-                self.put_unacked(me, h, Some(delivered));
-            }
-        }
-    }
-
     /// When the newest entry of an author was stored here (this station's clock).
     pub fn last_stored_at(&self, author: u8) -> Option<u64> {
         self.chains[author as usize].last().map(|m| m.stored_at)

@@ -57,6 +57,20 @@ pub struct Note {
     pub result: String,
 }
 
+/// How an audit line is committed (docs/DECISIONS.md, "The audit log").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// In a commit of its own that waits for the disk.
+    Flushed,
+    /// In queue order, without waiting for the disk: a request's outcome
+    /// line; the next flushed commit makes it durable.
+    Unflushed,
+    /// Held to ride in the transaction of the next batch queued, normally
+    /// the change the request makes ([`Db::defer_audit`]): a request's
+    /// attempt line.
+    WithNext,
+}
+
 /// The head of the chain as this station last submitted it. Its lock is held
 /// from building a line until the line is queued, so that the chain's order
 /// is the writer's commit order.
@@ -122,48 +136,25 @@ impl AuditLog {
         ))
     }
 
-    /// Queues one line, with the head after it for the writer to sign; the
-    /// returned commit is the caller's to wait for.
+    /// Queues one line, with the head after it for the writer to sign, as
+    /// `how` says; the returned commit is the caller's to wait for.
+    #[allow(clippy::too_many_arguments)]
     pub fn append(
         &self,
         db: &Db,
+        how: Commit,
         at: u64,
         user: &str,
         action: &str,
         target: &str,
         result: &str,
     ) -> Pending {
-        self.queue(db, (at, user, action, target, result), Some(false))
-    }
-
-    /// [`AuditLog::append`] for a request's outcome line: committed in
-    /// queue order, but without waiting for the disk; the next commit that
-    /// waits makes it durable (docs/DECISIONS.md, "The audit log").
-    pub fn append_outcome(
-        &self,
-        db: &Db,
-        at: u64,
-        user: &str,
-        action: &str,
-        target: &str,
-        result: &str,
-    ) -> Pending {
-        self.queue(db, (at, user, action, target, result), Some(true))
-    }
-
-    /// [`AuditLog::append`] for a request's attempt line: held to ride in
-    /// the transaction of the next batch queued, normally the change the
-    /// request makes ([`Db::defer_audit`]).
-    pub fn defer(
-        &self,
-        db: &Db,
-        at: u64,
-        user: &str,
-        action: &str,
-        target: &str,
-        result: &str,
-    ) -> Pending {
-        self.queue(db, (at, user, action, target, result), None)
+        let relaxed = match how {
+            Commit::Flushed => Some(false),
+            Commit::Unflushed => Some(true),
+            Commit::WithNext => None,
+        };
+        self.queue(db, (at, user, action, target, result), relaxed)
     }
 
     /// `relaxed`: see [`Db::submit_relaxed`]; `None` defers the line.

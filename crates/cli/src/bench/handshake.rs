@@ -4,9 +4,13 @@
 //! IK handshake (what link version 2 did) and libcrux's ML-KEM-768 key
 //! generation + encapsulation + decapsulation.
 
-use hotline_link::{generate_keypair, public_key, Offer, PeerDecision, PskChain};
+use hotline_link::{
+    generate_keypair, public_key, Initiated, LinkError, Offer, PeerDecision, PskChain, Responded,
+    StaticSecret,
+};
 use serde::Serialize;
 use std::time::{Duration, Instant};
+use tokio::io::DuplexStream;
 
 /// Median milliseconds per handshake, both ends on one core.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +36,39 @@ fn median(budget: Duration, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// A hybrid handshake over an in-memory pipe of `pipe` bytes: the
+/// initiator `a` (its secret and clock) dials `b` (its secret and public
+/// key), which takes any key with `chain` as the stored keys.
+pub(super) fn in_memory(
+    rt: &tokio::runtime::Runtime,
+    chain: &PskChain,
+    a: (&StaticSecret, u64),
+    b: (&StaticSecret, &[u8; 32]),
+    pipe: usize,
+) -> (
+    Result<Initiated<DuplexStream>, LinkError>,
+    Result<Responded<DuplexStream>, LinkError>,
+) {
+    let (x, y) = tokio::io::duplex(pipe);
+    let offer = Offer {
+        timestamp_ns: a.1,
+        epoch: 0,
+        psk: chain,
+        use_prev: false,
+    };
+    let decide = |_: &[u8; 32]| PeerDecision::Pinned {
+        last_timestamp: 0,
+        min_epoch: 0,
+        psk: chain.clone(),
+    };
+    rt.block_on(async {
+        tokio::join!(
+            hotline_link::initiate_with(x, a.0, b.1, offer),
+            hotline_link::respond_with(y, b.0, 0, 1, decide)
+        )
+    })
+}
+
 /// Runs for about `budget` per figure.
 pub fn measure(budget: Duration) -> anyhow::Result<Handshakes> {
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
@@ -41,24 +78,7 @@ pub fn measure(budget: Duration) -> anyhow::Result<Handshakes> {
     let mut ts = 0;
     let hybrid_ms = median(budget, || {
         ts += 1;
-        let (x, y) = tokio::io::duplex(1 << 14);
-        let offer = Offer {
-            timestamp_ns: ts,
-            epoch: 0,
-            psk: &chain,
-            use_prev: false,
-        };
-        let decide = |_: &[u8; 32]| PeerDecision::Pinned {
-            last_timestamp: 0,
-            min_epoch: 0,
-            psk: chain.clone(),
-        };
-        let (i, r) = rt.block_on(async {
-            tokio::join!(
-                hotline_link::initiate_with(x, &a, &b_pub, offer),
-                hotline_link::respond_with(y, &b, 0, 1, decide)
-            )
-        });
+        let (i, r) = in_memory(&rt, &chain, (&a, ts), (&b, &b_pub), 1 << 14);
         assert!(i.is_ok() && r.is_ok(), "a handshake in memory failed");
     });
 

@@ -12,7 +12,7 @@
 //! with what else the machine is doing, so a change's effect shows in it.
 
 use super::line::{checkpoint, envelopes, message, ops, Line};
-use hotline_link::{generate_keypair, Offer, PeerDecision, PskChain, Receiver, Sender};
+use hotline_link::{generate_keypair, PskChain, Receiver, Sender};
 use hotline_proto::{Hash, Keyring, LinkMsg, SecretKeys};
 use hotline_store::{SqliteStore, Store};
 use std::process::Command;
@@ -67,24 +67,7 @@ fn setup(root: &std::path::Path) -> anyhow::Result<Hot> {
     let (a_dh, _) = generate_keypair();
     let (b_dh, b_pub) = generate_keypair();
     let chain = PskChain::initial(None);
-    let (x, y) = tokio::io::duplex(1 << 20);
-    let offer = Offer {
-        timestamp_ns: 1,
-        epoch: 0,
-        psk: &chain,
-        use_prev: false,
-    };
-    let decide = |_: &[u8; 32]| PeerDecision::Pinned {
-        last_timestamp: 0,
-        min_epoch: 0,
-        psk: chain.clone(),
-    };
-    let (i, r) = rt.block_on(async {
-        tokio::join!(
-            hotline_link::initiate_with(x, &a_dh, &b_pub, offer),
-            hotline_link::respond_with(y, &b_dh, 0, 1, decide)
-        )
-    });
+    let (i, r) = super::handshake::in_memory(&rt, &chain, (&a_dh, 1), (&b_dh, &b_pub), 1 << 20);
     let (_, tx) = i?.session.split();
     let (rx, _) = r?.session.split();
     Ok(Hot {

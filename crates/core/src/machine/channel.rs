@@ -270,26 +270,18 @@ impl Channel {
                     book = Some(b);
                 }
                 Some(b) => {
+                    let bad = |reject| RestoreError::Entry {
+                        channel: channel.clone(),
+                        author,
+                        seq,
+                        reject,
+                    };
                     if author > 1 || seq != b.len(author) + 1 {
-                        return Err(RestoreError::Entry {
-                            channel: channel.clone(),
-                            author,
-                            seq,
-                            reject: Reject::SeqGap {
-                                expected: b.len(author.min(1)) + 1,
-                                got: seq,
-                            },
-                        });
+                        let expected = b.len(author.min(1)) + 1;
+                        return Err(bad(Reject::SeqGap { expected, got: seq }));
                     }
-                    let key = b.signer(author);
-                    let v = VerifiedEntry::from_storage(&envelope, &key).map_err(|reject| {
-                        RestoreError::Entry {
-                            channel: channel.clone(),
-                            author,
-                            seq,
-                            reject,
-                        }
-                    })?;
+                    let v =
+                        VerifiedEntry::from_storage(&envelope, &b.signer(author)).map_err(bad)?;
                     b.apply(&v, stored_at);
                 }
             }

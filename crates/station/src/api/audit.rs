@@ -7,6 +7,7 @@
 use super::auth::bearer;
 use super::guard::{Refused, UNAUTHORIZED_EVERY};
 use super::Api;
+use crate::audit::Commit;
 use crate::db::Pending;
 use crate::error::StationError;
 use axum::extract::{Request, State};
@@ -45,10 +46,10 @@ pub(super) async fn layer(State(api): State<Api>, req: Request, next: Next) -> R
     // (a writer call queues it first), so it is committed in the same
     // transaction as the change, at no commit of its own. The writer commits
     // in queue order and writes nothing more once a commit has failed.
-    let attempt = user
-        .as_ref()
-        .filter(|_| may_change)
-        .map(|u| api.engine.audit_attempt(&u.name, &action, &target, ATTEMPT));
+    let attempt = user.as_ref().filter(|_| may_change).map(|u| {
+        api.engine
+            .audit_as(Commit::WithNext, &u.name, &action, &target, ATTEMPT)
+    });
     let user = user.map(|u| u.name).unwrap_or_else(|| "-".into());
     let resp = next.run(req).await;
     let status = resp.status();
@@ -95,12 +96,9 @@ pub(super) async fn layer(State(api): State<Api>, req: Request, next: Next) -> R
     // the outcome leaves the attempt on record, which the log allows for
     // anyway (docs/DECISIONS.md, "The audit log").
     let outcome = (interesting && !unlogged).then(|| {
-        api.engine.audit_outcome(
-            &user,
-            &action,
-            &target,
-            status.as_u16().to_string().as_str(),
-        )
+        let result = status.as_u16().to_string();
+        api.engine
+            .audit_as(Commit::Unflushed, &user, &action, &target, &result)
     });
     if outcome.is_none() {
         api.engine.db().flush_deferred();

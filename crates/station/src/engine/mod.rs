@@ -334,22 +334,21 @@ impl Engine {
     /// Queues a line of the audit log with the signed head that covers it;
     /// the commit is the caller's to wait for.
     pub fn audit(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
-        self.audit
-            .append(&self.db, now_ms(), user, action, target, result)
+        self.audit_as(crate::audit::Commit::Flushed, user, action, target, result)
     }
 
-    /// Holds a request's attempt line to go in with the change the request
-    /// makes (see [`crate::audit::AuditLog::defer`]).
-    pub fn audit_attempt(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
+    /// [`Engine::audit`], committed as `how` says (a request's attempt and
+    /// outcome lines: see [`crate::audit::Commit`]).
+    pub fn audit_as(
+        &self,
+        how: crate::audit::Commit,
+        user: &str,
+        action: &str,
+        target: &str,
+        result: &str,
+    ) -> Pending {
         self.audit
-            .defer(&self.db, now_ms(), user, action, target, result)
-    }
-
-    /// Queues a request's outcome line: committed in order, without waiting
-    /// for the disk (see [`crate::audit::AuditLog::append_outcome`]).
-    pub fn audit_outcome(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
-        self.audit
-            .append_outcome(&self.db, now_ms(), user, action, target, result)
+            .append(&self.db, how, now_ms(), user, action, target, result)
     }
 
     /// Waits until the line the start-up check of the audit log wrote (a head
