@@ -160,42 +160,77 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
         _ => return Err(fault(1, "header: exported_by must be 0 or 1")),
     };
 
+    let lines: Vec<(usize, &str)> = lines.collect();
+    // The work each entry line needs alone is done ahead on every core, and
+    // the signatures are batch-verified on other threads while this one
+    // checks the chains. When any of that fails, the lines are read again
+    // one by one, which names the first fault exactly.
+    if let Some((ready, batch)) = fast::prepare(&lines) {
+        let (walked, signed) = std::thread::scope(|s| {
+            let signed = s.spawn(|| batch.verify());
+            let walked = walk(&header, exported_by, &lines, Some(ready));
+            (walked, signed.join().unwrap_or(false))
+        });
+        if signed {
+            return walked;
+        }
+    }
+    walk(&header, exported_by, &lines, None)
+}
+
+/// Reads the lines after the header in order: with `pre`, each parsed and
+/// decoded ahead (and its signature checked apart, by the caller); without,
+/// each parsed, decoded and verified here.
+fn walk(
+    header: &line::Header,
+    exported_by: u8,
+    lines: &[(usize, &str)],
+    pre: Option<Vec<fast::Ready>>,
+) -> Result<Summary, Fault> {
     let mut book: Option<ChannelBook> = None;
     let mut chains: [Vec<Mark>; 2] = [Vec::new(), Vec::new()];
     let mut last_order: Option<(u64, u8)> = None;
     let mut checkpoints: Vec<(usize, SignedCheckpoint)> = Vec::new();
     let mut evidence: Vec<(usize, line::EvidenceLine)> = Vec::new();
-    let lines: Vec<(usize, &str)> = lines.collect();
-    // The work each entry line needs alone, done ahead on every core; when
-    // any of it fails, the lines are read one by one below, which names the
-    // first fault exactly.
-    let mut pre = fast::prepare(&lines).map(Vec::into_iter);
-    for (n, raw) in lines {
+    let mut pre = pre.map(Vec::into_iter);
+    for &(n, raw) in lines {
         let ready = pre.as_mut().and_then(|p| p.next());
         if raw.trim().is_empty() {
             return Err(fault(n, "blank line"));
         }
-        let (parsed, opened) = match ready {
-            Some(r) => (r.line, r.opened),
-            None => (line::line(raw).map_err(|w| fault(n, w))?, None),
+        let parsed = match ready {
+            Some(fast::Ready::Entry(o)) => Parsed::Entry(Source::Opened(o)),
+            Some(fast::Ready::Other(l)) => Parsed::from(l),
+            None => Parsed::from(line::line(raw).map_err(|w| fault(n, w))?),
         };
         match parsed {
-            Line::Entry(l) => {
+            Parsed::Entry(src) => {
                 if !checkpoints.is_empty() || !evidence.is_empty() {
                     return Err(fault(n, "entry after the checkpoints"));
                 }
-                let (verified, matches) = match (book.as_mut(), opened) {
-                    (None, _) => {
-                        let bytes = b64(&l.envelope, "envelope", n)?;
-                        let (b, e) = ChannelBook::genesis(&bytes, exported_by)
-                            .map_err(|r| fault(n, format!("genesis entry rejected: {r}")))?;
+                let (verified, (hash_ok, view_ok)) = match (book.as_mut(), src) {
+                    (None, src) => {
+                        let (b, e) = match &src {
+                            Source::Opened(o) => {
+                                ChannelBook::genesis(o.envelope.bytes(), exported_by)
+                            }
+                            Source::Line(l) => {
+                                ChannelBook::genesis(&b64(&l.envelope, "envelope", n)?, exported_by)
+                            }
+                        }
+                        .map_err(|r| fault(n, format!("genesis entry rejected: {r}")))?;
                         book = Some(b);
-                        (e, None)
+                        let matches = src.matches(&e);
+                        (e, matches)
                     }
-                    (Some(b), Some(o)) => {
-                        (opened_entry(b, o.envelope, o.entry, n)?, Some(o.matches))
+                    (Some(b), Source::Opened(o)) => {
+                        (opened_entry(b, o.envelope, o.entry, n)?, o.matches)
                     }
-                    (Some(b), None) => (next_entry(b, &b64(&l.envelope, "envelope", n)?, n)?, None),
+                    (Some(b), Source::Line(l)) => {
+                        let e = next_entry(b, &b64(&l.envelope, "envelope", n)?, n)?;
+                        let matches = line_matches(&l, &e);
+                        (e, matches)
+                    }
                 };
                 let e = verified.entry();
                 let order = (e.lamport, e.author);
@@ -203,9 +238,6 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                     return Err(fault(n, "entry out of merged (lamport, author) order"));
                 }
                 last_order = Some(order);
-                let (hash_ok, view_ok) = matches.unwrap_or_else(|| {
-                    (l.hash == hex(&verified.hash()), l.entry == view::entry(e))
-                });
                 if !hash_ok {
                     return Err(fault(n, "\"hash\" does not match the envelope"));
                 }
@@ -220,8 +252,8 @@ pub fn verify(text: &str) -> Result<Summary, Fault> {
                     lamport: e.lamport,
                 });
             }
-            Line::Evidence(l) => evidence.push((n, l)),
-            Line::Checkpoint(l) => {
+            Parsed::Evidence(l) => evidence.push((n, l)),
+            Parsed::Checkpoint(l) => {
                 if !evidence.is_empty() {
                     return Err(fault(n, "checkpoint after the evidence"));
                 }
@@ -436,6 +468,43 @@ fn check_evidence(
         }
     }
     Ok((author, l.seq))
+}
+
+/// A line after the header, as the walk takes it.
+enum Parsed {
+    Entry(Source),
+    Checkpoint(line::CheckpointLine),
+    Evidence(line::EvidenceLine),
+}
+
+impl From<Line> for Parsed {
+    fn from(l: Line) -> Parsed {
+        match l {
+            Line::Entry(l) => Parsed::Entry(Source::Line(l)),
+            Line::Checkpoint(l) => Parsed::Checkpoint(l),
+            Line::Evidence(l) => Parsed::Evidence(l),
+        }
+    }
+}
+
+/// An entry line: decoded ahead ([`fast`]), or as read.
+enum Source {
+    Opened(Box<fast::Opened>),
+    Line(line::EntryLine),
+}
+
+impl Source {
+    /// Whether the line's `hash` and its decoded view agree with the entry.
+    fn matches(&self, e: &VerifiedEntry) -> (bool, bool) {
+        match self {
+            Source::Opened(o) => o.matches,
+            Source::Line(l) => line_matches(l, e),
+        }
+    }
+}
+
+fn line_matches(l: &line::EntryLine, e: &VerifiedEntry) -> (bool, bool) {
+    (l.hash == hex(&e.hash()), l.entry == view::entry(e.entry()))
 }
 
 /// Checks and applies an entry after the `Open`.

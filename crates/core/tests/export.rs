@@ -195,6 +195,39 @@ fn a_decoded_view_that_disagrees_with_its_envelope_is_caught() {
 }
 
 #[test]
+fn an_entry_view_laid_out_otherwise_is_read_as_json_and_still_checked() {
+    let p = pair();
+    let text = export_of(&p);
+    let want = export::verify(&text).expect("as written");
+    // Another writer's layout: a space after every colon, the keys of the
+    // line in another order. The same values, so the same verdict.
+    let mut l = lines(&text);
+    for line in l.iter_mut().skip(1) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(entry) = v.get("entry") {
+            *line = format!(
+                "{{\"hash\": {}, \"entry\": {}, \"envelope\": {}}}",
+                v["hash"],
+                entry.to_string().replace("\":", "\": "),
+                v["envelope"]
+            );
+        }
+    }
+    assert_ne!(join(&l), text);
+    let got = export::verify(&join(&l)).expect("the same values in another layout");
+    assert_eq!(got.counts, want.counts);
+    for (a, n) in [(0u8, want.counts[0]), (1, want.counts[1])] {
+        for seq in 1..=n {
+            assert_eq!(got.entry_hash(a, seq), want.entry_hash(a, seq));
+        }
+    }
+    // In that layout too, a view that says something the envelope does not
+    // is caught.
+    l[5] = l[5].replacen("\"text\": \"", "\"text\": \"not ", 1);
+    fails(&join(&l), "view");
+}
+
+#[test]
 fn missing_or_inconsistent_checkpoints_are_caught() {
     let p = pair();
     let l = lines(&export_of(&p));

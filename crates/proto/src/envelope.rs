@@ -84,36 +84,18 @@ impl Envelope {
         Entry::from_bytes(&self.entry_bytes)
     }
 
-    /// Checks many envelopes' signatures at once (Ed25519 batch
-    /// verification), each under its key. All or nothing: `false` says that
-    /// at least one fails, not which; the caller then checks one by one
-    /// with [`Envelope::open`] to name it. A verifier's fast path: batch
-    /// verification accepts what [`Envelope::open`]'s strict check accepts
-    /// from an honest signer, and it never accepts a signature made without
-    /// the key.
-    pub fn verify_batch(items: &[(&Envelope, &VerifyingKey)]) -> bool {
-        if items.is_empty() {
-            return true;
+    /// What checking this envelope's signature needs, owned: the signed
+    /// message (domain and entry bytes) and the signature. A verifier that
+    /// checks a batch on other threads while it goes on with the envelopes
+    /// themselves takes these first (see [`verify_batch`]).
+    pub fn signed(&self) -> Signed {
+        let mut msg = Vec::with_capacity(ENTRY_DOMAIN.len() + self.entry_bytes.len());
+        msg.extend_from_slice(ENTRY_DOMAIN);
+        msg.extend_from_slice(&self.entry_bytes);
+        Signed {
+            msg,
+            sig: Signature::from_bytes(&self.sig),
         }
-        if items.iter().any(|(_, k)| k.is_weak()) {
-            return false;
-        }
-        let msgs: Vec<Vec<u8>> = items
-            .iter()
-            .map(|(e, _)| {
-                let mut m = Vec::with_capacity(ENTRY_DOMAIN.len() + e.entry_bytes.len());
-                m.extend_from_slice(ENTRY_DOMAIN);
-                m.extend_from_slice(&e.entry_bytes);
-                m
-            })
-            .collect();
-        let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
-        let sigs: Vec<Signature> = items
-            .iter()
-            .map(|(e, _)| Signature::from_bytes(&e.sig))
-            .collect();
-        let keys: Vec<VerifyingKey> = items.iter().map(|(_, k)| **k).collect();
-        ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok()
     }
 
     /// Decodes the entry without checking the signature: only for display of
@@ -141,4 +123,31 @@ impl Envelope {
     pub fn hash(&self) -> Hash {
         crate::sha256(&self.bytes)
     }
+}
+
+/// One envelope's signed message and signature ([`Envelope::signed`]).
+#[derive(Debug, Clone)]
+pub struct Signed {
+    msg: Vec<u8>,
+    sig: Signature,
+}
+
+/// Checks many envelopes' signatures at once (Ed25519 batch verification),
+/// each under its key. All or nothing: `false` says that at least one fails,
+/// not which; the caller then checks one by one with [`Envelope::open`] to
+/// name it. A verifier's fast path: batch verification accepts what
+/// [`Envelope::open`]'s strict check accepts from an honest signer, and it
+/// never accepts a signature made without the key; a weak (small-order) key
+/// fails the whole batch, as it fails the strict check.
+pub fn verify_batch(items: &[(&Signed, &VerifyingKey)]) -> bool {
+    if items.is_empty() {
+        return true;
+    }
+    if items.iter().any(|(_, k)| k.is_weak()) {
+        return false;
+    }
+    let msgs: Vec<&[u8]> = items.iter().map(|(s, _)| s.msg.as_slice()).collect();
+    let sigs: Vec<Signature> = items.iter().map(|(s, _)| s.sig).collect();
+    let keys: Vec<VerifyingKey> = items.iter().map(|(_, k)| **k).collect();
+    ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok()
 }

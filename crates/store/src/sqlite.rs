@@ -25,6 +25,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// A SQLite database in the station's data directory.
 pub struct SqliteStore {
     conn: Connection,
+    /// The `synchronous` level outside relaxed writes: FULL, or OFF where a
+    /// test turned syncing off.
+    sync: &'static str,
 }
 
 fn h32(v: Vec<u8>) -> rusqlite::Result<Hash> {
@@ -213,7 +216,15 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let mut s = SqliteStore { conn };
+        // A statement whose plan SQLite may tune to a bound value (`LIMIT
+        // ?`, say) is otherwise parsed again each time it is bound: the
+        // query planner stability guarantee keeps each cached statement's
+        // plan, so the hot path parses nothing.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        let mut s = SqliteStore { conn, sync: "FULL" };
         s.migrate()?;
         Ok(s)
     }
@@ -267,33 +278,46 @@ impl SqliteStore {
         Ok((mode, sync))
     }
 
+    /// Runs a statement that takes no parameters and returns no rows,
+    /// prepared once per connection.
+    fn run_cached(&self, sql: &str) -> Result<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+
     /// Test-only switch: turns off fsync so a durability checker can be shown to catch the loss.
     pub fn set_unsafe_no_sync(&mut self) -> Result<()> {
         self.conn.pragma_update(None, "synchronous", "OFF")?;
+        self.sync = "OFF";
         Ok(())
     }
 }
 
 impl Store for SqliteStore {
     fn write(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
-        let tx = self.conn.transaction()?;
-        let mut out = Vec::with_capacity(ops.len());
-        for op in ops {
-            out.push(apply::apply(&tx, op)?);
+        // BEGIN and COMMIT are prepared once, like every statement of the
+        // hot path (a rusqlite `Transaction` parses both each time).
+        self.run_cached("BEGIN IMMEDIATE")?;
+        let out = ops
+            .iter()
+            .map(|op| apply::apply(&self.conn, op))
+            .collect::<Result<Vec<_>>>()
+            .and_then(|out| self.run_cached("COMMIT").map(|()| out));
+        if out.is_err() && !self.conn.is_autocommit() {
+            // Nothing of a failed batch stays: the error is the caller's answer.
+            let _ = self.run_cached("ROLLBACK");
         }
-        tx.commit()?;
-        Ok(out)
+        out
     }
 
     fn write_relaxed(&mut self, ops: &[WriteOp]) -> Result<Vec<WriteResult>> {
         // In WAL mode, NORMAL commits without syncing the log; the next FULL
         // commit syncs the log up to and including this one.
-        let was: i64 = self
-            .conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        // (A pragma takes effect when it is parsed, so these two are not
+        // prepared once.)
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         let out = self.write(ops);
-        self.conn.pragma_update(None, "synchronous", was)?;
+        self.conn.pragma_update(None, "synchronous", self.sync)?;
         out
     }
 

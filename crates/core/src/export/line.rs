@@ -42,6 +42,22 @@ pub(super) struct EntryLine {
     pub entry: Value,
 }
 
+/// An entry line as hotline writes it, borrowed from the text: the view is
+/// kept as its JSON text, for [`super::fast`] to compare with the view it
+/// derives. A line this does not read (an escaped string, say) is read by
+/// [`line`] instead, which decides.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEntryLine<'a> {
+    /// The envelope, standard base64.
+    pub envelope: &'a str,
+    /// SHA-256 of the envelope, hex.
+    pub hash: &'a str,
+    /// The decoded view, as written.
+    #[serde(borrow)]
+    pub entry: &'a serde_json::value::RawValue,
+}
+
 /// One signed checkpoint and two conveniences that must agree with it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

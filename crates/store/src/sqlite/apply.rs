@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn apply(tx: &rusqlite::Transaction, op: &WriteOp) -> Result<WriteResult> {
+pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResult> {
     Ok(match op {
         WriteOp::Channel(c) => {
             tx.prepare_cached(

@@ -31,6 +31,36 @@ fn a_relaxed_write_commits_and_puts_full_sync_back() {
     assert_eq!(s.alerts(true, 10).unwrap().len(), 2);
 }
 
+/// A batch is one transaction: when one of its writes fails, the writes
+/// before it are undone, and the next batch commits as usual.
+#[test]
+fn a_batch_that_fails_part_way_leaves_nothing_and_the_next_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    let raise = |key: &str| WriteOp::RaiseAlert {
+        kind: "link-down".into(),
+        channel: None,
+        key: key.into(),
+        cause: "test".into(),
+        at: 1,
+    };
+    // A channel of a peer that does not exist breaks a foreign key.
+    let orphan = WriteOp::Channel(crate::ChannelRow {
+        id: [7; 32],
+        peer_id: 999,
+        me: 0,
+        created_at: 1,
+    });
+    assert!(s.write(&[raise("a"), orphan]).is_err());
+    assert!(
+        s.alerts(true, 10).unwrap().is_empty(),
+        "the first write undone"
+    );
+    s.write(&[raise("b")]).unwrap();
+    assert_eq!(s.alerts(true, 10).unwrap().len(), 1);
+    assert!(s.conn.is_autocommit(), "no transaction left open");
+}
+
 #[cfg(unix)]
 #[test]
 fn the_database_and_its_wal_files_are_private_even_if_left_loose() {
