@@ -151,3 +151,29 @@ fn entry_bytes_match_the_pinned_vectors() {
         hotline_proto::Kind::ALL.len()
     );
 }
+
+/// The view written directly as text is the view's value as serde_json
+/// writes it, for every kind of body (the transcript verifier's fast path
+/// compares an export's lines with it, and falls back to comparing values).
+#[test]
+fn the_entry_view_text_is_the_views_json() {
+    for (i, body) in bodies().into_iter().enumerate() {
+        let e = Entry {
+            channel: [0x22; 32],
+            author: (i % 2) as u8,
+            seq: i as u64 + 1,
+            prev: [0x33; 32],
+            seen: (i as u64, [0x44; 32]),
+            lamport: 2 * i as u64 + 1,
+            time: 1_795_700_000_000 + i as u64,
+            by: "duty \"officer\" ✓".into(),
+            body,
+        };
+        let kind = e.body.kind().name();
+        assert_eq!(
+            hotline_proto::view::entry_text(&e),
+            hotline_proto::view::entry(&e).to_string(),
+            "{kind}"
+        );
+    }
+}

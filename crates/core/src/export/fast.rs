@@ -13,7 +13,7 @@ use hotline_proto::{
 };
 
 /// Signatures checked in one batch.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 /// An entry line decoded ahead.
 pub(super) struct Opened {
@@ -133,9 +133,7 @@ fn ready(raw: &str) -> Option<Parsed> {
     // else (another layout of the same view, an escaped string, another
     // kind of line) is read strictly and compared as JSON values.
     if let Ok(l) = serde_json::from_str::<line::RawEntryLine>(raw) {
-        if let Some(o) = open(l.envelope, l.hash, |e| {
-            serde_json::to_string(&view::entry(e)).is_ok_and(|t| t == l.entry.get())
-        }) {
+        if let Some(o) = open(l.envelope, l.hash, |e| view::entry_text(e) == l.entry.get()) {
             if o.matches.1 {
                 let signed = o.envelope.signed();
                 return Some((Ready::Entry(Box::new(o)), Some(signed)));
