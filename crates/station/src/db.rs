@@ -68,6 +68,8 @@ struct Deferred {
     ops: Vec<WriteOp>,
     head: Option<AuditHead>,
     riders: Vec<oneshot::Sender<Outcome>>,
+    /// A flush of these lines is already due ([`Db::flush_deferred_within`]).
+    flush_due: bool,
 }
 type Call = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
@@ -334,17 +336,45 @@ impl Db {
         Pending(rx)
     }
 
-    /// Queues the deferred audit lines alone, if any wait.
-    pub fn flush_deferred(&self) {
+    /// Queues the deferred audit lines alone, if any wait, and returns their
+    /// commit to wait on: a reader of the log sees every line of the
+    /// requests answered before it.
+    pub fn flush_deferred(&self) -> Option<Pending> {
+        self.flush(false)
+    }
+
+    fn flush(&self, relaxed: bool) -> Option<Pending> {
         let waiting = !self
             .deferred
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .ops
             .is_empty();
-        if waiting {
-            let _ = self.queue(Vec::new(), None, false);
+        waiting.then(|| self.queue(Vec::new(), None, relaxed))
+    }
+
+    /// Sees that the deferred lines are queued within `after` if no batch
+    /// takes them first: for a line nobody waits on (a successful change's
+    /// outcome), which then usually rides with the next request's change.
+    /// Queued without its own flush, as the outcome line always was. At
+    /// most one such flush is due at a time. Call on the runtime.
+    pub fn flush_deferred_within(&self, after: std::time::Duration) {
+        {
+            let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            if d.flush_due {
+                return;
+            }
+            d.flush_due = true;
         }
+        let db = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            db.deferred
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .flush_due = false;
+            db.flush(true);
+        });
     }
 
     /// Hands the writer the station's key for audit heads; it applies to

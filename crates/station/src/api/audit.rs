@@ -19,6 +19,10 @@ use axum::response::{IntoResponse, Response};
 /// is handled; its outcome follows on a line of its own.
 pub const ATTEMPT: &str = "attempt";
 
+/// How long a successful change's outcome line may wait for a batch to ride
+/// with before it is queued alone.
+const OUTCOME_WITHIN: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Puts a signed-in user's request that may change something on record
 /// before the handler runs, then records the outcome once the handler has
 /// answered; if a line cannot be made durable, the answer is withheld and the
@@ -90,12 +94,32 @@ pub(super) async fn layer(State(api): State<Api>, req: Request, next: Next) -> R
             Err(e) => unavailable(e),
         };
     }
-    // The outcome is committed in queue order (carrying the attempt if the
-    // handler queued nothing) but not waited on to reach the disk: the
-    // attempt and the change are durable already, and a crash that loses
-    // the outcome leaves the attempt on record, which the log allows for
-    // anyway (docs/DECISIONS.md, "The audit log").
-    let outcome = (interesting && !unlogged).then(|| {
+    // A change that succeeded went in with its attempt line; its outcome
+    // rides with the next batch queued (the next request's change, under
+    // load) or is queued within OUTCOME_WITHIN, and the response does not
+    // wait for it: one commit and one signed head less per request. Any
+    // other outcome is committed in queue order (carrying the attempt if
+    // the handler queued nothing) and waited for, though not for the disk:
+    // the attempt and the change are durable already, and a crash that
+    // loses an outcome leaves the attempt on record, which the log allows
+    // for anyway (docs/DECISIONS.md, "The audit log"). A reader of the log
+    // first queues what is held (`handlers/audit.rs`).
+    let logged = interesting && !unlogged;
+    if logged && may_change && status.is_success() {
+        let result = status.as_u16().to_string();
+        let _ = api
+            .engine
+            .audit_as(Commit::WithNext, &user, &action, &target, &result);
+        api.engine.db().flush_deferred_within(OUTCOME_WITHIN);
+        return match attempt {
+            Some(p) => match durable(&api, p).await {
+                Ok(()) => resp,
+                Err(e) => unavailable(e),
+            },
+            None => resp,
+        };
+    }
+    let outcome = logged.then(|| {
         let result = status.as_u16().to_string();
         api.engine
             .audit_as(Commit::Unflushed, &user, &action, &target, &result)

@@ -41,6 +41,11 @@ pub async fn list(
     _: Authed,
 ) -> R<Json<AuditLog>> {
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);
+    // The outcome lines still held to ride with a later batch go in first:
+    // the log read shows every request answered before this one.
+    if let Some(p) = api.engine.db().flush_deferred() {
+        p.wait().await?;
+    }
     // The head first: a head and its line commit together and lines are only
     // ever appended, so every line it counts is there for this read and the next.
     let (head, rows) = api
