@@ -618,7 +618,11 @@ pub trait Store: Send {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<EntryRow>>;
-    /// One entry by hash.
+    /// One entry by hash. SQLite keeps no index on hashes (an entry's hash
+    /// is random, and the index cost a page write per entry under load): it
+    /// reads the whole table, and a station finds entries by hash through
+    /// its books and [`Store::entry_at`] instead. PostgreSQL's is indexed,
+    /// for a standby whose books do not follow its leader's writes.
     fn entry_by_hash(&self, hash: &Hash) -> Result<Option<EntryRow>>;
     /// One entry by position.
     fn entry_at(&self, channel: &Hash, author: u8, seq: u64) -> Result<Option<EntryRow>>;

@@ -497,6 +497,30 @@ impl Engine {
             .collect()
     }
 
+    /// An entry by hash. Found through the channels' books, each of which
+    /// maps its entries' hashes to author and seq, then read by position:
+    /// SQLite keeps no index on hashes (storage migration 14). Where the
+    /// books cannot know every entry (a standby reading the database its
+    /// leader writes, PostgreSQL only), the store is asked by hash.
+    pub async fn entry_by_hash(
+        &self,
+        hash: &Hash,
+    ) -> Result<Option<hotline_store::EntryRow>, StationError> {
+        for (id, ch) in self.all_channels() {
+            let at = ch.lock().await.book().locate(hash);
+            if let Some((author, seq)) = at {
+                return self.db.read(move |s| s.entry_at(&id, author, seq)).await;
+            }
+        }
+        match self.db.backend() {
+            hotline_store::Backend::Postgres => {
+                let h = *hash;
+                self.db.read(move |s| s.entry_by_hash(&h)).await
+            }
+            hotline_store::Backend::Sqlite => Ok(None),
+        }
+    }
+
     /// Ids of every channel held here.
     pub fn channel_ids(&self) -> Vec<Hash> {
         self.channels.read().unwrap().keys().copied().collect()

@@ -127,3 +127,63 @@ fn the_peers_rebuild_keeps_rows_and_references_and_leaves_foreign_keys_on() {
         )
         .is_err());
 }
+
+/// Version 14 rebuilds the entries without an index on their hashes: the
+/// rows and their cursors are kept, the cursor counter goes on from where
+/// it was (never back, even past a row no longer there), and (channel,
+/// author, seq) stays unique and indexed. (Finding entries by position and
+/// by hash on this schema: the store conformance suite.)
+#[test]
+fn the_entries_rebuild_drops_the_hash_index_and_keeps_rows_and_the_cursor_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    {
+        let c = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..13] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 13).unwrap();
+        c.execute_batch(
+            "INSERT INTO peers (id, name, token, addrs, added_at) VALUES (1, 'b', 'tok', '[]', 5);
+             INSERT INTO channels (id, peer_id, me, created_at) VALUES (x'11', 1, 0, 6);
+             INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
+                 VALUES (x'11', 0, 1, x'a1', 1, 'open', 7, x'e1'),
+                        (x'11', 1, 1, x'b1', 2, 'accept', 8, x'e2'),
+                        (x'11', 0, 2, x'a2', 3, 'message', 9, x'e3');
+             DELETE FROM entries WHERE seq = 2;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let indexed: Vec<String> = s
+        .conn
+        .prepare(
+            "SELECT ii.name FROM pragma_index_list('entries') il, pragma_index_info(il.name) ii",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(!indexed.iter().any(|c| c == "hash"), "{indexed:?}");
+    assert!(indexed.iter().any(|c| c == "seq"), "{indexed:?}");
+    let rows: Vec<(i64, Vec<u8>)> = s
+        .conn
+        .prepare("SELECT cursor, hash FROM entries ORDER BY cursor")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(rows, [(1, vec![0xa1]), (2, vec![0xb1])]);
+    let insert = |seq: i64, hash: u8| {
+        s.conn.execute(
+            "INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
+             VALUES (x'11', 0, ?1, ?2, 4, 'message', 10, x'e4')",
+            rusqlite::params![seq, vec![hash]],
+        )
+    };
+    insert(2, 0xa3).unwrap();
+    assert_eq!(s.conn.last_insert_rowid(), 4, "cursor 3 was used once");
+    assert!(insert(2, 0xa4).is_err(), "(channel, author, seq) is unique");
+}

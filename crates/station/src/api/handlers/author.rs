@@ -254,8 +254,7 @@ pub async fn decision(
     let req = hash_arg("request", &r.request)?;
     let row = api
         .engine
-        .db()
-        .read(move |s| s.entry_by_hash(&req))
+        .entry_by_hash(&req)
         .await?
         .ok_or_else(|| StationError::NotFound("no such request here".into()))?;
     let env = hotline_proto::Envelope::decode(&row.envelope, usize::MAX)

@@ -88,8 +88,7 @@ pub async fn show(State(api): State<Api>, Path(hash): Path<String>, _: Authed) -
     let hh = hash_arg("entry", &hash)?;
     let row = api
         .engine
-        .db()
-        .read(move |s| s.entry_by_hash(&hh))
+        .entry_by_hash(&hh)
         .await?
         .ok_or_else(|| StationError::NotFound(format!("no entry {hash} here")))?;
     let ch = row.channel;
