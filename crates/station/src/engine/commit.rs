@@ -34,6 +34,9 @@ pub(super) struct Submitted {
     after: Vec<Effect>,
     /// The step's fault, handed back in the [`Answer`].
     fault: Option<Fault>,
+    /// Own entries written, `(channel, seq, envelope)`: held for the link
+    /// once committed.
+    own: Vec<(Hash, u64, Vec<u8>)>,
 }
 
 /// What performing a step produced for its caller.
@@ -58,6 +61,25 @@ impl Engine {
                 _ => {}
             }
         }
+        let own = step
+            .after
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Committed {
+                    channel,
+                    write,
+                    seq,
+                    own: true,
+                    ..
+                } => match step.writes.get(*write) {
+                    Some(Durable::Entry { entry, .. }) => {
+                        Some((*channel, *seq, entry.envelope().bytes().to_vec()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
         let relaxed = step.relaxed;
         let pending = (!step.writes.is_empty()).then(|| {
             let ops = step.writes.into_iter().map(WriteOp::from).collect();
@@ -71,6 +93,7 @@ impl Engine {
             pending,
             after: step.after,
             fault: step.fault,
+            own,
         }
     }
 
@@ -88,6 +111,10 @@ impl Engine {
             },
             None => vec![],
         };
+        // Committed: the link may send these without reading them back.
+        for (channel, seq, envelope) in s.own {
+            self.outbox.put(channel, seq, envelope);
+        }
         let mut out = Performed {
             answer: Answer {
                 fault: s.fault,

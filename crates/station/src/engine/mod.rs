@@ -9,6 +9,7 @@
 
 mod commit;
 pub mod keys;
+mod outbox;
 mod peers;
 mod procedures;
 mod psk;
@@ -146,6 +147,8 @@ pub struct Engine {
     rotation_pending: AtomicBool,
     /// The group-commit writer and reader pool.
     db: Db,
+    /// Own entries just committed, for the link to send without reading them back.
+    outbox: outbox::Outbox,
     /// Each channel behind its own lock: one decision at a time per channel.
     channels: RwLock<HashMap<Hash, Arc<Mutex<Channel>>>>,
     /// Keys of open `link-down` alerts, so the once-a-second link check
@@ -223,6 +226,7 @@ impl Engine {
             // Checked at start: a rotation a crash interrupted is finished.
             rotation_pending: AtomicBool::new(true),
             db,
+            outbox: Default::default(),
             channels: RwLock::new(HashMap::new()),
             link_down_open: Default::default(),
             strangers: Default::default(),
@@ -519,6 +523,18 @@ impl Engine {
             }
             hotline_store::Backend::Sqlite => Ok(None),
         }
+    }
+
+    /// Own entries of a channel from `from` on (at most `limit`), if they
+    /// were committed lately and no session has taken them yet; `None`
+    /// sends the caller to storage.
+    pub fn outbox_take(
+        &self,
+        channel: &Hash,
+        from: u64,
+        limit: usize,
+    ) -> Option<Vec<(u64, Vec<u8>)>> {
+        self.outbox.take(channel, from, limit)
     }
 
     /// Ids of every channel held here.

@@ -151,13 +151,20 @@ pub(super) async fn run(
                     let Some((from, limit)) = out.next(&*c.lock().await, BATCH_ENTRIES) else {
                         break;
                     };
-                    let me = c.lock().await.book().me();
-                    let rows = engine
-                        .db()
-                        .read(move |s| s.chain_from(&id, me, from, limit))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let rows = rows.into_iter().map(|r| (r.seq, r.envelope)).collect();
+                    let rows = match engine.outbox_take(&id, from, limit) {
+                        Some(rows) => rows,
+                        None => {
+                            let me = c.lock().await.book().me();
+                            engine
+                                .db()
+                                .read(move |s| s.chain_from(&id, me, from, limit))
+                                .await
+                                .map_err(|e| e.to_string())?
+                                .into_iter()
+                                .map(|r| (r.seq, r.envelope))
+                                .collect()
+                        }
+                    };
                     let Some((msg, last)) = out.pack(&*c.lock().await, rows) else {
                         break;
                     };
