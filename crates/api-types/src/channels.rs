@@ -35,6 +35,11 @@ pub struct OpenChannel {
     /// The ended channel (64 hex) this one continues, so the record links them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reopens: Option<String>,
+    /// Structured notice types to agree (`incident-report/1`, …): the ones
+    /// hotline ships, or a station's own in `DATA/schemas/NAME/VERSION.json`.
+    /// Each schema goes whole into the terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_types: Option<Vec<String>>,
 }
 
 /// Which end of a channel did something, from this station's point of view.
@@ -161,6 +166,22 @@ pub struct Terms {
     pub languages: Vec<String>,
     /// The largest entry either side may send, in bytes.
     pub max_entry_bytes: u64,
+    /// The structured notice types agreed at open, with their schemas;
+    /// left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notice_types: Vec<NoticeTypeInfo>,
+}
+
+/// One agreed notice type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NoticeTypeInfo {
+    /// SHA-256 of the schema's text, 64 hex: what the terms name it by.
+    pub hash: String,
+    /// `name/version`, e.g. `incident-report/1`.
+    pub name: String,
+    /// The JSON Schema its notices must match.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
 }
 
 /// An acknowledgement window per precedence, in ms.

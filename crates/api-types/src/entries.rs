@@ -93,6 +93,19 @@ pub struct NewTranslation {
     pub text: String,
 }
 
+/// `POST /v1/channels/{id}/notices`: a structured notice of one of the
+/// channel's agreed notice types, checked against that type's JSON Schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNotice {
+    /// `name/version`, one of the channel's agreed notice types, e.g. `incident-report/1`.
+    #[serde(rename = "type")]
+    pub notice_type: String,
+    /// The notice: a JSON object matching the type's schema.
+    #[schema(value_type = Object)]
+    pub notice: Value,
+}
+
 /// `POST /v1/channels/{id}/suspend`, `…/resume`, `…/terminate`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -37,12 +37,12 @@ mod users;
 pub use alerts::{AckAlert, Alert, AlertAck, Alerts, Evidence, EvidenceList};
 pub use audit::{AuditHead, AuditHeadLine, AuditLine, AuditLog};
 pub use channels::{
-    AckWindows, Channel, ChannelHealth, Channels, Delivery, EntryCounts, OpenChannel, OpenRequest,
-    Side, Terms,
+    AckWindows, Channel, ChannelHealth, Channels, Delivery, EntryCounts, NoticeTypeInfo,
+    OpenChannel, OpenRequest, Side, Terms,
 };
 pub use entries::{
     Created, DeliveryState, Empty, Entries, Entry, MessageBody, NewAck, NewDecision, NewMessage,
-    NewRequest, NewTranslation, Reason,
+    NewNotice, NewRequest, NewTranslation, Reason,
 };
 pub use events::{EntryEvent, Event, EventTicket, Lagged};
 pub use keys::{

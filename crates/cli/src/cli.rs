@@ -221,6 +221,24 @@ pub enum Cmd {
     },
     /// End a channel for good.
     Terminate(ReasonArgs),
+    /// Send a structured notice of one of the channel's agreed types
+    /// (`channel open --notice-types`); prints the entry hash. The notice is
+    /// JSON matching the type's schema, checked here and by the peer.
+    #[command(
+        after_help = "Example:\n  hotline notice CHANNEL --type incident-report/1 report.json\n\n\
+        The types hotline ships are incident-report/1, launch-notification/1,\n\
+        exercise-notification/1 and ceasefire-violation/1 (schemas/ in the source;\n\
+        `hotline channel show CHANNEL --json` prints a channel's agreed schemas)."
+    )]
+    Notice {
+        /// Channel id.
+        channel: String,
+        /// The notice type, NAME/VERSION, e.g. incident-report/1.
+        #[arg(long = "type", value_name = "NAME/VERSION")]
+        notice_type: String,
+        /// A file holding the notice as JSON, or - to read it from standard input.
+        file: String,
+    },
     /// Record how an entry reads in another language; prints the entry hash.
     Translate {
         /// The entry's hash.
@@ -503,6 +521,10 @@ pub enum ChannelCmd {
         /// The ended channel this one continues.
         #[arg(long)]
         reopens: Option<String>,
+        /// Structured notice types to agree, e.g. incident-report/1,ceasefire-violation/1:
+        /// the ones hotline ships or this station's own in DATA/schemas/NAME/VERSION.json.
+        #[arg(long, value_delimiter = ',', value_name = "NAME/VERSION[,…]")]
+        notice_types: Vec<String>,
     },
     /// Accept a proposed channel; fails while the proposal has not arrived.
     Accept {

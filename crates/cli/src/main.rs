@@ -101,6 +101,11 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
         Cmd::Suspend(a) => cmd::entry::suspend(&client()?, &a.channel, a.reason),
         Cmd::Resume { channel } => cmd::entry::resume(&client()?, &channel),
         Cmd::Terminate(a) => cmd::entry::terminate(&client()?, &a.channel, a.reason),
+        Cmd::Notice {
+            channel,
+            notice_type,
+            file,
+        } => cmd::entry::notice(&client()?, &channel, notice_type, &file),
         Cmd::Translate { entry, lang, text } => {
             cmd::entry::translate(&client()?, entry, lang, text)
         }

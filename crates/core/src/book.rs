@@ -570,6 +570,13 @@ impl ChannelBook {
         }
         self.check_refs(author, entry.seq, seen_seq, &entry.body)
             .map_err(Reject::Reference)?;
+        if let Body::Notice {
+            notice_type,
+            notice,
+        } = &entry.body
+        {
+            crate::notice::check(&self.terms, notice_type, notice).map_err(Reject::Notice)?;
+        }
         Ok(Outcome::New(VerifiedEntry {
             envelope,
             entry,
@@ -637,6 +644,13 @@ impl ChannelBook {
         let seen = self.head(peer);
         self.check_refs(me, seq, seen.0, &body)
             .map_err(Refusal::Reference)?;
+        if let Body::Notice {
+            notice_type,
+            notice,
+        } = &body
+        {
+            crate::notice::check(&self.terms, notice_type, notice).map_err(Refusal::Notice)?;
+        }
         if let Body::Message { precedence, .. } = &body {
             if !peer_verified && *precedence != Precedence::Routine {
                 return Err(Refusal::Unverified);

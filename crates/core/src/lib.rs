@@ -10,6 +10,7 @@ pub mod audit;
 pub mod book;
 pub mod export;
 pub mod machine;
+pub mod notice;
 pub mod policy;
 pub mod state;
 pub mod stix;

@@ -181,6 +181,7 @@ pub enum Kind {
     SharingPause = 12,
     SharingResume = 13,
     KeyRotation = 14,
+    Notice = 15,
 }
 
 impl Kind {
@@ -202,11 +203,12 @@ impl Kind {
             Kind::SharingPause => "sharing_pause",
             Kind::SharingResume => "sharing_resume",
             Kind::KeyRotation => "key_rotation",
+            Kind::Notice => "notice",
         }
     }
 
     /// Every kind, in wire order.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Open,
         Kind::Accept,
         Kind::Message,
@@ -222,6 +224,7 @@ impl Kind {
         Kind::SharingPause,
         Kind::SharingResume,
         Kind::KeyRotation,
+        Kind::Notice,
     ];
 
     /// Parses a snake_case name.
@@ -343,6 +346,14 @@ pub enum Body {
         /// The new Ed25519 key's signature binding it to this place in the chain.
         new_sig: [u8; 64],
     },
+    /// A structured notice (SPEC §4 v2): JSON that must match the schema
+    /// the channel's terms agreed under `notice_type`.
+    Notice {
+        /// `name/version`, one of the terms' notice types.
+        notice_type: String,
+        /// The notice, as compact JSON text.
+        notice: String,
+    },
 }
 
 impl Body {
@@ -364,6 +375,7 @@ impl Body {
             Body::SharingPause { .. } => Kind::SharingPause,
             Body::SharingResume { .. } => Kind::SharingResume,
             Body::KeyRotation { .. } => Kind::KeyRotation,
+            Body::Notice { .. } => Kind::Notice,
         }
     }
 
@@ -469,6 +481,10 @@ impl Body {
             // `new_sig` is the last field of the body, which is the last field
             // of the entry: the entry's bytes end with it (`rotation.rs`).
             Body::KeyRotation { new_token, new_sig } => f.extend([text(new_token), bytes(new_sig)]),
+            Body::Notice {
+                notice_type,
+                notice,
+            } => f.extend([text(notice_type), text(notice)]),
         }
         cbor::imap(f)
     }
@@ -488,7 +504,7 @@ impl Body {
             | Kind::Terminate
             | Kind::SharingPause
             | Kind::SharingResume => 1,
-            Kind::KeyRotation => 2,
+            Kind::KeyRotation | Kind::Notice => 2,
             Kind::Translation | Kind::Decision => 3,
             Kind::Open | Kind::Request => 4,
             Kind::Message | Kind::Report => 5,
@@ -551,6 +567,10 @@ impl Body {
                     .bytes()?
                     .try_into()
                     .map_err(|_| ProtoError::Shape("new_sig must be 64 bytes"))?,
+            },
+            Kind::Notice => Body::Notice {
+                notice_type: f.text()?,
+                notice: f.text()?,
             },
         };
         f.done()?;

@@ -24,7 +24,9 @@ pub use audit::{AuditHead, SignedAuditHead};
 pub use checkpoint::{Checkpoint, SignedCheckpoint, CHECKPOINT_VERSION};
 /// The Ed25519 public key type entries verify under.
 pub use ed25519_dalek::VerifyingKey;
-pub use entry::{Body, ContactSchedule, Entry, Kind, Marking, OnMiss, Precedence, Terms};
+pub use entry::{
+    Body, ContactSchedule, Entry, Kind, Marking, NoticeType, OnMiss, Precedence, Terms,
+};
 pub use envelope::{verify_batch, Envelope, Signed};
 pub use error::ProtoError;
 pub use identity::{Fingerprint, Identity, SecretKeys};

@@ -27,7 +27,7 @@ pub fn terms(t: &Terms) -> Value {
             ),
         ),
     };
-    json!({
+    let mut v = json!({
         "contact_every_ms": every,
         "contact_at_utc": at,
         "contact_grace": t.contact_grace_permille as f64 / 1000.0,
@@ -39,7 +39,26 @@ pub fn terms(t: &Terms) -> Value {
         },
         "max_entry_bytes": t.max_entry_bytes,
         "languages": t.languages,
-    })
+    });
+    // Only when there are some: the view of terms without notice types is
+    // what it was before they existed, and old exports still compare equal.
+    if !t.notice_types.is_empty() {
+        let types: Vec<Value> = t
+            .notice_types
+            .iter()
+            .map(|n| json!({"name": n.name, "hash": hex(&n.hash()), "schema": json_or_text(&n.schema)}))
+            .collect();
+        v.as_object_mut()
+            .expect("terms are an object")
+            .insert("notice_types".into(), Value::Array(types));
+    }
+    v
+}
+
+/// JSON text as its value; text that is not JSON (a notice no station
+/// accepted, seen by a verifier) as a string, so the view still shows it.
+fn json_or_text(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned()))
 }
 
 /// The JSON view of a body: its fields, with `kind` alongside.
@@ -99,6 +118,10 @@ pub fn body(b: &Body) -> Value {
             "new_fingerprint": crate::Identity::parse(new_token).ok().map(|i| i.fingerprint().to_string()),
             "new_sig": hex(new_sig),
         }),
+        Body::Notice {
+            notice_type,
+            notice,
+        } => json!({"type": notice_type, "notice": json_or_text(notice)}),
     };
     v.as_object_mut()
         .expect("bodies are objects")

@@ -88,7 +88,54 @@ fn bodies() -> Vec<Body> {
             new_token: next_keys().identity().token(),
             new_sig: [0; 64],
         },
+        Body::Notice {
+            notice_type: "incident-report/1".into(),
+            notice: r#"{"reference":"NC-1","reporter":"North","what":"shelling","when":{"from":"2026-11-28T10:00:00Z","to":"2026-11-28T10:20:00Z"},"where":{"lat":48.5,"lon":37.9}}"#.into(),
+        },
     ]
+}
+
+/// Terms with notice types carry each one whole, name, hash and schema,
+/// and read back the same; without any they encode as before the field
+/// existed (the pinned `open` vector above holds that).
+#[test]
+fn terms_with_notice_types_round_trip_and_their_hash_must_match() {
+    let t = Terms {
+        notice_types: vec![hotline_proto::NoticeType {
+            name: "ship-movement/1".into(),
+            schema: r#"{"type":"object"}"#.into(),
+        }],
+        ..Terms::default()
+    };
+    let open = Body::Open {
+        terms: t.clone(),
+        initiator: "hotline1aaaa".into(),
+        responder: "hotline1bbbb".into(),
+        reopens: None,
+    };
+    let e = Entry {
+        channel: [0; 32],
+        author: 0,
+        seq: 1,
+        prev: [0; 32],
+        seen: (0, [0; 32]),
+        lamport: 1,
+        time: 0,
+        by: "x".into(),
+        body: open,
+    };
+    let bytes = e.to_bytes();
+    assert_eq!(Entry::from_bytes(&bytes).unwrap(), e);
+    assert_ne!(t.hash(), Terms::default().hash());
+    // The schema's hash is in the bytes; a schema changed under it is refused.
+    let hash = hotline_proto::sha256(br#"{"type":"object"}"#);
+    let at = bytes
+        .windows(32)
+        .position(|w| w == hash)
+        .expect("the hash is carried");
+    let mut forged = bytes.clone();
+    forged[at] ^= 1;
+    assert!(Entry::from_bytes(&forged).is_err());
 }
 
 fn render() -> String {

@@ -322,6 +322,16 @@ pub fn terms(t: &hotline_proto::Terms) -> api::Terms {
         contact_grace: t.contact_grace_permille as f64 / 1000.0,
         languages: t.languages.clone(),
         max_entry_bytes: t.max_entry_bytes,
+        notice_types: t
+            .notice_types
+            .iter()
+            .map(|n| api::NoticeTypeInfo {
+                hash: hex(&n.hash()),
+                name: n.name.clone(),
+                schema: serde_json::from_str(&n.schema)
+                    .unwrap_or_else(|_| Value::String(n.schema.clone())),
+            })
+            .collect(),
     }
 }
 
@@ -360,6 +370,7 @@ mod tests {
             t.contact = contact;
             t.contact_grace_permille = 2500;
             t.languages = vec!["en".into(), "uk".into()];
+            t.notice_types = vec![hotline_core::notice::shipped("incident-report/1").unwrap()];
             assert_eq!(serde_json::to_value(terms(&t)).unwrap(), view::terms(&t));
             assert_eq!(
                 serde_json::to_string(&terms(&t)).unwrap(),

@@ -18,6 +18,7 @@ pub fn run(c: Client, cmd: ChannelCmd) -> anyhow::Result<()> {
             ack_windows,
             max_entry_bytes,
             reopens,
+            notice_types,
         } => {
             let mut windows = BTreeMap::new();
             for w in ack_windows {
@@ -37,6 +38,7 @@ pub fn run(c: Client, cmd: ChannelCmd) -> anyhow::Result<()> {
                 max_entry_bytes,
                 languages: None,
                 reopens,
+                notice_types: (!notice_types.is_empty()).then_some(notice_types),
             };
             let r: Channel = c.post("/v1/channels", &body)?;
             if r.proposal_delivered == Some(true) {

@@ -6,8 +6,8 @@ use super::print_json;
 use crate::client::{Client, Failure};
 use crate::out;
 use hotline_api_types::{
-    Channels, Created, Empty, Entry, MessageBody, NewAck, NewDecision, NewMessage, NewRequest,
-    NewTranslation, Reason,
+    Channels, Created, Empty, Entry, MessageBody, NewAck, NewDecision, NewMessage, NewNotice,
+    NewRequest, NewTranslation, Reason,
 };
 
 /// `send`: the text `-` is read from standard input.
@@ -32,6 +32,30 @@ pub fn send(
         ..NewMessage::default()
     };
     print_hash(c.post(&format!("/v1/channels/{channel}/messages"), &body)?)
+}
+
+/// `notice`: the file `-` is standard input; its JSON is checked for
+/// syntax here, for its schema by the station.
+pub fn notice(c: &Client, channel: &str, notice_type: String, file: &str) -> anyhow::Result<()> {
+    let text = if file == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| Failure::Usage(format!("cannot read {file}: {e}")))?
+    };
+    let notice: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Failure::Usage(format!(
+            "{}: not JSON ({e}); a notice is a JSON object matching its type's schema",
+            if file == "-" { "standard input" } else { file }
+        ))
+    })?;
+    let body = NewNotice {
+        notice_type,
+        notice,
+    };
+    print_hash(c.post(&format!("/v1/channels/{channel}/notices"), &body)?)
 }
 
 /// `inbox`: counterpart messages, FLASH first, newest first within a precedence.

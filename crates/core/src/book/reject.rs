@@ -85,6 +85,10 @@ pub enum Reject {
     /// A `KeyRotation` whose new key does not prove itself, or repeats a key.
     #[error("bad KeyRotation: {0}")]
     BadRotation(&'static str),
+    /// A notice whose type was not agreed or whose JSON breaks its schema,
+    /// or a proposal whose notice types are unusable.
+    #[error("{0}")]
+    Notice(crate::notice::NoticeFault),
 }
 
 /// Why this station refuses to author an entry a local user asked for.
@@ -135,4 +139,7 @@ pub enum Refusal {
         /// Own entries the peer holds.
         peer_holds: u64,
     },
+    /// A notice whose type was not agreed or whose JSON breaks its schema.
+    #[error("{0}")]
+    Notice(crate::notice::NoticeFault),
 }

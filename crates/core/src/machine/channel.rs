@@ -88,6 +88,9 @@ pub enum OpenRefusal {
     /// A term lies outside the bounds a station accepts (the peer would refuse it too).
     #[error("{0}")]
     Terms(ProtoError),
+    /// A notice type whose name or schema is unusable.
+    #[error("{0}")]
+    Notice(crate::notice::NoticeFault),
     /// This station rotated its keys and no checkpoint of the peer's shows
     /// that it stored the rotation yet: a proposal would name a key the
     /// peer does not pin.
@@ -338,6 +341,7 @@ impl Channel {
         now: u64,
     ) -> Result<(Channel, Step), OpenRefusal> {
         terms.check().map_err(OpenRefusal::Terms)?;
+        crate::notice::check_terms(&terms).map_err(OpenRefusal::Notice)?;
         if let Some((old, ch)) = reopens {
             if ch.peer != peer.id && !peer.earlier.contains(&ch.peer) {
                 return Err(OpenRefusal::ReopenOtherPeer);

@@ -169,6 +169,14 @@ pub fn receive_proposal(
             reject(peer, None, Fault::Proposal(Reject::Terms(e)), now),
         );
     }
+    // So are notice types whose schema does not compile: no notice of
+    // theirs could ever be judged.
+    if let Err(e) = crate::notice::check_terms(book.terms()) {
+        return (
+            None,
+            reject(peer, None, Fault::Proposal(Reject::Notice(e)), now),
+        );
+    }
     let ids = book.identities();
     // A proposal to a key of ours we rotated away from is taken: we hold it,
     // and our chain in the channel rotates before anything else is signed.

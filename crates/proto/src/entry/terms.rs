@@ -31,6 +31,48 @@ pub struct Terms {
     pub max_entry_bytes: u64,
     /// Languages the two sides agreed to use (BCP 47 tags), informative.
     pub languages: Vec<String>,
+    /// The structured notice types agreed for this channel (SPEC §4 v2),
+    /// each with the JSON Schema both ends validate its notices against.
+    /// Empty for a channel with none: its terms encode, and hash, exactly as
+    /// before notices existed.
+    pub notice_types: Vec<NoticeType>,
+}
+
+/// One agreed notice type: its `name/version`, and the JSON Schema that
+/// its notices must match, carried whole so that both ends and any
+/// verifier of an export judge a notice by the same text. The terms name
+/// it by hash as well; [`NoticeType::hash`] is that hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeType {
+    /// `name/version`, e.g. `incident-report/1`.
+    pub name: String,
+    /// The JSON Schema, as JSON text.
+    pub schema: String,
+}
+
+impl NoticeType {
+    /// SHA-256 of the schema's text: the hash the terms carry.
+    pub fn hash(&self) -> Hash {
+        crate::sha256(self.schema.as_bytes())
+    }
+
+    /// Whether `name` is a well-formed `name/version`: a lowercase name of
+    /// letters, digits and inner hyphens (1 to 64 bytes), a slash, and a
+    /// version number of 1 to 9 digits without a leading zero.
+    pub fn valid_name(name: &str) -> bool {
+        let Some((n, v)) = name.split_once('/') else {
+            return false;
+        };
+        let name_ok = (1..=64).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !n.starts_with('-')
+            && !n.ends_with('-');
+        let version_ok = (1..=9).contains(&v.len())
+            && v.bytes().all(|b| b.is_ascii_digit())
+            && !v.starts_with('0');
+        name_ok && version_ok
+    }
 }
 
 /// Default contact interval: one hour (SPEC §4).
@@ -57,6 +99,10 @@ pub const MAX_ENTRY_BYTES_RANGE: RangeInclusive<u64> = 1024..=crate::MAX_ENTRY_B
 pub const LANGUAGES_RANGE: RangeInclusive<u64> = 0..=32;
 /// Length of one language tag in bytes: RFC 5646 §4.4.1 asks implementations to take 35.
 pub const LANGUAGE_TAG_BYTES: RangeInclusive<u64> = 1..=35;
+/// How many notice types the terms may agree: none up to 32.
+pub const NOTICE_TYPES_RANGE: RangeInclusive<u64> = 0..=32;
+/// Size of one notice type's schema text in bytes: up to 64 KiB.
+pub const NOTICE_SCHEMA_BYTES: RangeInclusive<u64> = 2..=65_536;
 
 /// `Ok` if `value` lies in `range`, else the typed fault naming the term.
 fn within<T: Copy + PartialOrd + Into<u64>>(
@@ -84,6 +130,7 @@ impl Default for Terms {
             ack_windows_ms: DEFAULT_ACK_WINDOWS_MS,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             languages: vec!["en".into()],
+            notice_types: vec![],
         }
     }
 }
@@ -131,7 +178,24 @@ impl Terms {
         for l in &self.languages {
             within("language_tag_bytes", l.len() as u64, &LANGUAGE_TAG_BYTES)?;
         }
+        within(
+            "notice_types",
+            self.notice_types.len() as u64,
+            &NOTICE_TYPES_RANGE,
+        )?;
+        for t in &self.notice_types {
+            within(
+                "notice_schema_bytes",
+                t.schema.len() as u64,
+                &NOTICE_SCHEMA_BYTES,
+            )?;
+        }
         Ok(())
+    }
+
+    /// The agreed notice type named `name`, if any.
+    pub fn notice_type(&self, name: &str) -> Option<&NoticeType> {
+        self.notice_types.iter().find(|t| t.name == name)
     }
 
     pub(super) fn to_value(&self) -> Value {
@@ -142,19 +206,39 @@ impl Terms {
                 Value::Array(mins.iter().map(|m| cbor::uint(*m as u64)).collect()),
             ),
         };
-        cbor::imap(vec![
+        let mut fields = vec![
             every,
             at,
             cbor::uint(self.contact_grace_permille as u64),
             Value::Array(self.ack_windows_ms.iter().map(|w| cbor::uint(*w)).collect()),
             cbor::uint(self.max_entry_bytes),
             cbor::texts(&self.languages),
-        ])
+        ];
+        // Field 6 only when there are notice types: terms without any
+        // encode (and hash) as they did before the field existed.
+        if !self.notice_types.is_empty() {
+            fields.push(Value::Array(
+                self.notice_types
+                    .iter()
+                    .map(|t| {
+                        Value::Array(vec![
+                            cbor::text(&t.name),
+                            cbor::bytes(&t.hash()),
+                            cbor::text(&t.schema),
+                        ])
+                    })
+                    .collect(),
+            ));
+        }
+        cbor::imap(fields)
     }
 
     pub(super) fn from_value(v: Value) -> Result<Self, ProtoError> {
         const W: &str = "terms";
-        let mut f = Fields::open(v, 6, W)?;
+        let (mut f, len) = Fields::open_any(v, W)?;
+        if len != 6 && len != 7 {
+            return Err(ProtoError::Shape(W));
+        }
         let every = f.next()?;
         let at = f.array()?;
         let contact = match every {
@@ -197,6 +281,16 @@ impl Terms {
             return Err(ProtoError::Shape(W));
         }
         let languages = f.texts()?;
+        let notice_types = if len == 7 {
+            let types = notice_types_from(f.array()?)?;
+            // An empty list is written by leaving the field out: one value, one encoding.
+            if types.is_empty() {
+                return Err(ProtoError::Shape(W));
+            }
+            types
+        } else {
+            vec![]
+        };
         f.done()?;
         Ok(Terms {
             contact,
@@ -204,6 +298,7 @@ impl Terms {
             ack_windows_ms,
             max_entry_bytes,
             languages,
+            notice_types,
         })
     }
 
@@ -216,4 +311,31 @@ impl Terms {
     pub fn hash(&self) -> Hash {
         crate::sha256(&self.to_bytes())
     }
+}
+
+/// Reads the terms' notice types: `[name, hash, schema]` each, the hash
+/// that of the schema, the names well-formed and each named once.
+fn notice_types_from(items: Vec<Value>) -> Result<Vec<NoticeType>, ProtoError> {
+    const W: &str = "notice type";
+    let mut out: Vec<NoticeType> = Vec::with_capacity(items.len());
+    for item in items {
+        let mut parts = cbor::as_array(item, W)?.into_iter();
+        let (Some(name), Some(hash), Some(schema), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ProtoError::Shape(W));
+        };
+        let t = NoticeType {
+            name: cbor::as_text(name, W)?,
+            schema: cbor::as_text(schema, W)?,
+        };
+        if cbor::as_hash(hash, W)? != t.hash() {
+            return Err(ProtoError::Shape("notice type: hash is not the schema's"));
+        }
+        if !NoticeType::valid_name(&t.name) || out.iter().any(|o| o.name == t.name) {
+            return Err(ProtoError::Shape("notice type: bad or repeated name"));
+        }
+        out.push(t);
+    }
+    Ok(out)
 }

@@ -158,6 +158,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/channels/{id}/requests", post(author::request))
         .route("/v1/channels/{id}/decisions", post(author::decision))
         .route("/v1/channels/{id}/translations", post(author::translation))
+        .route("/v1/channels/{id}/notices", post(author::notice))
         .route("/v1/channels/{id}/suspend", post(author::suspend))
         .route("/v1/channels/{id}/resume", post(author::resume))
         .route("/v1/channels/{id}/terminate", post(author::terminate))

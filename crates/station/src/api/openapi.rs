@@ -55,6 +55,7 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         author::request,
         author::decision,
         author::translation,
+        author::notice,
         author::suspend,
         author::resume,
         author::terminate,

@@ -9,6 +9,7 @@
 
 mod commit;
 pub mod keys;
+mod notice;
 mod outbox;
 mod peers;
 mod procedures;

@@ -35,9 +35,9 @@ impl Engine {
             None => Channel::open(&*self.keyring(), &p.machine(), terms, None, by, now),
         }
         .map_err(|r| match r {
-            machine::OpenRefusal::ReopenOtherPeer | machine::OpenRefusal::Terms(_) => {
-                StationError::BadRequest(r.to_string())
-            }
+            machine::OpenRefusal::ReopenOtherPeer
+            | machine::OpenRefusal::Terms(_)
+            | machine::OpenRefusal::Notice(_) => StationError::BadRequest(r.to_string()),
             r => StationError::Conflict(r.to_string()),
         })?;
         let id = ch.id();
@@ -123,6 +123,7 @@ impl Engine {
                 StationError::Conflict(format!("{} is not allowed: {why}", f.kind.name()))
             }
             Refusal::Reference(what) => StationError::BadRequest(what.to_string()),
+            Refusal::Notice(fault) => StationError::BadRequest(fault.to_string()),
             other => StationError::Conflict(other.to_string()),
         }
     }

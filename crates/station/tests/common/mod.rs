@@ -1,2 +1,3 @@
 pub mod pair;
+pub mod receive;
 pub mod taxii;

@@ -11,7 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use hotline_api_types::{
-    ApiError, Created, NewAck, NewDecision, NewMessage, NewRequest, NewTranslation, Reason,
+    ApiError, Created, NewAck, NewDecision, NewMessage, NewNotice, NewRequest, NewTranslation,
+    Reason,
 };
 use hotline_proto::{Body, OnMiss, Precedence};
 use serde::de::DeserializeOwned;
@@ -451,4 +452,52 @@ pub async fn terminate(
     body: Bytes,
 ) -> R<CreatedJson<Created>> {
     lifecycle(api, u, id, body, |reason| Body::Terminate { reason }).await
+}
+
+/// `POST /v1/channels/{id}/notices`: a structured notice, checked here
+/// against its type's schema before it is signed, and again by the peer.
+#[utoipa::path(
+    post, path = "/v1/channels/{id}/notices", tag = "entries", operation_id = "send_notice",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path,
+            description = "The channel id, 64 hex.",
+            pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    request_body = NewNotice,
+    responses(
+        (status = 201, description = "The entry, committed here.", body = Created),
+        (status = 400,
+            description = "Not a 64-hex channel id, a type the channel did not agree, or a \
+                notice that does not match its type's schema (the faults are named).",
+            body = ApiError),
+        (status = 403, description = "Not an operator, a principal or the admin.", body = ApiError),
+        (status = 404, description = "No such channel here.", body = ApiError),
+        (status = 409,
+            description = "The channel's state does not allow it (proposed, suspended, \
+                terminated), or the entry is too large for its terms.",
+            body = ApiError),
+    ),
+)]
+pub async fn notice(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    u: Authed,
+    body: Bytes,
+) -> R<CreatedJson<Created>> {
+    write_entry(
+        &api,
+        &u,
+        &id,
+        &body,
+        |_: &NewNotice| Act::Send(Precedence::Routine),
+        |r| {
+            Ok(Body::Notice {
+                notice_type: r.notice_type,
+                // Compact, keys in order: the text that is signed.
+                notice: r.notice.to_string(),
+            })
+        },
+    )
+    .await
 }

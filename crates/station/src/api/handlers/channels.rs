@@ -55,7 +55,7 @@ pub async fn list(State(api): State<Api>, _: Authed) -> R<Json<Channels>> {
 pub async fn open(State(api): State<Api>, u: Authed, body: Bytes) -> R<CreatedJson<Channel>> {
     u.need(Act::Channel)?;
     let r: OpenChannel = parse(&body)?;
-    let terms = terms_of(&r)?;
+    let terms = terms_of(&r, &api)?;
     let reopens = r.reopens.as_deref().map(chan).transpose()?;
     let id = api
         .engine
@@ -182,7 +182,7 @@ async fn await_delivery(api: &Api, id: &Hash, seq: u64, wait: Duration) -> R<boo
 }
 
 /// The terms a proposal asks for: the protocol's defaults, with each given field checked and applied.
-fn terms_of(r: &OpenChannel) -> R<Terms> {
+fn terms_of(r: &OpenChannel, api: &Api) -> R<Terms> {
     let mut t = Terms::default();
     match (&r.contact_every, &r.contact_at) {
         (Some(_), Some(_)) => {
@@ -230,6 +230,16 @@ fn terms_of(r: &OpenChannel) -> R<Terms> {
     }
     if let Some(l) = &r.languages {
         t.languages = l.clone();
+    }
+    for name in r.notice_types.iter().flatten() {
+        if t.notice_type(name).is_some() {
+            continue;
+        }
+        let n = api
+            .engine
+            .notice_type(name)
+            .map_err(StationError::BadRequest)?;
+        t.notice_types.push(n);
     }
     Ok(t)
 }
