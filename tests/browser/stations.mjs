@@ -113,13 +113,13 @@ class Station {
 /**
  * Starts alpha and bravo, pins and verifies them both ways, opens a channel
  * alpha → bravo with `flashWindow` as the FLASH acknowledgement window and
- * accepts it at bravo. With `unverified`, alpha also pins a third station of
+ * accepts it at bravo (`openArgs` are added to `channel open`). With `unverified`, alpha also pins a third station of
  * that name (initialised, never started, never verified) and proposes a
  * channel to it: a line that is down and ROUTINE-only. Returns {alpha, bravo,
  * channel, stranger, stop()}; call stop() in a finally block: it kills both
  * processes and removes the data.
  */
-export async function twoStations(bin, { flashWindow = '10m', unverified = null } = {}) {
+export async function twoStations(bin, { flashWindow = '10m', unverified = null, openArgs = [] } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'hotline-browser-'));
   const alpha = new Station(bin, 'alpha', root);
   const bravo = new Station(bin, 'bravo', root);
@@ -136,7 +136,7 @@ export async function twoStations(bin, { flashWindow = '10m', unverified = null 
     // The fingerprints are what the two duty officers would read to each other by phone.
     await alpha.cli(['peer', 'verify', 'bravo', '--fingerprint', bravo.fingerprint]);
     await bravo.cli(['peer', 'verify', 'alpha', '--fingerprint', alpha.fingerprint]);
-    const channel = lastLine(await alpha.cli(['channel', 'open', 'bravo', '--ack-window', `flash=${flashWindow}`]));
+    const channel = lastLine(await alpha.cli(['channel', 'open', 'bravo', '--ack-window', `flash=${flashWindow}`, ...openArgs]));
     if (!/^[0-9a-f]{64}$/.test(channel)) throw new Error(`channel open printed ${JSON.stringify(channel)}, not a channel id`);
     // The proposal reaches bravo over the link a moment later; until then accept is refused.
     const deadline = Date.now() + 20_000;

@@ -6,8 +6,8 @@
 
 use crate::client::Client;
 use hotline_api_types::{
-    Channel, Created, Empty, Entry, NewAck, NewMessage, NewPeer, NewUser, OpenChannel, Peer,
-    PeerVerified, UserCreated, VerifyPeer,
+    Channel, Created, Empty, Entry, NewAck, NewMessage, NewNotice, NewPeer, NewUser, OpenChannel,
+    Peer, PeerVerified, UserCreated, VerifyPeer,
 };
 use hotline_station::{init, Initialized, Station};
 use std::time::Duration;
@@ -129,8 +129,15 @@ pub fn run() -> anyhow::Result<()> {
     a.pin(&b, "bravo", "BRAVO")?;
     b.pin(&a, "alpha", "ALPHA")?;
 
+    // Every notice type hotline ships, so the console's notice form has them.
     let open = OpenChannel {
         peer: "bravo".into(),
+        notice_types: Some(
+            hotline_core::notice::SHIPPED
+                .iter()
+                .map(|(n, _)| (*n).to_owned())
+                .collect(),
+        ),
         ..OpenChannel::default()
     };
     let ch = a.officer.post::<_, Channel>("/v1/channels", &open)?.id;
@@ -166,6 +173,22 @@ pub fn run() -> anyhow::Result<()> {
         "flash",
         "Exercise",
         "EXERCISE EXERCISE: acknowledge this FLASH in the bravo console.",
+    )?;
+    let _: Created = a.officer.post(
+        &format!("/v1/channels/{ch}/notices"),
+        &NewNotice {
+            notice_type: "exercise-notification/1".into(),
+            notice: serde_json::json!({
+                "reporter": "Alpha duty office",
+                "exercise": "NORTHERN LINE 26",
+                "what": "Communications exercise of the hotline itself",
+                "where": {"lat": 50.45, "lon": 30.52},
+                "radius_km": 5,
+                "when": {"from": "2026-12-01T08:00:00Z", "to": "2026-12-01T12:00:00Z"},
+                "participants": 12,
+                "reference": "EX-2026-001",
+            }),
+        },
     )?;
     wait_for("delivery both ways", || {
         a.all_delivered(&ch) && b.all_delivered(&ch)

@@ -132,11 +132,23 @@ pub fn channel(c: &Channel) -> anyhow::Result<()> {
     );
     println!("theirs    awaiting our ack {}", d.unacknowledged_theirs);
     // serde escapes control characters in JSON strings but not the bidi ones.
-    let terms = match &c.terms {
+    // The notice types' schemas are long: named here, whole in --json.
+    let mut terms = c.terms.clone();
+    let notices: Vec<String> = terms
+        .as_mut()
+        .map(|t| std::mem::take(&mut t.notice_types))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    let terms = match &terms {
         Some(t) => serde_json::to_string(t)?,
         None => "null".into(),
     };
     println!("terms     {}", escaped(&terms));
+    if !notices.is_empty() {
+        println!("notices   {}", escaped(&notices.join(", ")));
+    }
     for r in c.open_requests.iter().flatten() {
         println!(
             "request   {} ({}) deadline {} on miss {}",

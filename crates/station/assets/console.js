@@ -199,7 +199,7 @@ const short = (hash) => String(hash || '').slice(0, 12);
 /** The first line of a message, for lists. */
 function gist(e) {
   const b = e.body || {};
-  const s = (b.subject || '').trim() || (b.text || b.question || '').trim().split('\n')[0];
+  const s = (b.subject || '').trim() || (b.text || b.question || b.type || '').trim().split('\n')[0];
   return s.length > 120 ? s.slice(0, 117) + '…' : (s || '(no text)');
 }
 
@@ -1020,7 +1020,8 @@ function renderBody(e, b, out) {
       line('sys', 'Channel proposed' + (b.reopens ? ', continuing ' + short(b.reopens) : '') + '.');
       if (t.ack_windows_ms) line('sys small', 'Ack windows: ' + PRECEDENCES.map((p) => p.toUpperCase() + ' ' + fmtWindow(t.ack_windows_ms[p])).join(' · ')
         + (t.contact_every_ms ? ' — contact every ' + fmtWindow(t.contact_every_ms) : '')
-        + (t.languages && t.languages.length ? ' — languages ' + t.languages.join(', ') : ''));
+        + (t.languages && t.languages.length ? ' — languages ' + t.languages.join(', ') : '')
+        + (Array.isArray(t.notice_types) && t.notice_types.length ? ' — notices ' + t.notice_types.map((n) => n.name).join(', ') : ''));
       break;
     }
     case 'accept': line('sys', 'Channel accepted; the line is active.'); break;
@@ -1050,6 +1051,7 @@ function renderBody(e, b, out) {
     case 'resume': line('sys', 'Suspension lifted.'); break;
     case 'terminate': line('sys', 'Channel terminated.'); line('text', b.reason); break;
     case 'report': renderReport(b, out); break; // sharing.js
+    case 'notice': renderNotice(b, out); break; // notices.js
     case 'sharing_pause': line('sys', 'Sharing paused.'); line('text', b.reason); break;
     case 'sharing_resume': line('sys', 'Sharing resumed' + (b.backfill ? ', with backfill.' : '.')); break;
     case 'key_rotation':
@@ -1255,6 +1257,7 @@ function renderForms(c) {
     : !can('send', 'flash') ? 'FLASH needs the principal or admin role.' : '';
 
   $('request-box').hidden = !(can('channel') && open);
+  renderNoticeBox(c); // notices.js
 }
 
 function paintPrecedence() {
@@ -1347,6 +1350,7 @@ $('transcript').addEventListener('scroll', () => {
 new ResizeObserver(followTranscript).observe($('transcript'));
 $('show-checks').addEventListener('change', (e) => $('transcript').classList.toggle('hide-checks', !e.target.checked));
 wireSharing();
+wireNotices();
 
 tick();
 setInterval(tick, 1000);

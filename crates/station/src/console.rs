@@ -33,6 +33,15 @@ pub async fn sharing_script() -> impl IntoResponse {
     )
 }
 
+/// `GET /notices.js`: notices as cards, and the form built from a notice
+/// type's schema. Loaded before console.js; it only defines functions.
+pub async fn notices_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/notices.js"),
+    )
+}
+
 /// `GET /console.css`.
 pub async fn style() -> impl IntoResponse {
     (

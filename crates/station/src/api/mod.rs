@@ -184,6 +184,7 @@ pub fn router(api: Api) -> Router {
         .route("/", get(crate::console::index))
         .route("/console.js", get(crate::console::script))
         .route("/sharing.js", get(crate::console::sharing_script))
+        .route("/notices.js", get(crate::console::notices_script))
         .route("/console.css", get(crate::console::style))
         .merge(taxii::routes())
         .layer(axum::middleware::from_fn_with_state(
