@@ -49,8 +49,8 @@ pub use keys::{
     ChannelRotated, KeysRotated, PeerKeyChange, RotationEntry, StationKey, StationKeys,
 };
 pub use peers::{
-    LinkState, NewPeer, Peer, PeerPath, PeerRemoved, PeerVerified, Peers, RemovePeer, RepinPeer,
-    SetPeer, VerifyPeer,
+    BundleChannel, BundleImported, BundleRequest, LinkState, NewPeer, Peer, PeerPath, PeerRemoved,
+    PeerVerified, Peers, RemovePeer, RepinPeer, SetPeer, VerifyPeer,
 };
 pub use reports::{
     NewReport, PartnerSharing, PauseSharing, Published, ReleaseReport, ReportSummary, Reports,

@@ -182,3 +182,47 @@ pub struct PeerPath {
     /// Whether it answered.
     pub up: bool,
 }
+
+/// `POST /v1/peers/{name}/bundle`: what the courier bundle for the peer carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleRequest {
+    /// Only our entries committed after this cursor (an entry's `cursor` in
+    /// `GET /v1/channels/{id}/entries`); left out, every entry of ours the
+    /// peer has not proven it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+/// `POST /v1/bundles`: what taking a courier bundle in did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BundleImported {
+    /// The bundle's name: SHA-256 of the file, 64 hex.
+    pub bundle: String,
+    /// Per channel the bundle names.
+    pub channels: Vec<BundleChannel>,
+    /// Entries it carried that were already held here.
+    pub duplicates: u64,
+    /// Entries new here.
+    pub new: u64,
+    /// The pinned peer that sealed it.
+    pub peer: String,
+}
+
+/// One channel of an imported bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BundleChannel {
+    /// The channel id, 64 hex.
+    pub channel: String,
+    /// When entries were missing before the bundle's (it was written with
+    /// `since`): the seq it resumed at. They wait for a bundle that fills
+    /// the gap, which the peer writes once our next bundle tells it where
+    /// we stand.
+    pub gap_from: Option<u64>,
+    /// How many of the peer's entries this station holds now.
+    pub held: u64,
+    /// Entries of the peer's new here.
+    pub new: u64,
+    /// How many of its own entries the peer held when it wrote the bundle.
+    pub peer_holds: u64,
+}

@@ -153,6 +153,10 @@ pub enum Cmd {
     /// Pin, list and verify counterpart stations.
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// The courier transport: entries carried to a peer in files (removable
+    /// media, a one-way data diode) instead of, or beside, the network link.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
     /// This station's keys: list them, or rotate to new ones.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -544,6 +548,33 @@ pub enum ChannelCmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BundleCmd {
+    /// Write a bundle for PEER: our entries it has not confirmed, and a fresh
+    /// checkpoint, sealed to its key; prints how many entries it carries.
+    #[command(
+        after_help = "Carry the file to the peer's station and run `hotline bundle import FILE` there.\n\
+        Each bundle carries everything the peer has not yet confirmed (by a checkpoint in a\n\
+        bundle of its own, or over the link), so a lost bundle is made good by the next."
+    )]
+    Export {
+        /// The peer's name.
+        peer: String,
+        /// Only our entries committed after this cursor (an entry's `cursor`).
+        #[arg(long, value_name = "CURSOR")]
+        since: Option<u64>,
+        /// Where to write the bundle.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
+    /// Take in a bundle a peer wrote for this station; prints how many
+    /// entries were new. Taking one twice, or an older one, adds nothing.
+    Import {
+        /// The bundle file.
+        file: std::path::PathBuf,
     },
 }
 

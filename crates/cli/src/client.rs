@@ -159,6 +159,28 @@ impl Client {
         self.decode(&format!("POST {path}"), r)
     }
 
+    /// POST of a JSON body whose answer is bytes: the body and the answer's headers.
+    pub fn post_for_bytes<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<(Vec<u8>, reqwest::header::HeaderMap)> {
+        let r = self.send(self.http.post(format!("{}{path}", self.base)).json(body))?;
+        let headers = r.headers().clone();
+        Ok((r.bytes()?.to_vec(), headers))
+    }
+
+    /// POST of raw bytes, decoding the answer into the type the API promises.
+    pub fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> anyhow::Result<T> {
+        let r = self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(body),
+        )?;
+        self.decode(&format!("POST {path}"), r)
+    }
+
     /// Every entry of a channel, paging by cursor.
     pub fn all_entries(&self, channel: &str) -> anyhow::Result<Vec<Entry>> {
         let mut out = Vec::new();

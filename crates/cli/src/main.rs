@@ -76,6 +76,7 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Peer(p) => cmd::peer::run(client()?, p),
+        Cmd::Bundle(b) => cmd::bundle::run(&client()?, b),
         Cmd::Keys(k) => cmd::keys::run(client()?, k),
         Cmd::Channel(c) => cmd::channel::run(client()?, c),
         Cmd::Send {

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod courier;
 mod error;
 mod frame;
 mod handshake;

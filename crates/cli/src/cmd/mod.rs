@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod bundle;
 pub mod channel;
 pub mod entry;
 pub mod keys;

@@ -149,6 +149,13 @@ pub fn router(api: Api) -> Router {
         .route("/v1/peers/{name}/set", post(peers::set))
         .route("/v1/peers/{name}/remove", post(peers::remove))
         .route("/v1/peers/{name}/repin", post(peers::repin))
+        .route("/v1/peers/{name}/bundle", post(handlers::bundle::export))
+        .route(
+            "/v1/bundles",
+            post(handlers::bundle::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::engine::bundle::BUNDLE_MAX_BYTES as usize,
+            )),
+        )
         .route("/v1/channels", get(channels::list).post(channels::open))
         .route("/v1/channels/{id}", get(channels::show))
         .route("/v1/channels/{id}/accept", post(channels::accept))

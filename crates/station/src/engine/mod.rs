@@ -7,6 +7,7 @@
 //! commit, and only then perform the step's effects (`commit.rs`). The
 //! machine decides; this shell only locks, commits and performs.
 
+pub mod bundle;
 mod commit;
 pub mod keys;
 mod notice;

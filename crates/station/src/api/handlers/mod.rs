@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod author;
+pub mod bundle;
 pub mod channels;
 pub mod entries;
 pub mod events;
