@@ -180,6 +180,10 @@ pub struct Entry {
     /// Only from `GET /v1/entries/{hash}` (and `inbox --json`): the channel (64 hex), which the hash alone does not tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Only when true: the entry reached this station in a courier bundle
+    /// (`hotline bundle import`) rather than over the link.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub courier: bool,
     /// This station's storage order across both authors: page with `?after=`.
     pub cursor: u64,
     /// Whether it is durable at both ends (always true for the peer's entries).

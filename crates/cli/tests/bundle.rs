@@ -38,8 +38,8 @@ fn import(s: &St, f: &Path) -> u64 {
         .expect("a count")
 }
 
-/// The texts of the messages `s` holds from its peer on `ch`, in order.
-fn received(s: &St, ch: &str) -> Vec<String> {
+/// Every entry `s` holds of `ch`, in commit order.
+fn entries(s: &St, ch: &str) -> Vec<Value> {
     let mut out = vec![];
     let mut after = 0;
     loop {
@@ -51,12 +51,17 @@ fn received(s: &St, ch: &str) -> Vec<String> {
         let page = v["entries"].as_array().unwrap().clone();
         let Some(last) = page.last() else { return out };
         after = last["cursor"].as_u64().unwrap();
-        out.extend(
-            page.iter()
-                .filter(|e| e["kind"] == "message" && e["own"] == false)
-                .map(|e| e["body"]["text"].as_str().unwrap().to_owned()),
-        );
+        out.extend(page);
     }
+}
+
+/// The texts of the messages `s` holds from its peer on `ch`, in order.
+fn received(s: &St, ch: &str) -> Vec<String> {
+    entries(s, ch)
+        .iter()
+        .filter(|e| e["kind"] == "message" && e["own"] == false)
+        .map(|e| e["body"]["text"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn send_many(s: &St, http: &reqwest::blocking::Client, ch: &str, round: usize) -> Vec<String> {
@@ -160,6 +165,13 @@ fn a_thousand_messages_cross_on_bundles_alone_out_of_order_doubled_and_lost() {
         sent_b,
         "every bravo message at alpha once, in order"
     );
+    // Every entry of the counterpart's is marked as come by courier, none of
+    // a station's own.
+    for s in [&a, &b] {
+        for e in entries(s, &ch) {
+            assert_eq!(e["own"] == false, e["courier"] == true, "{}: {e}", s.name);
+        }
+    }
 
     // One more bundle each way carries the last checkpoints: every message
     // of each side is then proven delivered.

@@ -911,7 +911,7 @@ const KIND_LABEL = {
   open: 'OPEN', accept: 'ACCEPT', ack: 'ACK', translation: 'TRANSLATION', contact_check: 'CONTACT CHECK',
   request: 'REQUEST', decision: 'DECISION', suspend: 'SUSPEND', resume: 'RESUME', terminate: 'TERMINATE',
   report: 'REPORT', sharing_pause: 'SHARING PAUSED', sharing_resume: 'SHARING RESUMED',
-  key_rotation: 'KEYS CHANGED',
+  key_rotation: 'KEYS CHANGED', notice: 'NOTICE',
 };
 
 function renderEntry(e, c) {
@@ -923,6 +923,7 @@ function renderEntry(e, c) {
   li.dataset.kind = e.kind;
   li.dataset.delivery = dstate;
   li.dataset.own = String(e.own);
+  li.dataset.courier = String(Boolean(e.courier));
   if (p) li.dataset.precedence = p;
 
   const head = el('div', 'entry-head');
@@ -932,6 +933,11 @@ function renderEntry(e, c) {
   if (e.own) who.append(el('span', 'us-tag', 'us'));
   if (e.by) who.append(el('span', 'by', ' · ' + e.by));
   head.append(who, timeEl(e.time), el('span', 'grow'));
+  if (e.courier) {
+    const cb = el('span', 'courier-tag', 'by courier');
+    cb.title = 'Came in a courier bundle (hotline bundle import), not over the link';
+    head.append(cb);
+  }
   const h = el('code', 'hash', short(e.hash));
   h.title = e.hash;
   head.append(h);

@@ -101,6 +101,16 @@ pub async fn entries(
     id: &Hash,
     rows: Vec<EntryRow>,
 ) -> Result<Vec<api::Entry>, StationError> {
+    let channel = *id;
+    let couriered = engine
+        .db()
+        .read(move |s| s.courier_ranges(&channel))
+        .await?;
+    let by_courier = |author: u8, seq: u64| {
+        couriered
+            .iter()
+            .any(|(a, first, last)| *a == author && (*first..=*last).contains(&seq))
+    };
     let arc = engine.channel(id)?;
     let rt = arc.lock().await;
     let me = rt.book().me();
@@ -138,6 +148,7 @@ pub async fn entries(
             body: view::body(&e.body),
             by: e.by.clone(),
             channel: None,
+            courier: by_courier(r.author, r.seq),
             cursor: r.cursor,
             delivered: !own || r.seq <= delivered,
             delivery,

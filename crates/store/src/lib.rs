@@ -365,6 +365,22 @@ pub enum WriteOp {
     PeerRotated(RetiredKeyRow),
     /// Replace a channel's start-up snapshot, adding the segments that filled since the last.
     Snapshot(Box<hotline_core::book::BookSnapshot>),
+    /// Mark an author's entries `first..=last` of a channel as brought by
+    /// the courier bundle `bundle` (taken twice, the first mark stays).
+    Courier {
+        /// Channel.
+        channel: Hash,
+        /// Author.
+        author: u8,
+        /// First seq.
+        first: u64,
+        /// Last seq.
+        last: u64,
+        /// SHA-256 of the bundle file.
+        bundle: Hash,
+        /// When.
+        at: u64,
+    },
     /// Record the highest leader epoch accepted from a peer (it only grows).
     PeerEpoch {
         /// Peer row id.
@@ -599,6 +615,9 @@ pub trait Store: Send {
     fn psks(&self) -> Result<Vec<PskRow>>;
     /// The keys peers rotated away from, oldest first per peer.
     fn peer_keys(&self) -> Result<Vec<RetiredKeyRow>>;
+    /// The ranges `(author, first, last)` of a channel's entries that came
+    /// by courier ([`WriteOp::Courier`]).
+    fn courier_ranges(&self, channel: &Hash) -> Result<Vec<(u8, u64, u64)>>;
     /// Unpins a peer: its row stays, marked removed, for the record.
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()>;
     /// Replaces a peer's key outside rotation in one transaction: the old

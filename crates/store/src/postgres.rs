@@ -422,6 +422,25 @@ impl Store for PgStore {
         self.read(sharing::peer_keys)
     }
 
+    fn courier_ranges(&self, channel: &Hash) -> Result<Vec<(u8, u64, u64)>> {
+        let channel = channel.to_vec();
+        self.read(|q| {
+            q.rows(
+                "SELECT author, first, last FROM courier WHERE channel = $1 ORDER BY author, first",
+                &[&channel],
+            )?
+            .iter()
+            .map(|r| {
+                Ok((
+                    get::<i64>(r, 0)? as u8,
+                    get::<i64>(r, 1)? as u64,
+                    get::<i64>(r, 2)? as u64,
+                ))
+            })
+            .collect()
+        })
+    }
+
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {
         self.tx(|q| {
             let n = q.exec(

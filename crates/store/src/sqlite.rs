@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_peer_keys.sql"),
     include_str!("../migrations/0013_book_snapshots.sql"),
     include_str!("../migrations/0014_entries_hash_unindexed.sql"),
+    include_str!("../migrations/0015_courier.sql"),
 ];
 
 /// A SQLite database in the station's data directory.
@@ -381,6 +382,22 @@ impl Store for SqliteStore {
 
     fn peer_keys(&self) -> Result<Vec<RetiredKeyRow>> {
         sharing::peer_keys(&self.conn)
+    }
+
+    fn courier_ranges(&self, channel: &Hash) -> Result<Vec<(u8, u64, u64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT author, first, last FROM courier WHERE channel = ?1 ORDER BY author, first",
+        )?;
+        let rows = st
+            .query_map(params![&channel[..]], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u8,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn remove_peer(&mut self, peer_id: i64, at: u64) -> Result<()> {

@@ -18,6 +18,7 @@ use crate::error::StationError;
 use hotline_link::courier;
 use hotline_proto::link::{ChannelHeads, LinkMsg, LINK_VERSION};
 use hotline_proto::{hex, Envelope, Hash};
+use hotline_store::WriteOp;
 
 /// The largest bundle a station writes or takes: the whole file is held in
 /// memory on both sides.
@@ -212,7 +213,9 @@ impl Engine {
                     }
                 }
                 LinkMsg::Entries { channel, envelopes } => {
-                    let c = self.import_entries(&peer, channel, envelopes).await?;
+                    let c = self
+                        .import_entries(&peer, channel, envelopes, &report.hash)
+                        .await?;
                     report.new += c.new;
                     report.duplicates += c.duplicates;
                     merge(&mut report.channels, c.report);
@@ -260,6 +263,7 @@ impl Engine {
         peer: &super::PeerRt,
         channel: Hash,
         envelopes: Vec<Vec<u8>>,
+        bundle: &Hash,
     ) -> Result<Imported, StationError> {
         let before = match self.channel(&channel) {
             Ok(arc) => {
@@ -290,6 +294,27 @@ impl Engine {
             Err(_) => 0,
         };
         let new = held.saturating_sub(held_before);
+        if new > 0 {
+            // Which entries came by courier, for the console: those this
+            // import added (one the link delivered in the same instant
+            // would be counted with them).
+            let author = match self.channel(&channel) {
+                Ok(arc) => arc.lock().await.book().peer(),
+                Err(_) => 0,
+            };
+            let op = WriteOp::Courier {
+                channel,
+                author,
+                first: held_before + 1,
+                last: held,
+                bundle: *bundle,
+                at: now_ms(),
+            };
+            if let Err(e) = self.db.write(vec![op]).await {
+                self.storage_failure(&e);
+                return Err(e);
+            }
+        }
         Ok(Imported {
             new,
             duplicates: total.saturating_sub(new),

@@ -243,6 +243,28 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             }
             WriteResult::Done
         }
+        WriteOp::Courier {
+            channel,
+            author,
+            first,
+            last,
+            bundle,
+            at,
+        } => {
+            q.exec(
+                "INSERT INTO courier (channel, author, first, last, bundle, at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &&channel[..],
+                    &(*author as i64),
+                    &(*first as i64),
+                    &(*last as i64),
+                    &&bundle[..],
+                    &(*at as i64),
+                ],
+            )?;
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             q.exec(
                 "UPDATE peers SET epoch = GREATEST(epoch, $2) WHERE id = $1",

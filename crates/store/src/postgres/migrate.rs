@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations-pg/0002_peer_psk.sql"),
     include_str!("../../migrations-pg/0003_peer_keys.sql"),
     include_str!("../../migrations-pg/0004_book_snapshots.sql"),
+    include_str!("../../migrations-pg/0005_courier.sql"),
 ];
 
 /// Serializes the stations that connect at once: only one migrates, the

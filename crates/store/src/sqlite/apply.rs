@@ -218,6 +218,28 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
             ])?;
             WriteResult::Done
         }
+        WriteOp::Courier {
+            channel,
+            author,
+            first,
+            last,
+            bundle,
+            at,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO courier (channel, author, first, last, bundle, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                &channel[..],
+                *author as i64,
+                *first as i64,
+                *last as i64,
+                &bundle[..],
+                *at as i64
+            ])?;
+            WriteResult::Done
+        }
         WriteOp::PeerEpoch { peer_id, epoch } => {
             tx.prepare_cached("UPDATE peers SET epoch = MAX(epoch, ?2) WHERE id = ?1")?
                 .execute(params![peer_id, *epoch as i64])?;

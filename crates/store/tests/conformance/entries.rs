@@ -248,7 +248,27 @@ fn restored_channels_are_marked_all_at_once_and_confirmed_one_by_one(db: &Db) {
     assert_eq!(ch.id(), line.id);
 }
 
+fn courier_ranges_are_kept_per_channel_and_the_first_mark_stays(db: &Db) {
+    let mut s = db.open();
+    let (line, _) = stored_line(&mut *s, 3);
+    let mark = |author, first, last, bundle| WriteOp::Courier {
+        channel: line.id,
+        author,
+        first,
+        last,
+        bundle: [bundle; 32],
+        at: 5,
+    };
+    assert!(s.courier_ranges(&line.id).unwrap().is_empty());
+    s.write(&[mark(1, 1, 2, 7), mark(0, 2, 3, 8)]).unwrap();
+    // The same range again (a bundle taken twice) keeps the first mark.
+    s.write(&[mark(1, 1, 2, 9)]).unwrap();
+    assert_eq!(s.courier_ranges(&line.id).unwrap(), [(0, 2, 3), (1, 1, 2)]);
+    assert!(s.courier_ranges(&[9; 32]).unwrap().is_empty());
+}
+
 conformance!(
+    courier_ranges_are_kept_per_channel_and_the_first_mark_stays,
     entries_commit_in_one_batch_and_read_back_by_cursor_and_position,
     entries_read_in_commit_order_by_page_and_in_chain_order_by_author,
     a_position_is_written_once_even_by_two_stores,
