@@ -227,3 +227,95 @@ fn a_thousand_messages_cross_on_bundles_alone_out_of_order_doubled_and_lost() {
     b.kill9();
     c.kill9();
 }
+
+/// A bundle from a pinned peer that forks its own chain (a second, different
+/// entry at a seq already held, properly signed and sealed) is caught as on
+/// the link: refused, an `equivocation` alert, the evidence kept.
+#[test]
+fn a_fork_carried_in_a_bundle_is_equivocation() {
+    use hotline_proto::link::{LinkMsg, LINK_VERSION};
+    use hotline_proto::{Envelope, Signers};
+
+    let root = tempfile::tempdir().unwrap();
+    let carry = root.path().join("carry");
+    std::fs::create_dir_all(&carry).unwrap();
+    let mut a = St::new(&root.path().join("alpha"), "alpha");
+    let mut b = St::new(&root.path().join("bravo"), "bravo");
+    a.serve(&[]);
+    b.serve(&[]);
+    pin_without_link(&a, &b);
+    pin_without_link(&b, &a);
+    let ch = a.cli(&["channel", "open", "bravo"]).trim().to_owned();
+    let (f, _) = export(&a, "bravo", &carry, "a0.hlb");
+    import(&b, &f);
+    b.cli(&["channel", "accept", &ch]);
+    let (f, _) = export(&b, "alpha", &carry, "b0.hlb");
+    import(&a, &f);
+    a.cli(&["send", &ch, "told bravo this"]);
+    let (f, n) = export(&a, "bravo", &carry, "a1.hlb");
+    assert_eq!(n, 1, "bravo's checkpoint confirmed the Open");
+    assert_eq!(import(&b, &f), 1);
+
+    // Alpha's key signs another entry at seq 2, sealed from alpha's key.
+    let keys = hotline_station::DataDir(a.dir.clone()).load_keys().unwrap();
+    let exported = root.path().join("alpha-export.jsonl");
+    a.cli(&[
+        "transcript",
+        "export",
+        &ch,
+        "-o",
+        exported.to_str().unwrap(),
+    ]);
+    let line = std::fs::read_to_string(&exported)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["entry"]["seq"] == 2 && l["entry"]["author"] == 0)
+        .expect("alpha's seq 2");
+    let bytes = data_encoding::BASE64
+        .decode(line["envelope"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let mut entry = Envelope::decode(&bytes, bytes.len())
+        .unwrap()
+        .peek()
+        .unwrap();
+    entry.body = hotline_proto::Body::Message {
+        precedence: hotline_proto::Precedence::Routine,
+        subject: String::new(),
+        text: "told bravo something else".into(),
+        labels: vec![],
+        reply_to: None,
+    };
+    let forged = Envelope::sign(&entry, keys.current()).bytes().to_vec();
+    let mut contents = vec![];
+    for m in [
+        LinkMsg::Hello {
+            version: LINK_VERSION,
+            heads: vec![],
+        },
+        LinkMsg::Entries {
+            channel: entry.channel,
+            envelopes: vec![forged],
+        },
+    ] {
+        let m = m.to_bytes();
+        contents.extend_from_slice(&(m.len() as u32).to_be_bytes());
+        contents.extend_from_slice(&m);
+    }
+    let bravo = hotline_proto::Identity::parse(&b.token).unwrap();
+    let secret = hotline_link::StaticSecret::from_bytes(*keys.current().dh_secret());
+    let sealed = hotline_link::courier::seal(&secret, &bravo.dh_pk, &contents);
+    let f = carry.join("forked.hlb");
+    std::fs::write(&f, sealed).unwrap();
+
+    let o = run(&b.dir, &["bundle", "import", f.to_str().unwrap()]);
+    assert!(!o.status.success(), "a fork was taken");
+    assert!(station::open_alert(&b, "equivocation"));
+    let ev = b.get("/v1/evidence").unwrap();
+    assert_eq!(ev["evidence"].as_array().unwrap().len(), 1, "{ev}");
+    // The held entry stands.
+    let texts: Vec<String> = received(&b, &ch);
+    assert_eq!(texts, ["told bravo this"]);
+    a.kill9();
+    b.kill9();
+}
