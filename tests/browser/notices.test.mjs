@@ -108,6 +108,24 @@ await runTest(OVERALL_MS, cleanup, async () => {
     await pageA.screenshot({ path: join(SHOTS, 'notice-form.png') });
   });
 
+  await step('another type builds its own form: its enum as a choice, its card at bravo', async () => {
+    await pageA.selectOption('#notice-type', 'ceasefire-violation/1');
+    await see(pageA, '#nf-severity', 'alpha: the severity field', 2000);
+    const opts = await pageA.$$eval('#nf-severity option', (os) => os.map((o) => o.value));
+    check(opts.join(',') === ',minor,serious,grave', `severity offers the schema's values: ${opts}`);
+    check(!(await pageA.isVisible('#nf-vehicle')), 'no field of another type');
+    await pageA.selectOption('#nf-severity', 'grave');
+    for (const [id, v] of [['reporter', 'Sector 3'], ['what', 'Small-arms fire'], ['where-lat', '47.1'], ['where-lon', '37.5'],
+      ['when-from', '2026-11-28T22:00:00Z'], ['when-to', '2026-11-28T22:30:00Z'], ['reference', 'S3-118']]) {
+      await pageA.fill(`#nf-${id}`, v);
+    }
+    await pageA.click('#notice-button');
+    await until('alpha holds the ceasefire violation', async () => (await notices(alpha, channel)).length === 2);
+    const card = '#transcript li.entry[data-kind="notice"][data-own="false"]:has-text("Ceasefire violation") .notice-card';
+    await see(pageB, card, 'bravo: the second card', CROSS_MS);
+    check((await pageB.textContent(`${card} .notice-field[data-field="severity"] dd`)).trim() === 'grave', 'its severity');
+  });
+
   await step('bravo\'s station refuses a notice against its schema or of a type not agreed', async () => {
     const bad = [
       { type: 'incident-report/1', notice: { reporter: 'x', what: 'y', where: { lat: 91, lon: 0 }, when: { from: '2026-11-28T10:00:00Z', to: '2026-11-28T10:20:00Z' }, reference: 'r' } },
