@@ -189,6 +189,7 @@ fn walk(
 ) -> Result<Summary, Fault> {
     let mut book: Option<ChannelBook> = None;
     let mut chains: [Vec<Mark>; 2] = [Vec::new(), Vec::new()];
+    let mut notices = 0u64;
     let mut last_order: Option<(u64, u8)> = None;
     let mut checkpoints: Vec<(usize, SignedCheckpoint)> = Vec::new();
     let mut evidence: Vec<(usize, line::EvidenceLine)> = Vec::new();
@@ -246,6 +247,9 @@ fn walk(
                         n,
                         "the decoded view disagrees with the signed envelope",
                     ));
+                }
+                if matches!(e.body, hotline_proto::Body::Notice { .. }) {
+                    notices += 1;
                 }
                 chains[e.author as usize].push(Mark {
                     hash: verified.hash(),
@@ -414,6 +418,7 @@ fn walk(
         undelivered_from_peer: undelivered,
         chains,
         equivocations,
+        notices,
     })
 }
 

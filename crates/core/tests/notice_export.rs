@@ -104,7 +104,9 @@ fn export_ending_with(last: Option<Body>) -> String {
 #[test]
 fn an_export_carries_each_notice_with_its_type_and_verifies() {
     let text = export_ending_with(None);
-    export::verify(&text).expect("verifies");
+    let summary = export::verify(&text).expect("verifies");
+    assert_eq!(summary.notices, 1);
+    assert!(summary.to_string().contains("notices    1 (each matches"));
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["entry"].clone())

@@ -41,6 +41,9 @@ pub struct Summary {
     pub(super) chains: [Vec<Mark>; 2],
     /// `(author, seq)` of each piece of equivocation evidence, checked.
     pub equivocations: Vec<(u8, u64)>,
+    /// Structured notices in the file, each checked against the schema its
+    /// channel's terms agreed for its type.
+    pub notices: u64,
 }
 
 impl Summary {
@@ -90,6 +93,13 @@ impl std::fmt::Display for Summary {
             self.counts[0],
             self.counts[1]
         )?;
+        if self.notices > 0 {
+            writeln!(
+                f,
+                "notices    {} (each matches the JSON Schema the terms agreed for its type)",
+                self.notices
+            )?;
+        }
         writeln!(f, "state      {}", self.state)?;
         writeln!(
             f,
