@@ -21,7 +21,7 @@ use crate::engine::Engine;
 use axum::routing::{get, post};
 use axum::Router;
 use handlers::{alerts, audit as audit_log, channels, entries, events, metrics, peers, station};
-use handlers::{author, keys, share, users};
+use handlers::{author, bundle, keys, share, users};
 use hotline_proto::{Hash, Precedence};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -149,12 +149,10 @@ pub fn router(api: Api) -> Router {
         .route("/v1/peers/{name}/set", post(peers::set))
         .route("/v1/peers/{name}/remove", post(peers::remove))
         .route("/v1/peers/{name}/repin", post(peers::repin))
-        .route("/v1/peers/{name}/bundle", post(handlers::bundle::export))
+        .route("/v1/peers/{name}/bundle", post(bundle::export))
         .route(
             "/v1/bundles",
-            post(handlers::bundle::import).layer(axum::extract::DefaultBodyLimit::max(
-                crate::engine::bundle::BUNDLE_MAX_BYTES as usize,
-            )),
+            post(bundle::import).layer(bundle::body_limit()),
         )
         .route("/v1/channels", get(channels::list).post(channels::open))
         .route("/v1/channels/{id}", get(channels::show))

@@ -257,15 +257,34 @@ mod tests {
     }
 
     /// Every (method, path) the router in `mod.rs` serves, read from its
-    /// `.route("…", get(…).post(…))` lines, less the console's own files
-    /// (`/`, `/console.*`, `/sharing.js`, `/notices.js`).
+    /// `.route("…", get(…).post(…))` calls (on one line or several), less
+    /// the console's own files (`/`, `/console.*`, `/sharing.js`, `/notices.js`).
     fn routed() -> BTreeSet<(String, String)> {
         let mut ops = BTreeSet::new();
-        for line in include_str!("mod.rs").lines() {
-            let Some(rest) = line.trim().strip_prefix(".route(\"") else {
+        let src: String = include_str!("mod.rs")
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("");
+        for call in src.split(".route(").skip(1) {
+            let Some(rest) = call.strip_prefix('"') else {
                 continue;
             };
-            let (path, methods) = rest.split_once('"').unwrap();
+            let (path, rest) = rest.split_once('"').unwrap();
+            // The call's own text: up to the parenthesis that closes it.
+            let mut depth = 1usize;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let methods = &rest[..end];
             if path == "/"
                 || path.starts_with("/console.")
                 || path == "/sharing.js"

@@ -17,6 +17,13 @@ pub const ENTRIES_HEADER: &str = "hotline-bundle-entries";
 /// The header that names a bundle: SHA-256 of the file, 64 hex.
 pub const HASH_HEADER: &str = "hotline-bundle-hash";
 
+/// The body limit of `POST /v1/bundles`: a whole bundle, up to
+/// [`BUNDLE_MAX_BYTES`](crate::engine::bundle::BUNDLE_MAX_BYTES), rather
+/// than the API's 2 MiB.
+pub fn body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(crate::engine::bundle::BUNDLE_MAX_BYTES as usize)
+}
+
 /// `POST /v1/peers/{name}/bundle`: a bundle sealed to the peer.
 #[utoipa::path(
     post, path = "/v1/peers/{name}/bundle", tag = "peers", operation_id = "export_bundle",
