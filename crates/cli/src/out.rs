@@ -179,15 +179,26 @@ pub fn inbox(items: &[(Entry, MessageBody)]) {
     }
 }
 
-/// The counterpart's reports in `inbox`, after the messages.
+/// The counterpart's reports and notices in `inbox`, after the messages.
 pub fn reports(reports: &[Entry]) {
     if reports.is_empty() {
         return;
     }
-    println!("reports from counterparts:");
+    println!("reports and notices from counterparts:");
     for e in reports {
         let b = &e.body;
         let s = |k: &str| b[k].as_str().unwrap_or("").to_owned();
+        if e.kind == "notice" {
+            // One line: the type, then the notice's JSON as sent.
+            println!(
+                "NOTICE    {}  {}  {}",
+                escaped(&e.hash),
+                ago(Some(e.stored_at)),
+                escaped(&s("type")),
+            );
+            println!("          {}", escaped(&b["notice"].to_string()));
+            continue;
+        }
         let flag = match e.stix_valid {
             Some(false) => "  (STIX INVALID: kept, not served over TAXII)",
             _ => "",

@@ -179,6 +179,15 @@ fn notices_of_a_shipped_and_a_stations_own_type_cross_and_verify() {
         )
     );
 
+    // bravo's inbox lists alpha's notice with its type and content.
+    let inbox = b.cli(&["inbox"]);
+    assert!(
+        inbox.contains("NOTICE")
+            && inbox.contains("incident-report/1")
+            && inbox.contains("NC-2026-0412"),
+        "{inbox}"
+    );
+
     a.verify_export(&ch, root.path());
     b.verify_export(&ch, root.path());
     compare_exports(root.path(), "alpha", "bravo");

@@ -58,7 +58,8 @@ pub fn notice(c: &Client, channel: &str, notice_type: String, file: &str) -> any
     print_hash(c.post(&format!("/v1/channels/{channel}/notices"), &body)?)
 }
 
-/// `inbox`: counterpart messages, FLASH first, newest first within a precedence.
+/// `inbox`: counterpart messages, FLASH first, newest first within a
+/// precedence; then their reports and structured notices, newest first.
 pub fn inbox(c: &Client, only: Option<String>, json: bool) -> anyhow::Result<()> {
     let chans: Vec<String> = match only {
         Some(ch) => vec![ch],
@@ -74,7 +75,7 @@ pub fn inbox(c: &Client, only: Option<String>, json: bool) -> anyhow::Result<()>
             if e.own {
                 continue;
             }
-            if e.kind == "report" {
+            if e.kind == "report" || e.kind == "notice" {
                 e.channel = Some(ch.clone());
                 reports.push(e);
                 continue;
@@ -101,7 +102,7 @@ pub fn inbox(c: &Client, only: Option<String>, json: bool) -> anyhow::Result<()>
     items.sort_by_key(|(e, m)| (rank(&m.precedence), std::cmp::Reverse(e.stored_at)));
     reports.sort_by_key(|e| std::cmp::Reverse(e.stored_at));
     if json {
-        // Messages by precedence, then reports, newest first.
+        // Messages by precedence, then reports and notices, newest first.
         let all: Vec<&Entry> = items.iter().map(|(e, _)| e).chain(&reports).collect();
         print_json(&all)
     } else {
