@@ -319,3 +319,57 @@ fn a_fork_carried_in_a_bundle_is_equivocation() {
     a.kill9();
     b.kill9();
 }
+
+/// Bundles and the link on one channel: what one brings the other finds
+/// held. Alpha writes while bravo is down, carries a bundle over, and
+/// bravo comes back with its link up at the same time as it takes the
+/// bundle in: every message once, no fault, both exports agree.
+#[test]
+fn bundles_and_the_link_mix_on_one_channel() {
+    let root = tempfile::tempdir().unwrap();
+    let carry = root.path().join("carry");
+    std::fs::create_dir_all(&carry).unwrap();
+    let mut a = St::new(&root.path().join("alpha"), "alpha");
+    let mut b = St::new(&root.path().join("bravo"), "bravo");
+    a.serve(&[]);
+    b.serve(&[]);
+    let ch = station::pair(&a, &b);
+    let http = reqwest::blocking::Client::new();
+    let mut sent = send_many(&a, &http, &ch, 1);
+    until("the first round over the link", 20, || {
+        received(&b, &ch).len() == PER_ROUND
+    });
+    let (f, n) = export(&a, "bravo", &carry, "confirmed.hlb");
+    assert_eq!(n, 0, "the link delivered and confirmed everything");
+    assert_eq!(import(&b, &f), 0);
+
+    b.kill9();
+    sent.extend(send_many(&a, &http, &ch, 2));
+    let (f, n) = export(&a, "bravo", &carry, "while-down.hlb");
+    assert_eq!(n, PER_ROUND as u64, "what bravo has not confirmed");
+    b.serve(&[]);
+    // The link reconnects and resends while the bundle is taken in.
+    let new = import(&b, &f);
+    assert!(new <= PER_ROUND as u64);
+    until("every message at bravo", 20, || {
+        received(&b, &ch).len() == 2 * PER_ROUND
+    });
+    assert_eq!(received(&b, &ch), sent, "each once, in order");
+    assert!(!station::any_alert(&b, "bad-input"));
+    assert!(!station::any_alert(&b, "equivocation"));
+    // The entries the bundle brought, and only those, are marked.
+    let couriered = entries(&b, &ch)
+        .iter()
+        .filter(|e| e["courier"] == true)
+        .count() as u64;
+    assert_eq!(couriered, new);
+    until("alpha's delivery confirmed", 20, || {
+        a.get(&format!("/v1/channels/{ch}"))
+            .is_some_and(|v| v["delivery"]["delivered"].as_u64() == Some(1 + 2 * PER_ROUND as u64))
+    });
+    a.verify_export(&ch, root.path());
+    b.verify_export(&ch, root.path());
+    compare_exports(root.path(), "alpha", "bravo");
+    a.kill9();
+    b.kill9();
+}
