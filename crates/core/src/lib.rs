@@ -14,6 +14,7 @@ pub mod notice;
 pub mod policy;
 pub mod state;
 pub mod stix;
+pub mod tlog;
 
 pub use book::{ChannelBook, Outcome, Refusal, Reject, VerifiedEntry};
 pub use state::{ChannelState, Forbidden, Phase};

@@ -219,6 +219,21 @@ impl SecretKeys {
         &self.signing
     }
 
+    /// An Ed25519 signature over the text of a C2SP signed note whose first
+    /// line is a hotline log origin (`hotline/<channel hex>/…`). Such a text
+    /// can be no other signed message of hotline's: those start with their
+    /// own domain tags (`hotline/entry/v1`, `hotline/checkpoint/v1`, …), and
+    /// a channel's hex id cannot spell one. Anything else is refused.
+    pub fn sign_log_note(&self, text: &[u8]) -> Option<[u8; 64]> {
+        let rest = text.strip_prefix(b"hotline/")?;
+        let hex_id = rest.get(..64)?;
+        if !hex_id.iter().all(|b| b.is_ascii_hexdigit()) || rest.get(64) != Some(&b'/') {
+            return None;
+        }
+        use ed25519_dalek::Signer as _;
+        Some(self.signing.sign(text).to_bytes())
+    }
+
     /// The X25519 secret, handed to the link for the handshake.
     pub fn dh_secret(&self) -> &[u8; 32] {
         &self.dh_secret
