@@ -157,6 +157,11 @@ pub enum Cmd {
     /// media, a one-way data diode) instead of, or beside, the network link.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// An independent witness of hotline logs (C2SP tlog-witness): it
+    /// cosigns each author's checkpoints only while they stay consistent,
+    /// so that a station showing two histories is caught.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
     /// This station's keys: list them, or rotate to new ones.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -549,6 +554,24 @@ pub enum ChannelCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum WitnessCmd {
+    /// Create a witness in the data directory (its key, mode 0600, and
+    /// witness.toml); prints its verifier key (a C2SP note vkey) last, for
+    /// stations and verifiers to name it by.
+    Init {
+        /// The witness's name: its cosignatures' key name, e.g. witness.example.org.
+        #[arg(long)]
+        name: String,
+        /// Where it listens for add-checkpoint requests (HOST:PORT).
+        #[arg(long)]
+        listen: String,
+    },
+    /// Run the witness: POST /add-checkpoint (C2SP tlog-witness), GET
+    /// /hotline/evidence (the conflicts it refused); stops on SIGINT or SIGTERM.
+    Serve,
 }
 
 #[derive(Subcommand)]

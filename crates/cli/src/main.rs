@@ -77,6 +77,22 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
         }
         Cmd::Peer(p) => cmd::peer::run(client()?, p),
         Cmd::Bundle(b) => cmd::bundle::run(&client()?, b),
+        Cmd::Witness(cli::WitnessCmd::Init { name, listen }) => {
+            let vkey = hotline_station::witness::init(&data, &name, &listen)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            eprintln!(
+                "witness {name} in {}: run `hotline --data {} witness serve`; stations and verifiers name it by this key:",
+                data.display(),
+                data.display()
+            );
+            println!("{vkey}");
+            Ok(())
+        }
+        Cmd::Witness(cli::WitnessCmd::Serve) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(hotline_station::witness::serve(&data))
+                .map_err(|e| Failure::Refused(e.to_string()).into())
+        }
         Cmd::Keys(k) => cmd::keys::run(client()?, k),
         Cmd::Channel(c) => cmd::channel::run(client()?, c),
         Cmd::Send {

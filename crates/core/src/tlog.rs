@@ -387,7 +387,6 @@ pub fn from_b64(s: &str) -> Option<TreeHash> {
     Some(tlog_tiles::Hash(b.try_into().ok()?))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ pub mod net;
 pub mod tuning;
 pub mod variants;
 pub mod views;
+pub mod witness;
 
 pub use config::{Config, DataDir};
 pub use error::StationError;
