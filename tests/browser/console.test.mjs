@@ -191,7 +191,7 @@ await runTest(OVERALL_MS, cleanup, async () => {
     }));
     check(counts.img === 0, `no <img> element may exist (found ${counts.img})`);
     check(counts.b === 0, 'no <b> element made from the subject');
-    check(counts.scripts === 2, 'only the console\'s own two script elements (sharing.js, console.js)');
+    check(counts.scripts === 3, 'only the console\'s own three script elements (sharing.js, notices.js, console.js)');
     check(await pageB.isVisible(`#awaiting-us li[data-of="${hostile}"]`), 'listed as awaiting acknowledgement, also as text');
     await pageB.waitForTimeout(300); // time for any handler that would have fired
     check(dialogs.length === 0, `no dialog may fire: ${dialogs.join('; ')}`);

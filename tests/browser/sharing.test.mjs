@@ -199,7 +199,7 @@ await runTest(OVERALL_MS, cleanup, async () => {
     await see(pageB, e, 'bravo: the Markdown report', CROSS_MS);
     check((await pageB.textContent(`${e} .report-text`)) === md, 'the Markdown shows exactly as written, as text');
     check((await pageB.$$(`${e} .report-text *`)).length === 0, 'no element made from its markup');
-    check((await pageB.$$('script')).length === 2, 'no script element but the console\'s own two');
+    check((await pageB.$$('script')).length === 3, 'no script element but the console\'s own three');
     check((await pageB.textContent(`${e} .tlp`)) === 'TLP:GREEN', 'TLP:GREEN label');
     check((await pageB.textContent(`${e} .rel-to`)) === 'REL TO UKR, GBR', 'REL TO UKR, GBR');
     await see(pageO, `${partner('bravo')}[data-paused="false"]`, 'operator: the resume shows live', CROSS_MS);
