@@ -29,7 +29,7 @@ pub fn body_limit() -> axum::extract::DefaultBodyLimit {
     post, path = "/v1/peers/{name}/bundle", tag = "peers", operation_id = "export_bundle",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "The peer's local name.")),
-    request_body = BundleRequest,
+    request_body = Option<BundleRequest>,
     responses(
         (status = 200,
             description = "The bundle file, sealed to the peer's key: our entries of every \
@@ -38,6 +38,7 @@ pub fn body_limit() -> axum::extract::DefaultBodyLimit {
                 many entries it carries, `hotline-bundle-hash` names it.",
             body = Vec<u8>,
             content_type = "application/octet-stream"),
+        (status = 400, description = "`since` is not a cursor.", body = ApiError),
         (status = 403, description = "Not an operator, a principal or the admin.", body = ApiError),
         (status = 404, description = "No peer of that name.", body = ApiError),
         (status = 409, description = "The bundle would be over 128 MiB: write it in parts with `since`.", body = ApiError),
@@ -51,6 +52,12 @@ pub async fn export(
 ) -> R<Response> {
     u.need(Act::Send(Precedence::Routine))?;
     let r: BundleRequest = parse(&body)?;
+    // Cursors are what storage counts with: a signed 64-bit number.
+    if r.since.is_some_and(|c| c > i64::MAX as u64) {
+        return Err(crate::error::StationError::BadRequest(
+            "since is a cursor, at most 9223372036854775807".into(),
+        ));
+    }
     let b = api.engine.bundle_export(&name, r.since).await?;
     Ok((
         [
