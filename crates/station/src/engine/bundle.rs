@@ -131,7 +131,7 @@ impl Engine {
                     size += r.envelope.len();
                     if size as u64 > BUNDLE_MAX_BYTES {
                         return Err(StationError::Conflict(format!(
-                            "the bundle would be over {} MiB: write it in parts with --since CURSOR (the cursor of the last entry the previous part carried, from `hotline entries`)",
+                            "the bundle would be over {} MiB: write it in parts with --since CURSOR (the cursor of the last entry the previous part carried, in GET /v1/channels/ID/entries)",
                             BUNDLE_MAX_BYTES >> 20
                         )));
                     }
