@@ -33,6 +33,7 @@ mod peers;
 mod reports;
 mod station;
 mod users;
+mod witnesses;
 
 pub use alerts::{AckAlert, Alert, AlertAck, Alerts, Evidence, EvidenceList};
 pub use audit::{AuditHead, AuditHeadLine, AuditLine, AuditLog};
@@ -58,3 +59,4 @@ pub use reports::{
 };
 pub use station::{ApiError, Health, StationIdentity, StoreHealth, WhoAmI};
 pub use users::{NewUser, User, UserCreated, UserRevoked, Users};
+pub use witnesses::{NewWitness, Witness, Witnesses};

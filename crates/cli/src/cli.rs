@@ -556,6 +556,15 @@ pub enum ChannelCmd {
     },
 }
 
+/// A witness verifier key, checked when the command line is read.
+fn witness_key(s: &str) -> Result<String, String> {
+    hotline_core::tlog::WitnessVerifier::parse(s.trim())
+        .map(|_| s.trim().to_owned())
+        .ok_or_else(|| {
+            "not a witness verifier key (NAME+ID+KEY, as `hotline witness init` prints it)".into()
+        })
+}
+
 #[derive(Subcommand)]
 pub enum WitnessCmd {
     /// Create a witness in the data directory (its key, mode 0600, and
@@ -572,6 +581,26 @@ pub enum WitnessCmd {
     /// Run the witness: POST /add-checkpoint (C2SP tlog-witness), GET
     /// /hotline/evidence (the conflicts it refused); stops on SIGINT or SIGTERM.
     Serve,
+    /// On a station: submit its logs' checkpoints to the witness at URL
+    /// and keep the cosignatures it answers (they go into exports).
+    #[command(
+        after_help = "Every `tuning.log_checkpoint_every` (10s), each channel whose own chain grew gets a\n\
+        fresh checkpoint, sent to the counterpart (which cosigns it) and to every witness.\n\
+        Check the exports with: hotline transcript verify FILE --witness VKEY"
+    )]
+    Add {
+        /// The witness's base URL, e.g. http://witness.example.org:7830.
+        url: String,
+        /// Its verifier key: the last line `hotline witness init` printed.
+        #[arg(long, value_name = "VKEY")]
+        key: String,
+    },
+    /// On a station: the witnesses it submits to, and how each last answered.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -692,6 +721,12 @@ pub enum TranscriptCmd {
         /// or its fingerprint (60 digits, spaces optional). At most twice.
         #[arg(long = "key", value_name = "TOKEN|FINGERPRINT")]
         keys: Vec<KnownKey>,
+        /// A witness whose cosignatures must be there: its verifier key (the
+        /// last line `hotline witness init` printed). Each author's log must
+        /// carry a checkpoint this witness cosigned, whose root is the tree
+        /// of that author's entries in the file. May be given more than once.
+        #[arg(long = "witness", value_name = "VKEY", value_parser = witness_key)]
+        witnesses: Vec<String>,
     },
     /// Check that two exports of one channel, one from each end, tell the same story.
     ///

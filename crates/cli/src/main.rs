@@ -93,6 +93,10 @@ fn run(cli: Cli, level: log::Level) -> anyhow::Result<()> {
             rt.block_on(hotline_station::witness::serve(&data))
                 .map_err(|e| Failure::Refused(e.to_string()).into())
         }
+        Cmd::Witness(cli::WitnessCmd::Add { url, key }) => {
+            cmd::witness::add(&client()?, &url, &key)
+        }
+        Cmd::Witness(cli::WitnessCmd::List { json }) => cmd::witness::list(&client()?, json),
         Cmd::Keys(k) => cmd::keys::run(client()?, k),
         Cmd::Channel(c) => cmd::channel::run(client()?, c),
         Cmd::Send {

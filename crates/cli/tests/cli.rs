@@ -392,6 +392,11 @@ fn a_redirected_log_has_no_escape_codes() {
     let t = tempfile::tempdir().unwrap();
     let mut a = station::St::new(&t.path().join("a"), "a");
     a.serve(&[("HOTLINE_LOG", "info")]);
+    // The API may answer before the start-up line is written.
+    let t0 = std::time::Instant::now();
+    while !a.log_text().contains("INFO") && t0.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     a.kill9();
     let log = a.log_text();
     assert!(log.contains("INFO"), "nothing was logged at info: {log}");

@@ -171,6 +171,14 @@ impl Drop for St {
     }
 }
 
+/// Sets its flag when dropped, unwinding included.
+struct StopOnDrop(Arc<AtomicBool>);
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Which path (0 or 1) an address of namespace 1 or 0 is on.
 fn path_of(lab: &Lab, addr: &str) -> Option<usize> {
     let host = addr.rsplit_once(':')?.0;
@@ -247,6 +255,9 @@ fn the_line_fails_over_between_two_paths_under_load_and_loses_nothing() {
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
     std::thread::scope(|s| {
+        // The load stops however this ends: a failed check would otherwise
+        // wait for the loaders for ever.
+        let _stop = StopOnDrop(stop.clone());
         for st in [&a, &b] {
             let (stop, accepted, ch) = (stop.clone(), accepted.clone(), ch.clone());
             s.spawn(move || {

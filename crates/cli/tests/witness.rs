@@ -8,7 +8,7 @@
 
 #[path = "common/station.rs"]
 mod station;
-use station::{free_port, run, until};
+use station::{free_port, pair, run, until, St};
 
 use hotline_core::tlog::{self, Log, WitnessVerifier};
 use hotline_proto::SecretKeys;
@@ -194,4 +194,162 @@ fn the_witness_cosigns_a_consistent_log_and_refuses_a_fork_with_evidence() {
     );
     assert_eq!(s, 422);
     drop(w);
+}
+
+/// `witness init` in `dir`: its vkey and address.
+fn init(dir: &std::path::Path, name: &str) -> (String, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let o = run(dir, &["witness", "init", "--name", name, "--listen", &addr]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vkey = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    (vkey, addr)
+}
+
+/// A witness made and served in `dir`: its vkey, URL and process.
+fn witness(dir: &std::path::Path, name: &str) -> (String, String, Served) {
+    let (vkey, addr) = init(dir, name);
+    let served = serve(dir, &addr);
+    (vkey, format!("http://{addr}"), served)
+}
+
+/// A station whose logs get a checkpoint every second.
+fn station(root: &std::path::Path, name: &str, env: &[(&str, &str)]) -> St {
+    let mut s = St::new(&root.join(name), name);
+    let config = s.dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[tuning]\nlog_checkpoint_every = \"1s\"\n"),
+    )
+    .unwrap();
+    s.serve(env);
+    s
+}
+
+/// `transcript verify FILE ARGS…`: (success, stdout and stderr).
+fn verify(file: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let o = Command::new(station::BIN)
+        .args(["transcript", "verify"])
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// How far witness `vkey` cosigned each author's log in `s`'s export of
+/// `ch` (written to `file`), if it cosigned both.
+fn witnessed(s: &St, ch: &str, file: &std::path::Path, vkey: &str) -> Option<String> {
+    s.cli(&["transcript", "export", ch, "-o", file.to_str().unwrap()]);
+    let (ok, out) = verify(file, &["--witness", vkey]);
+    ok.then_some(out)
+}
+
+/// Whether `verify`'s output says the witness cosigned all of `author`'s
+/// log ("author A up to seq N of N").
+fn whole(out: &str, author: u8) -> bool {
+    let Some(rest) = out.split(&format!("author {author} up to seq ")).nth(1) else {
+        return false;
+    };
+    let mut words = rest.split([' ', ',', '(']);
+    let (n, of, total) = (words.next(), words.next(), words.next());
+    of == Some("of") && n.is_some() && n == total
+}
+
+#[test]
+fn a_witness_cosigns_both_authors_logs_and_the_exports_carry_it() {
+    let root = tempfile::tempdir().unwrap();
+    let (vkey, url, _w) = witness(&root.path().join("witness"), "witness.test");
+    let (other_vkey, _) = init(&root.path().join("other"), "other.test");
+    let a = station(root.path(), "alpha", &[]);
+    let b = station(root.path(), "bravo", &[]);
+
+    // Refusals that say what to give and change nothing.
+    let o = run(&a.dir, &["witness", "add", &url, "--key", "not-a-key"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("verifier key"));
+    let o = run(&a.dir, &["witness", "add", "ftp://x", "--key", &vkey]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("http://"));
+    assert!(a.cli(&["witness", "list"]).contains("no witness"));
+
+    for s in [&a, &b] {
+        let out = s.cli(&["witness", "add", &url, "--key", &vkey]);
+        assert!(out.contains("witness.test"), "{out}");
+    }
+    let ch = pair(&a, &b);
+    for i in 0..5 {
+        a.cli(&["send", &ch, &format!("from alpha {i}")]);
+        b.cli(&["send", &ch, &format!("from bravo {i}")]);
+    }
+
+    // Both exports come to carry the witness's cosignature of both logs,
+    // and the counterpart's of each.
+    for s in [&a, &b] {
+        let file = root.path().join(format!("{}.jsonl", s.name));
+        let mut out = String::new();
+        until(
+            "the witness's cosignatures reach the export",
+            60,
+            || match witnessed(s, &ch, &file, &vkey) {
+                Some(o)
+                    if whole(&o, 0)
+                        && whole(&o, 1)
+                        && o.matches("cosigned by the counterpart").count() >= 2 =>
+                {
+                    out = o;
+                    true
+                }
+                _ => false,
+            },
+        );
+        assert!(out.contains("witness    witness.test cosigned"), "{out}");
+        // Another witness's key: it cosigned nothing here.
+        let (ok, why) = verify(&file, &["--witness", &other_vkey]);
+        assert!(!ok, "{why}");
+        assert!(why.contains("other.test cosigned no checkpoint"), "{why}");
+    }
+    let list = a.cli(&["witness", "list"]);
+    assert!(list.contains("last cosigned at"), "{list}");
+    assert!(!station::open_alert(&a, "equivocation") && !station::open_alert(&b, "bad-input"));
+}
+
+#[test]
+fn a_station_forking_its_log_is_refused_by_the_witness_with_evidence() {
+    let root = tempfile::tempdir().unwrap();
+    let (vkey, url, _w) = witness(&root.path().join("witness"), "witness.test");
+    let a = station(root.path(), "alpha", &[("HOTLINE_TEST_FORK_LOG", "1")]);
+    let b = station(root.path(), "bravo", &[]);
+    a.cli(&["witness", "add", &url, "--key", &vkey]);
+    let ch = pair(&a, &b);
+    a.cli(&["send", &ch, "one"]);
+    until("the witness refuses alpha's fork", 60, || {
+        station::open_alert(&a, "equivocation")
+    });
+    let ev: serde_json::Value = reqwest::blocking::get(format!("{url}/hotline/evidence"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let ev = ev.as_array().unwrap();
+    let origin = format!("hotline/{ch}/");
+    assert!(
+        ev.iter()
+            .any(|e| e["origin"].as_str().unwrap().starts_with(&origin)
+                && e["cosigned_root"] != e["offered_root"]),
+        "{ev:?}"
+    );
+    let alerts = a.cli(&["alerts", "--json"]);
+    assert!(alerts.contains("fork of this station's log"), "{alerts}");
 }

@@ -12,7 +12,10 @@
 //!    entries in the file (SPEC §9, v2);
 //! 4. equivocation evidence the exporter holds, if any:
 //!    `{"evidence": base64 conflicting envelope, "stored": base64 envelope held in the transcript, "author", "seq"}`:
-//!    two different entries with one seq, both signed by that author.
+//!    two different entries with one seq, both signed by that author;
+//! 5. checkpoints of each author's log (SPEC §5 v2), if any: `{"log_note":
+//!    C2SP signed note text, "author"}`, signed by the author, with the
+//!    cosignatures of the counterpart and of witnesses the exporter holds.
 //!
 //! The verifier trusts nothing but the two identity tokens in the signed `Open`;
 //! which stations those are is checked against keys the verifier knows
@@ -24,10 +27,12 @@ mod authors;
 mod compare;
 mod fast;
 mod line;
+mod logs;
 mod summary;
 
 pub use authors::{check_authors, check_rotated_authors, Authors, AuthorsError, KnownKey};
 pub use compare::{compare, Agreement, Disagreement, File};
+pub use logs::LogSeen;
 pub use summary::{utc, Summary};
 
 use crate::book::{ChannelBook, Outcome, VerifiedEntry};
@@ -54,17 +59,32 @@ pub struct Evidence {
 /// Export format version written in the header.
 pub const EXPORT_VERSION: u64 = 1;
 
+/// What an export carries after its entries.
+#[derive(Debug, Clone, Copy)]
+pub struct Attached<'a> {
+    /// The latest signed checkpoint of each side.
+    pub checkpoints: &'a [Vec<u8>],
+    /// Equivocation evidence.
+    pub evidence: &'a [Evidence],
+    /// Log checkpoint notes, `(author, note)`.
+    pub log_notes: &'a [(u8, Vec<u8>)],
+}
+
 /// Builds the export text. `entries` are envelope bytes in any order (they
-/// are put in merged order here); `checkpoints` the latest of each side.
+/// are put in merged order here).
 pub fn write(
     channel: &Hash,
     identities: &[Identity; 2],
     exported_by: u8,
     exported_at: u64,
     entries: &[Vec<u8>],
-    checkpoints: &[Vec<u8>],
-    evidence: &[Evidence],
+    attached: Attached<'_>,
 ) -> Result<String, String> {
+    let Attached {
+        checkpoints,
+        evidence,
+        log_notes,
+    } = attached;
     let mut decoded = Vec::with_capacity(entries.len());
     for bytes in entries {
         let env = Envelope::decode(bytes, MAX_ENTRY_BYTES_CAP as usize)
@@ -112,6 +132,12 @@ pub fn write(
             "author": e.author,
             "seq": e.seq,
         });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    for (author, note) in log_notes {
+        let note = String::from_utf8(note.clone()).map_err(|_| "a stored log note is not text")?;
+        let line = json!({"log_note": note, "author": author});
         out.push_str(&line.to_string());
         out.push('\n');
     }
@@ -193,6 +219,7 @@ fn walk(
     let mut last_order: Option<(u64, u8)> = None;
     let mut checkpoints: Vec<(usize, SignedCheckpoint)> = Vec::new();
     let mut evidence: Vec<(usize, line::EvidenceLine)> = Vec::new();
+    let mut log_notes: Vec<(usize, line::LogNoteLine)> = Vec::new();
     let mut pre = pre.map(Vec::into_iter);
     for &(n, raw) in lines {
         let ready = pre.as_mut().and_then(|p| p.next());
@@ -206,7 +233,7 @@ fn walk(
         };
         match parsed {
             Parsed::Entry(src) => {
-                if !checkpoints.is_empty() || !evidence.is_empty() {
+                if !checkpoints.is_empty() || !evidence.is_empty() || !log_notes.is_empty() {
                     return Err(fault(n, "entry after the checkpoints"));
                 }
                 let (verified, (hash_ok, view_ok)) = match (book.as_mut(), src) {
@@ -256,10 +283,16 @@ fn walk(
                     lamport: e.lamport,
                 });
             }
-            Parsed::Evidence(l) => evidence.push((n, l)),
+            Parsed::Evidence(l) => {
+                if !log_notes.is_empty() {
+                    return Err(fault(n, "evidence after the log notes"));
+                }
+                evidence.push((n, l))
+            }
+            Parsed::LogNote(l) => log_notes.push((n, l)),
             Parsed::Checkpoint(l) => {
-                if !evidence.is_empty() {
-                    return Err(fault(n, "checkpoint after the evidence"));
+                if !evidence.is_empty() || !log_notes.is_empty() {
+                    return Err(fault(n, "checkpoint after the evidence or log notes"));
                 }
                 let b = book
                     .as_ref()
@@ -403,6 +436,7 @@ fn walk(
             }
         }
     }
+    let logs = logs::check(&book, lines, &log_notes)?;
     Ok(Summary {
         channel: book.id(),
         identities: *book.identities(),
@@ -419,6 +453,7 @@ fn walk(
         chains,
         equivocations,
         notices,
+        logs,
     })
 }
 
@@ -480,6 +515,7 @@ enum Parsed {
     Entry(Source),
     Checkpoint(line::CheckpointLine),
     Evidence(line::EvidenceLine),
+    LogNote(line::LogNoteLine),
 }
 
 impl From<Line> for Parsed {
@@ -488,6 +524,7 @@ impl From<Line> for Parsed {
             Line::Entry(l) => Parsed::Entry(Source::Line(l)),
             Line::Checkpoint(l) => Parsed::Checkpoint(l),
             Line::Evidence(l) => Parsed::Evidence(l),
+            Line::LogNote(l) => Parsed::LogNote(l),
         }
     }
 }

@@ -7,6 +7,13 @@
 //! `signed_note`'s: the C2SP formats' own code, which also makes every note
 //! here readable by other implementations of them.
 
+mod notes;
+
+pub use notes::{
+    combine, keep, note_origin, signature_names, station_cosign, station_witness_name,
+    verified_signatures,
+};
+
 use hotline_proto::{hex, Hash, Identity, SecretKeys};
 use signed_note::{Note, Signature, Verifier, VerifierList};
 use tlog_tiles::{Checkpoint, HashReader};
@@ -111,14 +118,17 @@ pub fn check_inclusion(
 /// The origin line of an author's log in a channel:
 /// `hotline/<channel hex>/<first 20 digits of the author's fingerprint>`.
 pub fn origin(channel: &Hash, author: &Identity) -> String {
-    let fp: String = author
-        .fingerprint()
+    format!("hotline/{}/{}", hex(channel), fingerprint_digits(author))
+}
+
+/// The first 20 digits of a station's fingerprint.
+fn fingerprint_digits(who: &Identity) -> String {
+    who.fingerprint()
         .to_string()
         .chars()
         .filter(|c| c.is_ascii_digit())
         .take(20)
-        .collect();
-    format!("hotline/{}/{fp}", hex(channel))
+        .collect()
 }
 
 /// Whether `origin` is a hotline log origin of the author `who`.
@@ -170,6 +180,12 @@ pub fn sign_checkpoint(origin: &str, size: u64, root: TreeHash, keys: &SecretKey
     Note::new(&text, &[s])
         .expect("a checkpoint is a valid note")
         .to_bytes()
+}
+
+/// The tree size a checkpoint note claims, signatures unchecked.
+pub fn note_size(note: &[u8]) -> Option<u64> {
+    let n = Note::from_bytes(note).ok()?;
+    Checkpoint::from_bytes(n.text()).ok().map(|c| c.size())
 }
 
 /// A checkpoint note read and its log signature verified.

@@ -1,6 +1,7 @@
 //! The offline verifier rejects every tampering of an export, naming the fault.
 
 use hotline_core::book::Outcome;
+use hotline_core::tlog::{self, Log, WitnessKey, WitnessVerifier};
 use hotline_core::{export, ChannelBook, VerifiedEntry};
 use hotline_proto::{Body, Checkpoint, Precedence, SecretKeys, Terms};
 use serde_json::Value;
@@ -69,6 +70,11 @@ fn pair() -> Pair {
 }
 
 fn export_of(p: &Pair) -> String {
+    export_with(p, &[])
+}
+
+/// The export with log checkpoint notes after the rest.
+fn export_with(p: &Pair, notes: &[(u8, Vec<u8>)]) -> String {
     let ckb = Checkpoint {
         channel: p.bb.id(),
         signer: 1,
@@ -91,8 +97,11 @@ fn export_of(p: &Pair) -> String {
         0,
         7,
         &p.envs,
-        &[ckb.bytes().to_vec(), cka.bytes().to_vec()],
-        &[],
+        export::Attached {
+            checkpoints: &[ckb.bytes().to_vec(), cka.bytes().to_vec()],
+            evidence: &[],
+            log_notes: notes,
+        },
     )
     .unwrap()
 }
@@ -292,8 +301,11 @@ fn a_checkpoint_that_disagrees_with_the_chain_is_caught() {
         0,
         7,
         &p.envs,
-        &[wrong.bytes().to_vec(), cka.bytes().to_vec()],
-        &[],
+        export::Attached {
+            checkpoints: &[wrong.bytes().to_vec(), cka.bytes().to_vec()],
+            evidence: &[],
+            log_notes: &[],
+        },
     )
     .unwrap();
     fails(&text, "disagrees");
@@ -318,8 +330,11 @@ fn the_counterparts_entries_without_any_of_its_checkpoints_fail() {
         0,
         7,
         &p.envs,
-        &[cka.bytes().to_vec()],
-        &[],
+        export::Attached {
+            checkpoints: &[cka.bytes().to_vec()],
+            evidence: &[],
+            log_notes: &[],
+        },
     )
     .unwrap();
     fails(&text, "none of its checkpoints");
@@ -340,8 +355,11 @@ fn the_counterparts_entries_without_any_of_its_checkpoints_fail() {
         0,
         3,
         &[open.envelope().bytes().to_vec()],
-        &[alone.bytes().to_vec()],
-        &[],
+        export::Attached {
+            checkpoints: &[alone.bytes().to_vec()],
+            evidence: &[],
+            log_notes: &[],
+        },
     )
     .unwrap();
     assert_eq!(export::verify(&text).unwrap().counts, [1, 0]);
@@ -400,4 +418,115 @@ fn a_verified_summary_names_each_checkpoints_signer_heads_and_time() {
         "author 0 head seq 5 {}",
         hotline_proto::hex(&p.ba.head(0).1)
     )));
+}
+
+/// Each author's chain as a log (envelopes alternate a, b from the Open on).
+fn logs(p: &Pair) -> [Log; 2] {
+    let mut l = [Log::new(), Log::new()];
+    for (i, e) in p.envs.iter().enumerate() {
+        l[i % 2].push(e);
+    }
+    l
+}
+
+#[test]
+fn log_notes_are_checked_against_the_entries_and_name_their_cosigners() {
+    let p = pair();
+    let [la, lb] = logs(&p);
+    let id = p.ba.id();
+    let (oa, ob) = (
+        tlog::origin(&id, &p.a.identity()),
+        tlog::origin(&id, &p.b.identity()),
+    );
+    let w = WitnessKey::from_seed("witness.test", &[5; 32]);
+    let other = WitnessKey::from_seed("other.test", &[6; 32]);
+    // What stations write: each author's note, cosigned by the other side
+    // and by the witness.
+    let cosigned = |note: Vec<u8>, by: &SecretKeys, size: u64| {
+        let (cp, mut sigs) = tlog::verified_signatures(&note, &p.a.identity(), &[])
+            .or_else(|_| tlog::verified_signatures(&note, &p.b.identity(), &[]))
+            .unwrap();
+        sigs.push(tlog::station_cosign(&cp.text, 1_700_000_000, by).unwrap());
+        let mut n = tlog::combine(&cp.text, &sigs);
+        n.extend(w.cosign(&cp.text, 1_700_000_001 + size));
+        n
+    };
+    let na = cosigned(
+        tlog::sign_checkpoint(&oa, 5, la.root(5).unwrap(), &p.a),
+        &p.b,
+        5,
+    );
+    let na3 = tlog::sign_checkpoint(&oa, 3, la.root(3).unwrap(), &p.a);
+    let nb = cosigned(
+        tlog::sign_checkpoint(&ob, 4, lb.root(4).unwrap(), &p.b),
+        &p.a,
+        4,
+    );
+    let text = export_with(&p, &[(0, na.clone()), (0, na3.clone()), (1, nb.clone())]);
+    let s = export::verify(&text).unwrap();
+    assert_eq!(s.logs.len(), 3);
+    assert!(s.logs[0].counterpart_cosigned && !s.logs[1].counterpart_cosigned);
+    let wv = WitnessVerifier::parse(&w.vkey()).unwrap();
+    assert_eq!(s.witnessed(&wv), Ok(vec![(0, 5), (1, 4)]));
+    let ov = WitnessVerifier::parse(&other.vkey()).unwrap();
+    assert!(s
+        .witnessed(&ov)
+        .unwrap_err()
+        .contains("other.test cosigned no checkpoint of author 0"));
+    // Without author 1's, the witness did not cover author 1's log.
+    let s = export::verify(&export_with(&p, &[(0, na.clone())])).unwrap();
+    assert!(s.witnessed(&wv).unwrap_err().contains("author 1"));
+
+    // Refused, each naming the fault.
+    let mut fork = la.clone();
+    fork.push(b"past the file");
+    let cases: Vec<(Vec<u8>, u8, &str)> = vec![
+        (
+            tlog::sign_checkpoint(&oa, 5, lb.root(5).unwrap(), &p.a),
+            0,
+            "its root is not the tree",
+        ),
+        (
+            tlog::sign_checkpoint(&oa, 6, fork.root(6).unwrap(), &p.a),
+            0,
+            "the file holds 5",
+        ),
+        (
+            tlog::sign_checkpoint(&oa, 5, la.root(5).unwrap(), &p.b),
+            0,
+            "not a checkpoint of its log signed by its key",
+        ),
+        // Author 1's note filed as author 0's.
+        (nb.clone(), 0, "not a checkpoint of its log"),
+        (b"not a note\n".to_vec(), 1, "not a checkpoint of its log"),
+    ];
+    for (note, author, expect) in cases {
+        fails(&export_with(&p, &[(author, note)]), expect);
+    }
+    // The counterpart's cosignature moved onto another size does not verify.
+    let moved = {
+        let (cp3, _) = tlog::verified_signatures(&na3, &p.a.identity(), &[]).unwrap();
+        let sig = tlog::station_cosign(&cp3.text, 1, &p.b).unwrap();
+        let mut n = tlog::sign_checkpoint(&oa, 5, la.root(5).unwrap(), &p.a);
+        n.extend(sig.to_bytes());
+        n
+    };
+    fails(
+        &export_with(&p, &[(0, moved)]),
+        "not a checkpoint of its log",
+    );
+    // Two notes of one log at one size.
+    fails(
+        &export_with(&p, &[(0, na3.clone()), (0, na3.clone())]),
+        "two log notes of author 0 at size 3",
+    );
+    // Strict lines: an unknown field, and a note before the checkpoints.
+    let mut l = lines(&export_with(&p, &[(0, na3.clone())]));
+    let last = l.len() - 1;
+    l[last] = l[last].replacen('{', "{\"extra\":1,", 1);
+    fails(&join(&l), "unknown field");
+    let mut l = lines(&export_with(&p, &[(0, na3)]));
+    let note = l.pop().unwrap();
+    l.insert(l.len() - 1, note);
+    fails(&join(&l), "checkpoint after the evidence or log notes");
 }

@@ -203,7 +203,7 @@ fn an_export_covers_exactly_what_its_checkpoint_covers() {
     steps.push(late);
     let (rows, _) = alpha_rows(&steps.iter().collect::<Vec<_>>());
     let text = plan
-        .write(rows.into_iter().map(|(a, s, e, _)| (a, s, e)), &[])
+        .write(rows.into_iter().map(|(a, s, e, _)| (a, s, e)), &[], &[])
         .unwrap();
     let sum = hotline_core::export::verify(&text).unwrap();
     assert_eq!(sum.counts, [2, 1]);

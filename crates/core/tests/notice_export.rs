@@ -95,8 +95,11 @@ fn export_ending_with(last: Option<Body>) -> String {
         0,
         7,
         &envs,
-        &[ckb.bytes().to_vec(), cka.bytes().to_vec()],
-        &[],
+        export::Attached {
+            checkpoints: &[ckb.bytes().to_vec(), cka.bytes().to_vec()],
+            evidence: &[],
+            log_notes: &[],
+        },
     )
     .unwrap()
 }

@@ -225,13 +225,27 @@ impl SecretKeys {
     /// own domain tags (`hotline/entry/v1`, `hotline/checkpoint/v1`, …), and
     /// a channel's hex id cannot spell one. Anything else is refused.
     pub fn sign_log_note(&self, text: &[u8]) -> Option<[u8; 64]> {
-        let rest = text.strip_prefix(b"hotline/")?;
-        let hex_id = rest.get(..64)?;
-        if !hex_id.iter().all(|b| b.is_ascii_hexdigit()) || rest.get(64) != Some(&b'/') {
+        if !is_log_text(text) {
             return None;
         }
         use ed25519_dalek::Signer as _;
         Some(self.signing.sign(text).to_bytes())
+    }
+
+    /// An Ed25519 signature over a C2SP `tlog-cosignature/v1` message
+    /// (`cosignature/v1\ntime <t>\n` and then the text of a hotline log
+    /// checkpoint): the station cosigning, as a witness, a checkpoint of
+    /// its counterpart's log whose root it has checked. No other signed
+    /// message of hotline's starts `cosignature/v1`. Anything else is refused.
+    pub fn sign_log_cosignature(&self, msg: &[u8]) -> Option<[u8; 64]> {
+        let rest = msg.strip_prefix(b"cosignature/v1\ntime ")?;
+        let nl = rest.iter().position(|b| *b == b'\n')?;
+        let (time, text) = (&rest[..nl], &rest[nl + 1..]);
+        if time.is_empty() || !time.iter().all(u8::is_ascii_digit) || !is_log_text(text) {
+            return None;
+        }
+        use ed25519_dalek::Signer as _;
+        Some(self.signing.sign(msg).to_bytes())
     }
 
     /// The X25519 secret, handed to the link for the handshake.
@@ -246,6 +260,17 @@ impl SecretKeys {
             dh_pk: self.dh_public,
         }
     }
+}
+
+/// Whether `text` starts with a hotline log origin line's prefix
+/// (`hotline/<64 hex digits>/`).
+fn is_log_text(text: &[u8]) -> bool {
+    let Some(rest) = text.strip_prefix(b"hotline/") else {
+        return false;
+    };
+    rest.get(..64)
+        .is_some_and(|h| h.iter().all(|b| b.is_ascii_hexdigit()))
+        && rest.get(64) == Some(&b'/')
 }
 
 #[cfg(test)]
@@ -269,6 +294,24 @@ mod tests {
             Err(ProtoError::BadToken)
         );
         assert_eq!(Identity::parse("hotline2abc"), Err(ProtoError::BadToken));
+    }
+
+    #[test]
+    fn log_signatures_sign_only_hotline_log_texts() {
+        let k = SecretKeys::generate([7; 32], [9; 32]);
+        let text = format!("hotline/{}/123\n1\nAA==\n", "ab".repeat(32));
+        assert!(k.sign_log_note(text.as_bytes()).is_some());
+        assert!(k.sign_log_note(b"hotline/entry/v1 anything").is_none());
+        let cosig = format!("cosignature/v1\ntime 1700000000\n{text}");
+        assert!(k.sign_log_cosignature(cosig.as_bytes()).is_some());
+        for bad in [
+            text.clone(),
+            format!("cosignature/v1\ntime \n{text}"),
+            format!("cosignature/v1\ntime 12x\n{text}"),
+            "cosignature/v1\ntime 1\nhotline/entry/v1".to_string(),
+        ] {
+            assert!(k.sign_log_cosignature(bad.as_bytes()).is_none(), "{bad}");
+        }
     }
 
     fn unhex(h: &str) -> [u8; 32] {

@@ -2,7 +2,7 @@
 //!
 //! CBOR map: key 0 is the message type, keys 1.. its fields:
 //! `Hello{version, heads}`, `Entries{channel, [envelope]}`, `Checkpoint{envelope}`,
-//! `Ping{n}`, `Pong{n}`, `Error{code, text}`.
+//! `Ping{n}`, `Pong{n}`, `Error{code, text}`, `LogNote{channel, note}`.
 
 use crate::cbor::{self, reader::Reader};
 use crate::error::ProtoError;
@@ -22,6 +22,10 @@ pub const MAX_ENVELOPES: usize = 1024;
 /// announcing more heads than its remaining bytes can hold is refused before
 /// any is allocated, so its memory stays about the size of its input.
 const HEADS_MIN_BYTES: usize = 1 + 34 + 2 * (1 + 1 + 34);
+
+/// The largest checkpoint note a `LogNote` carries: the checkpoint text
+/// (under 200 bytes) and its signature lines, a few dozen at most.
+pub const MAX_LOG_NOTE: usize = 16 * 1024;
 
 /// One channel's heads in a `Hello`: what the sender holds of each author.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,16 @@ pub enum LinkMsg {
         /// Human-readable text.
         text: String,
     },
+    /// A checkpoint of one author's log in a channel as a C2SP signed note
+    /// (SPEC §5 v2): the author sends its own, signed and with the
+    /// cosignatures it has collected; the counterpart sends it back with
+    /// its own cosignature added once it has checked the root.
+    LogNote {
+        /// The channel.
+        channel: Hash,
+        /// The note bytes (at most [`MAX_LOG_NOTE`]).
+        note: Vec<u8>,
+    },
 }
 
 /// Error codes sent in `LinkMsg::Error`.
@@ -115,6 +129,7 @@ impl LinkMsg {
             LinkMsg::Ping { n } => vec![uint(3), uint(*n)],
             LinkMsg::Pong { n } => vec![uint(4), uint(*n)],
             LinkMsg::Error { code, text } => vec![uint(5), uint(*code), cbor::text(text)],
+            LinkMsg::LogNote { channel, note } => vec![uint(6), bytes(channel), bytes(note)],
         };
         cbor::to_bytes(&cbor::imap(v))
     }
@@ -137,7 +152,7 @@ impl LinkMsg {
         r.key(0)?;
         let ty = r.uint()?;
         let want = match ty {
-            0 | 1 | 5 => 3,
+            0 | 1 | 5 | 6 => 3,
             2..=4 => 2,
             _ => return Err(ProtoError::Shape("unknown link message type")),
         };
@@ -182,6 +197,14 @@ impl LinkMsg {
             },
             3 => LinkMsg::Ping { n: r.uint()? },
             4 => LinkMsg::Pong { n: r.uint()? },
+            6 => {
+                let channel = r.hash()?;
+                r.key(2)?;
+                LinkMsg::LogNote {
+                    channel,
+                    note: r.bytes(MAX_LOG_NOTE)?.to_vec(),
+                }
+            }
             _ => {
                 let code = r.uint()?;
                 r.key(2)?;

@@ -29,6 +29,8 @@ fn link_msg() -> impl Strategy<Value = LinkMsg> {
         any::<u64>().prop_map(|n| LinkMsg::Ping { n }),
         any::<u64>().prop_map(|n| LinkMsg::Pong { n }),
         (any::<u64>(), any::<String>()).prop_map(|(code, text)| LinkMsg::Error { code, text }),
+        (hash(), prop::collection::vec(any::<u8>(), 0..300))
+            .prop_map(|(channel, note)| LinkMsg::LogNote { channel, note }),
     ]
 }
 
@@ -80,7 +82,24 @@ fn every_variant() -> Vec<LinkMsg> {
             code: 0,
             text: String::new(),
         },
+        LinkMsg::LogNote {
+            channel: [6; 32],
+            note: b"hotline/00/1\n1\nAA==\n\n".to_vec(),
+        },
+        LinkMsg::LogNote {
+            channel: [6; 32],
+            note: vec![b'x'; hotline_proto::link::MAX_LOG_NOTE],
+        },
     ]
+}
+
+#[test]
+fn a_log_note_is_bounded() {
+    let m = LinkMsg::LogNote {
+        channel: [1; 32],
+        note: vec![b'x'; hotline_proto::link::MAX_LOG_NOTE + 1],
+    };
+    assert!(LinkMsg::from_bytes(&m.to_bytes()).is_err());
 }
 
 #[test]
@@ -248,7 +267,7 @@ fn duplicate_unknown_and_missing_keys_are_refused() {
     assert_eq!(LinkMsg::from_bytes(&[0xa1, 0x00, 0x03]), shape);
     // An unknown message type.
     assert_eq!(
-        LinkMsg::from_bytes(&[0xa2, 0x00, 0x06, 0x01, 0x07]),
+        LinkMsg::from_bytes(&[0xa2, 0x00, 0x07, 0x01, 0x07]),
         Err(ProtoError::Shape("unknown link message type"))
     );
 }

@@ -409,6 +409,21 @@ impl Station {
                 }
             });
         }
+        if !standby {
+            // Log checkpoints apart from the policy tick: a witness slow to
+            // answer must not hold the clocks back.
+            let (engine, mut rx5) = (engine.clone(), rx.clone());
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => engine.log_tick().await,
+                        _ = rx5.changed() => return,
+                    }
+                }
+            });
+        }
         {
             let mut rx4 = rx.clone();
             let app = api::router(api_state);

@@ -43,6 +43,10 @@ pub struct Tuning {
     max_pending: usize,
     /// Link connections in their handshake from one source address.
     max_pending_per_addr: usize,
+    /// How often a channel whose own chain grew gets a fresh checkpoint of
+    /// its log, sent to the counterpart and to the witnesses (SPEC §5 v2).
+    #[serde(with = "human")]
+    log_checkpoint_every: Duration,
 }
 
 impl Default for Tuning {
@@ -58,18 +62,20 @@ impl Default for Tuning {
             max_connections: gate::CONNECTIONS,
             max_pending: gate::PENDING,
             max_pending_per_addr: gate::PENDING_PER_ADDR,
+            log_checkpoint_every: crate::engine::LOG_CHECKPOINT_EVERY,
         }
     }
 }
 
 /// Each duration key with its bounds, inclusive.
-const DURATIONS: [(&str, Duration, Duration); 6] = [
+const DURATIONS: [(&str, Duration, Duration); 7] = [
     ("ping_every", ms(100), ms(10_000)),
     ("handshake_timeout", ms(500), ms(60_000)),
     ("idle_timeout", ms(1_000), ms(600_000)),
     ("link_down_after", ms(1_000), ms(3_600_000)),
     ("rekey_every", ms(10_000), ms(86_400_000)),
     ("hook_timeout", ms(1_000), ms(3_600_000)),
+    ("log_checkpoint_every", ms(1_000), ms(3_600_000)),
 ];
 
 /// Bounds of `inbound_rate_per_sec`: below 50 a busy line (pings, batches,
@@ -112,6 +118,10 @@ impl Tuning {
     /// How long one alert hook run may take.
     pub fn hook_timeout(&self) -> Duration {
         self.hook_timeout
+    }
+    /// How often a grown log gets a fresh checkpoint.
+    pub fn log_checkpoint_every(&self) -> Duration {
+        self.log_checkpoint_every
     }
     /// Caps on link connections: open, in their handshake, in their
     /// handshake from one address.
@@ -207,6 +217,7 @@ impl Tuning {
             "link_down_after" => self.link_down_after,
             "rekey_every" => self.rekey_every,
             "hook_timeout" => self.hook_timeout,
+            "log_checkpoint_every" => self.log_checkpoint_every,
             _ => unreachable!("DURATIONS names only duration keys"),
         }
     }

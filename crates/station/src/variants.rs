@@ -23,6 +23,11 @@ pub const COMMIT_DELAY_MS: &str = "HOTLINE_TEST_COMMIT_DELAY_MS";
 /// committed: the crash a rotation must survive.
 pub const CRASH_IN_ROTATION: &str = "HOTLINE_TEST_CRASH_IN_ROTATION";
 
+/// Fork this station's own logs: after each checkpoint a witness
+/// cosigns, submit another of the same size with a different root, as a
+/// station showing two histories would (the witness must refuse it).
+pub const FORK_LOG: &str = "HOTLINE_TEST_FORK_LOG";
+
 /// Which broken variants are on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Variants {
@@ -34,6 +39,8 @@ pub struct Variants {
     pub commit_delay: Option<Duration>,
     /// See [`CRASH_IN_ROTATION`].
     pub crash_in_rotation: Option<usize>,
+    /// See [`FORK_LOG`].
+    pub fork_log: bool,
 }
 
 /// Whether this build honours the variables at all.
@@ -48,6 +55,7 @@ impl Variants {
             NO_SYNC,
             COMMIT_DELAY_MS,
             CRASH_IN_ROTATION,
+            FORK_LOG,
         ]
         .into_iter()
         .filter(|k| set(k))
@@ -71,6 +79,7 @@ impl Variants {
             crash_in_rotation: std::env::var(CRASH_IN_ROTATION)
                 .ok()
                 .and_then(|v| v.parse::<usize>().ok()),
+            fork_log: set(FORK_LOG),
         };
         if v.ack_before_commit {
             tracing::warn!(

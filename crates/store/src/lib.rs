@@ -559,7 +559,26 @@ pub fn export_text<S: Store + ?Sized>(
             conflicting: e.conflicting,
         })
         .collect();
-    plan.write(rows, &evidence)
+    let notes = log_notes(store, &plan.channel).map_err(|e| e.to_string())?;
+    plan.write(rows, &evidence, &notes)
+}
+
+/// The `meta` key under which a channel's log checkpoint notes are kept
+/// (SPEC §5 v2): a JSON array of `[author, note text]`, the newest note of
+/// each author's log and, where it is older, the newest each cosigner
+/// cosigned.
+pub fn log_notes_key(channel: &Hash) -> String {
+    format!("log-notes/{}", hotline_proto::hex(channel))
+}
+
+/// A channel's log checkpoint notes, as kept under [`log_notes_key`].
+pub fn log_notes<S: Store + ?Sized>(store: &S, channel: &Hash) -> Result<Vec<(u8, Vec<u8>)>> {
+    let Some(text) = store.meta(&log_notes_key(channel))? else {
+        return Ok(Vec::new());
+    };
+    let v: Vec<(u8, String)> = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Db(format!("{}: {e}", log_notes_key(channel))))?;
+    Ok(v.into_iter().map(|(a, n)| (a, n.into_bytes())).collect())
 }
 
 /// Everything the station keeps durably. One implementation per backend; one test suite for all.

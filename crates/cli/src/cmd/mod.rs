@@ -13,6 +13,7 @@ pub mod share;
 pub mod station;
 pub mod transcript;
 pub mod user;
+pub mod witness;
 
 use crate::client::Failure;
 use anyhow::Context;

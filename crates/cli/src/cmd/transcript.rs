@@ -16,11 +16,18 @@ pub fn run(
             let text = client()?.get_text(&format!("/v1/channels/{channel}/export"))?;
             write_out(output, &text)
         }
-        TranscriptCmd::Verify { file, keys } => {
+        TranscriptCmd::Verify {
+            file,
+            keys,
+            witnesses,
+        } => {
             at_most_two(&keys)?;
             let s = verified(&file)?;
             println!("{s}");
             println!("{}", authors(&file, &s, &keys)?);
+            for w in &witnesses {
+                println!("{}", witnessed(&file, &s, w)?);
+            }
             println!("ok: the transcript verifies");
             Ok(())
         }
@@ -89,6 +96,25 @@ fn verified(file: &Path) -> anyhow::Result<Summary> {
     let text = read_file(file)?;
     export::verify(&text)
         .map_err(|f| Failure::Check(format!("{} does not verify: {f}", file.display())).into())
+}
+
+/// The line saying how far a witness cosigned each author's log, or the
+/// failure if it cosigned none of one's here.
+fn witnessed(file: &Path, s: &Summary, vkey: &str) -> anyhow::Result<String> {
+    let w = hotline_core::tlog::WitnessVerifier::parse(vkey)
+        .ok_or_else(|| Failure::Usage(format!("not a witness verifier key: {vkey}")))?;
+    let sizes = s
+        .witnessed(&w)
+        .map_err(|e| Failure::Check(format!("{}: {e}", file.display())))?;
+    let parts: Vec<String> = sizes
+        .iter()
+        .map(|(a, n)| format!("author {a} up to seq {n} of {}", s.counts[*a as usize]))
+        .collect();
+    Ok(format!(
+        "witness    {} cosigned {} (each root checked against the entries)",
+        w.name(),
+        parts.join(", ")
+    ))
 }
 
 /// The line saying whose transcript it is, or the failure if the keys are not its authors.

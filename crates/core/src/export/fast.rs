@@ -207,7 +207,19 @@ mod tests {
             envs.push(bytes);
         }
         let ids = [a.identity(), b.identity()];
-        super::super::write(&book.id(), &ids, 0, 9, &envs, &[], &[]).unwrap()
+        super::super::write(
+            &book.id(),
+            &ids,
+            0,
+            9,
+            &envs,
+            super::super::Attached {
+                checkpoints: &[],
+                evidence: &[],
+                log_notes: &[],
+            },
+        )
+        .unwrap()
     }
 
     fn body(text: &str) -> Vec<(usize, &str)> {

@@ -84,6 +84,17 @@ pub(super) struct EvidenceLine {
     pub seq: u64,
 }
 
+/// A checkpoint of one author's log as a C2SP signed note (SPEC §5 v2),
+/// with the cosignatures the exporter holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LogNoteLine {
+    /// The note, as text.
+    pub log_note: String,
+    /// Whose log: 0 or 1.
+    pub author: u64,
+}
+
 /// A line after the header.
 pub(super) enum Line {
     /// An entry line.
@@ -92,6 +103,8 @@ pub(super) enum Line {
     Checkpoint(CheckpointLine),
     /// An evidence line.
     Evidence(EvidenceLine),
+    /// A log checkpoint note.
+    LogNote(LogNoteLine),
 }
 
 /// Reads the header: version first, then every field of version 1 and no other.
@@ -118,8 +131,12 @@ pub(super) fn line(raw: &str) -> Result<Line, String> {
         serde_json::from_value(v)
             .map(Line::Evidence)
             .map_err(|e| format!("evidence line: {e}"))
+    } else if v.get("log_note").is_some() {
+        serde_json::from_value(v)
+            .map(Line::LogNote)
+            .map_err(|e| format!("log note line: {e}"))
     } else {
-        Err("neither an entry, a checkpoint nor evidence".into())
+        Err("neither an entry, a checkpoint, evidence nor a log note".into())
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Summary {
     /// Structured notices in the file, each checked against the schema its
     /// channel's terms agreed for its type.
     pub notices: u64,
+    /// Checkpoint notes of the authors' logs, each checked against the
+    /// entries (see [`Summary::witnessed`]).
+    pub logs: Vec<super::LogSeen>,
 }
 
 impl Summary {
@@ -98,6 +101,19 @@ impl std::fmt::Display for Summary {
                 f,
                 "notices    {} (each matches the JSON Schema the terms agreed for its type)",
                 self.notices
+            )?;
+        }
+        for l in &self.logs {
+            writeln!(
+                f,
+                "log        author {}: checkpoint at size {}, its root the tree of those entries{}",
+                l.author,
+                l.size,
+                if l.counterpart_cosigned {
+                    ", cosigned by the counterpart"
+                } else {
+                    ""
+                }
             )?;
         }
         writeln!(f, "state      {}", self.state)?;

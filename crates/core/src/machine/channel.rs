@@ -132,7 +132,17 @@ impl ExportPlan {
         &self,
         rows: impl IntoIterator<Item = (u8, u64, Vec<u8>)>,
         evidence: &[crate::export::Evidence],
+        log_notes: &[(u8, Vec<u8>)],
     ) -> Result<String, String> {
+        // A note covers entries up to its size: those past the fresh
+        // checkpoint are left for the next export, with the entries.
+        let notes: Vec<(u8, Vec<u8>)> = log_notes
+            .iter()
+            .filter(|(a, note)| {
+                crate::tlog::note_size(note).is_some_and(|s| s <= self.heads[*a as usize & 1].0)
+            })
+            .cloned()
+            .collect();
         let envs: Vec<Vec<u8>> = rows
             .into_iter()
             .filter(|(author, seq, _)| *seq <= self.heads[*author as usize].0)
@@ -144,8 +154,11 @@ impl ExportPlan {
             self.me,
             self.at,
             &envs,
-            &self.checkpoints,
-            evidence,
+            crate::export::Attached {
+                checkpoints: &self.checkpoints,
+                evidence,
+                log_notes: &notes,
+            },
         )
     }
 }

@@ -215,7 +215,7 @@ impl Ends {
                 _ => None,
             })
             .expect("an export plan");
-        plan.write(self.rows.iter().cloned(), evidence)
+        plan.write(self.rows.iter().cloned(), evidence, &[])
             .expect("export written")
     }
 

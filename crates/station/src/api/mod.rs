@@ -20,6 +20,7 @@ pub mod taxii;
 use crate::engine::Engine;
 use axum::routing::{get, post};
 use axum::Router;
+use handlers::witnesses;
 use handlers::{alerts, audit as audit_log, channels, entries, events, metrics, peers, station};
 use handlers::{author, bundle, keys, share, users};
 use hotline_proto::{Hash, Precedence};
@@ -150,6 +151,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/peers/{name}/remove", post(peers::remove))
         .route("/v1/peers/{name}/repin", post(peers::repin))
         .route("/v1/peers/{name}/bundle", post(bundle::export))
+        .route("/v1/witnesses", get(witnesses::list).post(witnesses::add))
         .route(
             "/v1/bundles",
             post(bundle::import).layer(bundle::body_limit()),

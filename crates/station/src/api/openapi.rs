@@ -11,7 +11,7 @@
 //! body that cannot be read; and so on.
 
 use super::handlers::{alerts, audit, author, channels, entries, events, metrics, peers};
-use super::handlers::{bundle, keys, share, station, users};
+use super::handlers::{bundle, keys, share, station, users, witnesses};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -45,6 +45,8 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         peers::repin,
         bundle::export,
         bundle::import,
+        witnesses::list,
+        witnesses::add,
         channels::list,
         channels::open,
         channels::show,

@@ -10,6 +10,7 @@
 pub mod bundle;
 mod commit;
 pub mod keys;
+mod logs;
 mod notice;
 mod outbox;
 mod peers;
@@ -18,6 +19,7 @@ mod psk;
 pub mod share;
 
 pub use commit::Answer;
+pub use logs::{WitnessRow, WitnessStatus, LOG_CHECKPOINT_EVERY};
 pub use peers::{valid_addr, PeerRt};
 
 use crate::db::{Db, Pending};
@@ -195,6 +197,10 @@ pub struct Engine {
     unsafe_ack_before_commit: bool,
     /// Test-only: abort in the middle of a rotation (see [`crate::variants`]).
     crash_in_rotation: Option<usize>,
+    /// Test-only: fork this station's logs at the witnesses (see [`crate::variants`]).
+    fork_log: bool,
+    /// Each author's chain as a transparency log: notes, trees, witnesses.
+    logs: logs::Logs,
     /// The audit log's head, signed again with every line (SPEC §8).
     audit: crate::audit::AuditLog,
     /// The line the start-up check of the audit log wrote, until it is waited for.
@@ -250,6 +256,8 @@ impl Engine {
             metrics: Metrics::default(),
             unsafe_ack_before_commit: crate::variants::Variants::from_env().ack_before_commit,
             crash_in_rotation: crate::variants::Variants::from_env().crash_in_rotation,
+            fork_log: crate::variants::Variants::from_env().fork_log,
+            logs: Default::default(),
             audit,
             audit_note: Default::default(),
             failed: AtomicBool::new(false),

@@ -14,6 +14,7 @@ use hotline_link::{LinkError, PskChain};
 use hotline_proto::link::{codes, LINK_VERSION};
 use hotline_proto::LinkMsg;
 use hotline_store::PskDir;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Notify};
@@ -114,6 +115,10 @@ pub(super) async fn run(
         // Every channel at the start and on each ping; in between, only
         // those with something new (see `Engine::take_outbound`).
         let mut sweep = true;
+        // Log notes: each newest one sent once a session (the peer checks
+        // and cosigns ours, and sends its own and ours back).
+        let mut log_seen = None;
+        let mut notes_sent: HashSet<hotline_proto::Hash> = HashSet::new();
         loop {
             let todo = if std::mem::take(&mut sweep) {
                 let _ = engine.take_outbound(peer_id);
@@ -170,6 +175,17 @@ pub(super) async fn run(
                     };
                     tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
                     c.lock().await.mark_sent(last);
+                }
+            }
+            let v = engine.log_version();
+            if log_seen != Some(v) {
+                log_seen = Some(v);
+                for (channel, note) in engine.log_notes_for(peer_id) {
+                    if notes_sent.insert(hotline_proto::sha256(&[&channel[..], &note].concat())) {
+                        tx.send(&LinkMsg::LogNote { channel, note }.to_bytes())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
             }
             if engine.peer(peer_id).is_err() {
@@ -334,6 +350,10 @@ async fn read(
                         return;
                     }
                 }
+            }
+            Ok(LinkMsg::LogNote { channel, note }) => {
+                engine.receive_log_note(peer.row.id, channel, note).await;
+                continue;
             }
             Ok(LinkMsg::Error { code, text }) => {
                 tracing::warn!(peer = %peer.row.name, "peer reports error {code}: {text}");

@@ -19,6 +19,7 @@ pub mod peers;
 pub mod share;
 pub mod station;
 pub mod users;
+pub mod witnesses;
 
 use crate::error::StationError;
 use axum::body::Bytes;

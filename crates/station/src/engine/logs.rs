@@ -1,0 +1,704 @@
+//! Each author's chain in a channel as a transparency log, at the station
+//! (SPEC §5 v2, docs/WITNESS.md).
+//!
+//! On each log round (every `tuning.log_checkpoint_every`) a channel whose
+//! own chain grew gets a fresh checkpoint note of its log, signed with the
+//! station's key. The note goes to the counterpart over the link, which
+//! checks its root against the entries it holds, adds its cosignature and
+//! sends it back; and to each witness configured (`witness add`), with a
+//! consistency proof from the size that witness last cosigned. The notes
+//! are kept in storage (`meta`, [`hotline_store::log_notes_key`]) with every
+//! signature that verifies, and go into the oversight export.
+//!
+//! A note from the counterpart is untrusted input: it is read bounded
+//! (`LinkMsg::LogNote`), and kept only when its author's signature and
+//! every known cosignature verify and its root is the tree of the entries
+//! held here; else an alert, and nothing kept. A root that differs from the
+//! counterpart's own entries held here is a split view: `equivocation`.
+
+use super::{now_ms, Engine};
+use crate::error::StationError;
+use hotline_core::policy::AlertKind;
+use hotline_core::tlog::{self, Log, WitnessVerifier};
+use hotline_proto::{hex, Hash, Identity};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a grown log gets a checkpoint, by default.
+pub const LOG_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+/// The `meta` key of the witnesses configured.
+const WITNESSES_KEY: &str = "witnesses";
+/// One `add-checkpoint` request may take this long.
+const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest answer read from a witness: a few cosignature lines.
+const MAX_ANSWER: usize = 64 * 1024;
+/// Entries read from storage at a time to grow a tree.
+const PAGE: usize = 1024;
+
+/// A witness this station submits its logs' checkpoints to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessRow {
+    /// Its name (the key name of its vkey).
+    pub name: String,
+    /// Its base URL: `add-checkpoint` is posted under it.
+    pub url: String,
+    /// Its verifier key (C2SP note vkey).
+    pub key: String,
+}
+
+/// How a witness last answered.
+#[derive(Debug, Clone, Default)]
+pub struct WitnessStatus {
+    /// When it last cosigned (Unix ms).
+    pub last_cosigned_at: Option<u64>,
+    /// The last failure, if the last request failed.
+    pub last_error: Option<String>,
+}
+
+/// What one channel's logs hold in memory.
+#[derive(Default)]
+pub(crate) struct ChannelLogs {
+    /// The trees of author 0 and author 1, grown on demand.
+    trees: [Log; 2],
+    /// The notes kept (see [`tlog::keep`]).
+    notes: Vec<(u8, Vec<u8>)>,
+}
+
+/// The station's log state.
+#[derive(Default)]
+pub(crate) struct Logs {
+    /// Per channel, loaded at first use.
+    chans: std::sync::Mutex<HashMap<Hash, Arc<tokio::sync::Mutex<ChannelLogs>>>>,
+    /// The newest note of each log, for the sessions to send.
+    latest: std::sync::Mutex<HashMap<Hash, [Option<Vec<u8>>; 2]>>,
+    /// Bumped whenever a note kept changes.
+    version: AtomicU64,
+    /// The witnesses, once loaded.
+    witnesses: std::sync::RwLock<Option<Vec<WitnessRow>>>,
+    /// How each witness last answered, by name.
+    status: std::sync::Mutex<HashMap<String, WitnessStatus>>,
+    /// When the last round ran (Unix ms).
+    last_round: AtomicU64,
+    /// One round at a time.
+    round: tokio::sync::Mutex<()>,
+    /// The witness client, made at first use.
+    http: std::sync::OnceLock<reqwest::Client>,
+}
+
+/// What a channel's lock holds that the logs need.
+struct Facts {
+    peer_id: i64,
+    me: u8,
+    lens: [u64; 2],
+    keys: [Vec<Identity>; 2],
+}
+
+impl Engine {
+    /// Bumped whenever a log note this station keeps changes.
+    pub fn log_version(&self) -> u64 {
+        self.logs.version.load(Ordering::Acquire)
+    }
+
+    /// The newest note of each log of the peer's channels: what a session
+    /// sends (each once) to the peer.
+    pub fn log_notes_for(&self, peer_id: i64) -> Vec<(Hash, Vec<u8>)> {
+        let ids: Vec<Hash> = self
+            .channels_of(peer_id)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let latest = self.logs.latest.lock().unwrap();
+        ids.iter()
+            .filter_map(|id| latest.get(id).map(|l| (id, l)))
+            .flat_map(|(id, l)| l.iter().flatten().map(|n| (*id, n.clone())))
+            .collect()
+    }
+
+    /// The witnesses configured, with how each last answered.
+    pub async fn witnesses(&self) -> Result<Vec<(WitnessRow, WitnessStatus)>, StationError> {
+        let rows = self.witness_rows().await?;
+        let status = self.logs.status.lock().unwrap();
+        Ok(rows
+            .into_iter()
+            .map(|w| {
+                let s = status.get(&w.name).cloned().unwrap_or_default();
+                (w, s)
+            })
+            .collect())
+    }
+
+    /// Adds a witness (or gives a known one a new URL): from the next round
+    /// on, each log's checkpoints go to it too.
+    pub async fn add_witness(&self, url: &str, key: &str) -> Result<WitnessRow, StationError> {
+        let key = key.trim();
+        let v = WitnessVerifier::parse(key).ok_or_else(|| {
+            StationError::BadRequest(
+                "not a witness verifier key: give the last line `hotline witness init` printed (NAME+ID+KEY, a cosignature/v1 Ed25519 key)".into(),
+            )
+        })?;
+        let url = url.trim().trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|e| StationError::BadRequest(format!("not a URL: {url}: {e}")))?;
+        if parsed.scheme() != "http" || parsed.host_str().is_none() {
+            return Err(StationError::BadRequest(format!(
+                "{url}: give an http:// URL of the witness (cosignatures are signed, so they need no TLS; see docs/WITNESS.md)"
+            )));
+        }
+        let row = WitnessRow {
+            name: v.name().to_owned(),
+            url,
+            key: key.to_owned(),
+        };
+        let mut rows = self.witness_rows().await?;
+        rows.retain(|w| w.name != row.name);
+        rows.push(row.clone());
+        let text =
+            serde_json::to_string(&rows).map_err(|e| StationError::Storage(e.to_string()))?;
+        self.db()
+            .call(move |s| s.set_meta(WITNESSES_KEY, &text))
+            .await?;
+        *self.logs.witnesses.write().unwrap() = Some(rows);
+        // At the next tick, not at the next period.
+        self.logs.last_round.store(0, Ordering::Release);
+        Ok(row)
+    }
+
+    async fn witness_rows(&self) -> Result<Vec<WitnessRow>, StationError> {
+        if let Some(w) = self.logs.witnesses.read().unwrap().clone() {
+            return Ok(w);
+        }
+        let text = self.db().read(|s| s.meta(WITNESSES_KEY)).await?;
+        let rows: Vec<WitnessRow> = match text {
+            Some(t) => serde_json::from_str(&t)
+                .map_err(|e| StationError::Storage(format!("{WITNESSES_KEY}: {e}")))?,
+            None => Vec::new(),
+        };
+        *self.logs.witnesses.write().unwrap() = Some(rows.clone());
+        Ok(rows)
+    }
+
+    /// Runs a log round if one is due: called on every tick.
+    pub async fn log_tick(&self) {
+        let every = self.tuning().log_checkpoint_every().as_millis() as u64;
+        let now = now_ms();
+        if now.saturating_sub(self.logs.last_round.load(Ordering::Acquire)) < every {
+            return;
+        }
+        let Ok(_one) = self.logs.round.try_lock() else {
+            return;
+        };
+        self.logs.last_round.store(now, Ordering::Release);
+        if let Err(e) = self.log_round().await {
+            tracing::warn!("log round: {e}");
+        }
+    }
+
+    /// A fresh checkpoint of each grown log, and the witnesses brought up to it.
+    async fn log_round(&self) -> Result<(), StationError> {
+        let witnesses = self.witness_rows().await?;
+        for (id, _) in self.all_channels() {
+            if let Err(e) = self.log_channel(&id, &witnesses).await {
+                tracing::warn!(channel = %hex(&id), "log round: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// One channel's part of a log round.
+    async fn log_channel(&self, id: &Hash, witnesses: &[WitnessRow]) -> Result<(), StationError> {
+        let Some(f) = self.facts(id).await else {
+            return Ok(());
+        };
+        let arc = self.channel_logs(id).await?;
+        {
+            let mut cl = arc.lock().await;
+            let me = f.me;
+            let latest = latest_size(&cl.notes, me);
+            // Up to what is committed: the book may hold a few entries more.
+            let n = match f.lens[me as usize] {
+                n if n > latest => n.min(self.grow(id, &mut cl, me, n).await?),
+                n => n,
+            };
+            if n > latest {
+                let keys = self.keyring().current_shared();
+                let origin = tlog::origin(id, &keys.identity());
+                let root = cl.trees[me as usize].root(n).expect("grown to n");
+                let note = tlog::sign_checkpoint(&origin, n, root, &keys);
+                self.keep_note(id, &mut cl, f.peer_id, me, note).await?;
+            }
+        }
+        // The logs' lock is not held while a witness answers: the
+        // counterpart's notes are taken meanwhile.
+        for w in witnesses {
+            self.submit_to_witness(id, &arc, &f, w).await;
+        }
+        Ok(())
+    }
+
+    /// Brings one witness up to the newest checkpoint of our log in a channel.
+    async fn submit_to_witness(
+        &self,
+        id: &Hash,
+        arc: &tokio::sync::Mutex<ChannelLogs>,
+        f: &Facts,
+        w: &WitnessRow,
+    ) {
+        let Some(v) = WitnessVerifier::parse(&w.key) else {
+            return;
+        };
+        let me = f.me;
+        let (note, mut old) = {
+            let cl = arc.lock().await;
+            let Some(note) = newest(&cl.notes, me) else {
+                return;
+            };
+            let old = cl
+                .notes
+                .iter()
+                .filter(|(a, n)| *a == me && v.cosigned(n).is_some())
+                .filter_map(|(_, n)| tlog::note_size(n))
+                .max()
+                .unwrap_or(0);
+            (note, old)
+        };
+        let Some(size) = tlog::note_size(&note) else {
+            return;
+        };
+        if old >= size {
+            return;
+        }
+        let origin = tlog::note_origin(&note).unwrap_or_default();
+        let mut tries = 0;
+        let result = loop {
+            tries += 1;
+            let proof = arc.lock().await.trees[me as usize].consistency(old, size);
+            let Some(proof) = proof else {
+                break Err(format!("no consistency proof from size {old} to {size}"));
+            };
+            match self.add_checkpoint(w, old, &proof, &note).await {
+                Ok(Answer::Cosigned(line)) => break Ok(line),
+                Ok(Answer::Holds(held)) if held > size => {
+                    break Err(format!(
+                        "holds size {held} of {origin}, this station's log is at {size}: the witness saw a longer log than this station holds (restored from an older backup?)"
+                    ))
+                }
+                Ok(Answer::Holds(held)) if held == old => {
+                    break Err(format!(
+                        "refused our checkpoint of {origin} at size {size}: it holds another tree at that size (a fork of this station's log)"
+                    ))
+                }
+                Ok(Answer::Holds(held)) if tries < 3 => old = held,
+                Ok(Answer::Holds(held)) => {
+                    break Err(format!("answered size {held} again after three tries"))
+                }
+                Ok(Answer::Refused(status, text)) => {
+                    break Err(format!("{status}: {}", text.trim()))
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let alert_key = format!("witness:{}:{}", w.name, hex(id));
+        match result {
+            Ok(line) => {
+                let mut signed = note.clone();
+                signed.extend_from_slice(line.as_bytes());
+                if v.cosigned(&signed).is_none() {
+                    self.witness_failed(
+                        w,
+                        "its answer is not a valid cosignature of the checkpoint sent".into(),
+                    );
+                    return;
+                }
+                let merged = {
+                    let mut cl = arc.lock().await;
+                    self.merge_note(id, &mut cl, f, me, &signed).await
+                };
+                if let Err(e) = merged {
+                    tracing::warn!("witness {}: {e}", w.name);
+                }
+                {
+                    let mut st = self.logs.status.lock().unwrap();
+                    let s = st.entry(w.name.clone()).or_default();
+                    s.last_cosigned_at = Some(now_ms());
+                    s.last_error = None;
+                }
+                if self.fork_log {
+                    self.submit_fork(id, &origin, size, w).await;
+                }
+            }
+            Err(e) if e.contains("fork") || e.contains("longer log") => {
+                self.witness_failed(w, e.clone());
+                self.raise_alert(
+                    AlertKind::Equivocation,
+                    alert_key,
+                    format!("witness {}: {e}", w.name),
+                )
+                .await;
+            }
+            Err(e) => self.witness_failed(w, e),
+        }
+    }
+
+    /// The test-only fork (see [`crate::variants::FORK_LOG`]): another
+    /// checkpoint at the size the witness just cosigned, another root.
+    async fn submit_fork(&self, id: &Hash, origin: &str, size: u64, w: &WitnessRow) {
+        let keys = self.keyring().current_shared();
+        let fake = tlog::TreeHash(hotline_proto::sha256(origin.as_bytes()));
+        let note = tlog::sign_checkpoint(origin, size, fake, &keys);
+        tracing::warn!(
+            "{}: submitting a forked checkpoint of {origin} at size {size}",
+            crate::variants::FORK_LOG
+        );
+        let answer = self.add_checkpoint(w, size, &[], &note).await;
+        if let Ok(Answer::Holds(held)) = answer {
+            if held == size {
+                let cause = format!(
+                    "witness {}: refused our checkpoint of {origin} at size {size}: it holds another tree at that size (a fork of this station's log)",
+                    w.name
+                );
+                self.witness_failed(w, cause.clone());
+                self.raise_alert(
+                    AlertKind::Equivocation,
+                    format!("witness:{}:{}", w.name, hex(id)),
+                    cause,
+                )
+                .await;
+            }
+        }
+    }
+
+    fn witness_failed(&self, w: &WitnessRow, e: String) {
+        tracing::warn!("witness {}: {e}", w.name);
+        self.logs
+            .status
+            .lock()
+            .unwrap()
+            .entry(w.name.clone())
+            .or_default()
+            .last_error = Some(e);
+    }
+
+    /// One C2SP `add-checkpoint` request.
+    async fn add_checkpoint(
+        &self,
+        w: &WitnessRow,
+        old: u64,
+        proof: &[tlog::TreeHash],
+        note: &[u8],
+    ) -> Result<Answer, String> {
+        let mut body = format!("old {old}\n");
+        for h in proof {
+            body.push_str(&tlog::b64(h));
+            body.push('\n');
+        }
+        body.push('\n');
+        let mut body = body.into_bytes();
+        body.extend_from_slice(note);
+        let client = self.logs.http.get_or_init(reqwest::Client::new);
+        let r = client
+            .post(format!("{}/add-checkpoint", w.url))
+            .header(crate::witness::IDENTITY_HEADER, self.identity().token())
+            .body(body)
+            .timeout(WITNESS_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| format!("{}: {e}", w.url))?;
+        let status = r.status();
+        // A witness is a stranger too: its answer is read bounded.
+        let mut r = r;
+        let mut body = Vec::new();
+        while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_ANSWER {
+                return Err(format!("an answer over {} KiB", MAX_ANSWER / 1024));
+            }
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        Ok(match status.as_u16() {
+            200 => Answer::Cosigned(text),
+            409 => match text
+                .lines()
+                .next()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+            {
+                Some(held) => Answer::Holds(held),
+                None => Answer::Refused(status.as_u16(), text),
+            },
+            s => Answer::Refused(s, text),
+        })
+    }
+
+    /// A log note from the peer: of its log, checked against its entries
+    /// held here and cosigned; of ours, coming back with its cosignature.
+    pub async fn receive_log_note(&self, peer_id: i64, channel: Hash, note: Vec<u8>) {
+        let key = format!("log-note:{peer_id}");
+        match self.take_log_note(peer_id, &channel, &note).await {
+            Ok(()) => {}
+            Err(Taken::Later) => {}
+            Err(Taken::Bad(cause)) => {
+                self.raise_alert(
+                    AlertKind::BadInput,
+                    key,
+                    format!("a log checkpoint from the peer was refused: {cause}"),
+                )
+                .await
+            }
+            Err(Taken::Split(cause)) => self.raise_alert(AlertKind::Equivocation, key, cause).await,
+            Err(Taken::Failed(e)) => tracing::warn!("log note: {e}"),
+        }
+    }
+
+    async fn take_log_note(&self, peer_id: i64, id: &Hash, note: &[u8]) -> Result<(), Taken> {
+        let f = self
+            .facts(id)
+            .await
+            .filter(|f| f.peer_id == peer_id)
+            .ok_or_else(|| Taken::Bad(format!("channel {} is not one with this peer", hex(id))))?;
+        let origin =
+            tlog::note_origin(note).ok_or_else(|| Taken::Bad("not a checkpoint note".into()))?;
+        let (author, key) = (0..2u8)
+            .flat_map(|a| f.keys[a as usize].iter().map(move |k| (a, *k)))
+            .find(|(_, k)| tlog::origin(id, k) == origin)
+            .ok_or_else(|| Taken::Bad(format!("{origin} is not a log of this channel")))?;
+        let (cp, _) = tlog::verified_signatures(note, &key, &self.cosigners(&f, author).await)
+            .map_err(|e| Taken::Bad(e.to_string()))?;
+        if cp.size > f.lens[author as usize] {
+            if author == f.me {
+                return Err(Taken::Bad(format!(
+                    "it claims size {} of this station's log, which holds {}",
+                    cp.size, f.lens[author as usize]
+                )));
+            }
+            return Err(Taken::Later); // its entries are on their way
+        }
+        let cl = self.channel_logs(id).await.map_err(Taken::Failed)?;
+        let mut cl = cl.lock().await;
+        let held = self
+            .grow(id, &mut cl, author, cp.size)
+            .await
+            .map_err(Taken::Failed)?;
+        if held < cp.size {
+            return Err(Taken::Later); // not committed yet
+        }
+        if cl.trees[author as usize].root(cp.size) != Some(cp.root) {
+            return Err(if author == f.me {
+                Taken::Bad(format!(
+                    "its root at size {} is not this station's log",
+                    cp.size
+                ))
+            } else {
+                Taken::Split(format!(
+                    "split view: the counterpart's checkpoint of its log {origin} at size {} has another root than its entries held here",
+                    cp.size
+                ))
+            });
+        }
+        self.merge_note(id, &mut cl, &f, author, note)
+            .await
+            .map_err(Taken::Failed)
+    }
+
+    /// Who may cosign `author`'s log: the other side's station keys and
+    /// the witnesses configured.
+    async fn cosigners(&self, f: &Facts, author: u8) -> Vec<WitnessVerifier> {
+        let mut out: Vec<WitnessVerifier> = f.keys[1 - author as usize]
+            .iter()
+            .filter_map(WitnessVerifier::of_station)
+            .collect();
+        let rows = self.witness_rows().await.unwrap_or_default();
+        out.extend(rows.iter().filter_map(|w| WitnessVerifier::parse(&w.key)));
+        out
+    }
+
+    /// Merges a checked note of `author`'s log into the one kept at its
+    /// size, adding this station's cosignature to the counterpart's; kept
+    /// and sent on when that changed anything.
+    async fn merge_note(
+        &self,
+        id: &Hash,
+        cl: &mut ChannelLogs,
+        f: &Facts,
+        author: u8,
+        note: &[u8],
+    ) -> Result<(), StationError> {
+        let known = self.cosigners(f, author).await;
+        let verify = |n: &[u8]| {
+            f.keys[author as usize]
+                .iter()
+                .find_map(|k| tlog::verified_signatures(n, k, &known).ok())
+        };
+        let (cp, mut sigs) = verify(note)
+            .ok_or_else(|| StationError::Storage("a log note no longer verifies".into()))?;
+        let held = cl
+            .notes
+            .iter()
+            .find(|(a, n)| *a == author && tlog::note_size(n) == Some(cp.size))
+            .map(|(_, n)| n.clone());
+        if let Some((_, old)) = held.as_deref().and_then(verify) {
+            sigs.splice(0..0, old);
+        }
+        if author != f.me {
+            let keys = self.keyring().current_shared();
+            if let Some(s) = tlog::station_cosign(&cp.text, now_ms() / 1000, &keys) {
+                if !sigs.iter().any(|x| x.name() == s.name()) {
+                    sigs.push(s);
+                }
+            }
+        }
+        let merged = tlog::combine(&cp.text, &sigs);
+        if held.as_deref() == Some(&merged[..]) {
+            return Ok(());
+        }
+        self.keep_note(id, cl, f.peer_id, author, merged).await
+    }
+
+    /// Keeps a note (durably) and tells the sessions.
+    async fn keep_note(
+        &self,
+        id: &Hash,
+        cl: &mut ChannelLogs,
+        peer_id: i64,
+        author: u8,
+        note: Vec<u8>,
+    ) -> Result<(), StationError> {
+        let mut notes = cl.notes.clone();
+        tlog::keep(&mut notes, author, note);
+        let text: Vec<(u8, String)> = notes
+            .iter()
+            .map(|(a, n)| (*a, String::from_utf8_lossy(n).into_owned()))
+            .collect();
+        let text =
+            serde_json::to_string(&text).map_err(|e| StationError::Storage(e.to_string()))?;
+        let k = hotline_store::log_notes_key(id);
+        self.db().call(move |s| s.set_meta(&k, &text)).await?;
+        cl.notes = notes;
+        self.publish_notes(id, &cl.notes);
+        self.logs.version.fetch_add(1, Ordering::AcqRel);
+        self.wake_peer(peer_id);
+        Ok(())
+    }
+
+    fn publish_notes(&self, id: &Hash, notes: &[(u8, Vec<u8>)]) {
+        self.logs
+            .latest
+            .lock()
+            .unwrap()
+            .insert(*id, [newest(notes, 0), newest(notes, 1)]);
+    }
+
+    /// A channel's logs, its notes loaded from storage at first use.
+    async fn channel_logs(
+        &self,
+        id: &Hash,
+    ) -> Result<Arc<tokio::sync::Mutex<ChannelLogs>>, StationError> {
+        if let Some(c) = self.logs.chans.lock().unwrap().get(id) {
+            return Ok(c.clone());
+        }
+        let ch = *id;
+        let notes = self
+            .db()
+            .read(move |s| hotline_store::log_notes(s, &ch))
+            .await?;
+        self.publish_notes(id, &notes);
+        let c = Arc::new(tokio::sync::Mutex::new(ChannelLogs {
+            trees: Default::default(),
+            notes,
+        }));
+        Ok(self
+            .logs
+            .chans
+            .lock()
+            .unwrap()
+            .entry(*id)
+            .or_insert(c)
+            .clone())
+    }
+
+    /// Grows `author`'s tree towards `to` entries from storage; returns
+    /// its size, short of `to` when the last entries the channel holds are
+    /// not committed yet.
+    async fn grow(
+        &self,
+        id: &Hash,
+        cl: &mut ChannelLogs,
+        author: u8,
+        to: u64,
+    ) -> Result<u64, StationError> {
+        let tree = &mut cl.trees[author as usize];
+        while tree.size() < to {
+            let (ch, from) = (*id, tree.size() + 1);
+            let rows = self
+                .db()
+                .read(move |s| s.chain_from(&ch, author, from, PAGE))
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in rows {
+                if r.seq != tree.size() + 1 {
+                    return Err(StationError::Storage("a gap in a stored chain".into()));
+                }
+                tree.push(&r.envelope);
+            }
+        }
+        Ok(tree.size())
+    }
+
+    async fn facts(&self, id: &Hash) -> Option<Facts> {
+        let peer_id = self.slots.read().unwrap().get(id)?.peer_id;
+        let c = self.channel(id).ok()?;
+        let c = c.lock().await;
+        let b = c.book();
+        let keys = |a: u8| b.key_history(a).iter().map(|(_, k)| *k).collect();
+        Some(Facts {
+            peer_id,
+            me: b.me(),
+            lens: [b.len(0), b.len(1)],
+            keys: [keys(0), keys(1)],
+        })
+    }
+}
+
+/// A witness's answer to `add-checkpoint`.
+enum Answer {
+    /// 200: its cosignature line.
+    Cosigned(String),
+    /// 409 with the size it holds of the log.
+    Holds(u64),
+    /// Anything else.
+    Refused(u16, String),
+}
+
+/// Why a peer's log note was not kept.
+enum Taken {
+    /// Beyond the entries held: it comes again with the next round.
+    Later,
+    /// Malformed, unsigned, or not of this channel.
+    Bad(String),
+    /// A root other than the peer's entries held here.
+    Split(String),
+    /// Storage failed.
+    Failed(StationError),
+}
+
+/// The size of the newest note of `author`'s log kept, 0 if none.
+fn latest_size(notes: &[(u8, Vec<u8>)], author: u8) -> u64 {
+    notes
+        .iter()
+        .filter(|(a, _)| *a == author)
+        .filter_map(|(_, n)| tlog::note_size(n))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The newest note of `author`'s log kept.
+fn newest(notes: &[(u8, Vec<u8>)], author: u8) -> Option<Vec<u8>> {
+    notes
+        .iter()
+        .filter(|(a, _)| *a == author)
+        .max_by_key(|(_, n)| tlog::note_size(n))
+        .map(|(_, n)| n.clone())
+}
