@@ -23,6 +23,24 @@ fn pin_without_link(a: &St, b: &St) {
     a.cli(&["peer", "verify", &b.name, "--fingerprint", fp.trim()]);
 }
 
+/// Pins `a` and `b` to each other with no link, and opens a channel from
+/// `a` whose proposal and acceptance travel in bundles through `carry`.
+fn open_by_courier(a: &St, b: &St, carry: &Path) -> String {
+    pin_without_link(a, b);
+    pin_without_link(b, a);
+    let ch = a.cli(&["channel", "open", &b.name]).trim().to_owned();
+    let (f, _) = export(a, &b.name, carry, "open.hlb");
+    import(b, &f);
+    b.cli(&["channel", "accept", &ch]);
+    let (f, _) = export(b, &a.name, carry, "accept.hlb");
+    import(a, &f);
+    until("the channel is active at its opener", 10, || {
+        a.get(&format!("/v1/channels/{ch}"))
+            .is_some_and(|v| v["state"] == "active")
+    });
+    ch
+}
+
 /// `hotline bundle export PEER -o FILE`: the file and how many entries it carries.
 fn export(s: &St, peer: &str, dir: &Path, name: &str) -> (PathBuf, u64) {
     let f = dir.join(name);
@@ -243,14 +261,7 @@ fn a_fork_carried_in_a_bundle_is_equivocation() {
     let mut b = St::new(&root.path().join("bravo"), "bravo");
     a.serve(&[]);
     b.serve(&[]);
-    pin_without_link(&a, &b);
-    pin_without_link(&b, &a);
-    let ch = a.cli(&["channel", "open", "bravo"]).trim().to_owned();
-    let (f, _) = export(&a, "bravo", &carry, "a0.hlb");
-    import(&b, &f);
-    b.cli(&["channel", "accept", &ch]);
-    let (f, _) = export(&b, "alpha", &carry, "b0.hlb");
-    import(&a, &f);
+    let ch = open_by_courier(&a, &b, &carry);
     a.cli(&["send", &ch, "told bravo this"]);
     let (f, n) = export(&a, "bravo", &carry, "a1.hlb");
     assert_eq!(n, 1, "bravo's checkpoint confirmed the Open");
@@ -372,4 +383,41 @@ fn bundles_and_the_link_mix_on_one_channel() {
     compare_exports(root.path(), "alpha", "bravo");
     a.kill9();
     b.kill9();
+}
+
+/// Log checkpoints travel in bundles too: on bundles alone, each end's
+/// export comes to carry both logs' notes, each cosigned by the other end.
+#[test]
+fn log_checkpoints_are_cosigned_across_bundles() {
+    let root = tempfile::tempdir().unwrap();
+    let carry = root.path().join("usb-stick");
+    std::fs::create_dir_all(&carry).unwrap();
+    let a = St::logging_every_second(root.path(), "alpha", &[]);
+    let b = St::logging_every_second(root.path(), "bravo", &[]);
+    let ch = open_by_courier(&a, &b, &carry);
+    a.cli(&["send", &ch, "from alpha"]);
+    b.cli(&["send", &ch, "from bravo"]);
+    let cosigned_both = |s: &St| {
+        let file = carry.join(format!("{}.jsonl", s.name));
+        s.cli(&["transcript", "export", &ch, "-o", file.to_str().unwrap()]);
+        let o = std::process::Command::new(station::BIN)
+            .args(["transcript", "verify"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        o.status.success() && out.matches("cosigned by the counterpart").count() >= 2
+    };
+    let mut n = 0;
+    until("both exports carry both logs cosigned", 60, || {
+        // Each round trip carries the other end's newest notes and brings
+        // back the cosignatures it added.
+        n += 1;
+        let (fa, _) = export(&a, "bravo", &carry, &format!("a{n}.hlb"));
+        import(&b, &fa);
+        let (fb, _) = export(&b, "alpha", &carry, &format!("b{n}.hlb"));
+        import(&a, &fb);
+        cosigned_both(&a) && cosigned_both(&b)
+    });
+    assert!(!station::open_alert(&a, "bad-input") && !station::open_alert(&b, "bad-input"));
 }

@@ -217,20 +217,6 @@ fn witness(dir: &std::path::Path, name: &str) -> (String, String, Served) {
     (vkey, format!("http://{addr}"), served)
 }
 
-/// A station whose logs get a checkpoint every second.
-fn station(root: &std::path::Path, name: &str, env: &[(&str, &str)]) -> St {
-    let mut s = St::new(&root.join(name), name);
-    let config = s.dir.join("config.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!("{text}\n[tuning]\nlog_checkpoint_every = \"1s\"\n"),
-    )
-    .unwrap();
-    s.serve(env);
-    s
-}
-
 /// `transcript verify FILE ARGS…`: (success, stdout and stderr).
 fn verify(file: &std::path::Path, args: &[&str]) -> (bool, String) {
     let o = Command::new(station::BIN)
@@ -273,8 +259,8 @@ fn a_witness_cosigns_both_authors_logs_and_the_exports_carry_it() {
     let root = tempfile::tempdir().unwrap();
     let (vkey, url, _w) = witness(&root.path().join("witness"), "witness.test");
     let (other_vkey, _) = init(&root.path().join("other"), "other.test");
-    let a = station(root.path(), "alpha", &[]);
-    let b = station(root.path(), "bravo", &[]);
+    let a = St::logging_every_second(root.path(), "alpha", &[]);
+    let b = St::logging_every_second(root.path(), "bravo", &[]);
 
     // Refusals that say what to give and change nothing.
     let o = run(&a.dir, &["witness", "add", &url, "--key", "not-a-key"]);
@@ -330,8 +316,8 @@ fn a_witness_cosigns_both_authors_logs_and_the_exports_carry_it() {
 fn a_station_forking_its_log_is_refused_by_the_witness_with_evidence() {
     let root = tempfile::tempdir().unwrap();
     let (vkey, url, _w) = witness(&root.path().join("witness"), "witness.test");
-    let a = station(root.path(), "alpha", &[("HOTLINE_TEST_FORK_LOG", "1")]);
-    let b = station(root.path(), "bravo", &[]);
+    let a = St::logging_every_second(root.path(), "alpha", &[("HOTLINE_TEST_FORK_LOG", "1")]);
+    let b = St::logging_every_second(root.path(), "bravo", &[]);
     a.cli(&["witness", "add", &url, "--key", &vkey]);
     let ch = pair(&a, &b);
     a.cli(&["send", &ch, "one"]);

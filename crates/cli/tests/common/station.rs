@@ -82,6 +82,21 @@ impl St {
         }
     }
 
+    /// `hotline init` in `root/name`, its logs checkpointed every second
+    /// (`tuning.log_checkpoint_every`), served with extra environment.
+    pub fn logging_every_second(root: &Path, name: &str, env: &[(&str, &str)]) -> St {
+        let mut s = St::new(&root.join(name), name);
+        let config = s.dir.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            format!("{text}\n[tuning]\nlog_checkpoint_every = \"1s\"\n"),
+        )
+        .unwrap();
+        s.serve(env);
+        s
+    }
+
     /// Starts `hotline serve` with extra environment and waits for its API.
     pub fn serve(&mut self, env: &[(&str, &str)]) {
         self.serve_with(env, &[], None);

@@ -206,4 +206,41 @@ mod tests {
         let station = WitnessVerifier::of_station(&other.identity()).unwrap();
         assert!(verified_signatures(&bad, &author.identity(), &[station]).is_err());
     }
+
+    #[test]
+    fn keep_holds_the_newest_note_and_the_last_each_cosigner_signed() {
+        let author = SecretKeys::generate([1; 32], [2; 32]);
+        let origin = super::super::origin(&[5; 32], &author.identity());
+        let mut log = Log::new();
+        for i in 0..3u8 {
+            log.push(&[i]);
+        }
+        let w = WitnessKey::from_seed("w.example", &[8; 32]);
+        let note = |n: u64, witnessed: bool| {
+            let mut b = sign_checkpoint(&origin, n, log.root(n).unwrap(), &author);
+            if witnessed {
+                let (cp, _) = verified_signatures(&b, &author.identity(), &[]).unwrap();
+                b.extend(w.cosign(&cp.text, 1));
+            }
+            b
+        };
+        let other = (1u8, b"the other author's\n".to_vec());
+        let mut kept = vec![other.clone()];
+        keep(&mut kept, 0, note(1, true));
+        assert_eq!(kept, [other.clone(), (0, note(1, true))]);
+        // The witness has not cosigned size 2: size 1 stays for it.
+        keep(&mut kept, 0, note(2, false));
+        assert_eq!(kept.len(), 3);
+        assert!(kept.contains(&(0, note(1, true))) && kept.contains(&(0, note(2, false))));
+        // Size 2 again, now cosigned: it replaces the one of its size.
+        keep(&mut kept, 0, note(2, true));
+        assert_eq!(kept, [other.clone(), (0, note(2, true))]);
+        keep(&mut kept, 0, note(3, false));
+        keep(&mut kept, 0, note(3, true));
+        assert_eq!(kept, [other, (0, note(3, true))]);
+        assert_eq!(
+            signature_names(&note(3, true)),
+            [origin.clone(), "w.example".into()]
+        );
+    }
 }

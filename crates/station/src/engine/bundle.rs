@@ -151,6 +151,11 @@ impl Engine {
                     envelope: ours.clone(),
                 });
             }
+            // The newest checkpoint notes of both logs, as the link sends
+            // them (docs/WITNESS.md): cosigned there, and back in ours.
+            for note in self.newest_log_notes(&id).await? {
+                checkpoints.push(LinkMsg::LogNote { channel: id, note });
+            }
         }
         let mut contents = Vec::with_capacity(size + 4096);
         let hello = LinkMsg::Hello {
@@ -228,6 +233,10 @@ impl Engine {
                             peer.row.name
                         )));
                     }
+                }
+                // Checked as from the link: kept and cosigned, or an alert.
+                LinkMsg::LogNote { channel, note } => {
+                    self.receive_log_note(peer.row.id, channel, note).await
                 }
                 _ => {}
             }
@@ -371,7 +380,7 @@ fn contiguous(envelopes: Vec<Vec<u8>>, held: u64) -> (Vec<Vec<u8>>, Option<u64>)
 
 /// The link messages of a bundle's contents, each checked as the link
 /// checks it; the first must be a `Hello` of this link version and only
-/// `Entries` and `Checkpoint` may follow.
+/// `Entries`, `Checkpoint` and `LogNote` may follow.
 fn messages(contents: &[u8]) -> Result<Vec<LinkMsg>, String> {
     let mut rest = contents;
     let mut out = Vec::new();
@@ -394,8 +403,13 @@ fn messages(contents: &[u8]) -> Result<Vec<LinkMsg>, String> {
                 ))
             }
             (_, true) => return Err("it does not start with a Hello".into()),
-            (LinkMsg::Entries { .. } | LinkMsg::Checkpoint { .. }, false) => {}
-            (_, false) => return Err("a message other than entries or a checkpoint".into()),
+            (
+                LinkMsg::Entries { .. } | LinkMsg::Checkpoint { .. } | LinkMsg::LogNote { .. },
+                false,
+            ) => {}
+            (_, false) => {
+                return Err("a message other than entries, a checkpoint or a log note".into())
+            }
         }
         out.push(msg);
     }

@@ -117,6 +117,16 @@ impl Engine {
             .collect()
     }
 
+    /// The newest note of each log of a channel, for a bundle.
+    pub(crate) async fn newest_log_notes(&self, id: &Hash) -> Result<Vec<Vec<u8>>, StationError> {
+        let arc = self.channel_logs(id).await?;
+        let cl = arc.lock().await;
+        Ok([newest(&cl.notes, 0), newest(&cl.notes, 1)]
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     /// The witnesses configured, with how each last answered.
     pub async fn witnesses(&self) -> Result<Vec<(WitnessRow, WitnessStatus)>, StationError> {
         let rows = self.witness_rows().await?;
