@@ -535,7 +535,15 @@ fn commit_group(
     signer: Option<&SecretKeys>,
     ticket: Option<&Ticket>,
 ) -> bool {
-    let mut all: Vec<WriteOp> = writes.iter().flat_map(|b| b.ops.iter().cloned()).collect();
+    // The batches' writes move into one list, not copied: a group that
+    // fails gets them back for the retry one batch at a time.
+    let mut writes = writes;
+    let lens: Vec<usize> = writes.iter().map(|b| b.ops.len()).collect();
+    let total = lens.iter().sum::<usize>();
+    let mut all: Vec<WriteOp> = Vec::with_capacity(total + 1);
+    for b in &mut writes {
+        all.append(&mut b.ops);
+    }
     let sealed = writes
         .iter()
         .rev()
@@ -569,8 +577,8 @@ fn commit_group(
             false
         }
         Ok(mut results) => {
-            for b in writes {
-                let rest = results.split_off(b.ops.len());
+            for (b, n) in writes.into_iter().zip(lens) {
+                let rest = results.split_off(n);
                 let _ = b.reply.send(Ok(std::mem::replace(&mut results, rest)));
             }
             true
@@ -578,6 +586,11 @@ fn commit_group(
         Err(e) if writes.len() > 1 => {
             // Find the faulty batch: commit each alone so one bad batch fails alone.
             tracing::warn!("group commit failed ({e}); retrying batches one by one");
+            all.truncate(total);
+            let mut back = all.into_iter();
+            for (b, n) in writes.iter_mut().zip(lens) {
+                b.ops = back.by_ref().take(n).collect();
+            }
             let mut ok = true;
             for b in writes {
                 // Once one fails, the rest are refused too (see `poisoned`).
@@ -649,6 +662,62 @@ mod tests {
         assert!(called.is_err());
         assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
         assert!(db.read(|s| s.users()).await.unwrap().is_empty());
+    }
+
+    /// Batches committed as one group that fails are retried one by one,
+    /// each with its own writes: the good batch ahead of the bad one
+    /// commits, the bad one fails alone.
+    #[tokio::test]
+    async fn a_failed_group_is_retried_batch_by_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
+        let alert = |key: &str| WriteOp::RaiseAlert {
+            kind: "link-down".into(),
+            channel: None,
+            key: key.into(),
+            cause: format!("test {key}"),
+            at: 1,
+        };
+        // The writer is held inside a call until both batches are queued,
+        // so it takes them as one group.
+        let (entered, inside) = std::sync::mpsc::channel::<()>();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.call(move |_| {
+                    entered.send(()).unwrap();
+                    held.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || inside.recv().unwrap())
+            .await
+            .unwrap();
+        let good = db.submit(vec![alert("a"), alert("b")]);
+        let orphan = WriteOp::Channel(hotline_store::ChannelRow {
+            id: [1; 32],
+            peer_id: 404,
+            me: 0,
+            created_at: 1,
+        });
+        let bad = db.submit(vec![alert("c"), orphan]);
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        let good = good.wait().await.unwrap();
+        assert_eq!(good.len(), 2, "each write of the good batch has its result");
+        assert!(bad.wait().await.is_err());
+        let keys: Vec<String> = db
+            .read(|s| s.alerts(false, 10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.key)
+            .collect();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert!(keys.contains(&"a".to_string()) && keys.contains(&"b".to_string()));
     }
 
     /// Lines queued together are sealed by one head, signed once, over the
