@@ -71,25 +71,7 @@ fn add(
 fn the_witness_cosigns_a_consistent_log_and_refuses_a_fork_with_evidence() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("witness");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let o = run(
-        &dir,
-        &[
-            "witness",
-            "init",
-            "--name",
-            "witness.test",
-            "--listen",
-            &addr,
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let vkey = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let (vkey, addr) = init(&dir, "witness.test");
     let v = WitnessVerifier::parse(&vkey).expect("a cosignature/v1 vkey");
     assert!(
         !run(

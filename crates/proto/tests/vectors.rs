@@ -138,23 +138,32 @@ fn terms_with_notice_types_round_trip_and_their_hash_must_match() {
     assert!(Entry::from_bytes(&forged).is_err());
 }
 
+/// The sample entry the vectors are made of: the `i`th, carrying `body`
+/// and signed for `by`.
+fn entry_of(i: usize, body: Body, by: &str) -> Entry {
+    Entry {
+        channel: [0x22; 32],
+        author: (i % 2) as u8,
+        seq: i as u64 + 1,
+        prev: [0x33; 32],
+        seen: (i as u64, [0x44; 32]),
+        lamport: 2 * i as u64 + 1,
+        time: 1_795_700_000_000 + i as u64,
+        by: by.into(),
+        body,
+    }
+}
+
 fn render() -> String {
     let k = keys();
     let mut out = String::from("# hotline entry test vectors v1: kind, entry CBOR, envelope CBOR, SHA-256 of the envelope\n");
     out.push_str(&format!("# signing identity {}\n", k.identity().token()));
     for (i, body) in bodies().into_iter().enumerate() {
         let kind = body.kind().name();
-        let e = Entry {
-            channel: if i == 0 { [0; 32] } else { [0x22; 32] },
-            author: (i % 2) as u8,
-            seq: i as u64 + 1,
-            prev: [0x33; 32],
-            seen: (i as u64, [0x44; 32]),
-            lamport: 2 * i as u64 + 1,
-            time: 1_795_700_000_000 + i as u64,
-            by: "duty-officer".into(),
-            body,
-        };
+        let mut e = entry_of(i, body, "duty-officer");
+        if i == 0 {
+            e.channel = [0; 32];
+        }
         let env = if matches!(e.body, Body::KeyRotation { .. }) {
             // Signed by the new key inside, by the old one outside.
             let env = Envelope::sign_rotation(&e, &k, &next_keys());
@@ -205,17 +214,7 @@ fn entry_bytes_match_the_pinned_vectors() {
 #[test]
 fn the_entry_view_text_is_the_views_json() {
     for (i, body) in bodies().into_iter().enumerate() {
-        let e = Entry {
-            channel: [0x22; 32],
-            author: (i % 2) as u8,
-            seq: i as u64 + 1,
-            prev: [0x33; 32],
-            seen: (i as u64, [0x44; 32]),
-            lamport: 2 * i as u64 + 1,
-            time: 1_795_700_000_000 + i as u64,
-            by: "duty \"officer\" ✓".into(),
-            body,
-        };
+        let e = entry_of(i, body, "duty \"officer\" ✓");
         let kind = e.body.kind().name();
         assert_eq!(
             hotline_proto::view::entry_text(&e),

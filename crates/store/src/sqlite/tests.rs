@@ -81,24 +81,30 @@ fn the_database_and_its_wal_files_are_private_even_if_left_loose() {
     }
 }
 
+/// A database as version `version` of the schema left it, holding `rows`
+/// (SQL run after its migrations): what an upgrade starts from.
+fn at_version(path: &std::path::Path, version: usize, rows: &str) {
+    let c = Connection::open(path).unwrap();
+    for sql in &MIGRATIONS[..version] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    c.execute_batch(rows).unwrap();
+}
+
 #[test]
 fn the_peers_rebuild_keeps_rows_and_references_and_leaves_foreign_keys_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite");
     // A database as version 6 left it: a peer and a channel that names it.
-    {
-        let c = Connection::open(&path).unwrap();
-        for sql in &MIGRATIONS[..6] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 6).unwrap();
-        c.execute_batch(
-            "INSERT INTO peers (id, name, token, addrs, rel, verified, handshake_ts, added_at)
-                 VALUES (7, 'b', 'tok', '[\"127.0.0.1:1\"]', 'NATO', 1, 99, 5);
-             INSERT INTO channels (id, peer_id, me, created_at) VALUES (zeroblob(32), 7, 0, 6);",
-        )
-        .unwrap();
-    }
+    at_version(
+        &path,
+        6,
+        "INSERT INTO peers (id, name, token, addrs, rel, verified, handshake_ts, added_at)
+             VALUES (7, 'b', 'tok', '[\"127.0.0.1:1\"]', 'NATO', 1, 99, 5);
+         INSERT INTO channels (id, peer_id, me, created_at) VALUES (zeroblob(32), 7, 0, 6);",
+    );
     let s = SqliteStore::open(&path).unwrap();
     let peers = s.peers().unwrap();
     assert_eq!(peers.len(), 1);
@@ -137,23 +143,17 @@ fn the_peers_rebuild_keeps_rows_and_references_and_leaves_foreign_keys_on() {
 fn the_entries_rebuild_drops_the_hash_index_and_keeps_rows_and_the_cursor_counter() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite");
-    {
-        let c = Connection::open(&path).unwrap();
-        for sql in &MIGRATIONS[..13] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 13).unwrap();
-        c.execute_batch(
-            "INSERT INTO peers (id, name, token, addrs, added_at) VALUES (1, 'b', 'tok', '[]', 5);
-             INSERT INTO channels (id, peer_id, me, created_at) VALUES (x'11', 1, 0, 6);
-             INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
-                 VALUES (x'11', 0, 1, x'a1', 1, 'open', 7, x'e1'),
-                        (x'11', 1, 1, x'b1', 2, 'accept', 8, x'e2'),
-                        (x'11', 0, 2, x'a2', 3, 'message', 9, x'e3');
-             DELETE FROM entries WHERE seq = 2;",
-        )
-        .unwrap();
-    }
+    at_version(
+        &path,
+        13,
+        "INSERT INTO peers (id, name, token, addrs, added_at) VALUES (1, 'b', 'tok', '[]', 5);
+         INSERT INTO channels (id, peer_id, me, created_at) VALUES (x'11', 1, 0, 6);
+         INSERT INTO entries (channel, author, seq, hash, lamport, kind, stored_at, envelope)
+             VALUES (x'11', 0, 1, x'a1', 1, 'open', 7, x'e1'),
+                    (x'11', 1, 1, x'b1', 2, 'accept', 8, x'e2'),
+                    (x'11', 0, 2, x'a2', 3, 'message', 9, x'e3');
+         DELETE FROM entries WHERE seq = 2;",
+    );
     let s = SqliteStore::open(&path).unwrap();
     let indexed: Vec<String> = s
         .conn
