@@ -255,7 +255,6 @@ async fn read(
     notify: Arc<Notify>,
 ) {
     let mut hello_seen = false;
-    let notes = log_notes(engine.clone(), peer.row.id);
     let rate = engine.tuning().inbound_rate_per_sec();
     let mut bucket = RateLimit::new(rate);
     let closed = |why: String| FromReader::Closed(why);
@@ -353,13 +352,7 @@ async fn read(
                 }
             }
             Ok(LinkMsg::LogNote { channel, note }) => {
-                // Checked beside the link, not in its way: checking a note
-                // may first grow the log's tree from storage. A note that
-                // finds the queue full is dropped; the peer sends a newer
-                // one each round.
-                if notes.try_send((channel, note)).is_err() {
-                    tracing::debug!(peer = %peer.row.name, "log note dropped: the notes before it are still being checked");
-                }
+                engine.receive_log_note(peer.row.id, channel, note).await;
                 continue;
             }
             Ok(LinkMsg::Error { code, text }) => {
@@ -386,19 +379,4 @@ async fn read(
             return;
         }
     }
-}
-
-/// Log notes from the peer waiting to be checked, in the order they came.
-const NOTES_QUEUED: usize = 8;
-
-/// The task that checks and keeps the peer's log notes for this session,
-/// one at a time; it ends with the session (its queue's sender dropped).
-fn log_notes(engine: Arc<Engine>, peer_id: i64) -> mpsc::Sender<(hotline_proto::Hash, Vec<u8>)> {
-    let (tx, mut rx) = mpsc::channel(NOTES_QUEUED);
-    tokio::spawn(async move {
-        while let Some((channel, note)) = rx.recv().await {
-            engine.receive_log_note(peer_id, channel, note).await;
-        }
-    });
-    tx
 }
