@@ -10,8 +10,8 @@
 mod notes;
 
 pub use notes::{
-    combine, keep, note_origin, signature_names, station_cosign, station_witness_name,
-    verified_signatures,
+    combine, keep, kept_signatures, note_origin, signature_names, station_cosign,
+    station_witness_name, verified_signatures,
 };
 
 use hotline_proto::{hex, Hash, Identity, SecretKeys};
@@ -317,6 +317,7 @@ fn cosigned_message(text: &[u8], time: u64) -> Vec<u8> {
 }
 
 /// A witness verifier from its vkey (`<name>+<id>+<base64(0x04 || key)>`).
+#[derive(Clone)]
 pub struct WitnessVerifier {
     name: String,
     id: u32,

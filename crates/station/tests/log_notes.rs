@@ -127,9 +127,30 @@ async fn a_counterparts_log_note_is_cosigned_only_when_its_root_is_its_entries()
     let bravo = WitnessVerifier::of_station(&f.engine.identity()).unwrap();
     assert!(bravo.cosigned(&k[0].1).is_some(), "bravo cosigned it");
     assert!(tlog::open_checkpoint(&k[0].1, &f.a.identity()).is_ok());
-    // Again: nothing changes.
+    // It goes back to alpha once: the one log that changed, paced by the
+    // caller (none now when there is no room, and the cursor stays).
+    assert_eq!(f.engine.log_notes_since(peer, 0, 0), (vec![], 0, true));
+    let (out, cursor, more) = f.engine.log_notes_since(peer, 0, 10);
+    assert_eq!(out, vec![(id, k[0].1.clone())]);
+    assert!(!more);
+    assert_eq!(
+        f.engine.log_notes_since(peer, cursor, 10),
+        (vec![], cursor, false)
+    );
+    // Again: nothing changes, and nothing more to send.
     f.engine.receive_log_note(peer, id, note).await;
     assert_eq!(kept(&f).await, k);
+    assert_eq!(
+        f.engine.log_notes_since(peer, cursor, 10),
+        (vec![], cursor, false)
+    );
+    // The note as bravo sent it, coming back: nothing changes either.
+    f.engine.receive_log_note(peer, id, k[0].1.clone()).await;
+    assert_eq!(kept(&f).await, k);
+    assert_eq!(
+        f.engine.log_notes_since(peer, cursor, 10),
+        (vec![], cursor, false)
+    );
     assert_eq!(f.open_alerts("bad-input").await, 0);
     assert_eq!(f.open_alerts("equivocation").await, 0);
 }

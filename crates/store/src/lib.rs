@@ -329,6 +329,13 @@ pub enum WriteOp {
         /// When.
         at: u64,
     },
+    /// Set a `meta` value (a channel's log notes, [`log_notes_key`]).
+    Meta {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
     /// A restored channel is caught up with its own chain: unmark it.
     Confirmed {
         /// The channel.

@@ -93,6 +93,25 @@ pub fn verified_signatures(
     ))
 }
 
+/// The signature lines of a note this station kept, read without checking
+/// them again (each was verified when the note was kept), if its text is
+/// `text`; none otherwise.
+pub fn kept_signatures(note: &[u8], text: &[u8]) -> Vec<Signature> {
+    match Note::from_bytes(note) {
+        Ok(n) if n.text() == text => {}
+        _ => return Vec::new(),
+    }
+    let Some((_, sigs)) = std::str::from_utf8(note)
+        .ok()
+        .and_then(|t| t.rsplit_once("\n\n"))
+    else {
+        return Vec::new();
+    };
+    sigs.lines()
+        .filter_map(|l| Signature::from_bytes(l.as_bytes()).ok())
+        .collect()
+}
+
 /// A note of `text` with `sigs`, each key's first signature only, the
 /// author's first.
 pub fn combine(text: &[u8], sigs: &[Signature]) -> Vec<u8> {
@@ -205,6 +224,32 @@ mod tests {
         assert_eq!(station.cosigned(&bad), None);
         let station = WitnessVerifier::of_station(&other.identity()).unwrap();
         assert!(verified_signatures(&bad, &author.identity(), &[station]).is_err());
+    }
+
+    #[test]
+    fn kept_signatures_are_read_back_only_for_the_same_text() {
+        let author = SecretKeys::generate([1; 32], [2; 32]);
+        let other = SecretKeys::generate([3; 32], [4; 32]);
+        let mut log = Log::new();
+        log.push(b"one");
+        log.push(b"two");
+        let origin = super::super::origin(&[5; 32], &author.identity());
+        let note = sign_checkpoint(&origin, 2, log.root(2).unwrap(), &author);
+        let (cp, sigs) = verified_signatures(&note, &author.identity(), &[]).unwrap();
+        let theirs = station_cosign(&cp.text, 1_700_000_000, &other).unwrap();
+        let both = combine(&cp.text, &[sigs.clone(), vec![theirs.clone()]].concat());
+        let read = kept_signatures(&both, &cp.text);
+        assert_eq!(read.len(), 2);
+        assert_eq!(combine(&cp.text, &read), both);
+        // Another checkpoint's text: nothing to merge.
+        let (one, _) = verified_signatures(
+            &sign_checkpoint(&origin, 1, log.root(1).unwrap(), &author),
+            &author.identity(),
+            &[],
+        )
+        .unwrap();
+        assert!(kept_signatures(&both, &one.text).is_empty());
+        assert!(kept_signatures(b"not a note", &cp.text).is_empty());
     }
 
     #[test]

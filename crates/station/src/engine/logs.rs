@@ -22,7 +22,7 @@ use hotline_core::policy::AlertKind;
 use hotline_core::tlog::{self, Log, WitnessVerifier};
 use hotline_proto::{hex, Hash, Identity};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,8 +74,10 @@ pub(crate) struct Logs {
     chans: std::sync::Mutex<HashMap<Hash, Arc<tokio::sync::Mutex<ChannelLogs>>>>,
     /// The newest note of each log, for the sessions to send.
     latest: std::sync::Mutex<HashMap<Hash, [Option<Vec<u8>>; 2]>>,
-    /// Bumped whenever a note kept changes.
-    version: AtomicU64,
+    /// Which logs' newest notes changed, in order, per peer.
+    changed: std::sync::Mutex<Changed>,
+    /// Station keys as cosignature verifiers, decoded once.
+    station_verifiers: std::sync::Mutex<HashMap<[u8; 32], Option<WitnessVerifier>>>,
     /// The witnesses, once loaded.
     witnesses: std::sync::RwLock<Option<Vec<WitnessRow>>>,
     /// How each witness last answered, by name.
@@ -88,6 +90,36 @@ pub(crate) struct Logs {
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
+/// The logs whose newest note changed, per peer, in the order they
+/// changed: a session sends the notes past its cursor, each log once
+/// however often its note changed meanwhile (a backlog never exceeds the
+/// peer's logs, and costs what changed, not what exists).
+#[derive(Default)]
+struct Changed {
+    /// The last change's number.
+    last: u64,
+    /// Per peer: change number → the log `(channel, author)`.
+    by_peer: HashMap<i64, BTreeMap<u64, (Hash, u8)>>,
+    /// Each log's place in `by_peer`.
+    at: HashMap<(Hash, u8), (i64, u64)>,
+}
+
+impl Changed {
+    /// Moves a log to the end of its peer's order.
+    fn touch(&mut self, peer_id: i64, log: (Hash, u8)) {
+        self.last += 1;
+        if let Some((p, n)) = self.at.insert(log, (peer_id, self.last)) {
+            if let Some(m) = self.by_peer.get_mut(&p) {
+                m.remove(&n);
+            }
+        }
+        self.by_peer
+            .entry(peer_id)
+            .or_default()
+            .insert(self.last, log);
+    }
+}
+
 /// What a channel's lock holds that the logs need.
 struct Facts {
     peer_id: i64,
@@ -97,24 +129,33 @@ struct Facts {
 }
 
 impl Engine {
-    /// Bumped whenever a log note this station keeps changes.
-    pub fn log_version(&self) -> u64 {
-        self.logs.version.load(Ordering::Acquire)
-    }
-
-    /// The newest note of each log of the peer's channels: what a session
-    /// sends (each once) to the peer.
-    pub fn log_notes_for(&self, peer_id: i64) -> Vec<(Hash, Vec<u8>)> {
-        let ids: Vec<Hash> = self
-            .channels_of(peer_id)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+    /// Up to `max` newest notes of the peer's logs that changed after the
+    /// change numbered `after` (0: every log's), in the order they changed:
+    /// what a session sends to the peer. Returns them, the cursor to pass
+    /// next time, and whether more are waiting.
+    pub fn log_notes_since(
+        &self,
+        peer_id: i64,
+        after: u64,
+        max: usize,
+    ) -> (Vec<(Hash, Vec<u8>)>, u64, bool) {
+        let changed = self.logs.changed.lock().unwrap();
+        let Some(order) = changed.by_peer.get(&peer_id) else {
+            return (Vec::new(), after, false);
+        };
         let latest = self.logs.latest.lock().unwrap();
-        ids.iter()
-            .filter_map(|id| latest.get(id).map(|l| (id, l)))
-            .flat_map(|(id, l)| l.iter().flatten().map(|n| (*id, n.clone())))
-            .collect()
+        let mut out = Vec::new();
+        let mut cursor = after;
+        for (&n, &(id, author)) in order.range(after + 1..) {
+            if out.len() == max {
+                return (out, cursor, true);
+            }
+            cursor = n;
+            if let Some(note) = latest.get(&id).and_then(|l| l[author as usize].clone()) {
+                out.push((id, note));
+            }
+        }
+        (out, cursor, false)
     }
 
     /// The newest note of each log of a channel, for a bundle.
@@ -237,7 +278,8 @@ impl Engine {
                 let origin = tlog::origin(id, &keys.identity());
                 let root = cl.trees[me as usize].root(n).expect("grown to n");
                 let note = tlog::sign_checkpoint(&origin, n, root, &keys);
-                self.keep_note(id, &mut cl, f.peer_id, me, note).await?;
+                self.keep_note(id, &mut cl, f.peer_id, me, note, true)
+                    .await?;
             }
         }
         // The logs' lock is not held while a witness answers: the
@@ -322,9 +364,17 @@ impl Engine {
                     );
                     return;
                 }
-                let merged = {
-                    let mut cl = arc.lock().await;
-                    self.merge_note(id, &mut cl, f, me, &signed).await
+                let merged = match f.keys[me as usize].iter().find_map(|k| {
+                    let known = [v.clone()];
+                    tlog::verified_signatures(&signed, k, &known).ok()
+                }) {
+                    Some(checked) => {
+                        let mut cl = arc.lock().await;
+                        self.merge_note(id, &mut cl, f, me, checked, None).await
+                    }
+                    None => Err(StationError::Storage(
+                        "this station's checkpoint no longer verifies".into(),
+                    )),
                 };
                 if let Err(e) = merged {
                     tracing::warn!("witness {}: {e}", w.name);
@@ -473,7 +523,7 @@ impl Engine {
             .flat_map(|a| f.keys[a as usize].iter().map(move |k| (a, *k)))
             .find(|(_, k)| tlog::origin(id, k) == origin)
             .ok_or_else(|| Taken::Bad(format!("{origin} is not a log of this channel")))?;
-        let (cp, _) = tlog::verified_signatures(note, &key, &self.cosigners(&f, author).await)
+        let (cp, sigs) = tlog::verified_signatures(note, &key, &self.cosigners(&f, author).await)
             .map_err(|e| Taken::Bad(e.to_string()))?;
         if cp.size > f.lens[author as usize] {
             if author == f.me {
@@ -506,7 +556,7 @@ impl Engine {
                 ))
             });
         }
-        self.merge_note(id, &mut cl, &f, author, note)
+        self.merge_note(id, &mut cl, &f, author, (cp, sigs), Some(note))
             .await
             .map_err(Taken::Failed)
     }
@@ -514,40 +564,48 @@ impl Engine {
     /// Who may cosign `author`'s log: the other side's station keys and
     /// the witnesses configured.
     async fn cosigners(&self, f: &Facts, author: u8) -> Vec<WitnessVerifier> {
-        let mut out: Vec<WitnessVerifier> = f.keys[1 - author as usize]
-            .iter()
-            .filter_map(WitnessVerifier::of_station)
-            .collect();
+        let mut out: Vec<WitnessVerifier> = {
+            let mut cache = self.logs.station_verifiers.lock().unwrap();
+            f.keys[1 - author as usize]
+                .iter()
+                .filter_map(|k| {
+                    cache
+                        .entry(k.sig_pk)
+                        .or_insert_with(|| WitnessVerifier::of_station(k))
+                        .clone()
+                })
+                .collect()
+        };
         let rows = self.witness_rows().await.unwrap_or_default();
         out.extend(rows.iter().filter_map(|w| WitnessVerifier::parse(&w.key)));
         out
     }
 
-    /// Merges a checked note of `author`'s log into the one kept at its
-    /// size, adding this station's cosignature to the counterpart's; kept
-    /// and sent on when that changed anything.
+    /// Merges a checked note of `author`'s log (its checkpoint and the
+    /// signatures that verified) into the one kept at its size, adding
+    /// this station's cosignature to the counterpart's; kept when that
+    /// changed anything, and sent on unless it is what the peer sent
+    /// (`from_peer`).
     async fn merge_note(
         &self,
         id: &Hash,
         cl: &mut ChannelLogs,
         f: &Facts,
         author: u8,
-        note: &[u8],
+        (cp, mut sigs): (tlog::LogCheckpoint, Vec<signed_note::Signature>),
+        from_peer: Option<&[u8]>,
     ) -> Result<(), StationError> {
-        let known = self.cosigners(f, author).await;
-        let verify = |n: &[u8]| {
-            f.keys[author as usize]
-                .iter()
-                .find_map(|k| tlog::verified_signatures(n, k, &known).ok())
-        };
-        let (cp, mut sigs) = verify(note)
-            .ok_or_else(|| StationError::Storage("a log note no longer verifies".into()))?;
         let held = cl
             .notes
             .iter()
             .find(|(a, n)| *a == author && tlog::note_size(n) == Some(cp.size))
             .map(|(_, n)| n.clone());
-        if let Some((_, old)) = held.as_deref().and_then(verify) {
+        if let Some(held) = held.as_deref() {
+            // Each was verified when kept; of them, those of keys still known.
+            let known = self.cosigners(f, author).await;
+            let old = tlog::kept_signatures(held, &cp.text)
+                .into_iter()
+                .filter(|s| s.name() == cp.origin || known.iter().any(|k| k.name() == s.name()));
             sigs.splice(0..0, old);
         }
         if author != f.me {
@@ -562,10 +620,13 @@ impl Engine {
         if held.as_deref() == Some(&merged[..]) {
             return Ok(());
         }
-        self.keep_note(id, cl, f.peer_id, author, merged).await
+        let send = from_peer != Some(&merged[..]);
+        self.keep_note(id, cl, f.peer_id, author, merged, send)
+            .await
     }
 
-    /// Keeps a note (durably) and tells the sessions.
+    /// Keeps a note (durably) and, if `send`, has the sessions send it
+    /// when it is the newest of its log.
     async fn keep_note(
         &self,
         id: &Hash,
@@ -573,6 +634,7 @@ impl Engine {
         peer_id: i64,
         author: u8,
         note: Vec<u8>,
+        send: bool,
     ) -> Result<(), StationError> {
         let mut notes = cl.notes.clone();
         tlog::keep(&mut notes, author, note);
@@ -582,21 +644,35 @@ impl Engine {
             .collect();
         let text =
             serde_json::to_string(&text).map_err(|e| StationError::Storage(e.to_string()))?;
-        let k = hotline_store::log_notes_key(id);
-        self.db().call(move |s| s.set_meta(&k, &text)).await?;
+        // Without waiting for the disk: a note a crash loses is made (or
+        // cosigned) again, and nothing was acknowledged on it.
+        let key = hotline_store::log_notes_key(id);
+        self.db()
+            .submit_relaxed(vec![hotline_store::WriteOp::Meta { key, value: text }])
+            .wait()
+            .await?;
         cl.notes = notes;
-        self.publish_notes(id, &cl.notes);
-        self.logs.version.fetch_add(1, Ordering::AcqRel);
-        self.wake_peer(peer_id);
+        let changed = self.publish_notes(id, &cl.notes);
+        if send && changed[author as usize] {
+            self.logs
+                .changed
+                .lock()
+                .unwrap()
+                .touch(peer_id, (*id, author));
+            self.wake_peer(peer_id);
+        }
         Ok(())
     }
 
-    fn publish_notes(&self, id: &Hash, notes: &[(u8, Vec<u8>)]) {
-        self.logs
-            .latest
-            .lock()
-            .unwrap()
-            .insert(*id, [newest(notes, 0), newest(notes, 1)]);
+    /// Publishes a channel's newest notes; returns which of its two logs'
+    /// newest note changed.
+    fn publish_notes(&self, id: &Hash, notes: &[(u8, Vec<u8>)]) -> [bool; 2] {
+        let now = [newest(notes, 0), newest(notes, 1)];
+        let mut latest = self.logs.latest.lock().unwrap();
+        let before = latest.get(id).cloned().unwrap_or_default();
+        let changed = [0, 1].map(|a| now[a].is_some() && now[a] != before[a]);
+        latest.insert(*id, now);
+        changed
     }
 
     /// A channel's logs, its notes loaded from storage at first use.
@@ -612,7 +688,14 @@ impl Engine {
             .db()
             .read(move |s| hotline_store::log_notes(s, &ch))
             .await?;
-        self.publish_notes(id, &notes);
+        let peer_id = self.slots.read().unwrap().get(id).map(|s| s.peer_id);
+        let changed = self.publish_notes(id, &notes);
+        if let Some(peer_id) = peer_id {
+            let mut order = self.logs.changed.lock().unwrap();
+            for author in [0u8, 1].into_iter().filter(|a| changed[*a as usize]) {
+                order.touch(peer_id, (*id, author));
+            }
+        }
         let c = Arc::new(tokio::sync::Mutex::new(ChannelLogs {
             trees: Default::default(),
             notes,
@@ -711,4 +794,27 @@ fn newest(notes: &[(u8, Vec<u8>)], author: u8) -> Option<Vec<u8>> {
         .filter(|(a, _)| *a == author)
         .max_by_key(|(_, n)| tlog::note_size(n))
         .map(|(_, n)| n.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Changed;
+
+    #[test]
+    fn a_log_that_changes_again_moves_to_the_end_and_is_listed_once() {
+        let mut c = Changed::default();
+        let (x, y, z) = (([1; 32], 0), ([1; 32], 1), ([2; 32], 0));
+        c.touch(7, x);
+        c.touch(7, y);
+        c.touch(8, z);
+        c.touch(7, x);
+        let order: Vec<_> = c.by_peer[&7].values().copied().collect();
+        assert_eq!(order, [y, x]);
+        assert_eq!(c.by_peer[&8].values().copied().collect::<Vec<_>>(), [z]);
+        assert_eq!(c.at[&x], (7, 4));
+        // A channel handed to another peer leaves the first one's order.
+        c.touch(8, y);
+        assert_eq!(c.by_peer[&7].values().copied().collect::<Vec<_>>(), [x]);
+        assert_eq!(c.by_peer[&8].values().copied().collect::<Vec<_>>(), [z, y]);
+    }
 }

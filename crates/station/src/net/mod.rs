@@ -55,33 +55,53 @@ pub const RATE_PER_SEC: u64 = 500;
 /// Burst allowance above the sustained rate, in seconds of it.
 const RATE_BURST_SECS: f64 = 2.0;
 
-/// A token bucket over link messages.
+/// A token bucket over link messages: the peer's inbound flood guard, and
+/// the pace of this station's own log notes.
 struct RateLimit {
     per_sec: f64,
+    burst: f64,
     tokens: f64,
     at: std::time::Instant,
 }
 
 impl RateLimit {
     fn new(per_sec: u64) -> Self {
-        let per_sec = per_sec as f64;
+        Self::with_burst(per_sec as f64, per_sec as f64 * RATE_BURST_SECS)
+    }
+    fn with_burst(per_sec: f64, burst: f64) -> Self {
         RateLimit {
             per_sec,
-            tokens: per_sec * RATE_BURST_SECS,
+            burst,
+            tokens: burst,
             at: std::time::Instant::now(),
         }
     }
-    fn take(&mut self) -> bool {
+    fn refill(&mut self) {
         let now = std::time::Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
-            .min(self.per_sec * RATE_BURST_SECS);
+            .min(self.burst);
         self.at = now;
+    }
+    fn take(&mut self) -> bool {
+        self.refill();
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+    /// Whole tokens available now.
+    fn available(&mut self) -> usize {
+        self.refill();
+        self.tokens as usize
+    }
+    fn spend(&mut self, n: usize) {
+        self.tokens -= n as f64;
+    }
+    /// How long until a token is available.
+    fn wait(&self) -> Duration {
+        Duration::from_secs_f64(((1.0 - self.tokens).max(0.0) / self.per_sec).max(0.001))
     }
 }
 
@@ -470,5 +490,23 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateLimit;
+    use std::time::Duration;
+
+    #[test]
+    fn a_pace_gives_its_burst_then_waits_for_the_next_token() {
+        // One token a hundred seconds: none comes back during the test.
+        let mut pace = RateLimit::with_burst(0.01, 3.0);
+        assert_eq!(pace.available(), 3);
+        pace.spend(2);
+        assert!(pace.take());
+        assert_eq!(pace.available(), 0);
+        assert!(!pace.take());
+        assert!(pace.wait() > Duration::from_secs(90));
     }
 }

@@ -14,10 +14,16 @@ use hotline_link::{LinkError, PskChain};
 use hotline_proto::link::{codes, LINK_VERSION};
 use hotline_proto::LinkMsg;
 use hotline_store::PskDir;
-use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Notify};
+
+/// Log notes are sent at this fraction of the inbound rate this station
+/// allows (`tuning.inbound_rate_per_sec`, the same at both ends by
+/// default): a fifth, so a log round over a thousand channels, or a new
+/// session's first notes, never reads as a flood at the peer, and entries
+/// keep the rest.
+const NOTE_SHARE: f64 = 5.0;
 
 /// What the reader tells the writer.
 enum FromReader {
@@ -115,10 +121,15 @@ pub(super) async fn run(
         // Every channel at the start and on each ping; in between, only
         // those with something new (see `Engine::take_outbound`).
         let mut sweep = true;
-        // Log notes: each newest one sent once a session (the peer checks
-        // and cosigns ours, and sends its own and ours back).
-        let mut log_seen = None;
-        let mut notes_sent: HashSet<hotline_proto::Hash> = HashSet::new();
+        // Log notes: every log's newest at the start, then each that
+        // changes (the peer checks and cosigns ours, and sends its own and
+        // ours back), paced well under the peer's inbound rate.
+        let mut notes_after = 0;
+        let mut notes_more;
+        let mut note_pace = {
+            let rate = engine.tuning().inbound_rate_per_sec() as f64 / NOTE_SHARE;
+            RateLimit::with_burst(rate, rate)
+        };
         loop {
             let todo = if std::mem::take(&mut sweep) {
                 let _ = engine.take_outbound(peer_id);
@@ -177,22 +188,21 @@ pub(super) async fn run(
                     c.lock().await.mark_sent(last);
                 }
             }
-            let v = engine.log_version();
-            if log_seen != Some(v) {
-                log_seen = Some(v);
-                for (channel, note) in engine.log_notes_for(peer_id) {
-                    if notes_sent.insert(hotline_proto::sha256(&[&channel[..], &note].concat())) {
-                        tx.send(&LinkMsg::LogNote { channel, note }.to_bytes())
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
+            let room = note_pace.available();
+            let (notes, cursor, more) = engine.log_notes_since(peer_id, notes_after, room);
+            (notes_after, notes_more) = (cursor, more);
+            note_pace.spend(notes.len());
+            for (channel, note) in notes {
+                tx.send(&LinkMsg::LogNote { channel, note }.to_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             if engine.peer(peer_id).is_err() {
                 return Ok(()); // the peer was removed, or its key replaced
             }
             tokio::select! {
                 _ = notify.notified() => {}
+                _ = tokio::time::sleep(note_pace.wait()), if notes_more => {}
                 _ = cut.notified() => sweep = true,
                 _ = ping.tick() => {
                     sweep = true;

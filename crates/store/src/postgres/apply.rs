@@ -173,6 +173,14 @@ pub(super) fn apply<G: GenericClient>(q: &mut Q<G>, op: &WriteOp) -> Result<Writ
             )?;
             WriteResult::Done
         }
+        WriteOp::Meta { key, value } => {
+            q.exec(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[key, value],
+            )?;
+            WriteResult::Done
+        }
         WriteOp::Confirmed { channel } => {
             q.exec("DELETE FROM restored WHERE channel = $1", &[&&channel[..]])?;
             WriteResult::Done

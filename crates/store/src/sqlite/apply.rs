@@ -148,6 +148,14 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
             .execute(params![s.peer_id, s.paused, s.since as i64, s.by, s.reason])?;
             WriteResult::Done
         }
+        WriteOp::Meta { key, value } => {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
+            WriteResult::Done
+        }
         WriteOp::Confirmed { channel } => {
             tx.prepare_cached("DELETE FROM restored WHERE channel = ?1")?
                 .execute(params![&channel[..]])?;

@@ -84,6 +84,15 @@ fn meta_values_are_set_and_replaced(db: &Db) {
     s.set_meta("name", "bravo").unwrap();
     assert_eq!(s.meta("name").unwrap().as_deref(), Some("bravo"));
     assert_eq!(db.open().meta("created").unwrap().as_deref(), Some("1"));
+    // In a batch too, relaxed or not, as the log notes are kept.
+    let set = |v: &str| WriteOp::Meta {
+        key: "name".into(),
+        value: v.into(),
+    };
+    s.write_relaxed(&[set("charlie")]).unwrap();
+    assert_eq!(db.open().meta("name").unwrap().as_deref(), Some("charlie"));
+    s.write(&[set("delta"), set("echo")]).unwrap();
+    assert_eq!(db.open().meta("name").unwrap().as_deref(), Some("echo"));
 }
 
 conformance!(
