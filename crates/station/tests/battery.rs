@@ -33,11 +33,19 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with("").await
+}
+
+/// A rig whose station's config ends with `extra` (a `[tuning]` table).
+async fn rig_with(extra: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("b");
     let admin = hotline_station::init(&data, "b", "127.0.0.1:0", "127.0.0.1:0")
         .unwrap()
         .admin_token;
+    let config = hotline_station::DataDir(data.clone()).config();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n{extra}")).unwrap();
     let st = Station::start(&data, None).await.unwrap();
     let a = fake();
     st.engine
@@ -389,6 +397,104 @@ async fn a_flood_is_cut_off_and_the_station_stays_responsive() {
 
 /// Every validity rule of SPEC §4, sent over a real session: each faulty entry
 /// gets an `Error`, the session closes, `bad-input` is raised, nothing is stored.
+/// A peer sending one new entry at a time, far over the inbound rate, moves
+/// the line on and is not taken for a flood; the same entry sent again and
+/// again moves nothing, and is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_entries_one_at_a_time_are_no_flood_and_repeats_are() {
+    // The lowest rate allowed: 50 a second, a burst of 100.
+    let r = rig_with("[tuning]\ninbound_rate_per_sec = 50\n").await;
+    let (mut book, open) =
+        ChannelBook::open(&r.a.keys, r.e().identity(), Terms::default(), None, "a", 1);
+    let (mut rx, mut tx) = r.session().await;
+    // What the station sends is read, so that it never waits on us.
+    let replies = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Ok(b) = rx.recv(1 << 20).await {
+            got.extend(LinkMsg::from_bytes(&b).ok());
+        }
+        got
+    });
+    let id = book.id();
+    let entries = |v: &hotline_core::VerifiedEntry| {
+        LinkMsg::Entries {
+            channel: id,
+            envelopes: vec![v.envelope().bytes().to_vec()],
+        }
+        .to_bytes()
+    };
+    tx.send(&entries(&open)).await.unwrap();
+    let stored = |n: usize| {
+        let r = &r;
+        async move {
+            for _ in 0..1500 {
+                if r.entries().await == n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("{n} entries not stored");
+        }
+    };
+    stored(1).await;
+    let terms_hash = r
+        .e()
+        .channel(&id)
+        .unwrap()
+        .lock()
+        .await
+        .book()
+        .terms()
+        .hash();
+    let accept = r
+        .e()
+        .author(&id, Body::Accept { terms_hash }, "b")
+        .await
+        .unwrap();
+    match book.check(1, accept.envelope().bytes()).unwrap() {
+        hotline_core::Outcome::New(v) => book.apply(&v, 2),
+        o => panic!("{o:?}"),
+    }
+    // Four times the burst, as fast as they are signed.
+    let n = 400;
+    let mut last = Vec::new();
+    for i in 0..n {
+        let body = Body::Message {
+            precedence: Precedence::Routine,
+            subject: String::new(),
+            text: format!("message {i}"),
+            labels: vec![],
+            reply_to: None,
+        };
+        let v = book.author(&r.a.keys, body, "a", 3, true).unwrap();
+        book.apply(&v, 3);
+        last = entries(&v);
+        tx.send(&last).await.unwrap();
+    }
+    stored(n + 2).await;
+    assert_eq!(
+        r.alerts("bad-input").await,
+        0,
+        "new entries taken for a flood"
+    );
+    // The last one again and again: nothing new, so each counts.
+    let sender = tokio::spawn(async move {
+        for _ in 0..10_000_000u32 {
+            if tx.send(&last).await.is_err() {
+                break;
+            }
+        }
+    });
+    let got = replies.await.unwrap();
+    let _ = sender.await;
+    let rate = |m: &LinkMsg| matches!(m, LinkMsg::Error { code, .. } if *code == hotline_proto::link::codes::RATE);
+    assert_eq!(got.iter().filter(|m| rate(m)).count(), 1, "{got:?}");
+    r.wait_alert("bad-input").await;
+    assert_eq!(r.entries().await, n + 2);
+    r.serving().await;
+    r.st.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_invalid_entry_over_the_wire_is_rejected_alerted_and_not_stored() {
     use hotline_proto::Entry;

@@ -552,6 +552,15 @@ impl Engine {
         self.channels.read().unwrap().keys().copied().collect()
     }
 
+    /// How many entries of the peer's chain a channel holds; `None` when
+    /// there is no such channel here.
+    pub async fn peer_chain_len(&self, id: &Hash) -> Option<u64> {
+        let c = self.channel(id).ok()?;
+        let c = c.lock().await;
+        let b = c.book();
+        Some(b.len(1 - b.me()))
+    }
+
     /// A channel by id.
     pub fn channel(&self, id: &Hash) -> Result<Arc<Mutex<Channel>>, StationError> {
         self.channels.read().unwrap().get(id).cloned().ok_or_else(|| {

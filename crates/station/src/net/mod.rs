@@ -47,10 +47,12 @@ pub const REKEY_EVERY: Duration = Duration::from_secs(600);
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// Sustained link messages per second accepted from one peer connection. A
-/// healthy sender needs a few per second (pings, and `Entries` of up to 1,024
-/// entries each); a flood beyond this is cut off so the station stays
-/// responsive to its other peers and its API (`tuning.inbound_rate_per_sec`).
+/// Sustained link messages per second accepted from one peer connection,
+/// not counting those that move the line on (new entries of the peer's, and
+/// checkpoints answering our batches: see `session::read`). A healthy
+/// sender needs a few per second beyond those (pings, hellos, log notes); a
+/// flood beyond this is cut off so the station stays responsive to its
+/// other peers and its API (`tuning.inbound_rate_per_sec`).
 pub const RATE_PER_SEC: u64 = 500;
 /// Burst allowance above the sustained rate, in seconds of it.
 const RATE_BURST_SECS: f64 = 2.0;
@@ -98,6 +100,10 @@ impl RateLimit {
     }
     fn spend(&mut self, n: usize) {
         self.tokens -= n as f64;
+    }
+    /// Returns a token taken for a message that turned out to move the line on.
+    fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.burst);
     }
     /// How long until a token is available.
     fn wait(&self) -> Duration {

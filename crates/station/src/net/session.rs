@@ -14,6 +14,7 @@ use hotline_link::{LinkError, PskChain};
 use hotline_proto::link::{codes, LINK_VERSION};
 use hotline_proto::LinkMsg;
 use hotline_store::PskDir;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Notify};
@@ -73,6 +74,9 @@ pub(super) async fn run(
         .map_err(|e| e.to_string())?;
     let (ev_tx, mut ev_rx) = mpsc::channel(64);
     let notify = engine.notifier(peer_id);
+    // Batches of entries sent on this session: the peer answers each with
+    // a checkpoint, which its reader then does not count against the rate.
+    let batches = Arc::new(AtomicU64::new(0));
     let reader = tokio::spawn(read(
         engine.clone(),
         peer.clone(),
@@ -80,6 +84,7 @@ pub(super) async fn run(
         confirm,
         ev_tx,
         notify.clone(),
+        batches.clone(),
     ));
     let cut = engine.cut(peer_id);
     let result = async {
@@ -161,6 +166,7 @@ pub(super) async fn run(
                         break;
                     };
                     tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
+                    batches.fetch_add(1, Ordering::Relaxed);
                 }
                 // Decide under the lock, read storage without it, pack under it again.
                 loop {
@@ -185,6 +191,7 @@ pub(super) async fn run(
                         break;
                     };
                     tx.send(&msg.to_bytes()).await.map_err(|e| e.to_string())?;
+                    batches.fetch_add(1, Ordering::Relaxed);
                     c.lock().await.mark_sent(last);
                 }
             }
@@ -256,6 +263,14 @@ pub(super) async fn run(
 /// Takes every frame the peer sends, until the session ends: the peer's
 /// entries are validated and committed (answered with a checkpoint), its
 /// checkpoints of ours recorded, its pings answered.
+///
+/// Every message takes a token of the inbound rate; two kinds give it back,
+/// as they move the line on and their number is bounded by the line's own
+/// work: `Entries` that bring new entries of the peer's (each signed by it,
+/// and stored for good), and a `Checkpoint` answering one of the `batches`
+/// this session sent. So a peer sending one message at a time, however
+/// fast, is never taken for a flood; pings, hellos, repeats, log notes and
+/// checkpoints beyond our batches are what the rate bounds.
 async fn read(
     engine: Arc<Engine>,
     peer: PeerRt,
@@ -263,10 +278,12 @@ async fn read(
     mut confirm: Option<PskChain>,
     ev: mpsc::Sender<FromReader>,
     notify: Arc<Notify>,
+    batches: Arc<AtomicU64>,
 ) {
     let mut hello_seen = false;
     let rate = engine.tuning().inbound_rate_per_sec();
     let mut bucket = RateLimit::new(rate);
+    let mut answered = 0u64;
     let closed = |why: String| FromReader::Closed(why);
     loop {
         let limit = link_limit(&engine, peer.row.id);
@@ -349,6 +366,10 @@ async fn read(
                 continue;
             }
             Ok(LinkMsg::Checkpoint { envelope }) => {
+                if answered < batches.load(Ordering::Relaxed) {
+                    answered += 1;
+                    bucket.give_back();
+                }
                 match engine.receive_checkpoint(&peer, &envelope).await {
                     Ok(a) if !a.close => {
                         notify.notify_one();
@@ -374,8 +395,14 @@ async fn read(
             }
             // More than `BATCH_ENTRIES` envelopes never decode: refused above by count.
             Ok(LinkMsg::Entries { channel, envelopes }) => {
+                let before = engine.peer_chain_len(&channel).await;
                 match engine.receive(&peer, channel, envelopes).await {
-                    Ok(a) => a,
+                    Ok(a) => {
+                        if engine.peer_chain_len(&channel).await > before {
+                            bucket.give_back();
+                        }
+                        a
+                    }
                     // Storage failed: this station stops answering until it restarts from disk.
                     Err(e) => {
                         let _ = ev.send(closed(e.to_string())).await;
