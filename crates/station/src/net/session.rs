@@ -25,6 +25,10 @@ use tokio::sync::{mpsc, watch, Notify};
 /// session's first notes, never reads as a flood at the peer, and entries
 /// keep the rest.
 const NOTE_SHARE: f64 = 5.0;
+/// And at most this many a second, whatever rate this station allows: a
+/// fifth of the default, so a station that allows more does not flood a
+/// peer that kept the default.
+const NOTES_PER_SEC_MAX: f64 = 100.0;
 
 /// What the reader tells the writer.
 enum FromReader {
@@ -132,7 +136,8 @@ pub(super) async fn run(
         let mut notes_after = 0;
         let mut notes_more;
         let mut note_pace = {
-            let rate = engine.tuning().inbound_rate_per_sec() as f64 / NOTE_SHARE;
+            let rate = (engine.tuning().inbound_rate_per_sec() as f64 / NOTE_SHARE)
+                .min(NOTES_PER_SEC_MAX);
             RateLimit::with_burst(rate, rate)
         };
         loop {
