@@ -625,8 +625,8 @@ impl Engine {
             .await
     }
 
-    /// Keeps a note (durably) and, if `send`, has the sessions send it
-    /// when it is the newest of its log.
+    /// Keeps a note (committed, without waiting for the disk) and, if
+    /// `send`, has the sessions send it when it is the newest of its log.
     async fn keep_note(
         &self,
         id: &Hash,
