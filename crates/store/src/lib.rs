@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod durable;
 mod files;
 mod keys;
 pub mod pg_test;
@@ -24,7 +25,7 @@ pub use restore::{restore_channel, RestoreFailure, SnapshotRow};
 pub use schema::{schema_of, schema_version, Schema};
 pub use sqlite::SqliteStore;
 
-use hotline_core::machine::{Durable, ExportPlan, Peer};
+use hotline_core::machine::{ExportPlan, Peer};
 use hotline_core::VerifiedEntry;
 use hotline_proto::{Hash, SignedAuditHead};
 
@@ -412,109 +413,6 @@ pub enum WriteResult {
     Cursor(u64),
     /// The alert raised or cleared (None: nothing changed).
     Alert(Option<AlertRow>),
-}
-
-impl From<Durable> for WriteOp {
-    fn from(d: Durable) -> WriteOp {
-        match d {
-            Durable::Channel {
-                id,
-                peer,
-                me,
-                created_at,
-            } => WriteOp::Channel(ChannelRow {
-                id,
-                peer_id: peer,
-                me,
-                created_at,
-            }),
-            Durable::Entry { entry, stored_at } => WriteOp::Entry { entry, stored_at },
-            Durable::Checkpoint {
-                channel,
-                signer,
-                envelope,
-                stored_at,
-            } => WriteOp::Checkpoint {
-                channel,
-                signer,
-                envelope,
-                stored_at,
-            },
-            Durable::Evidence {
-                channel,
-                author,
-                seq,
-                conflicting,
-                at,
-            } => WriteOp::Evidence {
-                channel,
-                author,
-                seq,
-                conflicting,
-                at,
-            },
-            Durable::RaiseAlert {
-                kind,
-                channel,
-                key,
-                cause,
-                at,
-            } => WriteOp::RaiseAlert {
-                kind: kind.name().into(),
-                channel,
-                key,
-                cause,
-                at,
-            },
-            Durable::NoteAlert {
-                channel,
-                key,
-                cause,
-            } => WriteOp::NoteAlert {
-                channel,
-                key,
-                cause,
-            },
-            Durable::ClearAlert { channel, key, at } => WriteOp::ClearAlert { channel, key, at },
-            Durable::Confirmed { channel } => WriteOp::Confirmed { channel },
-            Durable::Report(r) => WriteOp::Report(r),
-            Durable::Disposition {
-                report,
-                peer,
-                disposition,
-                entry,
-                at,
-            } => WriteOp::Disposition {
-                report,
-                peer_id: peer,
-                disposition,
-                entry,
-                at,
-            },
-            Durable::Snapshot(s) => WriteOp::Snapshot(s),
-            Durable::PeerRotated(m) => WriteOp::PeerRotated(RetiredKeyRow {
-                peer_id: m.peer,
-                token: m.old.token(),
-                next: m.new.token(),
-                at: m.at,
-                channel: m.channel,
-                entry: m.entry,
-            }),
-            Durable::Sharing {
-                peer,
-                paused,
-                by,
-                reason,
-                at,
-            } => WriteOp::Sharing(SharingRow {
-                peer_id: peer,
-                paused,
-                since: at,
-                by,
-                reason,
-            }),
-        }
-    }
 }
 
 /// Rows read at once while restoring or exporting a channel.

@@ -18,14 +18,17 @@
 
 use super::{now_ms, Engine};
 use crate::error::StationError;
+use changed::Changed;
 use hotline_core::policy::AlertKind;
 use hotline_core::tlog::{self, Log, WitnessVerifier};
 use hotline_proto::{hex, Hash, Identity};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod changed;
 
 /// How often a grown log gets a checkpoint, by default.
 pub const LOG_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
@@ -90,36 +93,6 @@ pub(crate) struct Logs {
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
-/// The logs whose newest note changed, per peer, in the order they
-/// changed: a session sends the notes past its cursor, each log once
-/// however often its note changed meanwhile (a backlog never exceeds the
-/// peer's logs, and costs what changed, not what exists).
-#[derive(Default)]
-struct Changed {
-    /// The last change's number.
-    last: u64,
-    /// Per peer: change number → the log `(channel, author)`.
-    by_peer: HashMap<i64, BTreeMap<u64, (Hash, u8)>>,
-    /// Each log's place in `by_peer`.
-    at: HashMap<(Hash, u8), (i64, u64)>,
-}
-
-impl Changed {
-    /// Moves a log to the end of its peer's order.
-    fn touch(&mut self, peer_id: i64, log: (Hash, u8)) {
-        self.last += 1;
-        if let Some((p, n)) = self.at.insert(log, (peer_id, self.last)) {
-            if let Some(m) = self.by_peer.get_mut(&p) {
-                m.remove(&n);
-            }
-        }
-        self.by_peer
-            .entry(peer_id)
-            .or_default()
-            .insert(self.last, log);
-    }
-}
-
 /// What a channel's lock holds that the logs need.
 struct Facts {
     peer_id: i64,
@@ -140,13 +113,10 @@ impl Engine {
         max: usize,
     ) -> (Vec<(Hash, Vec<u8>)>, u64, bool) {
         let changed = self.logs.changed.lock().unwrap();
-        let Some(order) = changed.by_peer.get(&peer_id) else {
-            return (Vec::new(), after, false);
-        };
         let latest = self.logs.latest.lock().unwrap();
         let mut out = Vec::new();
         let mut cursor = after;
-        for (&n, &(id, author)) in order.range(after + 1..) {
+        for (n, (id, author)) in changed.since(peer_id, after) {
             if out.len() == max {
                 return (out, cursor, true);
             }
@@ -794,27 +764,4 @@ fn newest(notes: &[(u8, Vec<u8>)], author: u8) -> Option<Vec<u8>> {
         .filter(|(a, _)| *a == author)
         .max_by_key(|(_, n)| tlog::note_size(n))
         .map(|(_, n)| n.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Changed;
-
-    #[test]
-    fn a_log_that_changes_again_moves_to_the_end_and_is_listed_once() {
-        let mut c = Changed::default();
-        let (x, y, z) = (([1; 32], 0), ([1; 32], 1), ([2; 32], 0));
-        c.touch(7, x);
-        c.touch(7, y);
-        c.touch(8, z);
-        c.touch(7, x);
-        let order: Vec<_> = c.by_peer[&7].values().copied().collect();
-        assert_eq!(order, [y, x]);
-        assert_eq!(c.by_peer[&8].values().copied().collect::<Vec<_>>(), [z]);
-        assert_eq!(c.at[&x], (7, 4));
-        // A channel handed to another peer leaves the first one's order.
-        c.touch(8, y);
-        assert_eq!(c.by_peer[&7].values().copied().collect::<Vec<_>>(), [x]);
-        assert_eq!(c.by_peer[&8].values().copied().collect::<Vec<_>>(), [z, y]);
-    }
 }
