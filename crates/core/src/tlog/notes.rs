@@ -186,17 +186,9 @@ mod tests {
     use super::super::{sign_checkpoint, Log, WitnessKey};
     use super::*;
 
-    /// An author's two-entry log, its checkpoint note signed, and another
-    /// station to cosign it.
-    struct Signed {
-        author: SecretKeys,
-        other: SecretKeys,
-        log: Log,
-        origin: String,
-        note: Vec<u8>,
-    }
-
-    fn signed() -> Signed {
+    /// An author, another station to cosign, the author's two-entry log,
+    /// its origin, and its checkpoint note signed.
+    fn signed() -> (SecretKeys, SecretKeys, Log, String, Vec<u8>) {
         let author = SecretKeys::generate([1; 32], [2; 32]);
         let other = SecretKeys::generate([3; 32], [4; 32]);
         let mut log = Log::new();
@@ -204,24 +196,12 @@ mod tests {
         log.push(b"two");
         let origin = super::super::origin(&[5; 32], &author.identity());
         let note = sign_checkpoint(&origin, 2, log.root(2).unwrap(), &author);
-        Signed {
-            author,
-            other,
-            log,
-            origin,
-            note,
-        }
+        (author, other, log, origin, note)
     }
 
     #[test]
     fn a_station_cosignature_verifies_and_merges_with_a_witness_one() {
-        let Signed {
-            author,
-            other,
-            log,
-            origin,
-            note,
-        } = signed();
+        let (author, other, log, origin, note) = signed();
         let (cp, sigs) = verified_signatures(&note, &author.identity(), &[]).unwrap();
         assert_eq!(sigs.len(), 1);
         let theirs = station_cosign(&cp.text, 1_700_000_000, &other).unwrap();
@@ -255,13 +235,7 @@ mod tests {
 
     #[test]
     fn kept_signatures_are_read_back_only_for_the_same_text() {
-        let Signed {
-            author,
-            other,
-            log,
-            origin,
-            note,
-        } = signed();
+        let (author, other, log, origin, note) = signed();
         let (cp, sigs) = verified_signatures(&note, &author.identity(), &[]).unwrap();
         let theirs = station_cosign(&cp.text, 1_700_000_000, &other).unwrap();
         let both = combine(&cp.text, &[sigs.clone(), vec![theirs.clone()]].concat());
