@@ -82,14 +82,7 @@ impl From<Durable> for WriteOp {
                 at,
             },
             Durable::Snapshot(s) => WriteOp::Snapshot(s),
-            Durable::PeerRotated(m) => WriteOp::PeerRotated(RetiredKeyRow {
-                peer_id: m.peer,
-                token: m.old.token(),
-                next: m.new.token(),
-                at: m.at,
-                channel: m.channel,
-                entry: m.entry,
-            }),
+            Durable::PeerRotated(m) => WriteOp::PeerRotated(RetiredKeyRow::from(&m)),
             Durable::Sharing {
                 peer,
                 paused,

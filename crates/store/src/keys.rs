@@ -22,6 +22,20 @@ pub struct RetiredKeyRow {
     pub entry: Hash,
 }
 
+impl From<&hotline_core::machine::PinMove> for RetiredKeyRow {
+    /// The row a counterpart's key rotation leaves behind.
+    fn from(m: &hotline_core::machine::PinMove) -> RetiredKeyRow {
+        RetiredKeyRow {
+            peer_id: m.peer,
+            token: m.old.token(),
+            next: m.new.token(),
+            at: m.at,
+            channel: m.channel,
+            entry: m.entry,
+        }
+    }
+}
+
 /// A peer's retired keys in the order it went through them, rebuilt from
 /// the links (each row names the key that replaced it), not from clock
 /// times that a clock step could reorder. Rows of several peers may be

@@ -279,14 +279,7 @@ impl Engine {
         p.identity = m.new;
         p.row.token = m.new.token();
         p.new_key_seen = false;
-        p.retired.push(RetiredKeyRow {
-            peer_id: m.peer,
-            token: m.old.token(),
-            next: m.new.token(),
-            at: m.at,
-            channel: m.channel,
-            entry: m.entry,
-        });
+        p.retired.push(RetiredKeyRow::from(m));
     }
 
     /// The new pin is durable: say so in the log and the event stream.
