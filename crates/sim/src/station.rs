@@ -261,9 +261,12 @@ impl Station {
                 (step, Origin::Entries(from, epoch))
             }
             LinkMsg::Checkpoint { envelope } => {
-                let id = machine::checkpoint_channel(&p, &envelope);
-                let step = match id.and_then(|id| chans.get_mut(&id).ok_or(UnknownChannel)) {
-                    Ok(ch) => ch.receive_checkpoint(&p, &envelope, now),
+                let opened = machine::open_checkpoint(&p, &envelope).and_then(|o| {
+                    let ch = chans.get_mut(&o.channel()).ok_or(UnknownChannel)?;
+                    Ok((ch, o))
+                });
+                let step = match opened {
+                    Ok((ch, o)) => ch.receive_opened_checkpoint(&p, o, now),
                     Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),
                 };
                 (step, Origin::Checkpoint(from))

@@ -273,15 +273,20 @@ impl Db {
     }
 
     /// Queues a batch; the order of submission is the order of commit.
+    /// Audit lines held ([`Db::defer_audit`]) go in front of it.
     pub fn submit(&self, ops: Vec<WriteOp>) -> Pending {
-        self.queue(ops, None, false)
+        self.queue(ops, None, false, true)
     }
 
     /// Queues a batch that may be committed without waiting for the disk
     /// (see [`hotline_store::Store::write_relaxed`]): it is durable once a
-    /// later commit that waits is.
+    /// later commit that waits is. Such a batch records what a peer signed
+    /// (its checkpoint, a log note), no local user's change, so it takes
+    /// no held audit lines: they wait for the next change, and their head
+    /// is signed once there rather than in each commit (at one message in
+    /// flight the peer's checkpoint came between every two messages).
     pub fn submit_relaxed(&self, ops: Vec<WriteOp>) -> Pending {
-        self.queue(ops, None, true)
+        self.queue(ops, None, true, false)
     }
 
     /// Queues a batch that appends audit lines, with the log's head after
@@ -289,18 +294,32 @@ impl Db {
     /// in the same transaction.
     /// `relaxed`: see [`Db::submit_relaxed`].
     pub fn submit_audit(&self, ops: Vec<WriteOp>, head: AuditHead, relaxed: bool) -> Pending {
-        self.queue(ops, Some(head), relaxed)
+        self.queue(ops, Some(head), relaxed, true)
     }
 
-    fn queue(&self, ops: Vec<WriteOp>, audit_head: Option<AuditHead>, relaxed: bool) -> Pending {
+    /// `carry`: the held audit lines go in front of `ops`.
+    fn queue(
+        &self,
+        ops: Vec<WriteOp>,
+        audit_head: Option<AuditHead>,
+        relaxed: bool,
+        carry: bool,
+    ) -> Pending {
         let (tx, rx) = oneshot::channel();
         // Held until the batch is in the writer's queue: the deferred lines
         // go in the order they were taken.
         let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let carried = d.ops.len();
-        let mut all = std::mem::take(&mut d.ops);
+        let (mut all, deferred_head, riders) = if carry {
+            (
+                std::mem::take(&mut d.ops),
+                d.head.take(),
+                std::mem::take(&mut d.riders),
+            )
+        } else {
+            Default::default()
+        };
+        let carried = all.len();
         all.extend(ops);
-        let deferred_head = d.head.take();
         let batch = Batch {
             ops: all,
             // A batch's own lines come after the deferred ones in the log.
@@ -309,7 +328,7 @@ impl Db {
             reply: Reply {
                 to: tx,
                 carried,
-                riders: std::mem::take(&mut d.riders),
+                riders,
             },
         };
         if let Err(std_mpsc::SendError(Job::Write(b))) = self.tx.send(Job::Write(batch)) {
@@ -350,7 +369,7 @@ impl Db {
             .unwrap_or_else(|p| p.into_inner())
             .ops
             .is_empty();
-        waiting.then(|| self.queue(Vec::new(), None, relaxed))
+        waiting.then(|| self.queue(Vec::new(), None, relaxed, true))
     }
 
     /// Sees that the deferred lines are queued within `after` if no batch

@@ -10,6 +10,7 @@
 mod ceilings;
 mod handshake;
 mod hot;
+mod http;
 mod line;
 mod scale;
 mod startup;
@@ -21,9 +22,8 @@ use hotline_api_types::{
     VerifyPeer,
 };
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Options of `hotline bench`.
@@ -238,9 +238,9 @@ fn send_many(
     let per = n.div_ceil(clients.max(1));
     let mut threads = Vec::new();
     for t in 0..clients.max(1) {
-        let c = Client::new(dir, None, None)?;
-        let (ch, tag) = (ch.to_owned(), tag.to_owned());
+        let (dir, ch, tag) = (dir.to_owned(), ch.to_owned(), tag.to_owned());
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut c = http::Lean::new(&dir)?;
             for i in 0..per {
                 let _: Created = c.post(
                     &format!("/v1/channels/{ch}/messages"),
@@ -321,32 +321,24 @@ fn open_channel(ca: &Client, cb: &Client) -> anyhow::Result<String> {
 }
 
 /// When each entry committed at `b`, from its event stream (read on a
-/// thread of its own from now on).
-fn commits_at(b: &Proc) -> anyhow::Result<Arc<Mutex<HashMap<String, Instant>>>> {
-    let seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+/// thread of its own from now on); the condition variable is signalled at
+/// each, so that the sender waits without taking a core from the stations.
+type Seen = Arc<(Mutex<HashMap<String, Instant>>, Condvar)>;
+
+fn commits_at(b: &Proc) -> anyhow::Result<Seen> {
+    let seen: Seen = Default::default();
     let s = seen.clone();
-    let cfg = hotline_station::DataDir(b.dir.clone()).load_config()?;
-    let token = hotline_station::DataDir(b.dir.clone()).load_admin_token()?;
+    let c = http::Lean::new(&b.dir)?;
     std::thread::spawn(move || {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(None)
-            .build()
-            .expect("client");
-        let Ok(resp) = http
-            .get(format!("http://{}/v1/events", cfg.api))
-            .bearer_auth(token)
-            .send()
-        else {
-            return;
-        };
-        for line in std::io::BufReader::new(resp).lines() {
-            let Ok(line) = line else { return };
+        let _ = c.stream("/v1/events", |line| {
             if let Some(data) = line.strip_prefix("data:") {
                 if let Ok(Event::Entry(e)) = serde_json::from_str(data.trim()) {
-                    s.lock().unwrap().insert(e.hash, Instant::now());
+                    s.0.lock().unwrap().insert(e.hash, Instant::now());
+                    s.1.notify_all();
                 }
             }
-        }
+            true
+        });
     });
     Ok(seen)
 }
@@ -483,26 +475,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(300));
     eprintln!("latency: {} messages one at a time…", args.latency_samples);
     let mut lat = Vec::new();
+    let mut la = http::Lean::new(&a.dir)?;
     for i in 0..args.latency_samples {
         let t0 = Instant::now();
-        let h = ca
+        let h = la
             .post::<_, Created>(
                 &format!("/v1/channels/{ch}/messages"),
                 &text(format!("latency {i}")),
             )?
             .hash;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(t) = seen.lock().unwrap().get(&h) {
-                lat.push(t.duration_since(t0).as_secs_f64() * 1000.0);
-                break;
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "message {i} did not reach bravo in 5 s"
-            );
-            std::thread::yield_now();
-        }
+        let (map, signal) = &*seen;
+        let (map, timeout) = signal
+            .wait_timeout_while(map.lock().unwrap(), Duration::from_secs(5), |m| {
+                !m.contains_key(&h)
+            })
+            .unwrap();
+        anyhow::ensure!(!timeout.timed_out(), "message {i} did not reach bravo in 5 s");
+        lat.push(map[&h].duration_since(t0).as_secs_f64() * 1000.0);
     }
     lat.sort_by(|x, y| x.partial_cmp(y).expect("finite"));
 

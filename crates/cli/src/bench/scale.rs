@@ -91,6 +91,7 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
     let mut sent: Vec<(String, Instant)> = Vec::new();
     let mut next = t0;
     let mut i = 0usize;
+    let mut la = super::http::Lean::new(&a.dir)?;
     while t0.elapsed() < Duration::from_secs(seconds) {
         let now = Instant::now();
         if now < next {
@@ -99,7 +100,7 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
         next += every;
         let ch = &ids[i % ids.len()];
         let at = Instant::now();
-        let h = ca
+        let h = la
             .post::<_, Created>(
                 &format!("/v1/channels/{ch}/messages"),
                 &text(format!("scale {i}")),
@@ -113,7 +114,7 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
     // Wait for the last commits at B.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut lat: Vec<f64> = loop {
-        let seen = seen.lock().unwrap();
+        let seen = seen.0.lock().unwrap();
         let got: Vec<f64> = sent
             .iter()
             .filter_map(|(h, at)| {

@@ -100,21 +100,40 @@ pub enum CheckpointFault {
 /// verified under the peer's pinned key before its body is decoded, so
 /// nothing the peer did not sign is read.
 pub fn checkpoint_channel(peer: &Peer, bytes: &[u8]) -> Result<Hash, CheckpointFault> {
-    open_checkpoint(peer, bytes).map(|(c, _)| c.checkpoint().channel)
+    open_checkpoint(peer, bytes).map(|o| o.channel())
+}
+
+/// A checkpoint whose signature verified under one of its peer's keys, with
+/// that key: opened once to route it ([`OpenedCheckpoint::channel`]), then
+/// checked by its channel ([`Channel::receive_opened_checkpoint`]) without
+/// verifying it again.
+#[derive(Debug, Clone)]
+pub struct OpenedCheckpoint {
+    checkpoint: SignedCheckpoint,
+    signer: Identity,
+}
+
+impl OpenedCheckpoint {
+    /// The channel it names.
+    pub fn channel(&self) -> Hash {
+        self.checkpoint.checkpoint().channel
+    }
 }
 
 /// A checkpoint verified under one of the peer's keys (the pin first, then
 /// the keys it rotated away from, newest first), then decoded; with the key
 /// that signed it, which the channel then checks against its chain.
-fn open_checkpoint(
-    peer: &Peer,
-    bytes: &[u8],
-) -> Result<(SignedCheckpoint, Identity), CheckpointFault> {
+pub fn open_checkpoint(peer: &Peer, bytes: &[u8]) -> Result<OpenedCheckpoint, CheckpointFault> {
     let mut fault = CheckpointFault::Signature(ProtoError::BadSignature);
     for id in peer.keys().rev() {
         let key = id.verifying_key().map_err(CheckpointFault::Signature)?;
         match SignedCheckpoint::open(bytes, &key) {
-            Ok(c) => return Ok((c, *id)),
+            Ok(checkpoint) => {
+                return Ok(OpenedCheckpoint {
+                    checkpoint,
+                    signer: *id,
+                })
+            }
             Err(ProtoError::BadSignature) => {}
             Err(e) => fault = CheckpointFault::Undecodable(e),
         }
@@ -391,7 +410,21 @@ impl Channel {
     /// Takes a checkpoint from the peer: verified under its pinned key,
     /// checked against the transcript held here, stored if newer.
     pub fn receive_checkpoint(&mut self, peer: &Peer, bytes: &[u8], now: u64) -> Step {
-        match self.check_checkpoint(peer, bytes) {
+        match open_checkpoint(peer, bytes) {
+            Err(f) => reject(peer, Some(self.id()), Fault::Checkpoint(f), now),
+            Ok(opened) => self.receive_opened_checkpoint(peer, opened, now),
+        }
+    }
+
+    /// [`Channel::receive_checkpoint`] for a checkpoint already opened
+    /// (verified) to route it.
+    pub fn receive_opened_checkpoint(
+        &mut self,
+        peer: &Peer,
+        opened: OpenedCheckpoint,
+        now: u64,
+    ) -> Step {
+        match self.check_checkpoint(peer, opened) {
             Err(f) => reject(peer, Some(self.id()), Fault::Checkpoint(f), now),
             Ok(None) => Step::default(),
             Ok(Some(c)) => {
@@ -406,12 +439,13 @@ impl Channel {
                     .collect();
                 let channel = self.id();
                 let signer = c.checkpoint().signer;
+                let envelope = c.bytes().to_vec();
                 self.set_peer_checkpoint(c, now);
                 let mut step = Step::default();
                 step.writes.push(Durable::Checkpoint {
                     channel,
                     signer,
-                    envelope: bytes.to_vec(),
+                    envelope,
                     stored_at: now,
                 });
                 step.after.push(Effect::Delivered {
@@ -430,12 +464,15 @@ impl Channel {
     fn check_checkpoint(
         &self,
         peer: &Peer,
-        bytes: &[u8],
+        opened: OpenedCheckpoint,
     ) -> Result<Option<SignedCheckpoint>, CheckpointFault> {
         if self.peer_id() != peer.id {
             return Err(CheckpointFault::WrongSide);
         }
-        let (c, signed_by) = open_checkpoint(peer, bytes)?;
+        let OpenedCheckpoint {
+            checkpoint: c,
+            signer: signed_by,
+        } = opened;
         let book = self.book();
         let (me, them) = (book.me(), book.peer());
         let claimed = c.checkpoint();

@@ -204,6 +204,10 @@ impl Engine {
                 )));
             }
         };
+        // The request's held audit lines go first: a bundle of checkpoints
+        // alone is written relaxed, and a relaxed batch takes none
+        // (`Db::submit_relaxed`), so they would follow the change.
+        let _ = self.db().flush_deferred();
         let mut report = BundleIn {
             peer: peer.row.name.clone(),
             hash: hotline_proto::sha256(bytes),

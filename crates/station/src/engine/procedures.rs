@@ -259,9 +259,10 @@ impl Engine {
             .peer(peer.row.id)
             .map_or_else(|_| peer.machine(), |r| r.machine());
         let now = now_ms();
-        let step = match machine::checkpoint_channel(&p, bytes) {
+        // Verified once, here, to route it; the channel checks the rest.
+        let step = match machine::open_checkpoint(&p, bytes) {
             Err(f) => machine::reject(&p, None, Fault::Checkpoint(f), now),
-            Ok(id) => match self.channel(&id) {
+            Ok(opened) => match self.channel(&opened.channel()) {
                 Err(_) => machine::reject(
                     &p,
                     None,
@@ -274,7 +275,7 @@ impl Engine {
                         return Ok(Self::removed());
                     }
                     self.touch(&ch.id());
-                    let s = self.submit(ch.receive_checkpoint(&p, bytes, now));
+                    let s = self.submit(ch.receive_opened_checkpoint(&p, opened, now));
                     drop(ch);
                     return Ok(self.finish(s).await?.answer);
                 }
