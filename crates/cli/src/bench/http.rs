@@ -51,7 +51,12 @@ impl Lean {
         })
     }
 
-    fn request(&self, method: &str, path: &str, body: Vec<u8>) -> anyhow::Result<Request<Full<Bytes>>> {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut r = Request::builder()
             .method(method)
             .uri(path)
@@ -103,7 +108,9 @@ impl Lean {
             let mut body = resp.into_body();
             let mut pending = Vec::new();
             while let Some(frame) = body.frame().await {
-                let Ok(data) = frame?.into_data() else { continue };
+                let Ok(data) = frame?.into_data() else {
+                    continue;
+                };
                 pending.extend_from_slice(&data);
                 while let Some(end) = pending.iter().position(|&b| b == b'\n') {
                     let text = String::from_utf8_lossy(&pending[..end]).into_owned();

@@ -44,8 +44,11 @@ pub(super) fn rss_kib(p: &Proc) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("no VmRSS for process {}", p.child.id()))
 }
 
+/// One clock tick of /proc/PID/stat, µs (USER_HZ is 100 on Linux).
+pub(super) const TICK_US: f64 = 10_000.0;
+
 /// A process's CPU time so far (user + system), in clock ticks of 10 ms.
-fn cpu_ticks(p: &Proc) -> anyhow::Result<u64> {
+pub(super) fn cpu_ticks(p: &Proc) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.child.id()))?;
     // Fields after the command name, which ends with the last ')'.
     let rest = stat
@@ -136,7 +139,7 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
     );
     lat.sort_by(|x, y| x.partial_cmp(y).expect("finite"));
     let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let pct = |t0: u64, t1: u64| (t1 - t0) as f64 * 10.0 / 1000.0 / took * 100.0;
+    let pct = |t0: u64, t1: u64| (t1 - t0) as f64 * TICK_US / 1e6 / took * 100.0;
     Ok(Scale {
         channels,
         rss_one_kib,

@@ -547,6 +547,14 @@ impl Engine {
         self.outbox.take(channel, from, limit)
     }
 
+    /// Whether own entry `from` of a channel is known not to be committed
+    /// yet: authored (the book holds it) but its commit has not returned,
+    /// which then wakes the sessions. `false` when not known (nothing
+    /// committed on the channel since start): storage answers.
+    pub fn outbox_ahead(&self, channel: &Hash, from: u64) -> bool {
+        self.outbox.ahead(channel, from)
+    }
+
     /// Ids of every channel held here.
     pub fn channel_ids(&self) -> Vec<Hash> {
         self.channels.read().unwrap().keys().copied().collect()

@@ -4,7 +4,10 @@
 //! committed entries go in (after their commit returned, see `commit.rs`),
 //! so nothing here is sent that the disk does not hold. Whatever is not
 //! here (an entry older than the hold, a session resuming after `Hello`)
-//! is read from storage as before.
+//! is read from storage as before. It also knows the newest own entry
+//! committed per channel, so that a session woken while an entry is being
+//! committed (by the peer's checkpoint, say) does not look for it in
+//! storage before its commit returns.
 
 use hotline_proto::Hash;
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +31,9 @@ pub(super) struct Outbox {
 struct Held {
     runs: HashMap<Hash, Run>,
     bytes: usize,
+    /// Per channel, the newest own seq committed since start; kept when
+    /// the runs are let go (a few bytes a channel).
+    committed: HashMap<Hash, u64>,
 }
 
 #[derive(Default)]
@@ -41,7 +47,13 @@ impl Outbox {
     /// by without passing here) starts a new run.
     pub fn put(&self, channel: Hash, seq: u64, envelope: Vec<u8>) {
         let mut held = self.chans.lock().unwrap_or_else(|p| p.into_inner());
-        let Held { runs, bytes } = &mut *held;
+        let Held {
+            runs,
+            bytes,
+            committed,
+        } = &mut *held;
+        let newest = committed.entry(channel).or_default();
+        *newest = (*newest).max(seq);
         let run = runs.entry(channel).or_default();
         if run.rows.back().is_some_and(|(last, _)| last + 1 != seq) {
             *bytes -= run.bytes;
@@ -68,7 +80,7 @@ impl Outbox {
     /// session asking has sent them.
     pub fn take(&self, channel: &Hash, from: u64, limit: usize) -> Option<Vec<(u64, Vec<u8>)>> {
         let mut held = self.chans.lock().unwrap_or_else(|p| p.into_inner());
-        let Held { runs, bytes } = &mut *held;
+        let Held { runs, bytes, .. } = &mut *held;
         let run = runs.get_mut(channel)?;
         let mut gone = 0;
         while run.rows.front().is_some_and(|(seq, _)| *seq < from) {
@@ -88,6 +100,14 @@ impl Outbox {
             runs.remove(channel);
         }
         rows
+    }
+
+    /// Whether own entry `from` is past the newest committed since start
+    /// (authored, its commit not returned); `false` when nothing was
+    /// committed on the channel since start.
+    pub fn ahead(&self, channel: &Hash, from: u64) -> bool {
+        let held = self.chans.lock().unwrap_or_else(|p| p.into_inner());
+        held.committed.get(channel).is_some_and(|&c| from > c)
     }
 }
 
@@ -153,7 +173,28 @@ mod tests {
         }
         assert_eq!(o.chans.lock().unwrap().bytes, 8 << 20);
         o.put([9; 32], 1, vec![1]);
-        let held = o.chans.lock().unwrap();
-        assert!(held.runs.is_empty() && held.bytes == 0);
+        {
+            let held = o.chans.lock().unwrap();
+            assert!(held.runs.is_empty() && held.bytes == 0);
+        }
+        // What was committed is still known once the entries are let go.
+        assert!(o.ahead(&[3; 32], 3) && !o.ahead(&[3; 32], 2));
+    }
+
+    #[test]
+    fn ahead_only_of_what_this_process_saw_committed() {
+        let o = Outbox::default();
+        let ch = [4; 32];
+        assert!(
+            !o.ahead(&ch, 1),
+            "nothing known since start: storage answers"
+        );
+        o.put(ch, 7, env(7));
+        assert!(o.ahead(&ch, 8), "authored after the newest commit");
+        assert!(!o.ahead(&ch, 7) && !o.ahead(&ch, 3));
+        // Taken by a session, still committed.
+        o.take(&ch, 7, 10).unwrap();
+        assert!(!o.ahead(&ch, 7) && o.ahead(&ch, 8));
+        assert!(!o.ahead(&[5; 32], 1), "another channel");
     }
 }

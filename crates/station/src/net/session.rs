@@ -141,6 +141,7 @@ pub(super) async fn run(
             RateLimit::with_burst(rate, rate)
         };
         loop {
+            let swept = sweep;
             let todo = if std::mem::take(&mut sweep) {
                 let _ = engine.take_outbound(peer_id);
                 engine.channels_of(peer_id)
@@ -180,6 +181,10 @@ pub(super) async fn run(
                     };
                     let rows = match engine.outbox_take(&id, from, limit) {
                         Some(rows) => rows,
+                        // Authored, its commit not returned: storage does
+                        // not hold it yet, and the commit wakes this loop.
+                        // A sweep reads storage all the same.
+                        None if !swept && engine.outbox_ahead(&id, from) => break,
                         None => {
                             let me = c.lock().await.book().me();
                             engine
