@@ -768,4 +768,47 @@ mod tests {
         assert_eq!(head.verify(&keys.identity()), Ok(()));
         assert_eq!(db.read(|s| s.audit_count()).await.unwrap(), 2);
     }
+
+    /// Held audit lines ride with the next change, not with a relaxed
+    /// write of what a peer signed: that one commits without them.
+    #[tokio::test]
+    async fn held_lines_skip_a_relaxed_write_and_ride_with_the_next_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(SecretKeys::generate([5; 32], [9; 32]));
+        let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
+        db.sign_audit_heads(keys);
+        let l1 = crate::audit::line([0; 32], 1, "admin", "POST messages", "", "201");
+        let rider = db.defer_audit(
+            vec![WriteOp::Audit(l1.clone())],
+            AuditHead {
+                count: 1,
+                hash: l1.hash,
+            },
+        );
+        let meta = |v: &str| WriteOp::Meta {
+            key: "test".into(),
+            value: v.into(),
+        };
+        db.submit_relaxed(vec![meta("relaxed")])
+            .wait()
+            .await
+            .unwrap();
+        assert_eq!(
+            db.read(|s| s.audit_count()).await.unwrap(),
+            0,
+            "the relaxed write took no held line"
+        );
+        let change = WriteOp::RaiseAlert {
+            kind: "link-down".into(),
+            channel: None,
+            key: "k".into(),
+            cause: "test".into(),
+            at: 1,
+        };
+        db.submit(vec![change]).wait().await.unwrap();
+        rider.wait().await.unwrap();
+        assert_eq!(db.read(|s| s.audit_count()).await.unwrap(), 1);
+        let head = db.read(|s| s.audit_head()).await.unwrap().unwrap();
+        assert_eq!(head.head().count, 1);
+    }
 }

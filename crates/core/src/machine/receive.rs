@@ -410,7 +410,13 @@ impl Channel {
     /// Takes a checkpoint from the peer: verified under its pinned key,
     /// checked against the transcript held here, stored if newer.
     pub fn receive_checkpoint(&mut self, peer: &Peer, bytes: &[u8], now: u64) -> Step {
-        match open_checkpoint(peer, bytes) {
+        // Another peer's channel is refused as such, before any signature.
+        let opened = if self.peer_id() == peer.id {
+            open_checkpoint(peer, bytes)
+        } else {
+            Err(CheckpointFault::WrongSide)
+        };
+        match opened {
             Err(f) => reject(peer, Some(self.id()), Fault::Checkpoint(f), now),
             Ok(opened) => self.receive_opened_checkpoint(peer, opened, now),
         }
