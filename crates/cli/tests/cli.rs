@@ -598,6 +598,16 @@ fn bench_json_prints_every_figure_and_ceiling() {
         );
     }
     assert!(v["exported_entries"].as_u64().unwrap() >= 200 + 20 + 20);
+    // Each station's CPU a message: there for both phases (a tiny run may
+    // spend less than one 10 ms tick, so only its presence is judged).
+    for k in ["inflight1_a", "inflight1_b", "throughput_a", "throughput_b"] {
+        assert!(
+            v["cpu_us_per_message"][k]
+                .as_f64()
+                .is_some_and(|x| x >= 0.0 && x.is_finite()),
+            "{k}: {v}"
+        );
+    }
 }
 
 /// `hotline bench --scale-channels N --json`: N channels open, memory per

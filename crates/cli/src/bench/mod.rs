@@ -360,7 +360,6 @@ fn commits_at(b: &Proc) -> anyhow::Result<Seen> {
                     s.1.notify_all();
                 }
             }
-            true
         });
     });
     Ok(seen)

@@ -141,8 +141,8 @@ pub(super) async fn run(
             RateLimit::with_burst(rate, rate)
         };
         loop {
-            let swept = sweep;
-            let todo = if std::mem::take(&mut sweep) {
+            let swept = std::mem::take(&mut sweep);
+            let todo = if swept {
                 let _ = engine.take_outbound(peer_id);
                 engine.channels_of(peer_id)
             } else {
