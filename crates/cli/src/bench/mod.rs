@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// How long each ceiling is measured, ms.
     #[arg(long, default_value_t = 800, hide = true)]
     ceiling_ms: u64,
+    /// Also write the export `transcript verify` is timed on to this file,
+    /// to profile or time it again (`hotline transcript verify FILE`).
+    #[arg(long, value_name = "FILE", hide = true)]
+    keep_export: Option<std::path::PathBuf>,
     /// Run both stations on PostgreSQL: a fresh database for each on the
     /// server this URL reaches (its role must be allowed to CREATE
     /// DATABASE), dropped at the end. Without it: SQLite.
@@ -211,7 +215,7 @@ fn serve(
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()?;
-    let p = Proc {
+    let mut p = Proc {
         child,
         dir: dir.to_owned(),
         token,
@@ -220,18 +224,52 @@ fn serve(
         if std::net::TcpStream::connect(&cfg.api).is_ok() {
             return Ok(p);
         }
+        if let Some(status) = p.child.try_wait()? {
+            let log = std::fs::read_to_string(root.join(format!("{name}.log"))).unwrap_or_default();
+            return Err(Stopped(format!(
+                "{name} stopped at start ({status}): {}",
+                log.trim()
+            ))
+            .into());
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     anyhow::bail!("{name} did not start")
 }
+
+/// A station that exited as it started: most often a port the bench chose
+/// was taken in between (another process's connection, say), so
+/// [`start`] tries again with new ones.
+#[derive(Debug)]
+struct Stopped(String);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 fn start(
     root: &std::path::Path,
     name: &str,
     store: Option<&str>,
 ) -> anyhow::Result<(Proc, String)> {
-    let (dir, listen, token) = init(root, name, store)?;
-    Ok((serve(root, name, &dir, token, 2000)?, listen))
+    let mut tries = 3;
+    loop {
+        let (dir, listen, token) = init(root, name, store)?;
+        match serve(root, name, &dir, token, 2000) {
+            Ok(p) => return Ok((p, listen)),
+            // On SQLite the station starts again from nothing; a database
+            // given by URL is initialised once.
+            Err(e) if store.is_none() && tries > 1 && e.downcast_ref::<Stopped>().is_some() => {
+                tries -= 1;
+                std::fs::remove_dir_all(&dir)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A ROUTINE message with only a text.
@@ -558,6 +596,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     eprintln!("transcript verify on an export…");
     let export = ca.get_text(&format!("/v1/channels/{ch}/export"))?;
+    if let Some(path) = &args.keep_export {
+        std::fs::write(path, &export)?;
+    }
     // `transcript verify` is an offline tool: both stations stop first, so
     // that their background rounds (the log round grows each author's tree
     // over the entries just sent) do not share the cores it is timed on.

@@ -14,6 +14,8 @@ use hotline_proto::{
 
 /// Signatures checked in one batch.
 const BATCH: usize = 1024;
+/// Lines parsed by one thread at a time.
+const LINES: usize = 256;
 
 /// An entry line decoded ahead.
 pub(super) struct Opened {
@@ -39,6 +41,44 @@ fn workers() -> usize {
         .min(8)
 }
 
+/// `f` over `items` in chunks of `size`, a thread on every core taking the
+/// next chunk when done with its last: a core slowed by other work (the
+/// chain walk beside it, another process) takes fewer, where an even split
+/// made everyone wait for it. The results in the chunks' order; `None` if
+/// a thread panicked.
+fn spread<T: Sync, R: Send>(
+    items: &[T],
+    size: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Option<Vec<R>> {
+    let chunks: Vec<&[T]> = items.chunks(size.max(1)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (f, chunks, next) = (&f, &chunks, &next);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..workers().min(chunks.len()).max(1))
+            .map(|_| {
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(c) = chunks.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, f(c)));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(chunks.len());
+        for h in hs {
+            all.extend(h.join().ok()?);
+        }
+        Some(all)
+    })?;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    Some(done.into_iter().map(|(_, r)| r).collect())
+}
+
 /// The entries' signatures, each with the key it must verify under.
 pub(super) struct Batch {
     keys: Vec<VerifyingKey>,
@@ -47,24 +87,13 @@ pub(super) struct Batch {
 
 impl Batch {
     /// Whether every signature verifies under its key: batches of [`BATCH`]
-    /// spread over every core.
+    /// spread over every core ([`spread`]).
     pub fn verify(&self) -> bool {
-        let per = self.items.len().div_ceil(workers()).max(1);
-        std::thread::scope(|s| {
-            let hs: Vec<_> = self
-                .items
-                .chunks(per)
-                .map(|c| {
-                    s.spawn(move || {
-                        c.chunks(BATCH).all(|b| {
-                            let refs: Vec<_> = b.iter().map(|(m, k)| (m, &self.keys[*k])).collect();
-                            verify_batch(&refs)
-                        })
-                    })
-                })
-                .collect();
-            hs.into_iter().all(|h| h.join().unwrap_or(false))
+        spread(&self.items, BATCH, |b| {
+            let refs: Vec<_> = b.iter().map(|(m, k)| (m, &self.keys[*k])).collect();
+            verify_batch(&refs)
         })
+        .is_some_and(|oks| oks.into_iter().all(|ok| ok))
     }
 }
 
@@ -73,14 +102,9 @@ impl Batch {
 /// caller) with the key its author has in the `Open` or its latest
 /// `KeyRotation` before it, for [`Batch::verify`]; `None` if anything fails.
 pub(super) fn prepare(lines: &[(usize, &str)]) -> Option<(Vec<Ready>, Batch)> {
-    let chunk = lines.len().div_ceil(workers()).max(1);
-    let parts: Vec<Option<Vec<Parsed>>> = std::thread::scope(|s| {
-        let hs: Vec<_> = lines
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|(_, raw)| ready(raw)).collect()))
-            .collect();
-        hs.into_iter().map(|h| h.join().ok().flatten()).collect()
-    });
+    let parts: Vec<Option<Vec<Parsed>>> = spread(lines, LINES, |c| {
+        c.iter().map(|(_, raw)| ready(raw)).collect()
+    })?;
     let mut all = Vec::with_capacity(lines.len());
     let mut signed = Vec::with_capacity(lines.len());
     for p in parts {
@@ -246,6 +270,22 @@ mod tests {
         assert!(!batch.verify());
         let (_, batch) = prepare(&body(&export(600, None))).unwrap();
         assert!(batch.verify());
+    }
+
+    #[test]
+    fn spread_work_comes_back_in_the_chunks_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        let sums = spread(&items, 7, |c| {
+            // Uneven work: later chunks finish first on another thread.
+            if c[0] < 100 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            c.iter().sum::<u64>()
+        })
+        .unwrap();
+        let expected: Vec<u64> = items.chunks(7).map(|c| c.iter().sum()).collect();
+        assert_eq!(sums, expected);
+        assert_eq!(spread(&[] as &[u64], 7, |c| c.len()), Some(vec![]));
     }
 
     #[test]
