@@ -454,14 +454,17 @@ fn checkpoints_are_checked_against_the_transcript() {
     );
     // Garbage.
     assert!(matches!(
-        machine::checkpoint_channel(&l.pb, &[1, 2, 3]),
+        machine::open_checkpoint(&l.pb, &[1, 2, 3]).map(|o| o.channel()),
         Err(CheckpointFault::Undecodable(_))
     ));
-    assert_eq!(machine::checkpoint_channel(&l.pb, &theirs), Ok(l.a.id()));
+    assert_eq!(
+        machine::open_checkpoint(&l.pb, &theirs).map(|o| o.channel()),
+        Ok(l.a.id())
+    );
     // Routing verifies first: the same bytes from another peer are refused
     // as unsigned by it, before their body is read.
     assert!(matches!(
-        machine::checkpoint_channel(&stranger, &theirs),
+        machine::open_checkpoint(&stranger, &theirs).map(|o| o.channel()),
         Err(CheckpointFault::Signature(_))
     ));
     // A body the peer never signed (one byte of it changed) is not decoded.
@@ -469,7 +472,7 @@ fn checkpoints_are_checked_against_the_transcript() {
     let i = forged.len() / 2;
     forged[i] ^= 1;
     assert!(matches!(
-        machine::checkpoint_channel(&l.pb, &forged),
+        machine::open_checkpoint(&l.pb, &forged).map(|o| o.channel()),
         Err(CheckpointFault::Signature(_) | CheckpointFault::Undecodable(_))
     ));
     // A checkpoint covering an own entry we never wrote disagrees.

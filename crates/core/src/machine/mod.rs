@@ -32,8 +32,8 @@ pub use alerts::{
 pub use channel::{Channel, ExportPlan, OpenRefusal, RestoreError, POLICY_ROUNDS};
 pub use outbound::{hello, Outbound, BATCH_BYTES, BATCH_ENTRIES, WINDOW};
 pub use receive::{
-    checkpoint_channel, open_checkpoint, receive_proposal, reject, CheckpointFault, Fault,
-    OpenedCheckpoint, PENDING_PROPOSALS,
+    open_checkpoint, receive_proposal, reject, CheckpointFault, Fault, OpenedCheckpoint,
+    PENDING_PROPOSALS,
 };
 pub use recover::{Recovery, OWN_CHAIN_BEHIND};
 pub use rotate::{key_peer_holds, may_propose, pin_change, PinMove};

@@ -96,17 +96,11 @@ pub enum CheckpointFault {
     },
 }
 
-/// The channel of a checkpoint from `peer`, to route it: its signature is
-/// verified under the peer's pinned key before its body is decoded, so
-/// nothing the peer did not sign is read.
-pub fn checkpoint_channel(peer: &Peer, bytes: &[u8]) -> Result<Hash, CheckpointFault> {
-    open_checkpoint(peer, bytes).map(|o| o.channel())
-}
-
 /// A checkpoint whose signature verified under one of its peer's keys, with
-/// that key: opened once to route it ([`OpenedCheckpoint::channel`]), then
-/// checked by its channel ([`Channel::receive_opened_checkpoint`]) without
-/// verifying it again.
+/// that key: opened once to route it ([`OpenedCheckpoint::channel`]; the
+/// signature is verified before the body is decoded, so nothing the peer
+/// did not sign is read), then checked by its channel
+/// ([`Channel::receive_opened_checkpoint`]) without verifying it again.
 #[derive(Debug, Clone)]
 pub struct OpenedCheckpoint {
     checkpoint: SignedCheckpoint,
