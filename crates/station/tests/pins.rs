@@ -90,13 +90,13 @@ async fn a_peer_with_a_live_channel_goes_only_by_force_and_nothing_more_is_taken
 
     // Closed in the record by this station alone, and it stays so across a restart.
     ea.author(&ch, terminate(), "a").await.unwrap();
-    assert_eq!(state(&ea, &ch), "terminated");
+    assert_eq!(state_now(&ea, &ch).await, "terminated");
     drop(ea);
     a.stop().await;
     a.start().await;
     let ea = a.engine();
     assert!(ea.peers().is_empty());
-    assert_eq!(state(&ea, &ch), "terminated");
+    assert_eq!(state_now(&ea, &ch).await, "terminated");
     assert_eq!(
         ea.channel_json(&ch, false).await.unwrap()["peer_removed"],
         true

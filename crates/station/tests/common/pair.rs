@@ -63,6 +63,17 @@ pub async fn until<F: FnMut() -> bool>(what: &str, secs: u64, mut f: F) {
     panic!("timed out after {secs} s waiting for {what}");
 }
 
+/// The channel's state word as its lock holder leaves it: waits for the lock,
+/// so a task busy on the channel (a sweep, a checkpoint round after start-up)
+/// cannot make the answer empty.
+pub async fn state_now(e: &Engine, ch: &Hash) -> String {
+    let c = e.channel(ch).unwrap();
+    let c = c.lock().await;
+    c.book().state().word().to_owned()
+}
+
+/// The channel's state word if its lock is free this instant, else "": for
+/// polling in `until`, which asks again.
 pub fn state(e: &Engine, ch: &Hash) -> String {
     e.channel(ch)
         .ok()
