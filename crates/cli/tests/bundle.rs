@@ -350,6 +350,12 @@ fn bundles_and_the_link_mix_on_one_channel() {
     until("the first round over the link", 20, || {
         received(&b, &ch).len() == PER_ROUND
     });
+    // A bundle starts above what bravo's checkpoint confirmed, which comes
+    // back after bravo holds the messages.
+    until("the first round confirmed at alpha", 20, || {
+        a.get(&format!("/v1/channels/{ch}"))
+            .is_some_and(|v| v["delivery"]["delivered"].as_u64() == Some(1 + PER_ROUND as u64))
+    });
     let (f, n) = export(&a, "bravo", &carry, "confirmed.hlb");
     assert_eq!(n, 0, "the link delivered and confirmed everything");
     assert_eq!(import(&b, &f), 0);

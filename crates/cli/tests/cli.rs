@@ -692,6 +692,10 @@ fn under_the_journal_the_log_has_no_timestamp_of_its_own() {
     let t = tempfile::tempdir().unwrap();
     let mut a = station::St::new(&t.path().join("a"), "a");
     a.serve(&[("HOTLINE_LOG", "info"), ("JOURNAL_STREAM", "8:4242")]);
+    // The API may answer before the start-up line is written.
+    station::until("the start-up line in the log", 20, || {
+        a.log_text().contains("station up")
+    });
     a.kill9();
     let log = a.log_text();
     let up = log

@@ -34,8 +34,10 @@ fn a_station_restored_from_an_older_backup_takes_its_chain_back_and_never_forks(
     let out = a.cli(&["backup", "-o", backup.to_str().unwrap(), "--include-keys"]);
     assert!(out.contains("holds the secret key"), "{out}");
     let at_backup = counts(&a, &ch).unwrap().0;
+    let at_backup_b = counts(&b, &ch).unwrap().0;
     until("alpha acknowledges more after the backup", 30, || {
         counts(&a, &ch).is_some_and(|(ours, _)| ours >= at_backup + 20)
+            && counts(&b, &ch).is_some_and(|(ours, _)| ours >= at_backup_b + 1)
     });
     stop.store(true, Ordering::Relaxed);
     let acked_a = la.join().unwrap();

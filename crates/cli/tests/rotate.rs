@@ -121,7 +121,12 @@ fn keys_rotate_under_traffic_loses_nothing_and_the_line_verifies_across_it() {
     assert_eq!(rotated.len(), 1, "{out}");
     assert_eq!(rotated[0]["channel"], ch.as_str());
     assert!(rotated[0]["entry"].is_string(), "{out}");
-    std::thread::sleep(Duration::from_millis(500));
+    // Both loaders go on past the rotation before they stop.
+    let (at_a, at_b) = (counts(&a, &ch).unwrap().0, counts(&b, &ch).unwrap().0);
+    until("both ends acknowledge more after the rotation", 30, || {
+        counts(&a, &ch).is_some_and(|(ours, _)| ours >= at_a + 3)
+            && counts(&b, &ch).is_some_and(|(ours, _)| ours >= at_b + 3)
+    });
     stop.store(true, Ordering::Relaxed);
     let (acked_a, acked_b) = (la.join().unwrap(), lb.join().unwrap());
     assert!(!acked_a.is_empty() && !acked_b.is_empty());

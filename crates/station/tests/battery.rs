@@ -45,6 +45,13 @@ async fn rig_with(extra: &str) -> Rig {
         .admin_token;
     let config = hotline_station::DataDir(data.clone()).config();
     let text = std::fs::read_to_string(&config).unwrap();
+    // The fake peer sends no Hello: the station would end its session after
+    // `handshake_timeout` (3 s), which a long case on a slow disk can outlast.
+    let patient = "handshake_timeout = \"60s\"\n";
+    let extra = match extra.strip_prefix("[tuning]\n") {
+        Some(rest) => format!("[tuning]\n{patient}{rest}"),
+        None => format!("[tuning]\n{patient}{extra}"),
+    };
     std::fs::write(&config, format!("{text}\n{extra}")).unwrap();
     let st = Station::start(&data, None).await.unwrap();
     let a = fake();

@@ -244,7 +244,8 @@ impl Drop for St {
     }
 }
 
-/// Pins and verifies `a` and `b` both ways, opens a channel a→b and accepts it at b.
+/// Pins and verifies `a` and `b` both ways, opens a channel a→b, accepts it
+/// at b, and waits until it is active at both.
 pub fn pair(a: &St, b: &St) -> String {
     a.cli(&[
         "peer", "add", &b.name, "--key", &b.token, "--addr", &b.listen,
@@ -272,6 +273,12 @@ pub fn pair(a: &St, b: &St) -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Active at `a` only once b's Accept has come back over the link and
+    // been committed there: until then `a` refuses a message as 409.
+    until("the channel active at the opener", 20, || {
+        a.get(&format!("/v1/channels/{ch}"))
+            .is_some_and(|v| v["state"] == "active")
+    });
     ch
 }
 
