@@ -168,6 +168,32 @@ impl<'a> Reader<'a> {
         Ok(body)
     }
 
+    /// `false` or `true`, each in its one-byte form.
+    pub(crate) fn bool(&mut self) -> Result<bool, ProtoError> {
+        let b = match self.rest.first() {
+            Some(0xf4) => false,
+            Some(0xf5) => true,
+            _ => return Err(self.shape()),
+        };
+        self.rest = &self.rest[1..];
+        Ok(b)
+    }
+
+    /// Whether `null` comes next; it is taken if so.
+    pub(crate) fn null(&mut self) -> bool {
+        let null = self.rest.first() == Some(&0xf6);
+        if null {
+            self.rest = &self.rest[1..];
+        }
+        null
+    }
+
+    /// Ends reading here, handing back the bytes not read yet (for a last
+    /// item the caller decodes another way).
+    pub(crate) fn into_rest(self) -> &'a [u8] {
+        self.rest
+    }
+
     /// Ends reading: nothing may trail the value.
     pub(crate) fn finish(self) -> Result<(), ProtoError> {
         if self.rest.is_empty() {
