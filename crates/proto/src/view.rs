@@ -153,7 +153,7 @@ pub fn entry_text(e: &Entry) -> String {
     #[derive(serde::Serialize)]
     struct View<'a> {
         author: u8,
-        body: Value,
+        body: BodyView<'a>,
         by: &'a str,
         channel: String,
         kind: &'static str,
@@ -168,9 +168,41 @@ pub fn entry_text(e: &Entry) -> String {
         hash: String,
         seq: u64,
     }
+    /// A message's [`body`] written field by field (the kind nearly every
+    /// entry is); any other kind as its value.
+    #[derive(serde::Serialize)]
+    #[serde(untagged)]
+    enum BodyView<'a> {
+        Message {
+            kind: &'static str,
+            labels: &'a [String],
+            precedence: &'static str,
+            reply_to: Option<String>,
+            subject: &'a str,
+            text: &'a str,
+        },
+        Other(Value),
+    }
+    let body_view = match &e.body {
+        b @ Body::Message {
+            precedence,
+            subject,
+            text,
+            labels,
+            reply_to,
+        } => BodyView::Message {
+            kind: b.kind().name(),
+            labels,
+            precedence: precedence.name(),
+            reply_to: reply_to.as_ref().map(|h| hex(h)),
+            subject,
+            text,
+        },
+        other => BodyView::Other(body(other)),
+    };
     let v = View {
         author: e.author,
-        body: body(&e.body),
+        body: body_view,
         by: &e.by,
         channel: hex(&e.channel),
         kind: e.body.kind().name(),

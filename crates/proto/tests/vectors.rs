@@ -213,7 +213,25 @@ fn entry_bytes_match_the_pinned_vectors() {
 /// compares an export's lines with it, and falls back to comparing values).
 #[test]
 fn the_entry_view_text_is_the_views_json() {
-    for (i, body) in bodies().into_iter().enumerate() {
+    // Beside one body of each kind, a message with every optional part
+    // filled and one with every part empty.
+    let more = [
+        Body::Message {
+            precedence: Precedence::Routine,
+            subject: "re: \"launch\"\n".into(),
+            text: "false alarm ✓ \u{202e}".into(),
+            labels: vec!["ops".into(), "tlp:amber".into()],
+            reply_to: Some([0x22; 32]),
+        },
+        Body::Message {
+            precedence: Precedence::Priority,
+            subject: String::new(),
+            text: String::new(),
+            labels: vec![],
+            reply_to: None,
+        },
+    ];
+    for (i, body) in bodies().into_iter().chain(more).enumerate() {
         let e = entry_of(i, body, "duty \"officer\" ✓");
         let kind = e.body.kind().name();
         assert_eq!(

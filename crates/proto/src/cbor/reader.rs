@@ -188,6 +188,11 @@ impl<'a> Reader<'a> {
         null
     }
 
+    /// How many bytes are not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     /// Ends reading here, handing back the bytes not read yet (for a last
     /// item the caller decodes another way).
     pub(crate) fn into_rest(self) -> &'a [u8] {
