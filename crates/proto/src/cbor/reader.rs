@@ -193,8 +193,8 @@ impl<'a> Reader<'a> {
         self.rest.len()
     }
 
-    /// Ends reading here, handing back the bytes not read yet (for a last
-    /// item the caller decodes another way).
+    /// Ends reading here, handing back the bytes not read yet (a last item
+    /// the caller reads with a reader of its own, checked whole there).
     pub(crate) fn into_rest(self) -> &'a [u8] {
         self.rest
     }
