@@ -20,6 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 mod live;
+mod pace;
 mod paths;
 mod session;
 

@@ -91,6 +91,8 @@ pub(super) async fn run(
         batches.clone(),
     ));
     let cut = engine.cut(peer_id);
+    // Our checkpoints of the peer's entries, paced under load.
+    let mut pace = super::pace::Pace::default();
     let result = async {
         // What the peer holds, from its Hello, before anything of ours is
         // sent; what it sends meanwhile is answered.
@@ -217,8 +219,15 @@ pub(super) async fn run(
             if engine.peer(peer_id).is_err() {
                 return Ok(()); // the peer was removed, or its key replaced
             }
+            let due = pace.due().map(tokio::time::Instant::from_std);
             tokio::select! {
                 _ = notify.notified() => {}
+                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                    let held = Answer { replies: pace.release(std::time::Instant::now()), ..Answer::default() };
+                    if !answer(&mut tx, held).await {
+                        return Err("the link failed".into());
+                    }
+                }
                 _ = tokio::time::sleep(note_pace.wait()), if notes_more => {}
                 _ = cut.notified() => sweep = true,
                 _ = ping.tick() => {
@@ -248,6 +257,7 @@ pub(super) async fn run(
                     }
                     Some(FromReader::Reply(a)) => {
                         let why = a.fault.as_ref().map(|f| f.to_string());
+                        let a = pace.offer(a, std::time::Instant::now());
                         if !answer(&mut tx, a).await {
                             return Err(why.unwrap_or_else(|| "closed after answering the peer".into()));
                         }
@@ -267,8 +277,24 @@ pub(super) async fn run(
     }
     .await;
     reader.abort();
+    if result.is_ok() {
+        // An orderly end: what is held goes now, briefly. Otherwise the
+        // peer asks for it again on its next session (`checkpoint_requests`).
+        let held = pace.release(std::time::Instant::now());
+        let _ = tokio::time::timeout(FLUSH_AT_END, async {
+            for m in held {
+                if tx.send(&m.to_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     result
 }
+
+/// How long an orderly end of a session waits to send the checkpoints it holds.
+const FLUSH_AT_END: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Takes every frame the peer sends, until the session ends: the peer's
 /// entries are validated and committed (answered with a checkpoint), its
