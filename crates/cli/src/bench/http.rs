@@ -97,8 +97,9 @@ impl Lean {
     }
 
     /// GET `path`, and calls `line` with each line of the answer as it
-    /// arrives (an event stream), until the stream ends.
-    pub fn stream(mut self, path: &str, mut line: impl FnMut(&str)) -> anyhow::Result<()> {
+    /// arrives (an event stream), until the stream ends or `line` returns
+    /// false (the connection is then closed).
+    pub fn stream(mut self, path: &str, mut line: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
         let req = self.request("GET", path, Vec::new())?;
         let tx = &mut self.tx;
         self.rt.block_on(async {
@@ -115,7 +116,9 @@ impl Lean {
                 while let Some(end) = pending.iter().position(|&b| b == b'\n') {
                     let text = String::from_utf8_lossy(&pending[..end]).into_owned();
                     pending.drain(..=end);
-                    line(&text);
+                    if !line(&text) {
+                        return Ok(());
+                    }
                 }
             }
             Ok(())

@@ -382,25 +382,47 @@ fn open_channel(ca: &Client, cb: &Client) -> anyhow::Result<String> {
 }
 
 /// When each entry committed at `b`, from its event stream (read on a
-/// thread of its own from now on); the condition variable is signalled at
-/// each, so that the sender waits without taking a core from the stations.
+/// thread of its own until [`Commits::stop`]); the condition variable is
+/// signalled at each, so that the sender waits without taking a core from
+/// the stations.
 type Seen = Arc<(Mutex<HashMap<String, Instant>>, Condvar)>;
 
-fn commits_at(b: &Proc) -> anyhow::Result<Seen> {
+/// B's event stream, read for the latency phase.
+struct Commits {
+    seen: Seen,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Commits {
+    /// Closes the stream at its next event: the phases after the latency
+    /// one measure the line without a subscriber that B writes every entry
+    /// to and the bench parses (until 2026-11-30 it stayed open, and both
+    /// costs were counted against the line).
+    fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn commits_at(b: &Proc) -> anyhow::Result<Commits> {
     let seen: Seen = Default::default();
-    let s = seen.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s, halt) = (seen.clone(), stop.clone());
     let c = http::Lean::new(&b.dir)?;
     std::thread::spawn(move || {
         let _ = c.stream("/v1/events", |line| {
+            if halt.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
             if let Some(data) = line.strip_prefix("data:") {
                 if let Ok(Event::Entry(e)) = serde_json::from_str(data.trim()) {
                     s.0.lock().unwrap().insert(e.hash, Instant::now());
                     s.1.notify_all();
                 }
             }
+            true
         });
     });
-    Ok(seen)
+    Ok(Commits { seen, stop })
 }
 
 /// Drops the benchmark's databases when it ends, however it ends (after
@@ -531,7 +553,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ch = open_channel(&ca, &cb)?;
 
     // Latency: B's event stream tells when each entry committed there.
-    let seen = commits_at(&b)?;
+    let commits = commits_at(&b)?;
+    let seen = &commits.seen;
     std::thread::sleep(Duration::from_millis(300));
     eprintln!("latency: {} messages one at a time…", args.latency_samples);
     let mut lat = Vec::new();
@@ -544,7 +567,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 &text(format!("latency {i}")),
             )?
             .hash;
-        let (map, signal) = &*seen;
+        let (map, signal) = &**seen;
         let (map, timeout) = signal
             .wait_timeout_while(map.lock().unwrap(), Duration::from_secs(5), |m| {
                 !m.contains_key(&h)
@@ -557,6 +580,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         lat.push(map[&h].duration_since(t0).as_secs_f64() * 1000.0);
     }
     lat.sort_by(|x, y| x.partial_cmp(y).expect("finite"));
+    commits.stop();
 
     eprintln!("one in flight: {} messages…", args.inflight_messages);
     let before = ours(&ca, &ch)?;

@@ -87,7 +87,7 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
         "load: {channels} channels × {per_minute}/min for {seconds} s (one message every {:.1} ms)…",
         every.as_secs_f64() * 1000.0
     );
-    let seen = commits_at(&b)?;
+    let seen = commits_at(&b)?.seen;
     std::thread::sleep(Duration::from_millis(300));
     let (cpu_a0, cpu_b0) = (cpu_ticks(&a)?, cpu_ticks(&b)?);
     let t0 = Instant::now();
