@@ -4,8 +4,8 @@
 //! Each batch of the peer's entries is committed with a checkpoint signed
 //! over it, and that checkpoint is the peer's proof of delivery. A line
 //! carrying one message at a time answers every message with one, which
-//! the peer verifies and stores: a fifth of the work a message costs both
-//! stations. A checkpoint covers everything before it, so under load only
+//! the peer verifies, stores and wakes for: about a fifth of the sender's
+//! CPU a message. A checkpoint covers everything before it, so under load only
 //! the newest of a channel needs to travel: the first checkpoint after a
 //! quiet [`GAP`] goes out at once (a lone message's proof is not delayed
 //! at all), and those that follow it within the gap wait until the gap
