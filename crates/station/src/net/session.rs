@@ -280,15 +280,11 @@ pub(super) async fn run(
     if result.is_ok() {
         // An orderly end: what is held goes now, briefly. Otherwise the
         // peer asks for it again on its next session (`checkpoint_requests`).
-        let held = pace.release(std::time::Instant::now());
-        let _ = tokio::time::timeout(FLUSH_AT_END, async {
-            for m in held {
-                if tx.send(&m.to_bytes()).await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await;
+        let held = Answer {
+            replies: pace.release(std::time::Instant::now()),
+            ..Answer::default()
+        };
+        let _ = tokio::time::timeout(FLUSH_AT_END, answer(&mut tx, held)).await;
     }
     result
 }
