@@ -607,6 +607,15 @@ fn bench_json_prints_every_figure_and_ceiling() {
                 .is_some_and(|x| x >= 0.0 && x.is_finite()),
             "{k}: {v}"
         );
+        // Every message wakes each station's threads at least once (A's
+        // writer commits it, B's takes it): a count of none would be a
+        // reading of the wrong process or none at all.
+        assert!(
+            v["context_switches_per_message"][k]
+                .as_f64()
+                .is_some_and(|x| x > 0.0 && x.is_finite()),
+            "{k}: {v}"
+        );
     }
 }
 

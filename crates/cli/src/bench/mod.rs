@@ -118,11 +118,19 @@ struct Figures {
     /// Each station's CPU time (user + system) per message in the
     /// one-in-flight and 32-client phases, µs: steadier than the rates on
     /// a shared machine, and what a change to the hot path moves.
-    cpu_us_per_message: CpuPerMessage,
+    cpu_us_per_message: PerMessage,
+    /// Each station's context switches (its threads' voluntary and
+    /// involuntary ones together) per message, in the same two phases: a
+    /// thread that sleeps and is woken again costs far more than the work
+    /// it hands over on a small machine, and this counts them without
+    /// the clock's noise.
+    context_switches_per_message: PerMessage,
 }
 
+/// One figure a message for each station, in the one-in-flight and the
+/// 32-client phases.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-struct CpuPerMessage {
+struct PerMessage {
     inflight1_a: f64,
     inflight1_b: f64,
     throughput_a: f64,
@@ -132,6 +140,30 @@ struct CpuPerMessage {
 /// Both stations' CPU ticks now.
 fn ticks(a: &Proc, b: &Proc) -> anyhow::Result<(u64, u64)> {
     Ok((scale::cpu_ticks(a)?, scale::cpu_ticks(b)?))
+}
+
+/// Both stations' threads' context switches now.
+type Switched = (
+    std::collections::HashMap<u32, u64>,
+    std::collections::HashMap<u32, u64>,
+);
+
+fn switched(a: &Proc, b: &Proc) -> anyhow::Result<Switched> {
+    Ok((scale::switches(a)?, scale::switches(b)?))
+}
+
+/// Context switches per message at each station between two `switched`
+/// readings, over the threads alive at the second.
+fn switches_per_message(s0: &Switched, s1: &Switched, n: usize) -> (f64, f64) {
+    let one = |before: &std::collections::HashMap<u32, u64>,
+               after: &std::collections::HashMap<u32, u64>| {
+        let d: u64 = after
+            .iter()
+            .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+            .sum();
+        d as f64 / n.max(1) as f64
+    };
+    (one(&s0.0, &s1.0), one(&s0.1, &s1.1))
 }
 
 /// µs of CPU per message at each station between two `ticks` readings.
@@ -584,24 +616,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     eprintln!("one in flight: {} messages…", args.inflight_messages);
     let before = ours(&ca, &ch)?;
-    let c0 = ticks(&a, &b)?;
+    let (c0, s0) = (ticks(&a, &b)?, switched(&a, &b)?);
     let t0 = Instant::now();
     let n1 = send_many(&a.dir, &ch, args.inflight_messages, 1, "one")?;
     delivered(&ca, &ch, before + n1 as u64, t0)?;
     let inflight1 = n1 as f64 / t0.elapsed().as_secs_f64();
     let (inflight1_a, inflight1_b) = per_message(c0, ticks(&a, &b)?, n1);
+    let (switches1_a, switches1_b) = switches_per_message(&s0, &switched(&a, &b)?, n1);
 
     eprintln!(
         "throughput: {} messages from {} clients…",
         args.messages, args.concurrency
     );
     let before = ours(&ca, &ch)?;
-    let c0 = ticks(&a, &b)?;
+    let (c0, s0) = (ticks(&a, &b)?, switched(&a, &b)?);
     let t0 = Instant::now();
     let n = send_many(&a.dir, &ch, args.messages, args.concurrency, "bulk")?;
     delivered(&ca, &ch, before + n as u64, t0)?;
     let throughput = n as f64 / t0.elapsed().as_secs_f64();
     let (throughput_a, throughput_b) = per_message(c0, ticks(&a, &b)?, n);
+    let (switches_a, switches_b) = switches_per_message(&s0, &switched(&a, &b)?, n);
 
     eprintln!("both directions at once…");
     let (before_a, before_b) = (ours(&ca, &ch)?, ours(&cb, &ch)?);
@@ -664,11 +698,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         latency_samples: lat.len(),
         exported_entries: entries,
         store: if dbs.is_some() { "postgres" } else { "sqlite" },
-        cpu_us_per_message: CpuPerMessage {
+        cpu_us_per_message: PerMessage {
             inflight1_a,
             inflight1_b,
             throughput_a,
             throughput_b,
+        },
+        context_switches_per_message: PerMessage {
+            inflight1_a: switches1_a,
+            inflight1_b: switches1_b,
+            throughput_a: switches_a,
+            throughput_b: switches_b,
         },
     };
     if args.json {
@@ -701,6 +741,11 @@ fn print(f: &Figures) {
     println!(
         "  stations' CPU a message           A {:.0} µs, B {:.0} µs one in flight; A {:.0} µs, B {:.0} µs at {} clients",
         cpu.inflight1_a, cpu.inflight1_b, cpu.throughput_a, cpu.throughput_b, f.concurrency
+    );
+    let cs = &f.context_switches_per_message;
+    println!(
+        "  context switches a message        A {:.1}, B {:.1} one in flight; A {:.2}, B {:.2} at {} clients",
+        cs.inflight1_a, cs.inflight1_b, cs.throughput_a, cs.throughput_b, f.concurrency
     );
     println!(
         "  send→commit at B  p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  ({} one at a time)",

@@ -61,6 +61,33 @@ pub(super) fn cpu_ticks(p: &Proc) -> anyhow::Result<u64> {
     Ok(tick(11) + tick(12))
 }
 
+/// Each thread's context switches so far (voluntary + involuntary, from
+/// /proc/PID/task/TID/status), by thread id. A thread that ended between
+/// two readings is not counted; one that began counts from zero.
+pub(super) fn switches(p: &Proc) -> anyhow::Result<std::collections::HashMap<u32, u64>> {
+    let mut out = std::collections::HashMap::new();
+    for t in std::fs::read_dir(format!("/proc/{}/task", p.child.id()))? {
+        let t = t?;
+        let Some(tid) = t.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        // A thread may end while it is read: it is left out.
+        let Ok(status) = std::fs::read_to_string(t.path().join("status")) else {
+            continue;
+        };
+        let n: u64 = status
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|v| v.trim().parse::<u64>().ok())
+            .sum();
+        out.insert(tid, n);
+    }
+    Ok(out)
+}
+
 /// Runs the scale measurement in `root`.
 pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Result<Scale> {
     anyhow::ensure!(channels >= 2, "--scale-channels takes 2 or more");
