@@ -46,6 +46,8 @@ const REPLY_LEN: usize = EPOCH_LEN + TIMESTAMP_LEN;
 /// Message 1 of link version 2 (before the hybrid handshake): IK with a
 /// 16-byte payload, no version byte.
 const V2_MSG1_LEN: usize = 112;
+// A message of link version 2 is told by its length alone.
+const _: () = assert!(MSG1_LEN != V2_MSG1_LEN && MSG2_LEN != V2_MSG1_LEN);
 
 /// What the responder's caller decides about an initiator's static key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,9 +141,11 @@ where
         theirs,
     };
     match message {
-        [WIRE_VERSION, rest @ ..] if !rest.is_empty() => Ok(rest),
-        // Link version 2 sent IK message 1 bare: 112 bytes.
+        // Link version 2 sent IK message 1 bare: 112 bytes, the first of
+        // them its random ephemeral key's, which may be any value, this
+        // version's byte included. No message of this version is that long.
         _ if message.len() == V2_MSG1_LEN => Err(other(2)),
+        [WIRE_VERSION, rest @ ..] if !rest.is_empty() => Ok(rest),
         [v, ..] => Err(other(*v)),
         [] => Err(LinkError::Malformed("an empty handshake message")),
     }

@@ -460,6 +460,27 @@ async fn another_link_version_is_named_on_both_ends() {
     );
 }
 
+/// A version-2 message 1 whose random ephemeral key happens to begin with
+/// this version's byte (one in 256 of them) is still named version 2, not
+/// taken for a message of this version of the wrong length.
+#[tokio::test]
+async fn a_version_two_message_starting_with_our_byte_is_still_version_two() {
+    let b = keys();
+    let (mut client, server) = duplex(PIPE);
+    let mut v2 = [0x5au8; 112];
+    v2[0] = WIRE_VERSION;
+    client.write_all(&prefixed(&v2)).await.unwrap();
+    let resp = respond(server, &b.secret, |_: &[u8; 32]| PeerDecision::Unknown).await;
+    assert_eq!(
+        resp.err(),
+        Some(LinkError::Version {
+            ours: WIRE_VERSION,
+            theirs: 2
+        })
+    );
+    assert_eq!(read_prefixed(&mut client).await, vec![WIRE_VERSION]);
+}
+
 #[tokio::test]
 async fn zero_length_prefix_is_malformed() {
     let b = keys();
