@@ -68,6 +68,14 @@ impl Pace {
         Some(self.last.map_or_else(Instant::now, |t| t + GAP))
     }
 
+    /// Everything held, as an answer to send now.
+    pub fn release_answer(&mut self, now: Instant) -> Answer {
+        Answer {
+            replies: self.release(now),
+            ..Answer::default()
+        }
+    }
+
     /// Everything held, to send now.
     pub fn release(&mut self, now: Instant) -> Vec<LinkMsg> {
         if !self.held.is_empty() {

@@ -223,8 +223,7 @@ pub(super) async fn run(
             tokio::select! {
                 _ = notify.notified() => {}
                 _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
-                    let held = Answer { replies: pace.release(std::time::Instant::now()), ..Answer::default() };
-                    if !answer(&mut tx, held).await {
+                    if !answer(&mut tx, pace.release_answer(std::time::Instant::now())).await {
                         return Err("the link failed".into());
                     }
                 }
@@ -280,10 +279,7 @@ pub(super) async fn run(
     if result.is_ok() {
         // An orderly end: what is held goes now, briefly. Otherwise the
         // peer asks for it again on its next session (`checkpoint_requests`).
-        let held = Answer {
-            replies: pace.release(std::time::Instant::now()),
-            ..Answer::default()
-        };
+        let held = pace.release_answer(std::time::Instant::now());
         let _ = tokio::time::timeout(FLUSH_AT_END, answer(&mut tx, held)).await;
     }
     result
