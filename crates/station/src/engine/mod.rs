@@ -162,6 +162,10 @@ pub struct Engine {
     strangers: std::sync::Mutex<hotline_core::machine::Strangers>,
     /// What never changes about a channel, readable without its lock.
     slots: RwLock<HashMap<Hash, ChannelSlot>>,
+    /// Each peer's largest `entry_bound` over its slots, kept as they
+    /// change (under `slots`' write lock): the link asks for it on every
+    /// message it reads, which must not cost a walk of every channel.
+    peer_bounds: RwLock<HashMap<i64, u64>>,
     /// Pinned peers by row id.
     peers: RwLock<HashMap<i64, PeerRt>>,
     /// The hybrid handshake's stored keys, per peer and direction.
@@ -239,6 +243,7 @@ impl Engine {
             link_down_open: Default::default(),
             strangers: Default::default(),
             slots: RwLock::new(HashMap::new()),
+            peer_bounds: RwLock::new(HashMap::new()),
             peers: RwLock::new(HashMap::new()),
             psks: Default::default(),
             retired: RwLock::new(HashMap::new()),
@@ -599,6 +604,11 @@ impl Engine {
         let arc = Arc::new(Mutex::new(ch));
         let guard = arc.clone().try_lock_owned().expect("a new lock is free");
         self.touch(&id);
+        {
+            let mut bounds = self.peer_bounds.write().unwrap();
+            let b = bounds.entry(slot.peer_id).or_insert(slot.entry_bound);
+            *b = (*b).max(slot.entry_bound);
+        }
         slots.insert(id, slot);
         map.insert(id, arc);
         Ok(guard)
@@ -629,21 +639,33 @@ impl Engine {
     /// in force, the default entry size for a proposal not accepted here
     /// (`Channel::entry_bound`).
     pub fn max_entry_bytes_with(&self, peer_id: i64) -> u64 {
-        self.slots
+        self.peer_bounds
             .read()
             .unwrap()
-            .values()
-            .filter(|s| s.peer_id == peer_id)
-            .map(|s| s.entry_bound)
-            .max()
+            .get(&peer_id)
+            .copied()
             .unwrap_or(hotline_proto::entry::DEFAULT_MAX_ENTRY_BYTES)
     }
 
     /// Records a channel's entry bound after a step that may have changed it;
     /// called under the channel's lock, so the slot follows decision order.
+    /// The peer's largest is found again over its channels: a bound may
+    /// shrink, and this runs once a channel's terms come into force, not
+    /// per message.
     fn refresh_slot(&self, ch: &Channel) {
-        if let Some(s) = self.slots.write().unwrap().get_mut(&ch.id()) {
-            s.entry_bound = ch.entry_bound();
+        let mut slots = self.slots.write().unwrap();
+        let Some(s) = slots.get_mut(&ch.id()) else {
+            return;
+        };
+        s.entry_bound = ch.entry_bound();
+        let peer = s.peer_id;
+        let max = slots
+            .values()
+            .filter(|s| s.peer_id == peer)
+            .map(|s| s.entry_bound)
+            .max();
+        if let Some(max) = max {
+            self.peer_bounds.write().unwrap().insert(peer, max);
         }
     }
 
