@@ -36,6 +36,11 @@ pub fn schema_of_spec(spec: &StoreSpec) -> Result<Schema, StationError> {
 
 /// Most batches folded into one transaction: bounds the latency one fsync adds.
 const MAX_GROUP: usize = 512;
+/// Most writes riding ([`Db::ride`]) before they go as a batch of their own:
+/// bounds what one commit carries besides its own writes.
+const MAX_RIDING: usize = 16;
+/// How long a riding write waits for a batch to carry it.
+const RIDE_WITHIN: std::time::Duration = std::time::Duration::from_millis(5);
 
 type Outcome = Result<Vec<WriteResult>, StationError>;
 
@@ -67,9 +72,15 @@ impl Reply {
 struct Deferred {
     ops: Vec<WriteOp>,
     head: Option<AuditHead>,
-    riders: Vec<oneshot::Sender<Outcome>>,
+    audit_riders: Vec<oneshot::Sender<Outcome>>,
     /// A flush of these lines is already due ([`Db::flush_deferred_within`]).
     flush_due: bool,
+    /// Relaxed writes waiting to ride in front of the next batch queued,
+    /// whichever ([`Db::ride`]), and whoever waits for each.
+    riding: Vec<WriteOp>,
+    riding_riders: Vec<oneshot::Sender<Outcome>>,
+    /// A flush of the riding writes is already due.
+    ride_due: bool,
 }
 type Call = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
@@ -210,6 +221,18 @@ impl Pending {
             .await
             .unwrap_or_else(|_| Err(StationError::Storage("the storage writer stopped".into())))
     }
+
+    /// The outcome if the commit has returned, without waiting.
+    pub fn ready(&mut self) -> Option<Result<Vec<WriteResult>, StationError>> {
+        use oneshot::error::TryRecvError;
+        match self.0.try_recv() {
+            Ok(r) => Some(r),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Closed) => Some(Err(StationError::Storage(
+                "the storage writer stopped".into(),
+            ))),
+        }
+    }
 }
 
 fn storage(e: hotline_store::StoreError) -> StationError {
@@ -281,7 +304,7 @@ impl Db {
     /// Queues a batch that may be committed without waiting for the disk
     /// (see [`hotline_store::Store::write_relaxed`]): it is durable once a
     /// later commit that waits is. Such a batch records what a peer signed
-    /// (its checkpoint, a log note), no local user's change, so it takes
+    /// (its checkpoint), no local user's change, so it takes
     /// no held audit lines: they wait for the next change, and their head
     /// is signed once there rather than in each commit (at one message in
     /// flight the peer's checkpoint came between every two messages).
@@ -309,14 +332,15 @@ impl Db {
         // Held until the batch is in the writer's queue: the deferred lines
         // go in the order they were taken.
         let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut all, deferred_head, riders) = if carry {
-            (
-                std::mem::take(&mut d.ops),
-                d.head.take(),
-                std::mem::take(&mut d.riders),
-            )
+        // Riding writes go with any batch; held audit lines only with one that carries them.
+        let mut all = std::mem::take(&mut d.riding);
+        let mut riders = std::mem::take(&mut d.riding_riders);
+        let deferred_head = if carry {
+            all.append(&mut d.ops);
+            riders.append(&mut d.audit_riders);
+            d.head.take()
         } else {
-            Default::default()
+            None
         };
         let carried = all.len();
         all.extend(ops);
@@ -351,7 +375,7 @@ impl Db {
         let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         d.ops.extend(ops);
         d.head = Some(head);
-        d.riders.push(tx);
+        d.audit_riders.push(tx);
         Pending(rx)
     }
 
@@ -363,13 +387,50 @@ impl Db {
     }
 
     fn flush(&self, relaxed: bool) -> Option<Pending> {
-        let waiting = !self
-            .deferred
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .ops
-            .is_empty();
+        let waiting = {
+            let d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            !d.ops.is_empty() || !d.riding.is_empty()
+        };
         waiting.then(|| self.queue(Vec::new(), None, relaxed, true))
+    }
+
+    /// Holds relaxed writes (see [`Db::submit_relaxed`]) to ride in front
+    /// of the next batch anyone queues, in its transaction, rather than
+    /// make a commit of their own; the returned commit resolves with that
+    /// batch's, and with no results of its own. What rides goes as a
+    /// batch of its own once [`MAX_RIDING`] wait, or [`RIDE_WITHIN`] after
+    /// the first, if no batch took it first. For what a peer sent that
+    /// comes one at a time and wants no answer from the disk (its
+    /// checkpoints, its log notes and our own): each cost a transaction of
+    /// its own, and the writer a wake. Riding writes are committed in the
+    /// order they were given, before any batch queued after them. Call on
+    /// the runtime.
+    pub fn ride(&self, ops: Vec<WriteOp>) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        let (full, first) = {
+            let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+            d.riding.extend(ops);
+            d.riding_riders.push(tx);
+            let first = !std::mem::replace(&mut d.ride_due, true);
+            (d.riding_riders.len() >= MAX_RIDING, first)
+        };
+        if full {
+            self.queue(Vec::new(), None, true, false);
+        } else if first {
+            let db = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(RIDE_WITHIN).await;
+                let waiting = {
+                    let mut d = db.deferred.lock().unwrap_or_else(|p| p.into_inner());
+                    d.ride_due = false;
+                    !d.riding.is_empty()
+                };
+                if waiting {
+                    db.queue(Vec::new(), None, true, false);
+                }
+            });
+        }
+        Pending(rx)
     }
 
     /// Sees that the deferred lines are queued within `after` if no batch

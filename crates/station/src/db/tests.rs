@@ -157,3 +157,94 @@ async fn held_lines_skip_a_relaxed_write_and_ride_with_the_next_change() {
     let head = db.read(|s| s.audit_head()).await.unwrap().unwrap();
     assert_eq!(head.head().count, 1);
 }
+
+fn meta(key: &str, v: &str) -> WriteOp {
+    WriteOp::Meta {
+        key: key.into(),
+        value: v.into(),
+    }
+}
+
+/// A riding write goes in front of the next batch queued, in its
+/// transaction: a later write of the same key, queued at once, wins.
+#[tokio::test]
+async fn a_riding_write_goes_before_the_next_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
+    let mut rider = db.ride(vec![meta("note", "first")]);
+    let ridden = db.ride(vec![meta("other", "kept")]);
+    db.submit(vec![meta("note", "second")])
+        .wait()
+        .await
+        .unwrap();
+    // Resolved with the batch that carried it, and with no results of its own.
+    assert_eq!(
+        rider
+            .ready()
+            .expect("committed with the batch")
+            .unwrap()
+            .len(),
+        0
+    );
+    ridden.wait().await.unwrap();
+    let (note, other) = db
+        .read(|s| Ok((s.meta("note")?, s.meta("other")?)))
+        .await
+        .unwrap();
+    assert_eq!(note.as_deref(), Some("second"));
+    assert_eq!(other.as_deref(), Some("kept"));
+}
+
+/// With no batch to carry it, a riding write goes alone, soon, and takes
+/// no held audit line with it (those wait for a change).
+#[tokio::test]
+async fn a_riding_write_goes_alone_when_nothing_carries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(SecretKeys::generate([5; 32], [9; 32]));
+    let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
+    db.sign_audit_heads(keys);
+    let l1 = crate::audit::line([0; 32], 1, "admin", "POST messages", "", "201");
+    let line = db.defer_audit(
+        vec![WriteOp::Audit(l1.clone())],
+        AuditHead {
+            count: 1,
+            hash: l1.hash,
+        },
+    );
+    let rider = db.ride(vec![meta("note", "alone")]);
+    tokio::time::timeout(std::time::Duration::from_secs(10), rider.wait())
+        .await
+        .expect("committed without another batch")
+        .unwrap();
+    assert_eq!(
+        db.read(|s| s.meta("note")).await.unwrap().as_deref(),
+        Some("alone")
+    );
+    assert_eq!(db.read(|s| s.audit_count()).await.unwrap(), 0);
+    db.flush_deferred().expect("the line still held");
+    line.wait().await.unwrap();
+    assert_eq!(db.read(|s| s.audit_count()).await.unwrap(), 1);
+}
+
+/// Once [`MAX_RIDING`] wait, they go as a batch of their own at once.
+#[tokio::test]
+async fn riding_writes_go_at_once_when_many_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
+    let riders: Vec<_> = (0..MAX_RIDING)
+        .map(|i| db.ride(vec![meta(&format!("n{i}"), "v")]))
+        .collect();
+    // This test's runtime has one thread and the wait below never yields
+    // to it: the flush after a time cannot run, only the count sends them.
+    for mut r in riders {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let outcome = loop {
+            if let Some(o) = r.ready() {
+                break o;
+            }
+            assert!(std::time::Instant::now() < deadline, "not committed");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        outcome.unwrap();
+    }
+}

@@ -17,13 +17,14 @@
 //! counterpart's own entries held here is a split view: `equivocation`.
 
 use super::{now_ms, Engine};
+use crate::db::Pending;
 use crate::error::StationError;
 use changed::Changed;
 use hotline_core::policy::AlertKind;
 use hotline_core::tlog::{self, Log, WitnessVerifier};
 use hotline_proto::{hex, Hash, Identity};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,8 @@ const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ANSWER: usize = 64 * 1024;
 /// Entries read from storage at a time to grow a tree.
 const PAGE: usize = 1024;
+/// The most kept notes whose commits are not yet waited for.
+const NOTES_IN_FLIGHT: usize = 32;
 
 /// A witness this station submits its logs' checkpoints to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +94,9 @@ pub(crate) struct Logs {
     round: tokio::sync::Mutex<()>,
     /// The witness client, made at first use.
     http: std::sync::OnceLock<reqwest::Client>,
+    /// Commits of kept notes not waited for yet, oldest first (see
+    /// [`Engine::hold_note_commit`]).
+    unwaited: std::sync::Mutex<VecDeque<Pending>>,
 }
 
 /// What a channel's lock holds that the logs need.
@@ -225,6 +231,7 @@ impl Engine {
                 tracing::warn!(channel = %hex(&id), "log round: {e}");
             }
         }
+        self.settle_notes().await;
         Ok(())
     }
 
@@ -463,7 +470,16 @@ impl Engine {
 
     /// A log note from the peer: of its log, checked against its entries
     /// held here and cosigned; of ours, coming back with its cosignature.
+    /// Returns once what it kept is committed.
     pub async fn receive_log_note(&self, peer_id: i64, channel: Hash, note: Vec<u8>) {
+        self.take_peer_note(peer_id, channel, note).await;
+        self.settle_notes().await;
+    }
+
+    /// [`Engine::receive_log_note`] without waiting for the commit of
+    /// what it kept: for a session reading the peer's notes one after
+    /// another, whose commits then meet in the writer's queue.
+    pub async fn take_peer_note(&self, peer_id: i64, channel: Hash, note: Vec<u8>) {
         let key = format!("log-note:{peer_id}");
         match self.take_log_note(peer_id, &channel, &note).await {
             Ok(()) => {}
@@ -595,8 +611,16 @@ impl Engine {
             .await
     }
 
-    /// Keeps a note (committed, without waiting for the disk) and, if
+    /// Keeps a note (committed without waiting for the disk) and, if
     /// `send`, has the sessions send it when it is the newest of its log.
+    /// Its write rides with the next commit ([`crate::db::Db::ride`]) and
+    /// is not waited for ([`Engine::hold_note_commit`]): a burst of notes
+    /// (a log round, the peer's notes read off the link) costs a few
+    /// commits, not one a note. The channel's notes in memory move at
+    /// once, under its lock, so each commit of the channel's notes carries
+    /// all of them, in the order they were kept; a note a crash or a
+    /// failed commit loses is made (or cosigned) again, and nothing was
+    /// acknowledged on it.
     async fn keep_note(
         &self,
         id: &Hash,
@@ -614,13 +638,10 @@ impl Engine {
             .collect();
         let text =
             serde_json::to_string(&text).map_err(|e| StationError::Storage(e.to_string()))?;
-        // Without waiting for the disk: a note a crash loses is made (or
-        // cosigned) again, and nothing was acknowledged on it.
         let key = hotline_store::log_notes_key(id);
-        self.db()
-            .submit_relaxed(vec![hotline_store::WriteOp::Meta { key, value: text }])
-            .wait()
-            .await?;
+        let commit = self
+            .db()
+            .ride(vec![hotline_store::WriteOp::Meta { key, value: text }]);
         cl.notes = notes;
         let changed = self.publish_notes(id, &cl.notes);
         if send && changed[author as usize] {
@@ -631,7 +652,41 @@ impl Engine {
                 .touch(peer_id, (*id, author));
             self.wake_peer(peer_id);
         }
+        self.hold_note_commit(commit).await;
         Ok(())
+    }
+
+    /// Holds a kept note's commit among those not waited for; waits for
+    /// the oldest while more than [`NOTES_IN_FLIGHT`] are held. A failed
+    /// commit is reported here: the note stays in memory and goes out
+    /// with the channel's next commit of its notes.
+    async fn hold_note_commit(&self, commit: Pending) {
+        let oldest = {
+            let mut held = self.logs.unwaited.lock().unwrap();
+            held.push_back(commit);
+            // Those already committed go without a wait.
+            while let Some(r) = held.front_mut().and_then(Pending::ready) {
+                held.pop_front();
+                note_committed(r);
+            }
+            if held.len() <= NOTES_IN_FLIGHT {
+                return;
+            }
+            held.pop_front()
+        };
+        if let Some(p) = oldest {
+            note_committed(p.wait().await);
+        }
+    }
+
+    /// Waits for every kept note's commit held.
+    pub(crate) async fn settle_notes(&self) {
+        loop {
+            let Some(p) = self.logs.unwaited.lock().unwrap().pop_front() else {
+                return;
+            };
+            note_committed(p.wait().await);
+        }
     }
 
     /// Publishes a channel's newest notes; returns which of its two logs'
@@ -745,6 +800,13 @@ enum Taken {
     Split(String),
     /// Storage failed.
     Failed(StationError),
+}
+
+/// Reports a kept note's commit that failed.
+fn note_committed(r: Result<Vec<hotline_store::WriteResult>, StationError>) {
+    if let Err(e) = r {
+        tracing::warn!("a log note was not kept: {e}");
+    }
 }
 
 /// The size of the newest note of `author`'s log kept, 0 if none.

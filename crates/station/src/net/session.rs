@@ -411,7 +411,7 @@ async fn read(
                 }
             }
             Ok(LinkMsg::LogNote { channel, note }) => {
-                engine.receive_log_note(peer.row.id, channel, note).await;
+                engine.take_peer_note(peer.row.id, channel, note).await;
                 continue;
             }
             Ok(LinkMsg::Error { code, text }) => {
