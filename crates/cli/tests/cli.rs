@@ -642,9 +642,20 @@ fn bench_scale_json_measures_many_channels() {
     assert!(v["rss_all_kib"].as_u64().unwrap() > 0);
     // 12 channels × 10/min for 3 s: one message every 0.5 s.
     assert!(v["sent"].as_u64().unwrap() >= 5, "{v}");
-    for k in ["kib_per_idle_channel", "cpu_a_pct", "cpu_b_pct"] {
+    for k in [
+        "kib_per_idle_channel",
+        "anon_kib_per_idle_channel",
+        "cpu_a_pct",
+        "cpu_b_pct",
+    ] {
         assert!(v[k].as_f64().is_some_and(|x| x >= 0.0), "{k}: {v}");
     }
+    // The anonymous part of the resident set is part of it.
+    assert!(v["anon_all_kib"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["anon_all_kib"].as_u64() <= v["rss_all_kib"].as_u64(),
+        "{v}"
+    );
     for k in ["p50_ms", "p99_ms"] {
         assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
     }

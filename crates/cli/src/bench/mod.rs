@@ -545,6 +545,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 f.rss_one_kib, f.rss_all_kib, f.kib_per_idle_channel
             );
             println!(
+                "  of it anonymous (heap, stacks): {} KiB, {} KiB: {:.1} KiB per idle channel",
+                f.anon_one_kib, f.anon_all_kib, f.anon_kib_per_idle_channel
+            );
+            println!(
                 "  load: {} messages in {} s ({}/min on each channel): CPU A {:.1} %, B {:.1} % of one core",
                 f.sent, f.seconds, f.per_channel_per_minute, f.cpu_a_pct, f.cpu_b_pct
             );

@@ -15,8 +15,20 @@ pub struct Scale {
     pub rss_one_kib: u64,
     /// RSS of A with every channel open and idle, KiB.
     pub rss_all_kib: u64,
-    /// (rss_all − rss_one) ÷ (channels − 1), KiB: what an idle channel costs.
+    /// (rss_all − rss_one) ÷ (channels − 1), KiB: what an idle channel
+    /// costs, with whatever of the executable's code the openings brought
+    /// in besides.
     pub kib_per_idle_channel: f64,
+    /// A's anonymous memory (`RssAnon`: heap and stacks, no file's pages)
+    /// with one channel open, KiB.
+    pub anon_one_kib: u64,
+    /// See `anon_one_kib`: with every channel open and idle.
+    pub anon_all_kib: u64,
+    /// (anon_all − anon_one) ÷ (channels − 1), KiB: what an idle channel
+    /// holds in memory of its own. The code pages in `kib_per_idle_channel`
+    /// are the executable's, read from the file once and shared, however
+    /// many channels there are.
+    pub anon_kib_per_idle_channel: f64,
     /// Messages a minute per channel during the load.
     pub per_channel_per_minute: u32,
     /// Seconds of load.
@@ -35,13 +47,23 @@ pub struct Scale {
 
 /// A process's resident set, KiB (`VmRSS` of /proc/PID/status).
 pub(super) fn rss_kib(p: &Proc) -> anyhow::Result<u64> {
+    status_kib(p, "VmRSS")
+}
+
+/// A process's anonymous resident memory, KiB (`RssAnon`).
+fn anon_kib(p: &Proc) -> anyhow::Result<u64> {
+    status_kib(p, "RssAnon")
+}
+
+/// One `KEY: N kB` line of /proc/PID/status.
+fn status_kib(p: &Proc, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", p.child.id()))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for process {}", p.child.id()))
+        .ok_or_else(|| anyhow::anyhow!("no {key} for process {}", p.child.id()))
 }
 
 /// One clock tick of /proc/PID/stat, µs (USER_HZ is 100 on Linux).
@@ -96,16 +118,17 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
     let (ca, cb) = pair(&a, &a_link, &b, &b_link)?;
     let mut ids = vec![open_channel(&ca, &cb)?];
     std::thread::sleep(Duration::from_secs(2));
-    let rss_one_kib = rss_kib(&a)?;
+    let (rss_one_kib, anon_one_kib) = (rss_kib(&a)?, anon_kib(&a)?);
     eprintln!("opening {channels} channels…");
     while ids.len() < channels {
         ids.push(open_channel(&ca, &cb)?);
     }
     // Idle: let the openings settle and the allocator give back what it will.
     std::thread::sleep(Duration::from_secs(5));
-    let rss_all_kib = rss_kib(&a)?;
-    let kib_per_idle_channel =
-        (rss_all_kib.saturating_sub(rss_one_kib)) as f64 / (channels - 1) as f64;
+    let (rss_all_kib, anon_all_kib) = (rss_kib(&a)?, anon_kib(&a)?);
+    let per_channel = |one: u64, all: u64| all.saturating_sub(one) as f64 / (channels - 1) as f64;
+    let kib_per_idle_channel = per_channel(rss_one_kib, rss_all_kib);
+    let anon_kib_per_idle_channel = per_channel(anon_one_kib, anon_all_kib);
 
     // Load: every channel sends 10 a minute, spread evenly over the minute.
     let per_minute = 10u32;
@@ -172,6 +195,9 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
         rss_one_kib,
         rss_all_kib,
         kib_per_idle_channel,
+        anon_one_kib,
+        anon_all_kib,
+        anon_kib_per_idle_channel,
         per_channel_per_minute: per_minute,
         seconds,
         sent: sent.len(),
