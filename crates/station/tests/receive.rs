@@ -573,3 +573,55 @@ async fn a_rotation_moves_the_pin_and_the_old_key_signs_nothing_after_it() {
     assert_eq!(again.identity, new);
     assert_eq!(again.retired[0].token, old.token());
 }
+
+/// A checkpoint a session takes off the link rides with the next commit
+/// (docs/DECISIONS.md, "Log notes ride with the next commit"): its
+/// state moves at once, but its delivery is reported only once storage
+/// holds it, whichever commit carried it.
+#[tokio::test]
+async fn a_checkpoint_taken_off_the_link_reports_its_delivery_only_once_committed() {
+    use hotline_station::engine::CheckpointTaken;
+    let mut f = fixture(true, Terms::default()).await;
+    f.accept().await;
+    let mut events = f.engine.subscribe();
+    let id = f.book.id();
+    let ckpt = hotline_proto::Checkpoint {
+        channel: id,
+        signer: 0,
+        heads: [f.book.head(0), f.book.head(1)],
+        time: 12,
+        peer_checkpoint: None,
+    }
+    .sign(&f.a);
+    let held = move |s: &dyn hotline_store::Store| s.checkpoint(&id, 0);
+    let CheckpointTaken::Riding(riding) = f
+        .engine
+        .take_checkpoint(&f.peer, ckpt.bytes())
+        .await
+        .unwrap()
+    else {
+        panic!("a new checkpoint is kept");
+    };
+    let delivery = |v: &serde_json::Value| v["type"] == "delivery";
+    let mut seen = Vec::new();
+    while let Ok(v) = events.try_recv() {
+        seen.push(v);
+    }
+    assert!(
+        !seen.iter().any(delivery),
+        "delivery reported before the commit: {seen:?}"
+    );
+    let a = f.engine.finish_riding(riding).await.unwrap();
+    assert_eq!(a.fault, None);
+    assert_eq!(
+        f.engine.db().read(held).await.unwrap().as_deref(),
+        Some(ckpt.bytes()),
+        "storage holds it once reported"
+    );
+    let mut seen = Vec::new();
+    while let Ok(v) = events.try_recv() {
+        seen.push(v);
+    }
+    let d = seen.iter().find(|v| delivery(v)).expect("its delivery");
+    assert_eq!(d["delivered_upto"], f.book.head(1).0);
+}

@@ -39,6 +39,25 @@ pub(super) struct Submitted {
     own: Vec<(Hash, u64, Vec<u8>)>,
 }
 
+/// A step taken off the link whose writes ride with a later commit
+/// ([`Engine::take_checkpoint`]): its effects wait for that commit
+/// ([`Engine::finish_riding`]).
+pub struct Riding(Submitted);
+
+impl From<Submitted> for Riding {
+    fn from(s: Submitted) -> Riding {
+        Riding(s)
+    }
+}
+
+/// What a checkpoint taken off the link left to do.
+pub enum CheckpointTaken {
+    /// Done: what to send back.
+    Done(Answer),
+    /// Kept, its commit to come: finish it, in order, once committed.
+    Riding(Riding),
+}
+
 /// What performing a step produced for its caller.
 pub(super) struct Performed {
     /// For the link the input came on.
@@ -50,7 +69,14 @@ pub(super) struct Performed {
 impl Engine {
     /// Queues a step's writes. Call it while holding the channel's lock, so
     /// that the commit order is the order in which the machine decided.
-    pub(super) fn submit(&self, mut step: Step) -> Submitted {
+    pub(super) fn submit(&self, step: Step) -> Submitted {
+        self.submit_as(step, false)
+    }
+
+    /// [`Engine::submit`]; `ride`: a relaxed step's writes ride with the
+    /// next batch queued ([`crate::db::Db::ride`]) rather than make a
+    /// commit of their own, for a caller that does not wait for it at once.
+    pub(super) fn submit_as(&self, mut step: Step, ride: bool) -> Submitted {
         // A counterpart's pin moves in memory as the machine decides, as its
         // books do: the next batch is checked against it even before this
         // commit returns (a failed commit stops the station).
@@ -83,7 +109,9 @@ impl Engine {
         let relaxed = step.relaxed;
         let pending = (!step.writes.is_empty()).then(|| {
             let ops = step.writes.into_iter().map(WriteOp::from).collect();
-            if relaxed {
+            if relaxed && ride {
+                self.db.ride(ops)
+            } else if relaxed {
                 self.db.submit_relaxed(ops)
             } else {
                 self.db.submit(ops)
@@ -95,6 +123,31 @@ impl Engine {
             fault: step.fault,
             own,
         }
+    }
+
+    /// For a riding step: wakes the session at once to send what the
+    /// peer's window now allows, rather than after the commit. The window
+    /// moved in memory as the machine decided, and what it lets go is our
+    /// own entries, committed before; the delivery is still reported only
+    /// after the commit.
+    pub(super) fn open_window_early(&self, s: &mut Submitted) {
+        s.after.retain(|e| match e {
+            Effect::Wake { peer } => {
+                self.wake_peer(*peer);
+                false
+            }
+            Effect::Delivered { channel, .. } => {
+                self.mark_outbound(channel);
+                true
+            }
+            _ => true,
+        });
+    }
+
+    /// Waits for a riding step's commit, then performs its effects;
+    /// returns what to send back.
+    pub async fn finish_riding(&self, r: Riding) -> Result<Answer, StationError> {
+        Ok(self.finish(r.0).await?.answer)
     }
 
     /// Waits for the commit, then performs the effects.

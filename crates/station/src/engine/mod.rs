@@ -18,7 +18,7 @@ mod procedures;
 mod psk;
 pub mod share;
 
-pub use commit::Answer;
+pub use commit::{Answer, CheckpointTaken, Riding};
 pub use logs::{WitnessRow, WitnessStatus, LOG_CHECKPOINT_EVERY};
 pub use peers::{valid_addr, PeerRt};
 

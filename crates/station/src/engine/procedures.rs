@@ -1,7 +1,7 @@
 //! The station's procedures, each the same shell around one machine call:
 //! lock, step, submit, unlock, wait for the commit, perform.
 
-use super::commit::Answer;
+use super::commit::{Answer, CheckpointTaken, Riding};
 use super::{now_ms, Engine, PeerRt};
 use crate::error::StationError;
 use hotline_core::book::Refusal;
@@ -255,6 +255,32 @@ impl Engine {
         peer: &PeerRt,
         bytes: &[u8],
     ) -> Result<Answer, StationError> {
+        match self.checkpoint_in(peer, bytes, false).await? {
+            CheckpointTaken::Done(a) => Ok(a),
+            CheckpointTaken::Riding(r) => self.finish_riding(r).await,
+        }
+    }
+
+    /// [`Engine::receive_checkpoint`] for a session reading the link: a
+    /// checkpoint kept rides with the next commit ([`crate::db::Db::ride`])
+    /// and is handed back to be finished once that commits, so that the
+    /// session reads on meanwhile. The checkpoint's state moves in memory
+    /// at once, as for any step; what it reports (the delivery) waits for
+    /// the commit.
+    pub async fn take_checkpoint(
+        &self,
+        peer: &PeerRt,
+        bytes: &[u8],
+    ) -> Result<CheckpointTaken, StationError> {
+        self.checkpoint_in(peer, bytes, true).await
+    }
+
+    async fn checkpoint_in(
+        &self,
+        peer: &PeerRt,
+        bytes: &[u8],
+        ride: bool,
+    ) -> Result<CheckpointTaken, StationError> {
         let p = self
             .peer(peer.row.id)
             .map_or_else(|_| peer.machine(), |r| r.machine());
@@ -272,16 +298,19 @@ impl Engine {
                 Ok(arc) => {
                     let mut ch = arc.lock().await;
                     if !self.pinned(peer.row.id) {
-                        return Ok(Self::removed());
+                        return Ok(CheckpointTaken::Done(Self::removed()));
                     }
                     self.touch(&ch.id());
-                    let s = self.submit(ch.receive_opened_checkpoint(&p, opened, now));
+                    let mut s = self.submit_as(ch.receive_opened_checkpoint(&p, opened, now), ride);
                     drop(ch);
-                    return Ok(self.finish(s).await?.answer);
+                    if ride {
+                        self.open_window_early(&mut s);
+                    }
+                    return Ok(CheckpointTaken::Riding(Riding::from(s)));
                 }
             },
         };
-        Ok(self.run(step).await?.answer)
+        Ok(CheckpointTaken::Done(self.run(step).await?.answer))
     }
 
     /// Raises `bad-input` about a peer for a fault the link itself found

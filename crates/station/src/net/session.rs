@@ -8,7 +8,7 @@
 //! stream of frames.
 
 use super::{answer, hello_for, link_limit, locked_channels, RateLimit, MISSED_PONGS};
-use crate::engine::{Answer, Engine, PeerRt};
+use crate::engine::{Answer, CheckpointTaken, Engine, PeerRt, Riding};
 use hotline_core::machine::{Outbound, BATCH_ENTRIES};
 use hotline_link::{LinkError, PskChain};
 use hotline_proto::link::{codes, LINK_VERSION};
@@ -288,6 +288,36 @@ pub(super) async fn run(
 /// How long an orderly end of a session waits to send the checkpoints it holds.
 const FLUSH_AT_END: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// The most of the peer's checkpoints a session holds unfinished, their
+/// commit to come; past it, its reader waits.
+const RIDING: usize = 64;
+
+/// Finishes the peer's checkpoints kept by a session's reader, in the
+/// order they were kept, each once its commit returned: its delivery
+/// reported, and the session woken to send what the peer's window now
+/// allows. Ends when the reader does, after what it handed over.
+async fn finish_checkpoints(
+    engine: Arc<Engine>,
+    mut finishing: mpsc::Receiver<Riding>,
+    ev: mpsc::Sender<FromReader>,
+    notify: Arc<Notify>,
+) {
+    while let Some(r) = finishing.recv().await {
+        match engine.finish_riding(r).await {
+            Ok(a) if !a.close => notify.notify_one(),
+            Ok(a) => {
+                let _ = ev.send(FromReader::Reply(a)).await;
+                return;
+            }
+            // Storage failed: this station stops answering until it restarts from disk.
+            Err(e) => {
+                let _ = ev.send(FromReader::Closed(e.to_string())).await;
+                return;
+            }
+        }
+    }
+}
+
 /// Takes every frame the peer sends, until the session ends: the peer's
 /// entries are validated and committed (answered with a checkpoint), its
 /// checkpoints of ours recorded, its pings answered.
@@ -309,6 +339,15 @@ async fn read(
     batches: Arc<AtomicU64>,
 ) {
     let mut hello_seen = false;
+    // The peer's checkpoints kept here ride with a later commit; they are
+    // finished in order by a task of their own while this one reads on.
+    let (riding, finishing) = mpsc::channel(RIDING);
+    tokio::spawn(finish_checkpoints(
+        engine.clone(),
+        finishing,
+        ev.clone(),
+        notify.clone(),
+    ));
     let rate = engine.tuning().inbound_rate_per_sec();
     let mut bucket = RateLimit::new(rate);
     let mut answered = 0u64;
@@ -398,12 +437,18 @@ async fn read(
                     answered += 1;
                     bucket.give_back();
                 }
-                match engine.receive_checkpoint(&peer, &envelope).await {
-                    Ok(a) if !a.close => {
+                match engine.take_checkpoint(&peer, &envelope).await {
+                    Ok(CheckpointTaken::Riding(r)) => {
+                        if riding.send(r).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Ok(CheckpointTaken::Done(a)) if !a.close => {
                         notify.notify_one();
                         continue;
                     }
-                    Ok(a) => a,
+                    Ok(CheckpointTaken::Done(a)) => a,
                     Err(e) => {
                         let _ = ev.send(closed(e.to_string())).await;
                         return;
