@@ -115,22 +115,29 @@ async fn audit_lines_commit_with_the_signed_head_over_them() {
     assert_eq!(db.read(|s| s.audit_count()).await.unwrap(), 2);
 }
 
-/// Held audit lines ride with the next change, not with a relaxed
-/// write of what a peer signed: that one commits without them.
-#[tokio::test]
-async fn held_lines_skip_a_relaxed_write_and_ride_with_the_next_change() {
-    let dir = tempfile::tempdir().unwrap();
+/// A store in `dir` signing audit heads, with one audit line held
+/// ([`Db::defer_audit`]) and its commit to wait on.
+fn with_a_held_line(dir: &tempfile::TempDir) -> (Db, Pending) {
     let keys = Arc::new(SecretKeys::generate([5; 32], [9; 32]));
     let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
     db.sign_audit_heads(keys);
     let l1 = crate::audit::line([0; 32], 1, "admin", "POST messages", "", "201");
-    let rider = db.defer_audit(
+    let line = db.defer_audit(
         vec![WriteOp::Audit(l1.clone())],
         AuditHead {
             count: 1,
             hash: l1.hash,
         },
     );
+    (db, line)
+}
+
+/// Held audit lines ride with the next change, not with a relaxed
+/// write of what a peer signed: that one commits without them.
+#[tokio::test]
+async fn held_lines_skip_a_relaxed_write_and_ride_with_the_next_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, rider) = with_a_held_line(&dir);
     let meta = |v: &str| WriteOp::Meta {
         key: "test".into(),
         value: v.into(),
@@ -200,17 +207,7 @@ async fn a_riding_write_goes_before_the_next_batch() {
 #[tokio::test]
 async fn a_riding_write_goes_alone_when_nothing_carries_it() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = Arc::new(SecretKeys::generate([5; 32], [9; 32]));
-    let db = Db::open(&dir.path().join("db.sqlite"), 1).unwrap();
-    db.sign_audit_heads(keys);
-    let l1 = crate::audit::line([0; 32], 1, "admin", "POST messages", "", "201");
-    let line = db.defer_audit(
-        vec![WriteOp::Audit(l1.clone())],
-        AuditHead {
-            count: 1,
-            hash: l1.hash,
-        },
-    );
+    let (db, line) = with_a_held_line(&dir);
     let rider = db.ride(vec![meta("note", "alone")]);
     tokio::time::timeout(std::time::Duration::from_secs(10), rider.wait())
         .await
