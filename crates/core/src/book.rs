@@ -686,7 +686,14 @@ impl ChannelBook {
         let author = e.author;
         let other = 1 - author;
         debug_assert_eq!(e.seq, self.len(author) + 1);
-        self.chains[author as usize].push(Meta {
+        let chain = &mut self.chains[author as usize];
+        if chain.capacity() == 0 {
+            // A channel's first entry of each author (its `Open`, its
+            // `Accept`) is often the only one for long: room for one, not
+            // the four a first push takes (256 bytes an idle channel).
+            chain.reserve_exact(1);
+        }
+        chain.push(Meta {
             hash: v.hash,
             lamport: e.lamport,
             kind: e.body.kind(),

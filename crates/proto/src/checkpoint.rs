@@ -89,7 +89,6 @@ impl Checkpoint {
         ]));
         SignedCheckpoint {
             bytes,
-            body,
             sig,
             checkpoint: self.clone(),
         }
@@ -100,7 +99,6 @@ impl Checkpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedCheckpoint {
     bytes: Vec<u8>,
-    body: Vec<u8>,
     sig: [u8; 64],
     checkpoint: Checkpoint,
 }
@@ -119,7 +117,6 @@ impl SignedCheckpoint {
         let checkpoint = Checkpoint::from_bytes(&body)?;
         Ok(SignedCheckpoint {
             bytes: bytes.to_vec(),
-            body,
             sig,
             checkpoint,
         })
@@ -170,11 +167,6 @@ impl SignedCheckpoint {
     /// SHA-256 of the envelope bytes.
     pub fn hash(&self) -> Hash {
         crate::sha256(&self.bytes)
-    }
-
-    /// The signed body bytes (for display).
-    pub fn body_bytes(&self) -> &[u8] {
-        &self.body
     }
 
     /// The signature.

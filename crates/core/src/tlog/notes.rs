@@ -155,11 +155,11 @@ pub fn signature_names(note: &[u8]) -> Vec<String> {
 /// (it holds every signature that one did, merged by the caller); of the
 /// older ones, a note is kept only while it carries a signer no newer note
 /// of that log has (a witness that has not cosigned since).
-pub fn keep(notes: &mut Vec<(u8, Vec<u8>)>, author: u8, note: Vec<u8>) {
-    let size = super::note_size(&note);
-    notes.retain(|(a, n)| *a != author || super::note_size(n) != size);
+pub fn keep<N: AsRef<[u8]>>(notes: &mut Vec<(u8, N)>, author: u8, note: N) {
+    let size = super::note_size(note.as_ref());
+    notes.retain(|(a, n)| *a != author || super::note_size(n.as_ref()) != size);
     notes.push((author, note));
-    let mut mine: Vec<(u8, Vec<u8>)> = Vec::new();
+    let mut mine: Vec<(u8, N)> = Vec::new();
     let mut rest = Vec::new();
     for n in notes.drain(..) {
         if n.0 == author {
@@ -168,10 +168,10 @@ pub fn keep(notes: &mut Vec<(u8, Vec<u8>)>, author: u8, note: Vec<u8>) {
             rest.push(n);
         }
     }
-    mine.sort_by_key(|(_, n)| std::cmp::Reverse(super::note_size(n)));
+    mine.sort_by_key(|(_, n)| std::cmp::Reverse(super::note_size(n.as_ref())));
     let mut signers: Vec<String> = Vec::new();
     for (i, n) in mine.into_iter().enumerate() {
-        let names = signature_names(&n.1);
+        let names = signature_names(n.1.as_ref());
         let new_signer = names.iter().any(|s| !signers.contains(s));
         if i == 0 || new_signer {
             signers.extend(names);

@@ -86,7 +86,7 @@ impl Engine {
         let alert_key = format!("witness:{}:{}", w.name, hex(id));
         match result {
             Ok(line) => {
-                let mut signed = note.clone();
+                let mut signed = note.to_vec();
                 signed.extend_from_slice(line.as_bytes());
                 if v.cosigned(&signed).is_none() {
                     self.witness_failed(
