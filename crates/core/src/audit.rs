@@ -11,21 +11,25 @@
 
 use crate::export::Fault;
 use hotline_proto::{hex, parse_hash, AuditHead, Hash, Identity, SignedAuditHead, ZERO_HASH};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Domain separation for audit hashes.
 const DOMAIN: &[u8] = b"hotline/audit/v1";
 
 /// The hash of one audit line.
+///
+/// SHA-256 of the domain, the previous line's hash and the line as compact
+/// JSON, `[at,user,action,target,result]`. The JSON is written straight
+/// into the hash: every request writes two lines, and building it as a
+/// `serde_json` value first cost some thirteen allocations a line.
 pub fn hash(prev: &Hash, at: u64, user: &str, action: &str, target: &str, result: &str) -> Hash {
-    let mut b = DOMAIN.to_vec();
-    b.extend_from_slice(prev);
-    b.extend_from_slice(
-        json!([at, user, action, target, result])
-            .to_string()
-            .as_bytes(),
-    );
-    hotline_proto::sha256(&b)
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(DOMAIN);
+    h.update(prev);
+    serde_json::to_writer(&mut h, &(at, user, action, target, result))
+        .expect("a hash takes every byte written to it");
+    h.finalize().into()
 }
 
 /// What a verified export holds.
@@ -166,6 +170,28 @@ fn chain<'a>(lines: impl Iterator<Item = &'a str>) -> Result<(usize, Hash), Faul
 mod tests {
     use super::*;
     use hotline_proto::SecretKeys;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        /// The hash is over the same bytes as the line's `json!` array
+        /// printed, whatever the text holds (quotes, escapes, any script).
+        #[test]
+        fn hash_is_over_the_lines_compact_json(
+            prev in any::<[u8; 32]>(),
+            at in any::<u64>(),
+            parts in prop::array::uniform4(any::<String>()),
+        ) {
+            let [user, action, target, result] = &parts;
+            let mut b = DOMAIN.to_vec();
+            b.extend_from_slice(&prev);
+            b.extend_from_slice(json!([at, user, action, target, result]).to_string().as_bytes());
+            prop_assert_eq!(
+                hash(&prev, at, user, action, target, result),
+                hotline_proto::sha256(&b)
+            );
+        }
+    }
 
     /// An export of `n` lines ending in a head signed by `keys`.
     fn export(keys: &SecretKeys, n: usize) -> String {

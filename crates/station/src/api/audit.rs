@@ -10,7 +10,7 @@ use super::Api;
 use crate::audit::Commit;
 use crate::db::Pending;
 use crate::error::StationError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ const OUTCOME_WITHIN: std::time::Duration = std::time::Duration::from_millis(10)
 /// before the handler runs, then records the outcome once the handler has
 /// answered; if a line cannot be made durable, the answer is withheld and the
 /// client told so.
-pub(super) async fn layer(State(api): State<Api>, req: Request, next: Next) -> Response {
+pub(super) async fn layer(api: Api, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     // The header alone names the user here: a refused token is logged as "-".

@@ -4,9 +4,7 @@
 //! same body.
 
 use crate::error::StationError;
-use axum::extract::Request;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hotline_api_types::ApiError;
@@ -41,8 +39,7 @@ impl IntoResponse for StationError {
 /// refusals axum makes before a handler runs (a path or query it cannot read,
 /// a body over the limit, no such route or method) and the host guard's come
 /// as plain text or nothing. Their status stays; their words are kept.
-pub(super) async fn json_refusals(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+pub(super) async fn json_refusal(resp: Response) -> Response {
     let status = resp.status();
     // JSON already, the API's own or TAXII's (`application/taxii+json`).
     let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {

@@ -6,9 +6,8 @@
 //! event streams are capped.
 
 use super::Api;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -30,46 +29,50 @@ pub const UNAUTHORIZED_EVERY: Duration = Duration::from_secs(10);
 /// allowed: browsers always send one.
 pub fn host_allowed(host: Option<&str>, names: &[String]) -> bool {
     let Some(host) = host else { return true };
-    let host = host.trim().to_ascii_lowercase();
+    // Every request passes here: compared without case, nothing copied.
+    let host = host.trim();
     // [v6]:port, [v6], v4:port, name:port, v4, name.
     let bare = if let Some(rest) = host.strip_prefix('[') {
         match rest.split_once(']') {
-            Some((v6, tail)) if tail.is_empty() || is_port(tail) => {
+            Some((v6, tail)) if tail.is_empty() || tail.strip_prefix(':').is_some_and(is_port) => {
                 return v6.parse::<std::net::Ipv6Addr>().is_ok();
             }
             _ => return false,
         }
     } else {
         match host.rsplit_once(':') {
-            Some((h, p)) if is_port(&format!(":{p}")) => h.to_owned(),
+            Some((h, p)) if is_port(p) => h,
             Some(_) => return false,
-            None => host.clone(),
+            None => host,
         }
     };
     bare.parse::<std::net::Ipv4Addr>().is_ok()
-        || bare == "localhost"
-        || names.iter().any(|n| n.eq_ignore_ascii_case(&bare))
+        || bare.eq_ignore_ascii_case("localhost")
+        || names.iter().any(|n| n.eq_ignore_ascii_case(bare))
 }
 
-fn is_port(tail: &str) -> bool {
-    tail.strip_prefix(':')
-        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+/// A port's digits (after the colon).
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Refuses (421) a request addressed to a name this API does not answer to.
-pub(super) async fn hosts(State(api): State<Api>, req: Request, next: Next) -> Response {
+/// The refusal (421) of a request addressed to a name this API does not
+/// answer to; `None` for one it does.
+pub(super) fn misdirected(api: &Api, req: &Request) -> Option<Response> {
     let host = req
         .headers()
         .get(header::HOST)
         .map(|h| h.to_str().unwrap_or("\u{fffd}"));
-    if !host_allowed(host, &api.guard.hosts.read().unwrap()) {
-        return (
+    if host_allowed(host, &api.guard.hosts.read().unwrap()) {
+        return None;
+    }
+    Some(
+        (
             StatusCode::MISDIRECTED_REQUEST,
             "this station's API answers only to an IP address, localhost, or a name in its api_hosts setting\n",
         )
-            .into_response();
-    }
-    next.run(req).await
+            .into_response(),
+    )
 }
 
 /// The API's guards' state, shared by every request.
@@ -179,7 +182,10 @@ mod tests {
             "[::1]",
             "localhost:7811",
             "LOCALHOST",
+            "LocalHost:80",
+            "[::ABCD]:7811",
             "hotline.example.org:443",
+            "Hotline.Example.ORG",
         ] {
             assert!(host_allowed(Some(ok), &names), "{ok}");
         }

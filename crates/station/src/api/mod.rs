@@ -194,31 +194,34 @@ pub fn router(api: Api) -> Router {
         .route("/notices.js", get(crate::console::notices_script))
         .route("/console.css", get(crate::console::style))
         .merge(taxii::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            api.clone(),
-            audit::layer,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            api.clone(),
-            standby_refuses_writes,
-        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(
-            api.clone(),
-            guard::hosts,
-        ))
-        .layer(axum::middleware::from_fn(error::json_refusals))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), front))
         .with_state(api)
 }
 
-/// A standby answers every request that could change something with 503,
-/// naming the leader's API address (`leader_api`, and `Location`-free: a
-/// client decides whether to go there); reads are served.
-async fn standby_refuses_writes(
+/// What every request passes through, in this order: the host guard
+/// ([`guard::misdirected`]), a standby's refusal of changes
+/// ([`standby_refusal`]), the audit log ([`audit::layer`]) around the
+/// handler, and the JSON body for any refusal that has none
+/// ([`error::json_refusal`]). One layer, not four: each `from_fn` layer
+/// boxes the service below it and its future for every request, some
+/// five allocations a layer.
+async fn front(
     axum::extract::State(api): axum::extract::State<Api>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let resp = match guard::misdirected(&api, &req).or_else(|| standby_refusal(&api, &req)) {
+        Some(refused) => refused,
+        None => audit::layer(api, req, next).await,
+    };
+    error::json_refusal(resp).await
+}
+
+/// A standby answers every request that could change something with 503,
+/// naming the leader's API address (`leader_api`, and `Location`-free: a
+/// client decides whether to go there); reads are served (`None`).
+fn standby_refusal(api: &Api, req: &axum::extract::Request) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
     let standby = api
         .ha
@@ -229,7 +232,7 @@ async fn standby_refuses_writes(
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     );
     if !standby || reads {
-        return next.run(req).await;
+        return None;
     }
     let leader = api
         .ha
@@ -241,10 +244,12 @@ async fn standby_refuses_writes(
         Some(a) => format!("this station process is the standby; the leader's API is at {a}"),
         None => "this station process is the standby and no leader holds the lease yet; try again shortly".into(),
     };
-    (
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        [(axum::http::header::RETRY_AFTER, "1")],
-        axum::Json(serde_json::json!({ "error": error, "leader_api": leader })),
+    Some(
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            axum::Json(serde_json::json!({ "error": error, "leader_api": leader })),
+        )
+            .into_response(),
     )
-        .into_response()
 }

@@ -232,15 +232,17 @@ impl Engine {
                     Some(WriteResult::Cursor(c)) => *c,
                     _ => 0,
                 };
-                self.emit(json!({
-                    "type": "entry",
-                    "channel": hex(&channel),
-                    "cursor": cursor,
-                    "hash": hex(&hash),
-                    "author": author,
-                    "own": own,
-                    "kind": kind.name(),
-                }));
+                self.emit_watched(|| {
+                    json!({
+                        "type": "entry",
+                        "channel": hex(&channel),
+                        "cursor": cursor,
+                        "hash": hex(&hash),
+                        "author": author,
+                        "own": own,
+                        "kind": kind.name(),
+                    })
+                });
             }
             Effect::ChannelCreated { channel } => {
                 self.emit(json!({"type": "channel", "channel": hex(&channel), "state": "proposed"}))
@@ -268,8 +270,8 @@ impl Engine {
                 self.metrics
                     .checkpoints_received
                     .fetch_add(1, Ordering::Relaxed);
-                self.emit(
-                    json!({"type": "delivery", "channel": hex(&channel), "delivered_upto": upto}),
+                self.emit_watched(
+                    || json!({"type": "delivery", "channel": hex(&channel), "delivered_upto": upto}),
                 );
             }
             Effect::Wake { peer } => self.wake_peer(peer),

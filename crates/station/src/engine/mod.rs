@@ -350,6 +350,17 @@ impl Engine {
         let _ = self.events.send(event);
     }
 
+    /// Streams the event `make` builds, if anyone is listening: an entry's
+    /// and a delivery's events come with every message, and with no
+    /// stream open their JSON (a dozen allocations) was built for nothing.
+    /// A stream opened as this looks misses the event, as one opened a
+    /// moment later would.
+    pub fn emit_watched(&self, make: impl FnOnce() -> Value) {
+        if self.events.receiver_count() > 0 {
+            self.emit(make());
+        }
+    }
+
     /// Queues a line of the audit log with the signed head that covers it;
     /// the commit is the caller's to wait for.
     pub fn audit(&self, user: &str, action: &str, target: &str, result: &str) -> Pending {
