@@ -8,7 +8,7 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
             tx.prepare_cached(
                 "INSERT INTO channels (id, peer_id, me, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![c.id.to_vec(), c.peer_id, c.me, c.created_at as i64])?;
+            .execute(params![&c.id[..], c.peer_id, c.me, c.created_at as i64])?;
             WriteResult::Done
         }
         WriteOp::Entry { entry, stored_at } => {
@@ -19,10 +19,10 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
-                channel.to_vec(),
+                &channel[..],
                 e.author,
                 e.seq as i64,
-                entry.hash().to_vec(),
+                &entry.hash()[..],
                 e.lamport as i64,
                 e.body.kind().name(),
                 *stored_at as i64,
@@ -40,7 +40,7 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
                 "INSERT INTO checkpoints (channel, signer, envelope, stored_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (channel, signer) DO UPDATE SET envelope = excluded.envelope, stored_at = excluded.stored_at",
             )?
-            .execute(params![channel.to_vec(), signer, envelope, *stored_at as i64])?;
+            .execute(params![&channel[..], signer, envelope, *stored_at as i64])?;
             WriteResult::Done
         }
         WriteOp::Evidence {
@@ -56,7 +56,7 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
                    ?4, ?5)
                  ON CONFLICT (channel, author, seq) DO NOTHING",
             )?
-            .execute(params![channel.to_vec(), author, *seq as i64, conflicting, *at as i64])?;
+            .execute(params![&channel[..], author, *seq as i64, conflicting, *at as i64])?;
             WriteResult::Done
         }
         WriteOp::RaiseAlert {
@@ -263,8 +263,8 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
                 a.action,
                 a.target,
                 a.result,
-                a.prev.to_vec(),
-                a.hash.to_vec()
+                &a.prev[..],
+                &a.hash[..]
             ])?;
             WriteResult::Done
         }
@@ -274,7 +274,7 @@ pub(super) fn apply(tx: &rusqlite::Connection, op: &WriteOp) -> Result<WriteResu
                 "INSERT INTO audit_head (id, count, hash, sig) VALUES (1, ?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash, sig = excluded.sig",
             )?
-            .execute(params![h.count as i64, h.hash.to_vec(), head.sig().to_vec()])?;
+            .execute(params![h.count as i64, &h.hash[..], &head.sig()[..]])?;
             WriteResult::Done
         }
     })
