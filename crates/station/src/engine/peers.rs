@@ -201,6 +201,17 @@ impl Engine {
         }
     }
 
+    /// [`Engine::peer`] as the station machine takes it, made under the
+    /// lock: an entry authored needs only this, and a whole [`PeerRt`]
+    /// copied for each (its row's strings and addresses) was three
+    /// allocations a message.
+    pub fn peer_machine(&self, id: i64) -> Result<Peer, StationError> {
+        if let Some(p) = self.peers.read().unwrap().get(&id) {
+            return Ok(p.machine());
+        }
+        self.peer(id).map(|p| p.machine())
+    }
+
     /// The earlier pins whose keys a peer's key replaced, nearest first.
     pub fn earlier_pins(&self, id: i64) -> Vec<i64> {
         let retired = self.retired.read().unwrap();

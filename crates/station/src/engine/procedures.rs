@@ -66,13 +66,13 @@ impl Engine {
         let arc = self.channel(channel)?;
         let (v, submitted) = {
             let mut ch = arc.lock().await;
-            let peer = match self.peer(ch.peer_id()) {
+            let peer = match self.peer_machine(ch.peer_id()) {
                 Ok(p) => p,
                 // A channel whose peer was removed, or whose key was
                 // replaced, can still be closed in the record: this
                 // station's own `Terminate`, which is never sent.
                 Err(_) if matches!(body, Body::Terminate { .. }) => {
-                    self.peer_on_record(ch.peer_id())?
+                    self.peer_on_record(ch.peer_id())?.machine()
                 }
                 Err(e) => return Err(e),
             };
@@ -80,8 +80,8 @@ impl Engine {
             // key signs nothing new.
             let mut step = self.rotate_first(&mut ch);
             let (v, authored) = ch
-                .author(&*self.keyring(), &peer.machine(), body, by, now_ms())
-                .map_err(|r| self.explain(&ch, r, &peer))?;
+                .author(&*self.keyring(), &peer, body, by, now_ms())
+                .map_err(|r| self.explain(&ch, r, &peer.name))?;
             step.extend(authored);
             // An `Accept` puts the peer's terms in force, its entry size included.
             if matches!(v.entry().body, Body::Accept { .. }) {
@@ -100,7 +100,7 @@ impl Engine {
     }
 
     /// Turns a refusal into a sentence naming the state and who caused it.
-    fn explain(&self, ch: &Channel, r: Refusal, peer: &PeerRt) -> StationError {
+    fn explain(&self, ch: &Channel, r: Refusal, peer: &str) -> StationError {
         match r {
             Refusal::Forbidden(f) => {
                 let st = f.state;
@@ -109,7 +109,7 @@ impl Engine {
                     if a == me {
                         format!("this station ({})", self.name)
                     } else {
-                        format!("{} (the counterpart)", peer.row.name)
+                        format!("{} (the counterpart)", peer)
                     }
                 };
                 let why = if st.is_suspended() {
