@@ -688,9 +688,8 @@ impl ChannelBook {
         debug_assert_eq!(e.seq, self.len(author) + 1);
         let chain = &mut self.chains[author as usize];
         if chain.capacity() == 0 {
-            // A channel's first entry of each author (its `Open`, its
-            // `Accept`) is often the only one for long: room for one, not
-            // the four a first push takes (256 bytes an idle channel).
+            // Often the author's only entry for long (`Open`, `Accept`):
+            // room for one, not the four a first push takes (256 bytes).
             chain.reserve_exact(1);
         }
         chain.push(Meta {
