@@ -46,7 +46,8 @@ impl Envelope {
         Self::assemble(entry_bytes, sig)
     }
 
-    /// Builds an envelope from an entry's bytes and a signature (for tests of forged input).
+    /// Builds an envelope from an entry's bytes and a signature: [`Envelope::sign`]
+    /// uses it on every entry authored, and tests use it for forged input.
     ///
     /// Written straight to CBOR, the bytes the value tree
     /// `{"entry": bytes, "sig": bytes}` gives (a test compares the two),
