@@ -236,12 +236,14 @@ async fn inbound(
                 None => PeerDecision::Unknown,
             },
         );
-    let (session, pk, ts, epoch, at) = match tokio::time::timeout(
-        engine.tuning().handshake_timeout(),
-        hs,
-    )
-    .await
-    {
+    // A station stopping answers no handshake: the dialler would store a
+    // key this side never confirms (healed by the next handshake, at the
+    // cost of a refused one).
+    let hs = tokio::time::timeout(engine.tuning().handshake_timeout(), hs);
+    let (session, pk, ts, epoch, at) = match tokio::select! {
+        r = hs => r,
+        _ = shutdown.changed() => return,
+    } {
         // Our clock as the handshake arrived, against the peer's in it.
         Ok(Ok(r)) => (
             r.session,
@@ -306,6 +308,9 @@ async fn inbound(
     }
     if !matches!(engine.advance_epoch(peer.row.id, epoch).await, Ok(true)) {
         tracing::warn!("handshake from {from} refused: its leader epoch {epoch} fell meanwhile");
+        return;
+    }
+    if *shutdown.borrow() {
         return;
     }
     let Some(entered) = live.enter(peer.row.id, false, our_dials_win(&engine, &peer)) else {
