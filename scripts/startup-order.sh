@@ -7,8 +7,20 @@
 # stale list only orders less. Needs valgrind.
 #
 #   bash scripts/startup-order.sh            # builds release, writes the list
+#   bash scripts/startup-order.sh --check    # how many of its names the
+#                                            # release build holds
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --check ]; then
+  found=$(nm --defined-only target/release/hotline | awk '{print $3}' | sort -u |
+    comm -12 - <(sort -u crates/cli/startup-order.txt) | wc -l)
+  total=$(wc -l < crates/cli/startup-order.txt)
+  echo "crates/cli/startup-order.txt: $found of $total names in target/release/hotline"
+  if [ "$found" -lt "$total" ]; then
+    echo "(the rest moved or were renamed since the list was made: run this script to make it again)"
+  fi
+  exit 0
+fi
 HOTLINE_NO_ORDER=1 cargo build --release --bin hotline
 bin=target/release/hotline
 work=$(mktemp -d)
