@@ -616,7 +616,38 @@ fn bench_json_prints_every_figure_and_ceiling() {
                 .is_some_and(|x| x > 0.0 && x.is_finite()),
             "{k}: {v}"
         );
+        // The kernel's part is part of the whole.
+        let kernel = v["kernel_us_per_message"][k].as_f64().unwrap();
+        let cpu = v["cpu_us_per_message"][k].as_f64().unwrap();
+        assert!((0.0..=cpu).contains(&kernel), "{k}: {v}");
     }
+    for k in ["inflight1", "throughput"] {
+        assert!(
+            v["clients_cpu_us_per_message"][k]
+                .as_f64()
+                .is_some_and(|x| x >= 0.0 && x.is_finite()),
+            "{k}: {v}"
+        );
+    }
+    // Two commit loops at once measured; the floors finite and positive.
+    let c = &v["ceilings"];
+    assert!(c["sqlite_commits_both"].as_f64().unwrap() > 0.0, "{v}");
+    for k in [
+        "throughput_msgs_per_s",
+        "inflight1_msgs_per_s",
+        "send_commit_ms",
+    ] {
+        assert!(
+            v["floors"][k]
+                .as_f64()
+                .is_some_and(|x| x > 0.0 && x.is_finite()),
+            "{k}: {v}"
+        );
+    }
+    // The send→commit floor holds two durable commits: never less than
+    // two of the run's single-row commits.
+    let commit_ms = 1e3 / c["sqlite_commits"].as_f64().unwrap();
+    assert!(v["floors"]["send_commit_ms"].as_f64().unwrap() > 2.0 * commit_ms);
 }
 
 /// `hotline bench --scale-channels N --json`: N channels open, memory per

@@ -26,6 +26,11 @@ pub struct Ceilings {
     pub pair: f64,
     /// Durable single-row SQLite commits per second (WAL, synchronous=FULL).
     pub sqlite_commits: f64,
+    /// The same loop's commits per second, each of two at once on two
+    /// files in one directory (the mean of the two): what each station's
+    /// flushes reach while the other station flushes too, as both do
+    /// with one message in flight.
+    pub sqlite_commits_both: f64,
     /// One 4 KiB write + fdatasync, median, ms.
     pub fsync_ms: f64,
     /// One-byte TCP round trip on loopback, median, ms.
@@ -41,6 +46,7 @@ pub fn measure(dir: &std::path::Path, budget: Duration) -> anyhow::Result<Ceilin
         verify_batch,
         pair,
         sqlite_commits: sqlite(&dir.join("ceiling.db"), budget)?,
+        sqlite_commits_both: sqlite_both(dir, budget)?,
         fsync_ms: fsync(&dir.join("ceiling.fsync"), budget)?,
         rtt_ms: rtt(budget)?,
     })
@@ -120,6 +126,32 @@ fn sqlite(path: &std::path::Path, budget: Duration) -> anyhow::Result<f64> {
         Some(e) => Err(e.into()),
         None => Ok(r),
     }
+}
+
+/// [`sqlite`] in two threads at once, each on its own file in `dir`; the
+/// mean of their rates.
+fn sqlite_both(dir: &std::path::Path, budget: Duration) -> anyhow::Result<f64> {
+    let start = std::sync::Barrier::new(2);
+    let rates = std::thread::scope(|s| {
+        let loops: Vec<_> = ["ceiling-a.db", "ceiling-b.db"]
+            .map(|name| {
+                let (path, start) = (dir.join(name), &start);
+                s.spawn(move || {
+                    start.wait();
+                    sqlite(&path, budget)
+                })
+            })
+            .into_iter()
+            .collect();
+        loops
+            .into_iter()
+            .map(|l| {
+                l.join()
+                    .map_err(|_| anyhow::anyhow!("a commit loop panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<f64>>>()
+    })?;
+    Ok(rates.iter().sum::<f64>() / rates.len() as f64)
 }
 
 /// The median of `v` (the upper one of an even count).

@@ -8,6 +8,8 @@
 //! ([`ceilings`]). `--json` prints one object for scripts.
 
 mod ceilings;
+mod cost;
+mod floors;
 mod handshake;
 mod hot;
 mod http;
@@ -118,58 +120,20 @@ struct Figures {
     /// Each station's CPU time (user + system) per message in the
     /// one-in-flight and 32-client phases, µs: steadier than the rates on
     /// a shared machine, and what a change to the hot path moves.
-    cpu_us_per_message: PerMessage,
+    cpu_us_per_message: cost::PerMessage,
+    /// The kernel's part of `cpu_us_per_message` (system time): the
+    /// loopback's TCP, the WAL's writes and flushes, the thread switches.
+    kernel_us_per_message: cost::PerMessage,
+    /// The bench's clients' own CPU a message in the same phases, µs.
+    clients_cpu_us_per_message: cost::Clients,
     /// Each station's context switches (its threads' voluntary and
     /// involuntary ones together) per message, in the same two phases: a
     /// thread that sleeps and is woken again costs far more than the work
     /// it hands over on a small machine, and this counts them without
     /// the clock's noise.
-    context_switches_per_message: PerMessage,
-}
-
-/// One figure a message for each station, in the one-in-flight and the
-/// 32-client phases.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-struct PerMessage {
-    inflight1_a: f64,
-    inflight1_b: f64,
-    throughput_a: f64,
-    throughput_b: f64,
-}
-
-/// Both stations' CPU ticks now.
-fn ticks(a: &Proc, b: &Proc) -> anyhow::Result<(u64, u64)> {
-    Ok((scale::cpu_ticks(a)?, scale::cpu_ticks(b)?))
-}
-
-/// Both stations' threads' context switches now.
-type Switched = (
-    std::collections::HashMap<u32, u64>,
-    std::collections::HashMap<u32, u64>,
-);
-
-fn switched(a: &Proc, b: &Proc) -> anyhow::Result<Switched> {
-    Ok((scale::switches(a)?, scale::switches(b)?))
-}
-
-/// Context switches per message at each station between two `switched`
-/// readings, over the threads alive at the second.
-fn switches_per_message(s0: &Switched, s1: &Switched, n: usize) -> (f64, f64) {
-    let one = |before: &std::collections::HashMap<u32, u64>,
-               after: &std::collections::HashMap<u32, u64>| {
-        let d: u64 = after
-            .iter()
-            .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
-            .sum();
-        d as f64 / n.max(1) as f64
-    };
-    (one(&s0.0, &s1.0), one(&s0.1, &s1.1))
-}
-
-/// µs of CPU per message at each station between two `ticks` readings.
-fn per_message(t0: (u64, u64), t1: (u64, u64), n: usize) -> (f64, f64) {
-    let us = |d: u64| d as f64 * scale::TICK_US / n.max(1) as f64;
-    (us(t1.0 - t0.0), us(t1.1 - t0.1))
+    context_switches_per_message: cost::PerMessage,
+    /// What the machine leaves each timed figure ([`floors`]).
+    floors: floors::Floors,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -620,26 +584,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     eprintln!("one in flight: {} messages…", args.inflight_messages);
     let before = ours(&ca, &ch)?;
-    let (c0, s0) = (ticks(&a, &b)?, switched(&a, &b)?);
+    let r0 = cost::read(&a, &b)?;
     let t0 = Instant::now();
     let n1 = send_many(&a.dir, &ch, args.inflight_messages, 1, "one")?;
     delivered(&ca, &ch, before + n1 as u64, t0)?;
     let inflight1 = n1 as f64 / t0.elapsed().as_secs_f64();
-    let (inflight1_a, inflight1_b) = per_message(c0, ticks(&a, &b)?, n1);
-    let (switches1_a, switches1_b) = switches_per_message(&s0, &switched(&a, &b)?, n1);
+    let one = cost::spent(&r0, &cost::read(&a, &b)?, n1);
 
     eprintln!(
         "throughput: {} messages from {} clients…",
         args.messages, args.concurrency
     );
     let before = ours(&ca, &ch)?;
-    let (c0, s0) = (ticks(&a, &b)?, switched(&a, &b)?);
+    let r0 = cost::read(&a, &b)?;
     let t0 = Instant::now();
     let n = send_many(&a.dir, &ch, args.messages, args.concurrency, "bulk")?;
     delivered(&ca, &ch, before + n as u64, t0)?;
     let throughput = n as f64 / t0.elapsed().as_secs_f64();
-    let (throughput_a, throughput_b) = per_message(c0, ticks(&a, &b)?, n);
-    let (switches_a, switches_b) = switches_per_message(&s0, &switched(&a, &b)?, n);
+    let bulk = cost::spent(&r0, &cost::read(&a, &b)?, n);
 
     eprintln!("both directions at once…");
     let (before_a, before_b) = (ours(&ca, &ch)?, ours(&cb, &ch)?);
@@ -695,25 +657,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             throughput_to_pair: throughput / ceil.pair,
             verify_to_batch: verify / ceil.verify_batch,
         },
-        ceilings: ceil,
         handshake: hs,
         messages: n,
         concurrency: args.concurrency,
         latency_samples: lat.len(),
         exported_entries: entries,
         store: if dbs.is_some() { "postgres" } else { "sqlite" },
-        cpu_us_per_message: PerMessage {
-            inflight1_a,
-            inflight1_b,
-            throughput_a,
-            throughput_b,
+        cpu_us_per_message: cost::stations(one.cpu, bulk.cpu),
+        kernel_us_per_message: cost::stations(one.kernel, bulk.kernel),
+        clients_cpu_us_per_message: cost::Clients {
+            inflight1: one.cpu[2],
+            throughput: bulk.cpu[2],
         },
-        context_switches_per_message: PerMessage {
-            inflight1_a: switches1_a,
-            inflight1_b: switches1_b,
-            throughput_a: switches_a,
-            throughput_b: switches_b,
-        },
+        context_switches_per_message: cost::stations(one.switches, bulk.switches),
+        floors: floors::floors(&ceil, bulk.cpu[2]),
+        ceilings: ceil,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&f)?);
@@ -746,6 +704,15 @@ fn print(f: &Figures) {
         "  stations' CPU a message           A {:.0} µs, B {:.0} µs one in flight; A {:.0} µs, B {:.0} µs at {} clients",
         cpu.inflight1_a, cpu.inflight1_b, cpu.throughput_a, cpu.throughput_b, f.concurrency
     );
+    let (k, cl) = (&f.kernel_us_per_message, &f.clients_cpu_us_per_message);
+    println!(
+        "    of it in the kernel             A {:.0} µs, B {:.0} µs one in flight; A {:.0} µs, B {:.0} µs at {} clients",
+        k.inflight1_a, k.inflight1_b, k.throughput_a, k.throughput_b, f.concurrency
+    );
+    println!(
+        "  the clients' own CPU a message    {:.0} µs one in flight, {:.0} µs at {} clients",
+        cl.inflight1, cl.throughput, f.concurrency
+    );
     let cs = &f.context_switches_per_message;
     println!(
         "  context switches a message        A {:.1}, B {:.1} one in flight; A {:.2}, B {:.2} at {} clients",
@@ -766,5 +733,15 @@ fn print(f: &Figures) {
     );
     println!("ceilings, bare libraries, same run:");
     println!("  Ed25519 sign {:.0}/s · verify_strict {:.0}/s · batch verify {:.0}/s · sign+verify pairs {:.0}/s (one core)", c.sign, c.verify_strict, c.verify_batch, c.pair);
-    println!("  SQLite durable commits {:.0}/s (WAL, FULL, one 300-byte row) · fdatasync {:.3} ms · loopback round trip {:.3} ms", c.sqlite_commits, c.fsync_ms, c.rtt_ms);
+    println!("  SQLite durable commits {:.0}/s (WAL, FULL, one 300-byte row), {:.0}/s each of two at once · fdatasync {:.3} ms · loopback round trip {:.3} ms", c.sqlite_commits, c.sqlite_commits_both, c.fsync_ms, c.rtt_ms);
+    let fl = &f.floors;
+    println!("floors: the most each figure could reach if a message cost only the work SPEC §1 requires, at those ceilings:");
+    println!(
+        "  {} clients {:.0} msg/s ({:.2} × pairs) · one in flight {:.0} msg/s · send→commit at B {:.2} ms",
+        f.concurrency,
+        fl.throughput_msgs_per_s,
+        fl.throughput_msgs_per_s / c.pair,
+        fl.inflight1_msgs_per_s,
+        fl.send_commit_ms
+    );
 }

@@ -71,7 +71,14 @@ pub(super) const TICK_US: f64 = 10_000.0;
 
 /// A process's CPU time so far (user + system), in clock ticks of 10 ms.
 pub(super) fn cpu_ticks(p: &Proc) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.child.id()))?;
+    let (user, system) = cpu_split(p.child.id())?;
+    Ok(user + system)
+}
+
+/// Process `pid`'s CPU time so far, user and system apart, in clock ticks
+/// of 10 ms.
+pub(super) fn cpu_split(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which ends with the last ')'.
     let rest = stat
         .rsplit_once(')')
@@ -80,15 +87,15 @@ pub(super) fn cpu_ticks(p: &Proc) -> anyhow::Result<u64> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Ok(tick(11) + tick(12))
+    Ok((tick(11), tick(12)))
 }
 
 /// Each thread's context switches so far (voluntary + involuntary, from
 /// /proc/PID/task/TID/status), by thread id. A thread that ended between
 /// two readings is not counted; one that began counts from zero.
-pub(super) fn switches(p: &Proc) -> anyhow::Result<std::collections::HashMap<u32, u64>> {
+pub(super) fn switches(pid: u32) -> anyhow::Result<std::collections::HashMap<u32, u64>> {
     let mut out = std::collections::HashMap::new();
-    for t in std::fs::read_dir(format!("/proc/{}/task", p.child.id()))? {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let t = t?;
         let Some(tid) = t.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
