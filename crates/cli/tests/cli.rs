@@ -591,6 +591,8 @@ fn bench_json_prints_every_figure_and_ceiling() {
         "sqlite_commits",
         "fsync_ms",
         "rtt_ms",
+        "http_requests",
+        "http_server_us",
     ] {
         assert!(
             v["ceilings"][k].as_f64().is_some_and(|x| x > 0.0),

@@ -35,11 +35,24 @@ pub struct Ceilings {
     pub fsync_ms: f64,
     /// One-byte TCP round trip on loopback, median, ms.
     pub rtt_ms: f64,
+    /// Requests a second the bare HTTP server (axum on hyper, the
+    /// station's API without the station) answered the bench's clients,
+    /// at the 32-client phase's concurrency ([`super::bare_http`]).
+    pub http_requests: f64,
+    /// That server's CPU a request, µs: what any HTTP front of the line
+    /// pays for a message before the line does anything.
+    pub http_server_us: f64,
 }
 
-/// Runs for about `budget` per figure.
-pub fn measure(dir: &std::path::Path, budget: Duration) -> anyhow::Result<Ceilings> {
+/// Runs for about `budget` per figure; the bare HTTP server answers
+/// `clients` clients.
+pub fn measure(
+    dir: &std::path::Path,
+    budget: Duration,
+    clients: usize,
+) -> anyhow::Result<Ceilings> {
     let (sign, verify_strict, verify_batch, pair) = ed25519(budget);
+    let http = super::bare_http::measure(budget, clients)?;
     Ok(Ceilings {
         sign,
         verify_strict,
@@ -49,6 +62,8 @@ pub fn measure(dir: &std::path::Path, budget: Duration) -> anyhow::Result<Ceilin
         sqlite_commits_both: sqlite_both(dir, budget)?,
         fsync_ms: fsync(&dir.join("ceiling.fsync"), budget)?,
         rtt_ms: rtt(budget)?,
+        http_requests: http.requests,
+        http_server_us: http.server_us,
     })
 }
 

@@ -21,9 +21,10 @@ pub(super) struct Floors {
     /// (the request to A, the entry to B, B's event to its reader), ms.
     pub send_commit_ms: f64,
     /// The clients can get no more through than two cores allow when
-    /// each message costs one signature, one strict verification and the
-    /// clients' own CPU for it (measured in the same phase), and the two
-    /// stations nothing else: not their HTTP, commits, link or kernel.
+    /// each message costs one signature, one strict verification, the
+    /// clients' own CPU for it (measured in the same phase) and the bare
+    /// HTTP server's CPU for one request (`http_server_us`), and the two
+    /// stations nothing else: not their commits, link or own kernel time.
     pub throughput_msgs_per_s: f64,
 }
 
@@ -33,7 +34,7 @@ pub(super) fn floors(c: &Ceilings, clients_us: f64) -> Floors {
     let (sign_ms, verify_ms) = (1e3 / c.sign, 1e3 / c.verify_strict);
     let inflight1_ms = 1e3 / c.sqlite_commits_both + c.rtt_ms + sign_ms;
     let commit_ms = 1e3 / c.sqlite_commits;
-    let per_message_us = (sign_ms + verify_ms) * 1e3 + clients_us;
+    let per_message_us = (sign_ms + verify_ms) * 1e3 + clients_us + c.http_server_us;
     Floors {
         inflight1_msgs_per_s: 1e3 / inflight1_ms,
         send_commit_ms: 2.0 * commit_ms + sign_ms + verify_ms + 1.5 * c.rtt_ms,
@@ -55,6 +56,8 @@ mod tests {
             sqlite_commits_both: 4_000.0, // 0.25 ms
             fsync_ms: 0.2,
             rtt_ms: 0.05,
+            http_requests: 40_000.0,
+            http_server_us: 25.0,
         }
     }
 
@@ -65,7 +68,8 @@ mod tests {
         assert!((f.inflight1_msgs_per_s - 3_125.0).abs() < 1e-6);
         // 2 × 0.2 + 0.02 + 0.04 + 0.075 ms.
         assert!((f.send_commit_ms - 0.535).abs() < 1e-9);
-        // Two cores over 20 + 40 + 40 µs.
+        // Two cores over 20 + 40 + 15 + 25 µs.
+        let f = floors(&ceilings(), 15.0);
         assert!((f.throughput_msgs_per_s - 20_000.0).abs() < 1e-6);
     }
 }

@@ -29,14 +29,18 @@ impl Lean {
     /// Connects to the API of the station in `data` with its admin token.
     pub fn new(data: &Path) -> anyhow::Result<Lean> {
         let d = hotline_station::DataDir(data.to_owned());
-        let api = d.load_config()?.api;
-        let token = d.load_admin_token()?;
+        Lean::connect(&d.load_config()?.api, &d.load_admin_token()?)
+    }
+
+    /// Connects to the HTTP server at `api` (host:port), sending `token`
+    /// as the bearer token.
+    pub fn connect(api: &str, token: &str) -> anyhow::Result<Lean> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()?;
         let tx = rt.block_on(async {
-            let s = tokio::net::TcpStream::connect(&api).await?;
+            let s = tokio::net::TcpStream::connect(api).await?;
             s.set_nodelay(true)?;
             let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
             // Runs whenever this thread waits on an answer (block_on).
@@ -46,7 +50,7 @@ impl Lean {
         Ok(Lean {
             rt,
             tx,
-            host: HeaderValue::from_str(&api)?,
+            host: HeaderValue::from_str(api)?,
             auth: HeaderValue::from_str(&format!("Bearer {token}"))?,
         })
     }

@@ -7,6 +7,7 @@
 //! ceilings measured in the same run with the bare libraries
 //! ([`ceilings`]). `--json` prints one object for scripts.
 
+mod bare_http;
 mod ceilings;
 mod cost;
 mod floors;
@@ -524,7 +525,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("measuring ceilings with the bare libraries…");
-    let mut ceil = ceilings::measure(root.path(), Duration::from_millis(args.ceiling_ms))?;
+    let mut ceil = ceilings::measure(
+        root.path(),
+        Duration::from_millis(args.ceiling_ms),
+        args.concurrency,
+    )?;
     let hs = handshake::measure(Duration::from_millis(args.ceiling_ms))?;
 
     // On PostgreSQL: a fresh database for each station, dropped at the end.
@@ -733,6 +738,10 @@ fn print(f: &Figures) {
     );
     println!("ceilings, bare libraries, same run:");
     println!("  Ed25519 sign {:.0}/s · verify_strict {:.0}/s · batch verify {:.0}/s · sign+verify pairs {:.0}/s (one core)", c.sign, c.verify_strict, c.verify_batch, c.pair);
+    println!(
+        "  bare HTTP (axum on hyper, {} clients): {:.0} requests/s, the server's CPU {:.0} µs a request",
+        f.concurrency, c.http_requests, c.http_server_us
+    );
     println!("  SQLite durable commits {:.0}/s (WAL, FULL, one 300-byte row), {:.0}/s each of two at once · fdatasync {:.3} ms · loopback round trip {:.3} ms", c.sqlite_commits, c.sqlite_commits_both, c.fsync_ms, c.rtt_ms);
     let fl = &f.floors;
     println!("floors: the most each figure could reach if a message cost only the work SPEC §1 requires, at those ceilings:");
