@@ -117,3 +117,28 @@ fn server_ticks() -> anyhow::Result<u64> {
     }
     Ok(sum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server's CPU is read from its threads by name: a thread so
+    /// named that works is counted while it lives.
+    #[test]
+    fn the_server_threads_are_found_by_their_name() {
+        let before = server_ticks().unwrap();
+        let busy = std::thread::Builder::new()
+            .name(THREADS.into())
+            .spawn(move || {
+                let t = Instant::now();
+                loop {
+                    let now = server_ticks().unwrap();
+                    if now != before || t.elapsed() > Duration::from_secs(20) {
+                        return now;
+                    }
+                }
+            })
+            .unwrap();
+        assert!(busy.join().unwrap() > before, "no tick counted in 20 s");
+    }
+}
