@@ -8,7 +8,7 @@
 //! before the line does anything.
 
 use super::http::Lean;
-use super::scale::TICK_US;
+use super::scale::{stat_times, TICK_US};
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -104,16 +104,10 @@ fn server_ticks() -> anyhow::Result<u64> {
         let Ok(stat) = std::fs::read_to_string(t?.path().join("stat")) else {
             continue;
         };
-        let Some((name, rest)) = stat.split_once('(').and_then(|(_, r)| r.rsplit_once(')')) else {
-            continue;
-        };
-        if name != THREADS {
-            continue;
+        match stat_times(&stat) {
+            Some((name, user, system)) if name == THREADS => sum += user + system,
+            _ => {}
         }
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime: fields 14 and 15 of the line, 12 and 13 here.
-        let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        sum += tick(11) + tick(12);
     }
     Ok(sum)
 }

@@ -79,15 +79,21 @@ pub(super) fn cpu_ticks(p: &Proc) -> anyhow::Result<u64> {
 /// of 10 ms.
 pub(super) fn cpu_split(pid: u32) -> anyhow::Result<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which ends with the last ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| anyhow::anyhow!("unreadable /proc stat"))?;
+    let (_, user, system) =
+        stat_times(&stat).ok_or_else(|| anyhow::anyhow!("unreadable /proc stat"))?;
+    Ok((user, system))
+}
+
+/// The command name, user time and system time (clock ticks) of a
+/// /proc/PID/stat or /proc/PID/task/TID/stat line.
+pub(super) fn stat_times(stat: &str) -> Option<(&str, u64, u64)> {
+    // The command name sits in parentheses and may hold any character,
+    // so it ends at the last ')'.
+    let (name, rest) = stat.split_once('(')?.1.rsplit_once(')')?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Ok((tick(11), tick(12)))
+    Some((name, tick(11), tick(12)))
 }
 
 /// Each thread's context switches so far (voluntary + involuntary, from
@@ -213,4 +219,16 @@ pub fn run(root: &std::path::Path, channels: usize, seconds: u64) -> anyhow::Res
         p50_ms: q(0.50),
         p99_ms: q(0.99),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_gives_its_name_and_times_whatever_the_name_holds() {
+        let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 3 0";
+        assert_eq!(stat_times(line), Some(("a (b) c", 17, 5)));
+        assert_eq!(stat_times("no name here"), None);
+    }
 }
